@@ -1,0 +1,38 @@
+# The README's two commands: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+
+.PHONY: demo test lint bench clean system-deps
+
+$(VENV)/.demo-installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[ui]'
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[ui,cards,dev]'
+	touch $@ $(VENV)/.demo-installed
+
+system-deps:
+	sh scripts/install-system-deps.sh
+
+demo: $(VENV)/.demo-installed
+	$(VENV)/bin/kiosk demo
+
+test: system-deps $(VENV)/.test-installed
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q -p no:cacheprovider
+
+lint: $(VENV)/.test-installed
+	$(VENV)/bin/ruff check .
+
+bench: $(VENV)/.test-installed
+	for b in bench/*.py; do echo "== $$b"; $(PY) $$b | tail -1; done
+
+clean:
+	rm -rf $(VENV) demo-output .pytest_cache

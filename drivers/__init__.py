@@ -1,0 +1,1 @@
+"""Hardware drivers. Each publishes events; none makes a circulation decision."""

@@ -1,0 +1,1 @@
+"""Central-side protocols (REST, SIP2) behind the one `CatalogBackend` seam."""

@@ -1,0 +1,164 @@
+"""Domain types shared by every layer: plain dataclasses, no I/O.
+
+They are the vocabulary between the session state machine, the circulation
+service, the journal and every backend (REST or SIP2), so they carry only what
+a librarian would recognise: patrons, items, loans and transactions.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+
+
+class ReasonCode(enum.StrEnum):
+    """Why something happened; the UI maps each code to a translated sentence."""
+
+    OK = "ok"
+    UNKNOWN_PATRON = "unknown_patron"
+    PIN_REQUIRED = "pin_required"
+    WRONG_PIN = "wrong_pin"
+    BLOCKED = "blocked"
+    CARD_EXPIRED = "card_expired"
+    FINES_TOO_HIGH = "fines_too_high"
+    TOO_MANY_ITEMS = "too_many_items"
+    UNKNOWN_ITEM = "unknown_item"
+    NOT_FOR_LOAN = "not_for_loan"
+    ON_HOLD_FOR_OTHER = "on_hold_for_other"
+    ALREADY_ON_LOAN = "already_on_loan"
+    NOT_ON_LOAN = "not_on_loan"
+    RENEW_LIMIT = "renew_limit"
+    INCOMPLETE_SET = "incomplete_set"
+    FOREIGN_ITEM = "foreign_item"
+    OFFLINE_NOT_ALLOWED = "offline_not_allowed"
+    OFFLINE_LIMIT = "offline_limit"
+    PATRON_NOT_VERIFIED = "patron_not_verified"
+    INVALID_CARD = "invalid_card"
+    JOURNAL_FULL = "journal_full"
+    SECURITY_FAILED = "security_failed"
+    REFUSED = "refused"
+
+
+class CredentialKind(enum.StrEnum):
+    """How the patron identified: printed barcode, RFID/NFC card UID, or Belgian eID."""
+
+    BARCODE = "barcode"
+    CARD_UID = "card_uid"
+    EID = "eid"
+
+
+class TransactionKind(enum.StrEnum):
+    CHECKOUT = "checkout"
+    CHECKIN = "checkin"
+    RENEW = "renew"
+    # Cancels `ref_tx_id`: sent after a crash for a transaction whose outcome the
+    # patron never saw (the server may or may not have applied it).
+    VOID = "void"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """What the patron presented. `value` is an identifier: never log it in clear."""
+
+    kind: CredentialKind
+    value: str
+
+    def __repr__(self) -> str:  # keep identifiers out of logs and tracebacks
+        return f"Credential(kind={self.kind.value}, value=<{len(self.value)} chars>)"
+
+
+@dataclass(frozen=True, slots=True)
+class Patron:
+    patron_id: str
+    name: str = ""
+    blocked: bool = False
+    block_reason: ReasonCode | None = None
+    loan_count: int = 0
+    loan_limit: int | None = None
+
+    def __repr__(self) -> str:
+        return f"Patron(id=<masked>, blocked={self.blocked}, loans={self.loan_count})"
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    item_id: str
+    title: str = ""
+    author: str = ""
+    loanable: bool = True
+    on_loan: bool = False
+    on_hold_for_other: bool = False
+    parts: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Loan:
+    item_id: str
+    title: str
+    due: date
+    renewals: int = 0
+
+    def overdue(self, today: date) -> bool:
+        return self.due < today
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    item_id: str
+    title: str
+    ready: bool
+    pickup_until: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    patron: Patron
+    loans: tuple[Loan, ...] = ()
+    holds: tuple[Hold, ...] = ()
+    fines_cents: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """One circulation act. The UUID is the idempotency key end to end.
+
+    `created_at` is when the patron did it at the kiosk; offline replays carry it
+    so the central side dates the loan correctly.
+    """
+
+    kind: TransactionKind
+    patron_id: str | None
+    item_id: str
+    tx_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    created_at: datetime = field(default_factory=utcnow)
+    offline: bool = False
+    kiosk_id: str = ""
+    ref_tx_id: str | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"Transaction({self.kind.value}, tx={self.tx_id[:8]}, offline={self.offline})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The answer for one transaction, online or offline, as the patron will see it."""
+
+    ok: bool
+    reason: ReasonCode = ReasonCode.OK
+    item_id: str = ""
+    title: str = ""
+    due: date | None = None
+    offline: bool = False
+    screen_message: str = ""
+    hold_shelf: bool = False
+    sort_bin: str = ""
+    tx_id: str = ""
+    secure_failed: bool = False

@@ -1,0 +1,18 @@
+#!/bin/sh
+# Debian packages the test suite needs (virtual display, PC/SC daemon with a
+# virtual reader, pyscard's build deps, systemd-analyze, a headless browser).
+# Runs only as root; elsewhere it lists what is missing and carries on.
+set -e
+PKGS="xvfb libmtdev1 pcscd vsmartcard-vpcd libpcsclite-dev swig systemd chromium"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != "0" ]; then
+    echo "install-system-deps: not root; missing Debian packages:$missing (tests that need them will fail)" >&2
+    exit 0
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing
