@@ -1,0 +1,269 @@
+"""Borrow, return and renew: online first, the offline policy second, the journal always.
+
+Why this shape: the patron must get an answer in any weather, and the library must get every loan
+exactly once. So each transaction is journaled *before* it is sent (state `inflight`), sent with
+its UUID, and settled from the answer. When the central side cannot answer, the offline policy
+decides whether the kiosk may promise the loan on its own; if so the journaled transaction turns
+`pending` and the sync worker forwards it later. Every answer carries a `ReasonCode` the UI
+translates; nothing here knows about screens or hardware.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from kiosk.backends.base import BackendUnavailable, CatalogBackend, Refused
+from kiosk.domain import (
+    Account,
+    Credential,
+    Outcome,
+    Patron,
+    ReasonCode,
+    Transaction,
+    TransactionKind,
+    utcnow,
+)
+from kiosk.journal import Journal, JournalError, State
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OfflinePolicy:
+    """What the kiosk may do on its own while the central side is unreachable.
+
+    Returns are always accepted: refusing a book at the kiosk only sends it home again.
+    """
+
+    allow_checkout: bool = True
+    max_items_per_patron: int = 5
+    # "cache": the card must have been seen valid online within `cache_days`;
+    # "format": any card whose identifier matches `card_pattern` may borrow.
+    patron_check: str = "cache"
+    cache_days: int = 14
+    card_pattern: str = r"^\S{4,40}$"
+    allow_renew: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IdentifyResult:
+    patron: Patron | None
+    reason: ReasonCode = ReasonCode.OK
+    offline: bool = False
+
+
+class Connectivity:
+    """The one online/offline flag the whole kiosk agrees on (sync probes, circulation reports).
+
+    After a failure, patrons are not made to wait for a timeout on every item: for
+    `recheck_s` seconds the kiosk goes straight to the offline policy, while the sync worker's
+    heartbeat probes the central side and flips it back.
+    """
+
+    def __init__(self, *, recheck_s: float = 30.0, clock: Callable[[], float] = time.monotonic,
+                 on_change: Callable[[bool], None] | None = None) -> None:
+        self._online = True
+        self._failed_at: float | None = None
+        self._recheck_s = recheck_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.on_change = on_change
+        self.last_error = ""
+
+    @property
+    def online(self) -> bool:
+        return self._online
+
+    def should_try_online(self) -> bool:
+        with self._lock:
+            return (self._online or self._failed_at is None
+                    or self._clock() - self._failed_at >= self._recheck_s)
+
+    def report(self, online: bool, error: str = "") -> None:
+        with self._lock:
+            changed = online != self._online
+            self._online = online
+            self._failed_at = None if online else self._clock()
+            self.last_error = error
+        if changed:
+            log.warning("central side is %s%s", "reachable" if online else "unreachable",
+                        f" ({error})" if error else "")
+            if self.on_change is not None:
+                self.on_change(online)
+
+
+class CirculationService:
+    def __init__(
+        self,
+        backend: CatalogBackend,
+        journal: Journal,
+        *,
+        policy: OfflinePolicy | None = None,
+        connectivity: Connectivity | None = None,
+        kiosk_id: str = "",
+    ) -> None:
+        self._backend = backend
+        self._journal = journal
+        self._policy = policy or OfflinePolicy()
+        self._card_re = re.compile(self._policy.card_pattern)
+        self.connectivity = connectivity or Connectivity()
+        self._kiosk_id = kiosk_id
+
+    @property
+    def online(self) -> bool:
+        return self.connectivity.online
+
+    # ---- identify -----------------------------------------------------------------------------
+
+    def identify(self, credential: Credential, pin: str | None = None) -> IdentifyResult:
+        if self.connectivity.should_try_online():
+            try:
+                patron = self._backend.identify(credential, pin)
+            except Refused as refusal:
+                return IdentifyResult(None, refusal.reason)
+            except BackendUnavailable as exc:
+                self.connectivity.report(False, str(exc))
+            else:
+                self.connectivity.report(True)
+                self._journal.remember_patron(credential, patron.patron_id, patron.blocked)
+                return IdentifyResult(patron, ReasonCode.OK)
+        return self._identify_offline(credential)
+
+    def _identify_offline(self, credential: Credential) -> IdentifyResult:
+        cached = self._journal.cached_patron(credential)
+        if cached is not None and utcnow() - cached.verified_at <= timedelta(
+            days=self._policy.cache_days
+        ):
+            patron = Patron(patron_id=cached.patron_id, blocked=cached.blocked,
+                            block_reason=ReasonCode.BLOCKED if cached.blocked else None)
+            return IdentifyResult(patron, ReasonCode.OK, offline=True)
+        if self._policy.patron_check == "format" and self._card_re.match(credential.value):
+            # the server resolves the card when the loan is replayed
+            patron = Patron(patron_id=f"{credential.kind.value}:{credential.value}")
+            return IdentifyResult(patron, ReasonCode.OK, offline=True)
+        if cached is None and self._policy.patron_check == "format":
+            return IdentifyResult(None, ReasonCode.INVALID_CARD, offline=True)
+        return IdentifyResult(None, ReasonCode.PATRON_NOT_VERIFIED, offline=True)
+
+    def account(self, patron: Patron) -> Account | None:
+        """The patron's account, or None while offline (the UI says it cannot be shown now)."""
+        if not self.connectivity.should_try_online():
+            return None
+        try:
+            account = self._backend.account(patron.patron_id)
+        except (BackendUnavailable, Refused) as exc:
+            if isinstance(exc, BackendUnavailable):
+                self.connectivity.report(False, str(exc))
+            return None
+        self.connectivity.report(True)
+        return account
+
+    def end_session(self, patron: Patron) -> None:
+        if not self.connectivity.online:
+            return
+        try:
+            self._backend.end_session(patron.patron_id)
+        except (BackendUnavailable, Refused) as exc:
+            log.info("end of session not acknowledged: %s", type(exc).__name__)
+
+    # ---- transactions -------------------------------------------------------------------------
+
+    def checkout(self, patron: Patron, item_id: str) -> Outcome:
+        return self._transact(TransactionKind.CHECKOUT, patron, item_id)
+
+    def checkin(self, item_id: str, patron: Patron | None = None) -> Outcome:
+        return self._transact(TransactionKind.CHECKIN, patron, item_id)
+
+    def renew(self, patron: Patron, item_id: str) -> Outcome:
+        return self._transact(TransactionKind.RENEW, patron, item_id)
+
+    def _transact(self, kind: TransactionKind, patron: Patron | None, item_id: str) -> Outcome:
+        tx = Transaction(kind=kind, patron_id=patron.patron_id if patron else None,
+                         item_id=item_id, kiosk_id=self._kiosk_id)
+        if not self.connectivity.should_try_online():
+            return self._offline(tx, patron, journaled=False)
+        journaled = self._journal_inflight(tx)
+        send = {
+            TransactionKind.CHECKOUT: self._backend.checkout,
+            TransactionKind.CHECKIN: self._backend.checkin,
+            TransactionKind.RENEW: self._backend.renew,
+        }[kind]
+        try:
+            outcome = send(tx)
+        except Refused as refusal:
+            if journaled:
+                self._journal.abandon(tx.tx_id)
+            self.connectivity.report(True)
+            return Outcome(ok=False, reason=refusal.reason, item_id=item_id, tx_id=tx.tx_id,
+                           screen_message=refusal.message)
+        except BackendUnavailable as exc:
+            self.connectivity.report(False, str(exc))
+            return self._offline(tx, patron, journaled=journaled)
+        self.connectivity.report(True)
+        if journaled:
+            try:
+                self._journal.settle(tx.tx_id, outcome)
+            except JournalError as exc:  # the server has it; a stale inflight row is voided later
+                log.error("could not settle a confirmed transaction: %s", exc)
+        return outcome
+
+    def _journal_inflight(self, tx: Transaction) -> bool:
+        """Journal before sending; on a full disk the online path still works without it."""
+        try:
+            self._journal.record(tx, State.INFLIGHT)
+        except JournalError as exc:
+            log.error("journal unavailable for an online transaction, sending anyway: %s", exc)
+            return False
+        return True
+
+    def _offline(self, tx: Transaction, patron: Patron | None, *, journaled: bool) -> Outcome:
+        refusal = self._offline_refusal(tx, patron)
+        if refusal is not None:
+            if journaled:
+                self._cancel_unknown(tx)
+            return Outcome(ok=False, reason=refusal, item_id=tx.item_id, offline=True)
+        try:
+            if journaled:
+                tx = self._journal.go_offline(tx)
+            else:
+                tx = Transaction(kind=tx.kind, patron_id=tx.patron_id, item_id=tx.item_id,
+                                 tx_id=tx.tx_id, created_at=tx.created_at, offline=True,
+                                 kiosk_id=tx.kiosk_id)
+                self._journal.record(tx, State.PENDING)
+        except JournalError as exc:
+            log.error("journal refused an offline transaction: %s", exc)
+            if journaled:
+                self._cancel_unknown(tx)
+            return Outcome(ok=False, reason=ReasonCode.JOURNAL_FULL, item_id=tx.item_id,
+                           offline=True)
+        return Outcome(ok=True, reason=ReasonCode.OK, item_id=tx.item_id, offline=True,
+                       tx_id=tx.tx_id)
+
+    def _cancel_unknown(self, tx: Transaction) -> None:
+        """The server may have applied `tx` before the line dropped, yet the patron hears "no":
+        a VOID with the same UUID makes sure the library's records agree with the patron."""
+        try:
+            self._journal.void_inflight(tx.tx_id)
+        except JournalError as exc:  # still inflight: voided at the next start
+            log.error("could not void an unanswered transaction yet: %s", exc)
+
+    def _offline_refusal(self, tx: Transaction, patron: Patron | None) -> ReasonCode | None:
+        if tx.kind == TransactionKind.CHECKIN:
+            return None
+        if tx.kind == TransactionKind.RENEW and not self._policy.allow_renew:
+            return ReasonCode.OFFLINE_NOT_ALLOWED
+        if not self._policy.allow_checkout or patron is None:
+            return ReasonCode.OFFLINE_NOT_ALLOWED
+        if patron.blocked:
+            return patron.block_reason or ReasonCode.BLOCKED
+        if tx.kind == TransactionKind.CHECKOUT and (
+            self._journal.offline_checkouts(patron.patron_id) >= self._policy.max_items_per_patron
+        ):
+            return ReasonCode.OFFLINE_LIMIT
+        return None

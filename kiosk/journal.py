@@ -1,0 +1,503 @@
+"""The durable transaction journal: the kiosk's promise that no loan is ever lost.
+
+Every transaction is committed here (SQLite, WAL, synchronous=FULL, so each commit is fsync'd)
+before the patron is told it succeeded and before an RFID tag's security bit changes. The sync
+worker forwards what is pending, in order, and records the server's answer.
+
+States of a journal row::
+
+    inflight ──server OK──▶ done ──retention──▶ purged
+       │ └──BackendUnavailable + policy allows──▶ pending ──▶ sent ──▶ done | conflict | rejected
+       │                                            ▲          │ (crash or no answer)
+       │                                            └──────────┘
+       └──kiosk restarted before the patron saw an answer──▶ voided (+ a VOID row that is pending)
+
+`inflight` exists because the patron has not been told yet: if the kiosk dies there, the server
+may or may not have applied it, so a VOID carrying the same UUID cancels it on the server.
+
+Errors::
+
+    JournalError
+    ├── JournalFull      disk (or configured size) full: refuse new offline transactions
+    └── JournalCorrupt   raised only when even a fresh journal cannot be made
+
+PINs are never written. Patron identifiers are stored only as long as the transaction needs
+forwarding; the offline patron cache keys on a salted hash of the card, never the card itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from kiosk.backends.base import ReplayResult, ReplayStatus
+from kiosk.domain import Credential, Outcome, Transaction, TransactionKind, utcnow
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 2
+
+_MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE transactions (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        tx_id       TEXT NOT NULL UNIQUE,
+        kind        TEXT NOT NULL,
+        patron_id   TEXT,
+        item_id     TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        offline     INTEGER NOT NULL,
+        kiosk_id    TEXT NOT NULL DEFAULT '',
+        ref_tx_id   TEXT,
+        state       TEXT NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        last_error  TEXT NOT NULL DEFAULT '',
+        answer      TEXT,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE INDEX transactions_state ON transactions(state, seq);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+    2: """
+    CREATE TABLE patron_cache (
+        card_hash    TEXT PRIMARY KEY,
+        patron_id    TEXT NOT NULL,
+        blocked      INTEGER NOT NULL,
+        verified_at  TEXT NOT NULL
+    );
+    """,
+}
+
+
+class JournalError(Exception):
+    """Root of the journal's errors."""
+
+
+class JournalFull(JournalError, OSError):
+    """No room for another transaction; nothing already journaled is affected."""
+
+
+class JournalCorrupt(JournalError):
+    """The journal could not be opened even after moving a damaged file aside."""
+
+
+class State:
+    INFLIGHT = "inflight"
+    PENDING = "pending"
+    SENT = "sent"
+    DONE = "done"
+    CONFLICT = "conflict"
+    REJECTED = "rejected"
+    VOIDED = "voided"
+
+
+_FORWARDABLE = (State.PENDING, State.SENT)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    """A journal row as a technician may see it: no patron identifier in clear."""
+
+    seq: int
+    tx_id: str
+    kind: str
+    state: str
+    item_id: str
+    patron_ref: str  # salted hash prefix, enough to tell two patrons apart
+    created_at: str
+    attempts: int
+    last_error: str
+    offline: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CachedPatron:
+    patron_id: str
+    blocked: bool
+    verified_at: datetime
+
+
+class Journal:
+    """Thread-safe: the session thread writes transactions while the sync thread forwards them."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        retention: timedelta = timedelta(0),
+        min_free_bytes: int = 5 * 1024 * 1024,
+        max_pages: int | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.retention = retention
+        self.min_free_bytes = min_free_bytes
+        self.moved_aside: Path | None = None
+        self._lock = threading.RLock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = self._open_checked()
+        except sqlite3.DatabaseError as exc:
+            self.moved_aside = self._move_aside(exc)
+            try:
+                self._db = self._open_checked()
+            except sqlite3.DatabaseError as again:
+                raise JournalCorrupt(f"no fresh journal at {self.path}: {again}") from again
+        if max_pages is not None:
+            self._db.execute(f"PRAGMA max_page_count = {int(max_pages)}")
+        self._salt = self._meta("salt") or self._init_salt()
+
+    # ---- opening, integrity, migrations -------------------------------------------------------
+
+    def _open_checked(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA foreign_keys=ON")
+            result = db.execute("PRAGMA quick_check").fetchone()
+            if result is None or result[0] != "ok":
+                raise sqlite3.DatabaseError(f"integrity check failed: {result}")
+            self._migrate(db)
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    @staticmethod
+    def _migrate(db: sqlite3.Connection) -> None:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(
+                f"journal schema {version} is newer than this kiosk ({SCHEMA_VERSION})"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            db.execute("BEGIN IMMEDIATE")
+            for statement in filter(str.strip, _MIGRATIONS[target].split(";")):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {target}")
+            db.execute("COMMIT")
+
+    def _move_aside(self, exc: Exception) -> Path:
+        stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
+        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(f"{self.path}{suffix}")
+            if src.exists():
+                shutil.move(src, Path(f"{target}{suffix}"))
+        log.error("journal was damaged (%s); moved aside to %s, starting a fresh one", exc, target)
+        return target
+
+    def _meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _init_salt(self) -> str:
+        salt = secrets.token_hex(16)
+        with self._write():
+            self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('salt', ?)", (salt,))
+        return self._meta("salt") or salt
+
+    # ---- writing ------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[None]:
+        """One durable transaction; SQLITE_FULL and I/O errors become JournalFull."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                if self._db.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
+                message = str(exc).lower()
+                if "full" in message or "disk i/o" in message:
+                    raise JournalFull(f"journal cannot grow: {exc}") from exc
+                raise JournalError(f"journal write failed: {exc}") from exc
+
+    def check_space(self) -> None:
+        """Refuse early, before the patron is promised anything, when the disk is nearly full."""
+        free = shutil.disk_usage(self.path.parent).free
+        if free < self.min_free_bytes:
+            raise JournalFull(f"only {free} bytes free for the journal")
+
+    def record(self, tx: Transaction, state: str) -> None:
+        """Commit a new transaction durably. Returns only once it is on disk."""
+        if state in (State.PENDING, State.INFLIGHT):
+            self.check_space()
+        with self._write():
+            self._db.execute(
+                "INSERT INTO transactions (tx_id, kind, patron_id, item_id, created_at, offline,"
+                " kiosk_id, ref_tx_id, state, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    tx.tx_id, tx.kind.value, tx.patron_id, tx.item_id, tx.created_at.isoformat(),
+                    int(tx.offline), tx.kiosk_id, tx.ref_tx_id, state, utcnow().isoformat(),
+                ),
+            )
+
+    def settle(self, tx_id: str, outcome: Outcome) -> None:
+        """An online transaction got its answer: done, and purged when retention is zero."""
+        self._finish([(tx_id, State.DONE, _outcome_json(outcome), "")])
+
+    def abandon(self, tx_id: str) -> None:
+        """The server refused an online transaction: nothing to forward, nothing to keep."""
+        with self._write():
+            self._db.execute(
+                "DELETE FROM transactions WHERE tx_id = ? AND state = ?", (tx_id, State.INFLIGHT)
+            )
+
+    def go_offline(self, tx: Transaction) -> Transaction:
+        """An inflight transaction could not reach the server; the offline policy accepted it."""
+        offline_tx = Transaction(
+            kind=tx.kind, patron_id=tx.patron_id, item_id=tx.item_id, tx_id=tx.tx_id,
+            created_at=tx.created_at, offline=True, kiosk_id=tx.kiosk_id, ref_tx_id=tx.ref_tx_id,
+        )
+        with self._write():
+            self._db.execute(
+                "UPDATE transactions SET state = ?, offline = 1, updated_at = ? WHERE tx_id = ?",
+                (State.PENDING, utcnow().isoformat(), tx.tx_id),
+            )
+        return offline_tx
+
+    def void_inflight(self, tx_id: str) -> None:
+        """Cancel one inflight transaction whose fate on the server is unknown (see module doc)."""
+        with self._write():
+            self._void_locked(f"tx_id = '{_quote(tx_id)}'")
+
+    def recover_inflight(self) -> list[str]:
+        """At start: transactions whose answer the patron never saw are cancelled with a VOID.
+
+        Their effect on the server is unknown (the kiosk died between sending and telling), so the
+        VOID undoes it there if it happened and bars it if it did not. Returns the voided tx ids.
+        """
+        with self._write():
+            voided = self._void_locked("1 = 1")
+        if voided:
+            log.warning("voiding %d transaction(s) interrupted by a restart", len(voided))
+        return voided
+
+    def _void_locked(self, where: str) -> list[str]:
+        rows = self._db.execute(
+            "SELECT tx_id, item_id, patron_id, kiosk_id FROM transactions"
+            f" WHERE state = ? AND {where}",
+            (State.INFLIGHT,),
+        ).fetchall()
+        now = utcnow().isoformat()
+        for tx_id, item_id, patron_id, kiosk_id in rows:
+            void = Transaction(kind=TransactionKind.VOID, patron_id=patron_id, item_id=item_id,
+                               offline=True, kiosk_id=kiosk_id, ref_tx_id=tx_id)
+            self._db.execute(
+                "UPDATE transactions SET state = ?, updated_at = ? WHERE tx_id = ?",
+                (State.VOIDED, now, tx_id),
+            )
+            self._db.execute(
+                "INSERT INTO transactions (tx_id, kind, patron_id, item_id, created_at, offline,"
+                " kiosk_id, ref_tx_id, state, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (void.tx_id, void.kind.value, patron_id, item_id, void.created_at.isoformat(), 1,
+                 kiosk_id, tx_id, State.PENDING, now),
+            )
+        return [r[0] for r in rows]
+
+    # ---- forwarding ---------------------------------------------------------------------------
+
+    def forwardable(self, limit: int = 100) -> list[Transaction]:
+        """Pending (or sent but unanswered) transactions, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT tx_id, kind, patron_id, item_id, created_at, offline, kiosk_id, ref_tx_id"
+                " FROM transactions WHERE state IN (?, ?) ORDER BY seq LIMIT ?",
+                (*_FORWARDABLE, limit),
+            ).fetchall()
+        return [
+            Transaction(
+                kind=TransactionKind(kind), patron_id=patron_id, item_id=item_id, tx_id=tx_id,
+                created_at=datetime.fromisoformat(created), offline=bool(offline),
+                kiosk_id=kiosk_id, ref_tx_id=ref,
+            )
+            for tx_id, kind, patron_id, item_id, created, offline, kiosk_id, ref in rows
+        ]
+
+    def mark_sent(self, tx_ids: Sequence[str]) -> None:
+        with self._write():
+            self._db.executemany(
+                "UPDATE transactions SET state = ?, attempts = attempts + 1, updated_at = ?"
+                " WHERE tx_id = ? AND state IN (?, ?)",
+                [(State.SENT, utcnow().isoformat(), t, *_FORWARDABLE) for t in tx_ids],
+            )
+
+    def mark_failed(self, tx_ids: Sequence[str], error: str) -> None:
+        """No answer: the rows stay forwardable (a replay is harmless thanks to the UUID)."""
+        with self._write():
+            self._db.executemany(
+                "UPDATE transactions SET state = ?, last_error = ?, updated_at = ? WHERE tx_id = ?"
+                " AND state = ?",
+                [(State.PENDING, error[:500], utcnow().isoformat(), t, State.SENT) for t in tx_ids],
+            )
+
+    def record_results(self, results: Sequence[ReplayResult]) -> None:
+        state_of = {
+            ReplayStatus.DONE: State.DONE,
+            ReplayStatus.CONFLICT: State.CONFLICT,
+            ReplayStatus.REJECTED: State.REJECTED,
+        }
+        self._finish(
+            [
+                (r.tx_id, state_of[r.status], _outcome_json(r.outcome) if r.outcome else None,
+                 r.detail[:500])
+                for r in results
+            ]
+        )
+
+    def _finish(self, rows: Sequence[tuple[str, str, str | None, str]]) -> None:
+        now = utcnow().isoformat()
+        with self._write():
+            self._db.executemany(
+                "UPDATE transactions SET state = ?, answer = ?, last_error = ?, updated_at = ?"
+                " WHERE tx_id = ?",
+                [(state, answer, detail, now, tx_id) for tx_id, state, answer, detail in rows],
+            )
+            if self.retention <= timedelta(0):
+                self._purge_locked(now)
+
+    def purge(self) -> int:
+        """Forget synced transactions older than the retention (patron privacy)."""
+        with self._write():
+            return self._purge_locked((utcnow() - self.retention).isoformat())
+
+    def _purge_locked(self, older_than: str) -> int:
+        cur = self._db.execute(
+            "DELETE FROM transactions WHERE state IN (?, ?) AND updated_at <= ?",
+            (State.DONE, State.VOIDED, older_than),
+        )
+        return cur.rowcount
+
+    # ---- questions ----------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT state, COUNT(*) FROM transactions GROUP BY state"
+            ).fetchall()
+        return dict(rows)
+
+    def pending_count(self) -> int:
+        counts = self.counts()
+        return counts.get(State.PENDING, 0) + counts.get(State.SENT, 0)
+
+    def oldest_pending(self) -> datetime | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT MIN(created_at) FROM transactions WHERE state IN (?, ?)", _FORWARDABLE
+            ).fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    def offline_checkouts(self, patron_id: str) -> int:
+        """Offline loans of this patron not yet confirmed by the server (offline item limit)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM transactions WHERE patron_id = ? AND kind = ? AND offline = 1"
+                " AND state IN (?, ?)",
+                (patron_id, TransactionKind.CHECKOUT.value, *_FORWARDABLE),
+            ).fetchone()
+        return int(row[0])
+
+    def rows(self, states: Sequence[str] = (State.PENDING, State.SENT, State.CONFLICT,
+                                           State.REJECTED, State.INFLIGHT)) -> list[QueueRow]:
+        marks = ",".join("?" * len(states))
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, tx_id, kind, state, item_id, patron_id, created_at, attempts,"
+                f" last_error, offline FROM transactions WHERE state IN ({marks}) ORDER BY seq",
+                tuple(states),
+            ).fetchall()
+        return [
+            QueueRow(seq, tx_id, kind, state, item_id, self.pseudonym(patron_id), created,
+                     attempts, error, bool(offline))
+            for seq, tx_id, kind, state, item_id, patron_id, created, attempts, error, offline
+            in rows
+        ]
+
+    def pseudonym(self, identifier: str | None) -> str:
+        """A stable, salted, short stand-in for a patron identifier, safe for logs and screens."""
+        if not identifier:
+            return "-"
+        return hashlib.sha256(f"{self._salt}:{identifier}".encode()).hexdigest()[:10]
+
+    # ---- offline patron cache -----------------------------------------------------------------
+
+    def _card_hash(self, credential: Credential) -> str:
+        return self.pseudonym(f"{credential.kind.value}:{credential.value}") + hashlib.sha256(
+            f"{self._salt}|{credential.kind.value}|{credential.value}".encode()
+        ).hexdigest()[:22]
+
+    def remember_patron(self, credential: Credential, patron_id: str, blocked: bool) -> None:
+        """Seen valid (or blocked) online just now: lets the offline policy recognise the card."""
+        try:
+            with self._write():
+                self._db.execute(
+                    "INSERT OR REPLACE INTO patron_cache(card_hash, patron_id, blocked,"
+                    " verified_at) VALUES (?,?,?,?)",
+                    (self._card_hash(credential), patron_id, int(blocked), utcnow().isoformat()),
+                )
+        except JournalError as exc:  # the cache is a convenience; a full disk must not stop a loan
+            log.warning("could not update the offline patron cache: %s", exc)
+
+    def cached_patron(self, credential: Credential) -> CachedPatron | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT patron_id, blocked, verified_at FROM patron_cache WHERE card_hash = ?",
+                (self._card_hash(credential),),
+            ).fetchone()
+        if row is None:
+            return None
+        return CachedPatron(row[0], bool(row[1]), datetime.fromisoformat(row[2]))
+
+    def forget_stale_patrons(self, older_than: timedelta) -> int:
+        with self._write():
+            cur = self._db.execute(
+                "DELETE FROM patron_cache WHERE verified_at < ?",
+                ((utcnow() - older_than).isoformat(),),
+            )
+            return cur.rowcount
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _quote(value: str) -> str:
+    return value.replace("'", "''")
+
+
+def _outcome_json(outcome: Outcome) -> str:
+    return json.dumps(
+        {
+            "ok": outcome.ok,
+            "reason": outcome.reason.value,
+            "due": outcome.due.isoformat() if outcome.due else None,
+            "hold_shelf": outcome.hold_shelf,
+            "sort_bin": outcome.sort_bin,
+        }
+    )

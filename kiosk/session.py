@@ -1,0 +1,597 @@
+"""The patron session: one state machine between devices, the circulation rules and the screen.
+
+Why a pure state machine: every decision a patron notices (who is at the kiosk, what the
+screen says, when the session ends and forgets the patron) must be testable with a fake clock,
+no Kivy and no hardware. The app feeds device events and UI actions into `Session.handle` on
+one event thread and calls `tick()` periodically; the UI only renders the `SessionView`
+snapshots it is handed.
+
+Screens::
+
+    IDLE ─card─▶ (PIN) ─▶ HOME ─▶ BORROW / RETURN / ACCOUNT ─Done─▶ RECEIPT ─▶ GOODBYE ─▶ IDLE
+      └──items on pad / "Return"──▶ RETURN (no card needed to return)
+
+Inactivity: after `timeout_s` without an event a warning with a countdown appears for `warning_s`;
+"I'm still here" keeps the session, silence ends it and clears every patron datum.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from drivers.events import (
+    BarcodeScanned,
+    CardPresented,
+    CardRemoved,
+    CardUnreadable,
+    DeviceState,
+    ItemsOnPad,
+    TagRead,
+)
+from kiosk.circulation import CirculationService
+from kiosk.domain import Account, Credential, CredentialKind, Outcome, Patron, ReasonCode
+
+log = logging.getLogger(__name__)
+
+
+class Screen(enum.StrEnum):
+    IDLE = "idle"
+    PIN = "pin"
+    HOME = "home"
+    BORROW = "borrow"
+    RETURN = "return"
+    ACCOUNT = "account"
+    RECEIPT = "receipt"
+    GOODBYE = "goodbye"
+
+
+class Mode(enum.StrEnum):
+    BORROW = "borrow"
+    RETURN = "return"
+    ACCOUNT = "account"
+
+
+# ---- actions the UI puts on the event queue -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChooseMode:
+    mode: Mode
+
+
+@dataclass(frozen=True, slots=True)
+class EnterPin:
+    pin: str
+
+    def __repr__(self) -> str:  # a PIN never reaches a log, not even through repr
+        return "EnterPin(<hidden>)"
+
+
+@dataclass(frozen=True, slots=True)
+class CancelPin:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class EnterBarcode:
+    """A barcode typed or scanned on screen; same meaning as a scanner's BarcodeScanned."""
+
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class RenewItems:
+    item_ids: tuple[str, ...]  # empty tuple: renew everything
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Back:
+    """Back to the home screen from borrow/return/account."""
+
+
+@dataclass(frozen=True, slots=True)
+class StillHere:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class SetLanguage:
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptChoice:
+    print_receipt: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectivityChanged:
+    online: bool
+
+
+Action = (
+    ChooseMode | EnterPin | CancelPin | EnterBarcode | RenewItems | Done | Back | StillHere
+    | SetLanguage | ReceiptChoice | ConnectivityChanged
+)
+
+
+# ---- what the UI renders ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ItemLine:
+    """One item on the borrow/return/renew list as the patron sees it."""
+
+    item_id: str
+    title: str
+    ok: bool
+    reason: ReasonCode = ReasonCode.OK
+    due: date | None = None
+    offline: bool = False
+    hold_shelf: bool = False
+    sort_bin: str = ""
+    security_failed: bool = False
+    screen_message: str = ""
+    pending: bool = False  # waiting for the rest of a multi-part set
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    screen: Screen = Screen.IDLE
+    language: str = "nl"
+    patron_name: str = ""
+    items: tuple[ItemLine, ...] = ()
+    account: Account | None = None
+    renewals: tuple[ItemLine, ...] = ()
+    message: ReasonCode | None = None
+    screen_message: str = ""
+    offline: bool = False
+    busy: bool = False
+    warning_seconds_left: int | None = None
+    receipt_available: bool = False
+    devices_down: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What a printed receipt holds: no patron identifier, only titles and dates."""
+
+    language: str
+    when: datetime
+    lines: tuple[ItemLine, ...]
+    offline: bool
+
+
+@dataclass
+class SessionSettings:
+    timeout_s: float = 60.0
+    warning_s: float = 10.0
+    goodbye_s: float = 4.0
+    default_language: str = "nl"
+    languages: tuple[str, ...] = ("nl", "fr", "de", "en")
+    auto_print_on_timeout: bool = False
+    require_pin: bool = False
+    library_isils: tuple[str, ...] = ()
+    card_barcode_prefixes: tuple[str, ...] = ()  # barcodes that are patron cards, not items
+
+
+SecurityFlip = Callable[[str, bool], bool]  # (tag uid, secured) -> write verified
+PrintReceipt = Callable[[Receipt], None]
+
+
+@dataclass
+class _State:
+    """Everything that belongs to one patron; replaced wholesale at the end of a session."""
+
+    screen: Screen = Screen.IDLE
+    language: str = "nl"
+    patron: Patron | None = None
+    credential: Credential | None = None
+    patron_name: str = ""
+    mode: Mode | None = None
+    items: list[ItemLine] = field(default_factory=list)
+    renewals: list[ItemLine] = field(default_factory=list)
+    account: Account | None = None
+    handled_items: set[str] = field(default_factory=set)
+    message: ReasonCode | None = None
+    screen_message: str = ""
+    warning: bool = False
+    goodbye_at: float | None = None
+
+
+class Session:
+    """Runs on the app's event thread; `on_change` gets a fresh view after every change."""
+
+    def __init__(
+        self,
+        circulation: CirculationService,
+        *,
+        clock: Callable[[], float],
+        settings: SessionSettings | None = None,
+        on_change: Callable[[SessionView], None] | None = None,
+        security: SecurityFlip | None = None,
+        print_receipt: PrintReceipt | None = None,
+        wall_clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._circ = circulation
+        self._clock = clock
+        self._settings = settings or SessionSettings()
+        self._on_change = on_change
+        self._security = security
+        self._print = print_receipt
+        self._wall_clock = wall_clock or (lambda: datetime.now().astimezone())
+        self._state = _State(language=self._settings.default_language)
+        self._last_activity = clock()
+        self._offline = not circulation.online
+        self._devices_down: set[str] = set()
+        self._tags: dict[str, TagRead] = {}
+        self._busy = False
+
+    # ---- public -------------------------------------------------------------------------------
+
+    @property
+    def view(self) -> SessionView:
+        s = self._state
+        warn_left: int | None = None
+        if s.warning:
+            remaining = self._settings.timeout_s + self._settings.warning_s - self._idle_for()
+            warn_left = max(0, int(remaining + 0.999))
+        return SessionView(
+            screen=s.screen,
+            language=s.language,
+            patron_name=s.patron_name,
+            items=tuple(s.items),
+            account=s.account,
+            renewals=tuple(s.renewals),
+            message=s.message,
+            screen_message=s.screen_message,
+            offline=self._offline,
+            busy=self._busy,
+            warning_seconds_left=warn_left,
+            receipt_available=self._print is not None and any(i.ok for i in self._receipt_lines()),
+            devices_down=tuple(sorted(self._devices_down)),
+        )
+
+    def handle(self, event: object) -> None:
+        """Apply one device event or UI action. Never raises: a bug is logged, not shown."""
+        try:
+            self._dispatch(event)
+        except Exception:  # the patron must never see a traceback; the technician reads the log
+            log.exception("session failed handling %s", type(event).__name__)
+            self._state.message = ReasonCode.REFUSED
+        self._changed()
+
+    def tick(self) -> None:
+        """Called a few times a second: inactivity warning, timeout and goodbye."""
+        s = self._state
+        if s.screen == Screen.IDLE:
+            return
+        now = self._clock()
+        if s.screen == Screen.GOODBYE:
+            if s.goodbye_at is not None and now >= s.goodbye_at:
+                self._reset()
+                self._changed()
+            return
+        idle = self._idle_for()
+        if idle >= self._settings.timeout_s + self._settings.warning_s:
+            log.info("session timed out on screen %s", s.screen.value)
+            if self._settings.auto_print_on_timeout:
+                self._do_print()
+            self._end_patron()
+            self._reset()
+            self._changed()
+        elif idle >= self._settings.timeout_s and not s.warning:
+            s.warning = True
+            self._changed()
+        elif s.warning:
+            self._changed()  # countdown moves
+
+    def set_busy(self, busy: bool) -> None:
+        """The app marks the session busy while a slow call is under way (a spinner on screen)."""
+        self._busy = busy
+        self._changed()
+
+    # ---- dispatch -----------------------------------------------------------------------------
+
+    def _dispatch(self, event: object) -> None:
+        match event:
+            case ConnectivityChanged(online=online):
+                self._offline = not online
+                return
+            case DeviceState(device=device, ok=ok):
+                (self._devices_down.discard if ok else self._devices_down.add)(device)
+                return
+            case CardRemoved():
+                return
+        self._touch()
+        match event:
+            case StillHere():
+                return
+            case SetLanguage(language=lang) if lang in self._settings.languages:
+                self._state.language = lang
+            case CardPresented(credential=cred, display_name=name):
+                self._on_card(cred, name)
+            case CardUnreadable():
+                self._state.message = ReasonCode.INVALID_CARD
+            case EnterPin(pin=pin) if self._state.screen == Screen.PIN:
+                self._identify(pin)
+            case CancelPin():
+                self._reset()
+            case BarcodeScanned(code=code) | EnterBarcode(code=code):
+                self._on_barcode(code)
+            case ItemsOnPad(tags=tags):
+                self._on_pad(tags)
+            case ChooseMode(mode=mode):
+                self._choose(mode)
+            case RenewItems(item_ids=ids):
+                self._renew(ids)
+            case Back() if self._state.patron is not None:
+                self._state.screen = Screen.HOME
+                self._state.mode = None
+                self._state.message = None
+            case Back():
+                self._reset()
+            case Done():
+                self._done()
+            case ReceiptChoice(print_receipt=wanted):
+                if wanted:
+                    self._do_print()
+                self._goodbye()
+            case _:
+                log.debug("ignored %s on screen %s", type(event).__name__, self._state.screen)
+
+    # ---- identification -----------------------------------------------------------------------
+
+    def _on_card(self, credential: Credential, display_name: str) -> None:
+        s = self._state
+        if s.patron is not None or s.screen not in (Screen.IDLE, Screen.RETURN, Screen.GOODBYE):
+            return  # a second card during a session is ignored, not a patron switch
+        if s.screen == Screen.GOODBYE:
+            self._reset()
+        self._state.credential = credential
+        self._state.patron_name = display_name
+        if self._settings.require_pin:
+            self._state.screen = Screen.PIN
+            self._state.message = None
+            return
+        self._identify(None)
+
+    def _identify(self, pin: str | None) -> None:
+        s = self._state
+        if s.credential is None:
+            return
+        result = self._circ.identify(s.credential, pin)
+        if result.reason == ReasonCode.PIN_REQUIRED:
+            s.screen, s.message = Screen.PIN, None
+            return
+        if result.reason == ReasonCode.WRONG_PIN:
+            s.screen, s.message = Screen.PIN, ReasonCode.WRONG_PIN
+            return
+        if result.patron is None:
+            self._reset()
+            self._state.message = result.reason
+            return
+        s.patron = result.patron
+        s.patron_name = s.patron_name or result.patron.name.split(" ")[0]
+        s.message = result.patron.block_reason if result.patron.blocked else None
+        pending_return = s.mode == Mode.RETURN and s.items
+        s.screen = Screen.RETURN if pending_return else Screen.HOME
+        if self._tags and not pending_return:
+            self._choose(Mode.BORROW)
+
+    # ---- items --------------------------------------------------------------------------------
+
+    def _on_barcode(self, code: str) -> None:
+        code = code.strip()
+        if not code:
+            return
+        if self._state.patron is None and self._looks_like_card(code):
+            self._on_card(Credential(CredentialKind.BARCODE, code), "")
+            return
+        self._process_item(code, tag=None)
+
+    def _looks_like_card(self, code: str) -> bool:
+        prefixes = self._settings.card_barcode_prefixes
+        if prefixes:
+            return code.startswith(prefixes)
+        return self._state.screen == Screen.IDLE
+
+    def _on_pad(self, tags: tuple[TagRead, ...]) -> None:
+        self._tags = {t.uid: t for t in tags}
+        present_ids = {t.item_id for t in tags}
+        s = self._state
+        # a part that left the pad before the set was complete may be placed again later
+        s.items = [i for i in s.items if not i.pending or i.item_id in present_ids]
+        if s.screen == Screen.IDLE and tags:
+            s.mode = Mode.RETURN
+            s.screen = Screen.RETURN
+        if s.screen in (Screen.HOME,) and tags:
+            self._choose(Mode.BORROW)
+            return
+        if s.screen not in (Screen.BORROW, Screen.RETURN):
+            return
+        by_item: dict[str, list[TagRead]] = {}
+        for tag in tags:
+            by_item.setdefault(tag.item_id, []).append(tag)
+        for item_id, parts in by_item.items():
+            if item_id in s.handled_items:
+                continue
+            self._process_item(item_id, tag=parts[0], parts_present=len(parts))
+
+    def _process_item(self, item_id: str, *, tag: TagRead | None, parts_present: int = 1) -> None:
+        s = self._state
+        if s.screen == Screen.HOME:
+            self._choose(Mode.BORROW)
+        if s.screen == Screen.IDLE:
+            s.mode, s.screen = Mode.RETURN, Screen.RETURN
+        if s.screen not in (Screen.BORROW, Screen.RETURN) or item_id in s.handled_items:
+            return
+        refusal = self._tag_refusal(tag, parts_present) if tag else None
+        if refusal is not None:
+            line = ItemLine(item_id=item_id, title="", ok=False, reason=refusal,
+                            pending=refusal == ReasonCode.INCOMPLETE_SET)
+            self._put_line(line)
+            if refusal != ReasonCode.INCOMPLETE_SET:
+                s.handled_items.add(item_id)
+            return
+        if s.screen == Screen.BORROW and s.patron is not None:
+            outcome = self._circ.checkout(s.patron, item_id)
+        else:
+            outcome = self._circ.checkin(item_id, s.patron)
+        s.handled_items.add(item_id)
+        secured_ok = True
+        if outcome.ok and tag is not None and self._security is not None:
+            # the journal already holds the transaction: flipping now can never lose a loan
+            want_secured = s.screen == Screen.RETURN
+            secured_ok = all(
+                self._security(t.uid, want_secured)
+                for t in self._tags.values()
+                if t.item_id == item_id
+            )
+        self._put_line(_line_from(outcome, security_failed=not secured_ok))
+
+    def _tag_refusal(self, tag: TagRead, parts_present: int) -> ReasonCode | None:
+        isils = self._settings.library_isils
+        if isils and tag.owner_isil and tag.owner_isil not in isils:
+            return ReasonCode.FOREIGN_ITEM
+        if tag.usage in ("reference", "discarded") and self._state.screen == Screen.BORROW:
+            return ReasonCode.NOT_FOR_LOAN
+        if tag.usage == "patron_card":
+            return ReasonCode.UNKNOWN_ITEM
+        if tag.parts > 1 and parts_present < tag.parts:
+            return ReasonCode.INCOMPLETE_SET
+        return None
+
+    def _put_line(self, line: ItemLine) -> None:
+        items = [i for i in self._state.items if i.item_id != line.item_id]
+        items.append(line)
+        self._state.items = items
+
+    # ---- modes, renew, end --------------------------------------------------------------------
+
+    def _choose(self, mode: Mode) -> None:
+        s = self._state
+        if mode != Mode.RETURN and s.patron is None:
+            return
+        s.mode, s.message, s.screen_message = mode, None, ""
+        if mode == Mode.BORROW:
+            s.screen = Screen.BORROW
+            if s.patron and s.patron.blocked:
+                s.message = s.patron.block_reason or ReasonCode.BLOCKED
+            if self._tags:
+                self._on_pad(tuple(self._tags.values()))
+        elif mode == Mode.RETURN:
+            s.screen = Screen.RETURN
+            if self._tags:
+                self._on_pad(tuple(self._tags.values()))
+        else:
+            s.screen = Screen.ACCOUNT
+            self._refresh_account()
+
+    def _refresh_account(self) -> None:
+        s = self._state
+        if s.patron is None:
+            return
+        account = self._circ.account(s.patron)
+        s.account = account
+        if account is None:
+            s.message = ReasonCode.OFFLINE_NOT_ALLOWED
+
+    def _renew(self, item_ids: tuple[str, ...]) -> None:
+        s = self._state
+        if s.patron is None or s.screen != Screen.ACCOUNT:
+            return
+        ids = item_ids or tuple(loan.item_id for loan in (s.account.loans if s.account else ()))
+        results = [_line_from(self._circ.renew(s.patron, item_id)) for item_id in ids]
+        done = {r.item_id for r in results}
+        s.renewals = [r for r in s.renewals if r.item_id not in done] + results
+        self._refresh_account()
+
+    def _done(self) -> None:
+        s = self._state
+        if s.screen in (Screen.IDLE, Screen.GOODBYE):
+            return
+        if s.screen == Screen.RECEIPT:
+            self._goodbye()
+            return
+        if self._print is not None and any(i.ok for i in self._receipt_lines()):
+            s.screen = Screen.RECEIPT
+            return
+        self._goodbye()
+
+    def _goodbye(self) -> None:
+        self._end_patron()
+        language = self._state.language
+        self._wipe()  # nothing of the patron survives onto the goodbye screen
+        self._state.screen = Screen.GOODBYE
+        self._state.language = language
+        self._state.goodbye_at = self._clock() + self._settings.goodbye_s
+
+    def _receipt_lines(self) -> list[ItemLine]:
+        return [*self._state.items, *self._state.renewals]
+
+    def _do_print(self) -> None:
+        lines = tuple(i for i in self._receipt_lines() if i.ok)
+        if self._print is None or not lines:
+            return
+        receipt = Receipt(language=self._state.language, when=self._wall_clock(), lines=lines,
+                          offline=any(i.offline for i in lines))
+        try:
+            self._print(receipt)
+        except Exception:  # a jammed printer must not end the session badly
+            log.exception("receipt printing failed")
+
+    def _end_patron(self) -> None:
+        if self._state.patron is not None:
+            self._circ.end_session(self._state.patron)
+
+    def _wipe(self) -> None:
+        self._state = _State(language=self._settings.default_language)
+
+    def _reset(self) -> None:
+        self._wipe()
+        self._last_activity = self._clock()
+
+    # ---- helpers ------------------------------------------------------------------------------
+
+    def _touch(self) -> None:
+        self._last_activity = self._clock()
+        self._state.warning = False
+
+    def _idle_for(self) -> float:
+        return self._clock() - self._last_activity
+
+    def _changed(self) -> None:
+        if self._on_change is not None:
+            self._on_change(self.view)
+
+
+def _line_from(outcome: Outcome, *, security_failed: bool = False) -> ItemLine:
+    return ItemLine(
+        item_id=outcome.item_id,
+        title=outcome.title,
+        ok=outcome.ok,
+        reason=outcome.reason,
+        due=outcome.due,
+        offline=outcome.offline,
+        hold_shelf=outcome.hold_shelf,
+        sort_bin=outcome.sort_bin,
+        security_failed=security_failed,
+        screen_message=outcome.screen_message,
+    )
+
+
+__all__ = [
+    "Action", "Back", "CancelPin", "ChooseMode", "ConnectivityChanged", "Done", "EnterBarcode",
+    "EnterPin", "ItemLine", "Mode", "Receipt", "ReceiptChoice", "RenewItems", "Screen", "Session",
+    "SessionSettings", "SessionView", "SetLanguage", "StillHere",
+]
