@@ -1,0 +1,178 @@
+"""The `kiosk` command: run, demo, config check, queue, sync (and doctor).
+
+Every subcommand exits non-zero when something is wrong and prints plain sentences, never a
+traceback: a technician reads this on a kiosk in a branch library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from kiosk import config
+
+DEFAULT_CONFIG = "/etc/kiosk/kiosk.toml"
+log = logging.getLogger("kiosk")
+
+
+def _config_path(value: str | None) -> str:
+    return value or os.environ.get("KIOSK_CONFIG") or DEFAULT_CONFIG
+
+
+def _load(value: str | None) -> config.Settings:
+    path = _config_path(value)
+    try:
+        return config.load(path)
+    except config.ConfigError as exc:
+        print(f"The configuration has {len(exc.problems)} problem(s):")
+        for problem in exc.problems:
+            print(f"  - {problem}")
+        raise SystemExit(1) from None
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    path = _config_path(args.file)
+    problems = config.check(path)
+    if not problems:
+        print(f"{path}: OK")
+        return 0
+    print(f"{path}: {len(problems)} problem(s)")
+    for problem in problems:
+        print(f"  - {problem.key or '(file)'}: {problem.message}")
+    return 1
+
+
+def cmd_queue(args: argparse.Namespace) -> int:
+    from kiosk.journal import Journal
+
+    settings = _load(args.config)
+    with Journal(settings.journal_path) as journal:
+        rows = journal.rows()
+        oldest = journal.oldest_pending()
+    if not rows:
+        print("The queue is empty: every transaction has reached the central side.")
+        return 0
+    print(f"{'#':>5}  {'kind':8}  {'state':9}  {'item':16}  {'patron*':10}  {'when (UTC)':19}  "
+          f"{'tries':>5}  last error")
+    for r in rows:
+        print(f"{r.seq:>5}  {r.kind:8}  {r.state:9}  {r.item_id[:16]:16}  {r.patron_ref:10}  "
+              f"{r.created_at[:19]:19}  {r.attempts:>5}  {r.last_error[:60]}")
+    print("* patron shown as a pseudonym; the card number is never displayed")
+    if oldest is not None:
+        print(f"oldest pending: {oldest.isoformat(timespec='seconds')}")
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from kiosk.app import build_backend
+    from kiosk.journal import Journal
+    from kiosk.sync import DrainReport, SyncWorker
+
+    settings = _load(args.config)
+    with Journal(settings.journal_path) as journal:
+        total = journal.pending_count()
+        if total == 0:
+            print("Nothing to send.")
+            return 0
+        backend = build_backend(settings)
+        worker = SyncWorker(journal, backend, batch_size=settings.sync.batch_size)
+        tty = sys.stdout.isatty()
+
+        def progress(report: DrainReport) -> None:
+            if tty:
+                done = total - report.remaining
+                bar = "#" * int(30 * done / max(total, 1))
+                print(f"\r[{bar:30}] {done}/{total}", end="", flush=True)
+
+        try:
+            report = worker.drain(progress=progress)
+        finally:
+            backend.close()
+        if tty:
+            print()
+    print(f"sent {report.sent}: {report.done} done, {report.conflicts} conflict(s), "
+          f"{report.rejected} rejected; {report.remaining} still pending")
+    if report.error:
+        print(f"stopped: the central side did not answer ({report.error})")
+        return 2
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from kiosk.runner import run_kiosk
+
+    return run_kiosk(_load(args.config), headless=args.headless)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from kiosk.demo import run_demo
+
+    return run_demo(Path(args.config), tour=args.tour, output=Path(args.output))
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from kiosk.doctor import run_doctor
+
+    return run_doctor(_config_path(args.config))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk", description="Self-service library kiosk")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run the kiosk (UI, devices, sync)")
+    p.add_argument("--config", help=f"config file (default $KIOSK_CONFIG or {DEFAULT_CONFIG})")
+    p.add_argument("--headless", action="store_true", help="no screen: devices and sync only")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="embedded catalog + simulated devices")
+    p.add_argument("--config", default=str(Path(__file__).resolve().parent.parent
+                                           / "config" / "demo.toml"))
+    p.add_argument("--tour", action="store_true",
+                   help="play the scripted tour and exit (the default without a display)")
+    p.add_argument("--output", default="demo-output", help="where the transcript goes")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("config", help="configuration tools")
+    config_sub = p.add_subparsers(dest="config_command", required=True)
+    c = config_sub.add_parser("check", help="validate a config file, listing every problem")
+    c.add_argument("file", nargs="?")
+    c.set_defaults(func=cmd_config_check)
+
+    p = sub.add_parser("queue", help="transactions waiting for the central side, and conflicts")
+    p.add_argument("--config")
+    p.set_defaults(func=cmd_queue)
+
+    p = sub.add_parser("sync", help="send pending transactions now (one shot)")
+    p.add_argument("--config")
+    p.set_defaults(func=cmd_sync)
+
+    p = sub.add_parser("doctor", help="check config, backend, devices and disk")
+    p.add_argument("--config")
+    p.set_defaults(func=cmd_doctor)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+    except SystemExit:
+        raise
+    except Exception as exc:  # a technician gets a sentence; the details go to the log
+        log.debug("command failed", exc_info=True)
+        print(f"kiosk {args.command}: failed: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,366 @@
+"""Typed kiosk settings from TOML, with environment overrides, validated all at once.
+
+Why validate everything before starting: a technician editing a config on a kiosk in a branch
+library should see every mistake in one go (file, key, what was expected), not one per restart.
+`load()` raises `ConfigError` carrying the full list of `Problem`s; `kiosk config check` prints it.
+
+Secrets (the API token) never need to sit in the TOML: `token_env` names an environment variable,
+`token_file` a file that only its owner may read (a world-readable secret is refused).
+
+Environment overrides: `KIOSK__SECTION__KEY=value` (double underscores; nested device tables as
+`KIOSK__DEVICES__PRINTER__TARGET`). The value is parsed as TOML when it can be, else a string.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import stat
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kiosk.circulation import OfflinePolicy
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    file: str
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: " if self.file else ""
+        return f"{where}{self.key or '(file)'}: {self.message}"
+
+
+class ConfigError(Exception):
+    """The configuration has problems; `problems` lists every one of them."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class KioskSection:
+    id: str = "kiosk-1"
+    name: str = "Kiosk"
+    branch: str = ""
+    data_dir: str = "var"
+    language: str = "nl"
+    languages: list[str] = field(default_factory=lambda: ["nl", "fr", "de", "en"])
+
+
+@dataclass(frozen=True)
+class LibrarySection:
+    name: str = "Bibliotheek"
+    isils: list[str] = field(default_factory=list)
+    opening_hours: list[str] = field(default_factory=list)
+    card_barcode_prefixes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BackendSection:
+    type: str = "rest"
+    url: str = ""
+    token: str = ""
+    token_env: str = ""
+    token_file: str = ""
+    connect_timeout_s: float = 3.05
+    timeout_s: float = 10.0
+    verify_tls: bool = True
+
+
+@dataclass(frozen=True)
+class SessionSection:
+    timeout_s: float = 60.0
+    warning_s: float = 10.0
+    goodbye_s: float = 4.0
+    require_pin: bool = False
+    auto_print_on_timeout: bool = False
+
+
+@dataclass(frozen=True)
+class OfflineSection:
+    allow_checkout: bool = True
+    max_items_per_patron: int = 5
+    patron_check: str = "cache"
+    cache_days: int = 14
+    card_pattern: str = r"^\S{4,40}$"
+    allow_renew: bool = False
+
+    def policy(self) -> OfflinePolicy:
+        return OfflinePolicy(**dataclasses.asdict(self))
+
+
+@dataclass(frozen=True)
+class JournalSection:
+    path: str = ""
+    retention_s: float = 0.0
+    min_free_mb: float = 5.0
+
+
+@dataclass(frozen=True)
+class SyncSection:
+    batch_size: int = 100
+    heartbeat_s: float = 30.0
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 300.0
+    recheck_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class StatusSection:
+    listen: str = "127.0.0.1:8787"
+    token_env: str = ""
+    token_file: str = ""
+
+
+@dataclass(frozen=True)
+class TechnicianSection:
+    pin_hash: str = ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    kiosk: KioskSection = field(default_factory=KioskSection)
+    library: LibrarySection = field(default_factory=LibrarySection)
+    backend: BackendSection = field(default_factory=BackendSection)
+    session: SessionSection = field(default_factory=SessionSection)
+    offline: OfflineSection = field(default_factory=OfflineSection)
+    journal: JournalSection = field(default_factory=JournalSection)
+    sync: SyncSection = field(default_factory=SyncSection)
+    status: StatusSection = field(default_factory=StatusSection)
+    technician: TechnicianSection = field(default_factory=TechnicianSection)
+    # free-form tables handed to the driver and protocol modules, which validate their own keys
+    devices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sip2: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+    api_token: str = field(default="", repr=False)
+
+    @property
+    def journal_path(self) -> Path:
+        return Path(self.journal.path) if self.journal.path else Path(self.kiosk.data_dir) / (
+            "journal.db"
+        )
+
+
+_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("backend", "type"): ("rest", "sip2"),
+    ("offline", "patron_check"): ("cache", "format"),
+    ("kiosk", "language"): ("nl", "fr", "de", "en"),
+}
+_FREE_FORM = {"devices", "sip2"}
+
+
+def load(path: str | os.PathLike[str] | None = None, *,
+         environ: Mapping[str, str] | None = None) -> Settings:
+    """Read, override from the environment, validate; raise ConfigError listing every problem."""
+    environ = os.environ if environ is None else environ
+    problems: list[Problem] = []
+    source = str(path) if path is not None else ""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        raw = _read_toml(Path(path), problems)
+    unreadable = bool(problems)
+    _apply_env(raw, environ, problems)
+    settings = None if unreadable else _build(raw, source, problems)
+    if settings is not None:
+        token = _resolve_token(settings, source, environ, problems)
+        _check_semantics(settings, source, problems)
+        settings = dataclasses.replace(settings, api_token=token)
+    if problems:
+        raise ConfigError(problems)
+    if settings is None:
+        raise ConfigError([Problem(source, "", "configuration could not be read")])
+    return settings
+
+
+def check(path: str | os.PathLike[str] | None, *,
+          environ: Mapping[str, str] | None = None) -> list[Problem]:
+    try:
+        load(path, environ=environ)
+    except ConfigError as exc:
+        return exc.problems
+    return []
+
+
+def _read_toml(path: Path, problems: list[Problem]) -> dict[str, Any]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        problems.append(Problem(str(path), "", f"cannot read the file ({exc.strerror})"))
+        return {}
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        problems.append(Problem(str(path), "", "the file is not UTF-8 text"))
+    except tomllib.TOMLDecodeError as exc:
+        problems.append(Problem(str(path), "", f"not valid TOML (half-written?): {exc}"))
+    return {}
+
+
+def _apply_env(raw: dict[str, Any], environ: Mapping[str, str], problems: list[Problem]) -> None:
+    for name, value in environ.items():
+        if not name.startswith("KIOSK__"):
+            continue
+        parts = [p.lower() for p in name.split("__")[1:] if p]
+        if len(parts) < 2:
+            problems.append(Problem("environment", name, "use KIOSK__SECTION__KEY=value"))
+            continue
+        try:
+            parsed: Any = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            parsed = value
+        table = raw
+        for part in parts[:-1]:
+            table = table.setdefault(part, {})
+            if not isinstance(table, dict):
+                problems.append(Problem("environment", name, f"{part} is not a table"))
+                break
+        else:
+            table[parts[-1]] = parsed
+
+
+def _build(raw: dict[str, Any], source: str, problems: list[Problem]) -> Settings:
+    """Bad keys are reported and left at their defaults, so later checks still run."""
+    kwargs: dict[str, Any] = {}
+    section_types = typing.get_type_hints(Settings)
+    for section, value in raw.items():
+        if section not in section_types or section in ("source", "api_token"):
+            problems.append(Problem(source, section, _unknown(section, _sections())))
+            continue
+        if not isinstance(value, dict):
+            problems.append(Problem(source, section, "expected a table [section]"))
+            continue
+        if section in _FREE_FORM:
+            kwargs[section] = _free_form(section, value, source, problems)
+            continue
+        kwargs[section] = _section(section, section_types[section], value, source, problems)
+    return Settings(source=source, **kwargs)
+
+
+def _sections() -> list[str]:
+    return [f.name for f in dataclasses.fields(Settings) if f.name not in ("source", "api_token")]
+
+
+def _unknown(key: str, known: list[str]) -> str:
+    return f"unknown key {key!r}; expected one of: {', '.join(sorted(known))}"
+
+
+def _free_form(section: str, value: dict[str, Any], source: str,
+               problems: list[Problem]) -> dict[str, Any]:
+    if section == "devices":
+        for name, table in value.items():
+            if not isinstance(table, dict):
+                problems.append(Problem(source, f"devices.{name}", "expected a table"))
+    return value
+
+
+def _section(name: str, cls: type, value: dict[str, Any], source: str,
+             problems: list[Problem]) -> Any:
+    hints = typing.get_type_hints(cls)
+    good: dict[str, Any] = {}
+    for key, item in value.items():
+        dotted = f"{name}.{key}"
+        if key not in hints:
+            problems.append(Problem(source, dotted, _unknown(key, list(hints))))
+            continue
+        message = _type_problem(item, hints[key])
+        if message:
+            problems.append(Problem(source, dotted, message))
+            continue
+        choices = _CHOICES.get((name, key))
+        if choices and item not in choices:
+            problems.append(Problem(source, dotted, f"expected one of {', '.join(choices)}; "
+                                                    f"got {item!r}"))
+            continue
+        good[key] = float(item) if hints[key] is float else item
+    return cls(**good)
+
+
+def _type_problem(value: Any, expected: Any) -> str:
+    origin = typing.get_origin(expected)
+    if origin in (list, types.GenericAlias) or expected is list:
+        if not isinstance(value, list):
+            return f"expected a list, got {_kind(value)}"
+        (inner,) = typing.get_args(expected) or (Any,)
+        bad = [v for v in value if inner is not Any and not isinstance(v, inner)]
+        return f"expected a list of {inner.__name__}, got {_kind(bad[0])} inside" if bad else ""
+    if expected is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return "" if ok else f"expected a number, got {_kind(value)}"
+    if expected is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return "" if ok else f"expected a whole number, got {_kind(value)}"
+    if expected is bool:
+        return "" if isinstance(value, bool) else f"expected true or false, got {_kind(value)}"
+    if expected is str:
+        return "" if isinstance(value, str) else f"expected text in quotes, got {_kind(value)}"
+    return ""
+
+
+def _kind(value: Any) -> str:
+    names = {bool: "true/false", int: "a number", float: "a number", str: "text",
+             list: "a list", dict: "a table"}
+    return f"{names.get(type(value), type(value).__name__)} ({value!r})"
+
+
+def _resolve_token(settings: Settings, source: str, environ: Mapping[str, str],
+                   problems: list[Problem]) -> str:
+    b = settings.backend
+    if b.type != "rest":
+        return ""
+    if b.token_env:
+        token = environ.get(b.token_env, "")
+        if not token:
+            problems.append(Problem(source, "backend.token_env",
+                                    f"environment variable {b.token_env} is not set"))
+        return token
+    if b.token_file:
+        return _read_secret(Path(b.token_file), source, "backend.token_file", problems)
+    if b.token:
+        return b.token
+    problems.append(Problem(source, "backend.token",
+                            "missing API token: set token_env, token_file or token"))
+    return ""
+
+
+def _read_secret(path: Path, source: str, key: str, problems: list[Problem]) -> str:
+    try:
+        info = path.stat()
+        if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            problems.append(Problem(source, key, (
+                f"secret file {path} can be read by others (mode {stat.filemode(info.st_mode)});"
+                f" run: chmod 600 {path}")))
+            return ""
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        problems.append(Problem(source, key, f"cannot read secret file {path} ({exc.strerror})"))
+        return ""
+    if not token:
+        problems.append(Problem(source, key, f"secret file {path} is empty"))
+    return token
+
+
+def _check_semantics(settings: Settings, source: str, problems: list[Problem]) -> None:
+    if settings.backend.type == "rest" and not settings.backend.url.startswith(
+        ("https://", "http://")
+    ):
+        problems.append(Problem(source, "backend.url",
+                                "expected the catalog API address, e.g. https://catalog.example/"))
+    if settings.backend.type == "sip2" and not settings.sip2:
+        problems.append(Problem(source, "sip2", "backend.type is sip2: add a [sip2] table"))
+    if settings.kiosk.language not in settings.kiosk.languages:
+        problems.append(Problem(source, "kiosk.language",
+                                "the default language must be one of kiosk.languages"))
+    for key in ("timeout_s", "warning_s"):
+        if getattr(settings.session, key) <= 0:
+            problems.append(Problem(source, f"session.{key}", "expected a positive number"))
+    if settings.offline.max_items_per_patron < 0:
+        problems.append(Problem(source, "offline.max_items_per_patron", "expected 0 or more"))

@@ -1,0 +1,144 @@
+"""The journal on real SQLite files: durability, order, corruption, full disk, privacy."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+
+import pytest
+
+from kiosk.backends.base import ReplayResult, ReplayStatus
+from kiosk.domain import Credential, CredentialKind, Outcome, Transaction, TransactionKind
+from kiosk.journal import Journal, JournalFull, State
+
+
+def _tx(item: str, kind: TransactionKind = TransactionKind.CHECKOUT) -> Transaction:
+    return Transaction(kind=kind, patron_id="P-0001", item_id=item, offline=True, kiosk_id="k1")
+
+
+def test_pending_transactions_survive_a_reopen_in_order(tmp_path):
+    path = tmp_path / "journal.db"
+    with Journal(path) as journal:
+        txs = [_tx(f"item-{i}") for i in range(5)]
+        for tx in txs:
+            journal.record(tx, State.PENDING)
+    with Journal(path) as journal:
+        again = journal.forwardable()
+    assert [t.tx_id for t in again] == [t.tx_id for t in txs]
+    assert again[0].created_at == txs[0].created_at
+    assert again[0].offline is True
+
+
+def test_sent_but_unanswered_rows_stay_forwardable(tmp_path):
+    with Journal(tmp_path / "j.db") as journal:
+        tx = _tx("a")
+        journal.record(tx, State.PENDING)
+        journal.mark_sent([tx.tx_id])
+        assert [t.tx_id for t in journal.forwardable()] == [tx.tx_id]
+        journal.mark_failed([tx.tx_id], "timeout")
+        row = journal.rows()[0]
+        assert (row.state, row.attempts, row.last_error) == ("pending", 1, "timeout")
+
+
+def test_done_rows_are_purged_at_once_by_default_and_conflicts_kept(tmp_path):
+    with Journal(tmp_path / "j.db") as journal:
+        ok, clash = _tx("a"), _tx("b")
+        journal.record(ok, State.PENDING)
+        journal.record(clash, State.PENDING)
+        journal.record_results([
+            ReplayResult(ok.tx_id, ReplayStatus.DONE, Outcome(ok=True, item_id="a")),
+            ReplayResult(clash.tx_id, ReplayStatus.CONFLICT, None, "lent to someone else"),
+        ])
+        assert journal.counts() == {"conflict": 1}
+        assert journal.rows()[0].last_error == "lent to someone else"
+
+
+def test_retention_keeps_done_rows_until_purged(tmp_path):
+    with Journal(tmp_path / "j.db", retention=timedelta(days=1)) as journal:
+        tx = _tx("a")
+        journal.record(tx, State.PENDING)
+        journal.record_results([ReplayResult(tx.tx_id, ReplayStatus.DONE)])
+        assert journal.counts() == {"done": 1}
+        assert journal.purge() == 0
+        journal.retention = timedelta(0)
+        assert journal.purge() == 1
+
+
+def test_interrupted_inflight_transactions_are_voided_at_start(tmp_path):
+    path = tmp_path / "j.db"
+    with Journal(path) as journal:
+        tx = Transaction(kind=TransactionKind.CHECKOUT, patron_id="P", item_id="x")
+        journal.record(tx, State.INFLIGHT)
+    with Journal(path) as journal:
+        assert journal.recover_inflight() == [tx.tx_id]
+        (void,) = journal.forwardable()
+        assert void.kind == TransactionKind.VOID and void.ref_tx_id == tx.tx_id
+        assert void.item_id == "x"
+        assert journal.recover_inflight() == []
+
+
+def test_a_corrupt_journal_is_moved_aside_and_a_fresh_one_works(tmp_path):
+    path = tmp_path / "journal.db"
+    with Journal(path) as journal:
+        journal.record(_tx("a"), State.PENDING)
+    path.write_bytes(b"this is not a database" * 100)
+    with Journal(path) as journal:
+        assert journal.moved_aside is not None and journal.moved_aside.exists()
+        assert journal.moved_aside.read_bytes().startswith(b"this is not a database")
+        assert journal.forwardable() == []
+        journal.record(_tx("b"), State.PENDING)
+        assert len(journal.forwardable()) == 1
+
+
+def test_a_full_journal_refuses_new_rows_and_keeps_the_old_ones(tmp_path):
+    path = tmp_path / "journal.db"
+    with Journal(path, max_pages=12) as journal:
+        kept: list[str] = []
+        with pytest.raises(JournalFull):
+            for i in range(10_000):
+                tx = _tx(f"item-{i:05d}-" + "x" * 200)
+                journal.record(tx, State.PENDING)
+                kept.append(tx.tx_id)
+        assert [t.tx_id for t in journal.forwardable(limit=100_000)] == kept
+    with Journal(path) as journal:  # still intact on disk after the failure
+        assert len(journal.forwardable(limit=100_000)) == len(kept)
+
+
+def test_too_little_free_disk_space_refuses_offline_rows(tmp_path):
+    with Journal(tmp_path / "j.db", min_free_bytes=1 << 62) as journal:
+        with pytest.raises(JournalFull):
+            journal.record(_tx("a"), State.PENDING)
+        assert journal.forwardable() == []
+
+
+def test_the_offline_patron_cache_keeps_no_card_number(tmp_path):
+    path = tmp_path / "j.db"
+    card = Credential(CredentialKind.BARCODE, "21000000000017")
+    with Journal(path) as journal:
+        journal.remember_patron(card, "P-7", blocked=False)
+        cached = journal.cached_patron(card)
+        assert cached is not None and cached.patron_id == "P-7" and not cached.blocked
+        assert journal.cached_patron(Credential(CredentialKind.BARCODE, "99")) is None
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    assert b"21000000000017" not in raw
+
+
+def test_wal_and_full_synchronous_are_in_force(tmp_path):
+    path = tmp_path / "j.db"
+    with Journal(path) as journal:
+        journal.record(_tx("a"), State.PENDING)
+        mode = journal._db.execute("PRAGMA journal_mode").fetchone()[0]
+        sync = journal._db.execute("PRAGMA synchronous").fetchone()[0]
+    assert (mode, sync) == ("wal", 2)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] >= 2
+
+
+def test_a_journal_from_a_newer_kiosk_version_is_not_overwritten_silently(tmp_path):
+    path = tmp_path / "j.db"
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 99")
+    with Journal(path) as journal:
+        assert journal.moved_aside is not None
+    with sqlite3.connect(journal.moved_aside) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 99
