@@ -10,6 +10,7 @@ translates; nothing here knows about screens or hardware.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import threading
@@ -206,6 +207,8 @@ class CirculationService:
             self.connectivity.report(False, str(exc))
             return self._offline(tx, patron, journaled=journaled)
         self.connectivity.report(True)
+        if outcome.tx_id != tx.tx_id:
+            outcome = dataclasses.replace(outcome, tx_id=tx.tx_id)
         if journaled:
             try:
                 self._journal.settle(tx.tx_id, outcome)
