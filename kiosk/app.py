@@ -129,12 +129,13 @@ def build_kiosk(
     events: queue.Queue[object] = queue.Queue()
     connectivity = Connectivity(recheck_s=settings.sync.recheck_s,
                                 on_change=lambda online: events.put(ConnectivityChanged(online)))
-    circulation = CirculationService(backend, journal, policy=settings.offline.policy(),
-                                     connectivity=connectivity, kiosk_id=settings.kiosk.id)
     sync = SyncWorker(journal, backend, connectivity=connectivity,
                       batch_size=settings.sync.batch_size, heartbeat_s=settings.sync.heartbeat_s,
                       backoff=Backoff(settings.sync.backoff_base_s, settings.sync.backoff_max_s),
                       status=status)
+    circulation = CirculationService(backend, journal, policy=settings.offline.policy(),
+                                     connectivity=connectivity, kiosk_id=settings.kiosk.id,
+                                     flush=sync.flush)
     kiosk: Kiosk
     session = Session(
         circulation, clock=clock, settings=session_settings(settings),

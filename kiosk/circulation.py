@@ -108,8 +108,10 @@ class CirculationService:
         policy: OfflinePolicy | None = None,
         connectivity: Connectivity | None = None,
         kiosk_id: str = "",
+        flush: Callable[[], bool] | None = None,
     ) -> None:
         self._backend = backend
+        self._flush = flush
         self._journal = journal
         self._policy = policy or OfflinePolicy()
         self._card_re = re.compile(self._policy.card_pattern)
@@ -187,7 +189,7 @@ class CirculationService:
     def _transact(self, kind: TransactionKind, patron: Patron | None, item_id: str) -> Outcome:
         tx = Transaction(kind=kind, patron_id=patron.patron_id if patron else None,
                          item_id=item_id, kiosk_id=self._kiosk_id)
-        if not self.connectivity.should_try_online():
+        if not self.connectivity.should_try_online() or not self._queue_flushed():
             return self._offline(tx, patron, journaled=False)
         journaled = self._journal_inflight(tx)
         send = {
@@ -215,6 +217,12 @@ class CirculationService:
             except JournalError as exc:  # the server has it; a stale inflight row is voided later
                 log.error("could not settle a confirmed transaction: %s", exc)
         return outcome
+
+    def _queue_flushed(self) -> bool:
+        """Queued transactions go first, so the server sees everything in the patron's order."""
+        if self._flush is None or self._journal.pending_count() == 0:
+            return True
+        return self._flush()
 
     def _journal_inflight(self, tx: Transaction) -> bool:
         """Journal before sending; on a full disk the online path still works without it."""

@@ -83,14 +83,29 @@ class SyncWorker:
         self._next_heartbeat = 0.0
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._draining = threading.Lock()
         self._thread: threading.Thread | None = None
         self.last_report = DrainReport()
 
     # ---- one pass -----------------------------------------------------------------------------
 
+    def flush(self) -> bool:
+        """Drain now, for circulation: True when nothing is left waiting.
+
+        An online transaction must never overtake queued ones (an offline return of a book must
+        reach the server before someone else borrows it online), so circulation flushes first.
+        """
+        self.drain()
+        return self._journal.pending_count() == 0
+
     def drain(self, *, max_batches: int | None = None,
               progress: Callable[[DrainReport], None] | None = None) -> DrainReport:
         """Forward pending transactions until the queue is empty or the server cannot answer."""
+        with self._draining:  # the background loop and circulation's flush take turns
+            return self._drain(max_batches, progress)
+
+    def _drain(self, max_batches: int | None,
+               progress: Callable[[DrainReport], None] | None) -> DrainReport:
         report = DrainReport()
         batches = 0
         while max_batches is None or batches < max_batches:
