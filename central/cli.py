@@ -1,0 +1,103 @@
+"""`kiosk-central`: run, seed and administer the reference Kiosk Catalog API service.
+
+    kiosk-central serve --db central.db [--host 127.0.0.1] [--port 8080]
+    kiosk-central seed --db central.db
+    kiosk-central add-kiosk KIOSK_ID --branch B --name N --db central.db   (prints the token once)
+    kiosk-central openapi > central/openapi.json
+
+Errors are one line on stderr and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from central.db import Database, StorageError
+from central.kiosks import KioskExists, register_kiosk
+from central.seed import DEMO_KIOSK_ID, DEMO_TOKEN, SeedError, seed
+
+log = logging.getLogger(__name__)
+
+
+def openapi_document() -> dict[str, Any]:
+    """The API schema, built from the app itself (over a throwaway database)."""
+    from central.api import create_app
+
+    with tempfile.TemporaryDirectory(prefix="kiosk-central-") as tmp:
+        app = create_app(Path(tmp) / "openapi.db")
+        try:
+            return app.openapi()
+        finally:
+            app.state.service.db.close()
+
+
+def openapi_text() -> str:
+    return json.dumps(openapi_document(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk-central", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the service")
+    serve.add_argument("--db", required=True, type=Path)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    seed_cmd = sub.add_parser("seed", help="fill an empty database with the demo library")
+    seed_cmd.add_argument("--db", required=True, type=Path)
+    add = sub.add_parser("add-kiosk", help="register a kiosk and print its new token once")
+    add.add_argument("kiosk_id")
+    add.add_argument("--branch", required=True)
+    add.add_argument("--name", required=True)
+    add.add_argument("--db", required=True, type=Path)
+    sub.add_parser("openapi", help="print the OpenAPI JSON document")
+    return parser
+
+
+def _serve(db_path: Path, host: str, port: int) -> int:
+    import uvicorn
+
+    from central.api import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = create_app(db_path)
+    # No access log: request paths carry patron ids, which never go to a log in clear.
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="info")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args.db, args.host, args.port)
+        if args.command == "seed":
+            with Database(args.db) as db:
+                seed(db)
+            print(f"seeded demo library in {args.db}; demo kiosk {DEMO_KIOSK_ID!r} "
+                  f"uses token {DEMO_TOKEN!r} (demo only)")
+            return 0
+        if args.command == "add-kiosk":
+            with Database(args.db) as db:
+                token = register_kiosk(db, args.kiosk_id, name=args.name, branch=args.branch)
+            print(token)
+            print(f"kiosk {args.kiosk_id!r} registered; this token is shown only once",
+                  file=sys.stderr)
+            return 0
+        if args.command == "openapi":
+            sys.stdout.write(openapi_text())
+            return 0
+    except (StorageError, SeedError, KioskExists, ValueError) as exc:
+        print(f"kiosk-central: {exc}", file=sys.stderr)
+        return 1
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

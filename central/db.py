@@ -1,0 +1,267 @@
+"""SQLite storage for the reference central service.
+
+Why SQLite: a library branch can run the reference service on the same kind of small machine as
+the kiosks, and a single file is easy to back up. WAL mode lets the dashboard and health checks
+read while a checkout writes; `synchronous=FULL` because the service promises kiosks that an
+answered transaction is durable (the kiosk then deletes it from its own journal).
+
+One connection per thread (FastAPI runs plain `def` endpoints in a thread pool, and a sqlite3
+connection must not be shared between threads mid-transaction). Writers take the write lock up
+front with `BEGIN IMMEDIATE`, so a read-then-write decision can never be overtaken by another
+kiosk's write in between.
+
+Schema changes are migrations numbered by `PRAGMA user_version`: add a function to
+`_MIGRATIONS`, never edit an old one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class StorageError(Exception):
+    """The database file cannot be opened or is not ours (wrong schema, newer version ...)."""
+
+
+_SCHEMA_V1 = """
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE kiosks (
+    kiosk_id    TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    branch      TEXT NOT NULL,
+    token_hash  TEXT NOT NULL UNIQUE,
+    last_seen   TEXT,
+    last_status TEXT
+);
+CREATE TABLE patrons (
+    patron_id    TEXT PRIMARY KEY,
+    name         TEXT NOT NULL,
+    pin_hash     TEXT,
+    blocked      INTEGER NOT NULL DEFAULT 0,
+    block_note   TEXT NOT NULL DEFAULT '',
+    loan_limit   INTEGER,
+    fines_cents  INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE credentials (
+    kind      TEXT NOT NULL CHECK (kind IN ('barcode', 'card_uid', 'eid')),
+    value     TEXT NOT NULL,
+    patron_id TEXT NOT NULL REFERENCES patrons(patron_id),
+    PRIMARY KEY (kind, value)
+);
+CREATE INDEX credentials_patron ON credentials(patron_id);
+CREATE TABLE items (
+    item_id    TEXT PRIMARY KEY,
+    title      TEXT NOT NULL,
+    author     TEXT NOT NULL DEFAULT '',
+    loanable   INTEGER NOT NULL DEFAULT 1,
+    parts      INTEGER NOT NULL DEFAULT 1,
+    collection TEXT NOT NULL DEFAULT 'A'
+);
+CREATE TABLE loans (
+    item_id   TEXT PRIMARY KEY REFERENCES items(item_id),
+    patron_id TEXT NOT NULL REFERENCES patrons(patron_id),
+    loaned_at TEXT NOT NULL,
+    due       TEXT NOT NULL,
+    renewals  INTEGER NOT NULL DEFAULT 0,
+    tx_id     TEXT
+);
+CREATE INDEX loans_patron ON loans(patron_id);
+CREATE TABLE holds (
+    hold_id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    item_id      TEXT NOT NULL REFERENCES items(item_id),
+    patron_id    TEXT NOT NULL REFERENCES patrons(patron_id),
+    placed_at    TEXT NOT NULL,
+    ready        INTEGER NOT NULL DEFAULT 0,
+    pickup_until TEXT
+);
+CREATE INDEX holds_item ON holds(item_id);
+CREATE INDEX holds_patron ON holds(patron_id);
+CREATE TABLE transactions (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    tx_id       TEXT NOT NULL UNIQUE,
+    kind        TEXT NOT NULL,
+    kiosk_id    TEXT NOT NULL,
+    created_at  TEXT,
+    received_at TEXT NOT NULL,
+    patron_id   TEXT,
+    item_id     TEXT,
+    offline     INTEGER NOT NULL DEFAULT 0,
+    status      TEXT NOT NULL,
+    outcome     TEXT,
+    detail      TEXT NOT NULL DEFAULT '',
+    undo        TEXT,
+    voided_by   TEXT
+);
+CREATE INDEX transactions_item ON transactions(item_id, seq);
+CREATE TABLE conflicts (
+    conflict_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    tx_id       TEXT NOT NULL,
+    tx          TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    kiosk_id    TEXT NOT NULL,
+    created     TEXT NOT NULL,
+    resolved_at TEXT,
+    resolved_by TEXT
+);
+CREATE TABLE events (
+    event_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind     TEXT NOT NULL,
+    kiosk_id TEXT NOT NULL,
+    day      TEXT NOT NULL,
+    tx_id    TEXT
+);
+CREATE INDEX events_day ON events(day, kiosk_id, kind);
+"""
+
+
+def _execute_script(conn: sqlite3.Connection, script: str) -> None:
+    # Not executescript(): it commits first, and a migration must stay one transaction.
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _migrate_to_v1(conn: sqlite3.Connection) -> None:
+    _execute_script(conn, _SCHEMA_V1)
+
+
+_MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_to_v1,)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+DEFAULT_SETTINGS: dict[str, str] = {
+    "require_pin": "false",
+    "loan_period_days": "21",
+    "max_renewals": "3",
+    "loan_limit": "10",
+    "fine_block_cents": "1000",
+    "hold_pickup_days": "7",
+}
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    try:
+        conn = sqlite3.connect(
+            path, timeout=10.0, isolation_level=None, check_same_thread=False
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=10000")
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot open database {path.name}: {exc}") from exc
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring the schema to SCHEMA_VERSION; refuses a database from a newer release."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            conn.execute("ROLLBACK")
+            raise StorageError(
+                f"database schema version {version} is newer than this release ({SCHEMA_VERSION})"
+            )
+        for number in range(version, SCHEMA_VERSION):
+            _MIGRATIONS[number](conn)
+            conn.execute(f"PRAGMA user_version={number + 1}")
+            log.info("database migrated to schema version %d", number + 1)
+        for key, value in DEFAULT_SETTINGS.items():
+            conn.execute("INSERT OR IGNORE INTO settings(key, value) VALUES (?, ?)", (key, value))
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise StorageError(f"cannot prepare database: {exc}") from exc
+
+
+class Database:
+    """The service's database file: migrated on open, one connection per thread.
+
+    Use as a context manager or call `close()`; connections opened by worker threads are
+    tracked so that `close()` closes them all.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        self._closed = False
+        migrate(self.connection())
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use."""
+        if self._closed:
+            raise StorageError("database is closed")
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _open(self.path)
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, holding SQLite's write lock from the first statement."""
+        conn = self.connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot for several SELECTs (a patron's account, for instance)."""
+        conn = self.connection()
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def get_setting(conn: sqlite3.Connection, key: str) -> str:
+    row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+    if row is None:
+        return DEFAULT_SETTINGS[key]
+    return str(row["value"])
+
+
+def set_setting(conn: sqlite3.Connection, key: str, value: str) -> None:
+    if key not in DEFAULT_SETTINGS:
+        raise KeyError(f"unknown setting {key!r}; known: {', '.join(sorted(DEFAULT_SETTINGS))}")
+    conn.execute(
+        "INSERT INTO settings(key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
