@@ -1,0 +1,334 @@
+"""A small library system behind pysip2's SIP2 server (someone else's ACS code).
+
+Used by the SIP2 tests and by bench/sip2_roundtrip.py. The circulation rules
+are deliberately tiny (a loan period, a loan limit, holds, fines) but the
+protocol side is pysip2's own codec and TCP server, so our client is
+checked against framing, checksums and field layouts we did not write.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import anyio
+from pysip2 import (
+    CHECKIN,
+    CHECKOUT,
+    END_PATRON_SESSION,
+    FEE_PAID,
+    ITEM_INFORMATION,
+    LOGIN,
+    PATRON_INFORMATION,
+    PATRON_STATUS,
+    RENEW,
+    RENEW_ALL,
+    CheckinRequest,
+    CheckinResponse,
+    CheckoutRequest,
+    CheckoutResponse,
+    EndPatronSessionRequest,
+    EndSessionResponse,
+    FeePaidRequest,
+    FeePaidResponse,
+    ItemInformationRequest,
+    ItemInformationResponse,
+    LoginRequest,
+    LoginResponse,
+    PatronInformationRequest,
+    PatronInformationResponse,
+    PatronStatusRequest,
+    PatronStatusResponse,
+    RenewAllRequest,
+    RenewAllResponse,
+    RenewRequest,
+    RenewResponse,
+    SIP2Server,
+)
+
+LOGIN_USER = "kiosk1"
+LOGIN_PASSWORD = "s3cret"
+INSTITUTION = "MAIN"
+LOAN_DAYS = 21
+LOAN_LIMIT = 3
+
+
+def sip_date(moment: datetime) -> str:
+    return moment.strftime("%Y%m%d") + "    " + moment.strftime("%H%M%S")
+
+
+@dataclass
+class LibPatron:
+    name: str
+    pin: str
+    charge_denied: bool = False
+    fines: str = "0.00"
+
+
+@dataclass
+class LibItem:
+    title: str
+    loanable: bool = True
+    holder: str | None = None  # patron id on loan to
+    due: datetime | None = None
+    hold_for: str | None = None  # patron id the item waits for on the hold shelf
+    renewals: int = 0
+
+
+@dataclass
+class Library:
+    patrons: dict[str, LibPatron] = field(default_factory=dict)
+    items: dict[str, LibItem] = field(default_factory=dict)
+    requests: list[object] = field(default_factory=list)  # every decoded request, in order
+    logins: int = 0
+
+    @classmethod
+    def sample(cls) -> Library:
+        lib = cls()
+        lib.patrons = {
+            "P100": LibPatron("Ann Reader", "1234"),
+            "P200": LibPatron("Bob Blocked", "0000", charge_denied=True, fines="12.50"),
+            "P300": LibPatron("Cem Holds", "4321"),
+        }
+        lib.items = {
+            "I001": LibItem("De Avonden"),
+            "I002": LibItem("Max Havelaar"),
+            "I003": LibItem("Het Achterhuis"),
+            "I004": LibItem("Reference Atlas", loanable=False),
+            "I005": LibItem("Kaas", hold_for="P300"),
+            "I006": LibItem("Tirza"),
+        }
+        now = datetime.now()
+        lib.items["I006"].holder = "P100"
+        lib.items["I006"].due = now + timedelta(days=5)
+        return lib
+
+    def loans_of(self, patron_id: str) -> list[str]:
+        return [iid for iid, item in self.items.items() if item.holder == patron_id]
+
+
+def build_server(lib: Library, **server_kwargs: object) -> SIP2Server:
+    """pysip2's server with handlers over `lib` (async: they never block)."""
+    kwargs: dict[str, object] = {"institution_id": INSTITUTION, "library_name": "Test Library",
+                                 "login_required": True}
+    kwargs.update(server_kwargs)
+    app = SIP2Server(**kwargs)  # type: ignore[arg-type]
+
+    @app.route(LOGIN)
+    async def login(req: LoginRequest, ctx: object) -> LoginResponse:
+        lib.requests.append(req)
+        lib.logins += 1
+        ok = req.login_user_id == LOGIN_USER and req.login_password == LOGIN_PASSWORD
+        return LoginResponse(ok="1" if ok else "0")
+
+    def status_flags(p: LibPatron | None) -> str:
+        flags = [" "] * 14
+        if p is not None and p.charge_denied:
+            flags[0] = "Y"
+            flags[10] = "Y"
+        return "".join(flags)
+
+    @app.route(PATRON_INFORMATION)
+    async def patron_info(req: PatronInformationRequest, ctx: object) -> PatronInformationResponse:
+        lib.requests.append(req)
+        p = lib.patrons.get(req.patron_identifier)
+        loans = lib.loans_of(req.patron_identifier)
+        ready = [iid for iid, it in lib.items.items() if it.hold_for == req.patron_identifier]
+        now = datetime.now()
+        overdue = [iid for iid in loans if (lib.items[iid].due or now) < now]
+        want = req.summary
+        return PatronInformationResponse(
+            patron_status=status_flags(p),
+            language=req.language,
+            transaction_date=sip_date(now),
+            hold_items_count=f"{len(ready):04d}",
+            overdue_items_count=f"{len(overdue):04d}",
+            charged_items_count=f"{len(loans):04d}",
+            fine_items_count="0000",
+            recall_items_count="0000",
+            unavailable_holds_count="0000",
+            institution_id=req.institution_id,
+            patron_identifier=req.patron_identifier,
+            personal_name=p.name if p else "",
+            charged_items_limit=f"{LOAN_LIMIT:04d}",
+            valid_patron="Y" if p else "N",
+            valid_patron_password="Y" if p and req.patron_password == p.pin else "N",
+            currency_type="EUR",
+            fee_amount=p.fines if p else None,
+            hold_items=tuple(ready) if want[0] == "Y" else (),
+            charged_items=tuple(loans) if want[2] == "Y" else (),
+            screen_message=() if p else ("Invalid patron",),
+        )
+
+    @app.route(PATRON_STATUS)
+    async def patron_status(req: PatronStatusRequest, ctx: object) -> PatronStatusResponse:
+        lib.requests.append(req)
+        p = lib.patrons.get(req.patron_identifier)
+        return PatronStatusResponse(
+            patron_status=status_flags(p), language=req.language,
+            transaction_date=sip_date(datetime.now()), institution_id=req.institution_id,
+            patron_identifier=req.patron_identifier, personal_name=p.name if p else "",
+            valid_patron="Y" if p else "N",
+            valid_patron_password="Y" if p and req.patron_password == p.pin else "N",
+        )
+
+    @app.route(ITEM_INFORMATION)
+    async def item_info(req: ItemInformationRequest, ctx: object) -> ItemInformationResponse:
+        lib.requests.append(req)
+        it = lib.items.get(req.item_identifier)
+        now = datetime.now()
+        if it is None:
+            return ItemInformationResponse(
+                circulation_status="01", security_marker="00", fee_type="01",
+                transaction_date=sip_date(now), item_identifier=req.item_identifier,
+                title_identifier="", screen_message=("Item not found",))
+        status = "04" if it.holder else ("08" if it.hold_for else "03")
+        return ItemInformationResponse(
+            circulation_status=status, security_marker="02", fee_type="01",
+            transaction_date=sip_date(now),
+            due_date=sip_date(it.due) if it.due else None,
+            hold_pickup_date=sip_date(now + timedelta(days=7)) if it.hold_for else None,
+            item_identifier=req.item_identifier, title_identifier=it.title,
+        )
+
+    @app.route(CHECKOUT)
+    async def checkout(req: CheckoutRequest, ctx: object) -> CheckoutResponse:
+        lib.requests.append(req)
+        now = datetime.now()
+        p = lib.patrons.get(req.patron_identifier)
+        it = lib.items.get(req.item_identifier)
+
+        def no(message: str) -> CheckoutResponse:
+            return CheckoutResponse(
+                ok="0", renewal_ok="N", magnetic_media="N", desensitize="N",
+                transaction_date=sip_date(now), institution_id=req.institution_id,
+                patron_identifier=req.patron_identifier, item_identifier=req.item_identifier,
+                title_identifier=it.title if it else "", due_date="",
+                screen_message=(message,))
+
+        blocks = req.no_block != "Y"
+        if p is None:
+            return no("Invalid patron barcode")
+        if it is None:
+            return no("Invalid item barcode")
+        if blocks and p.charge_denied:
+            return no("Patron blocked: outstanding fines")
+        if blocks and not it.loanable:
+            return no("Item not for loan")
+        if blocks and it.hold_for and it.hold_for != req.patron_identifier:
+            return no("Item on hold for another patron")
+        if it.holder and it.holder != req.patron_identifier:
+            return no("Item already checked out to another patron")
+        if blocks and len(lib.loans_of(req.patron_identifier)) >= LOAN_LIMIT:
+            return no("Too many items checked out")
+        it.holder = req.patron_identifier
+        it.hold_for = None
+        it.due = now + timedelta(days=LOAN_DAYS)
+        return CheckoutResponse(
+            ok="1", renewal_ok="N", magnetic_media="N", desensitize="Y",
+            transaction_date=sip_date(now), institution_id=req.institution_id,
+            patron_identifier=req.patron_identifier, item_identifier=req.item_identifier,
+            title_identifier=it.title, due_date=sip_date(it.due),
+            screen_message=("Enjoy your book",))
+
+    @app.route(CHECKIN)
+    async def checkin(req: CheckinRequest, ctx: object) -> CheckinResponse:
+        lib.requests.append(req)
+        now = datetime.now()
+        it = lib.items.get(req.item_identifier)
+        if it is None or it.holder is None:
+            return CheckinResponse(
+                ok="0", resensitize="N", magnetic_media="N", alert="Y",
+                transaction_date=sip_date(now), institution_id=req.institution_id,
+                item_identifier=req.item_identifier, permanent_location="Main",
+                screen_message=("Item not checked out",))
+        it.holder = None
+        it.due = None
+        waiting = "P300" if req.item_identifier == "I003" else None  # a hold for someone else
+        it.hold_for = waiting
+        return CheckinResponse(
+            ok="1", resensitize="Y", magnetic_media="N", alert="Y" if waiting else "N",
+            transaction_date=sip_date(now), institution_id=req.institution_id,
+            item_identifier=req.item_identifier, permanent_location="Main",
+            title_identifier=it.title, sort_bin="B2" if waiting else "A1",
+            screen_message=("Item on hold: put on hold shelf",) if waiting else ())
+
+    @app.route(RENEW)
+    async def renew(req: RenewRequest, ctx: object) -> RenewResponse:
+        lib.requests.append(req)
+        now = datetime.now()
+        it = lib.items.get(req.item_identifier or "")
+        ok = it is not None and it.holder == req.patron_identifier and it.renewals < 1
+        if ok and it is not None:
+            it.renewals += 1
+            it.due = (it.due or now) + timedelta(days=LOAN_DAYS)
+        return RenewResponse(
+            ok="1" if ok else "0", renewal_ok="Y" if ok else "N", magnetic_media="N",
+            desensitize="N", transaction_date=sip_date(now), institution_id=req.institution_id,
+            patron_identifier=req.patron_identifier, item_identifier=req.item_identifier or "",
+            title_identifier=it.title if it else "",
+            due_date=sip_date(it.due) if ok and it and it.due else "",
+            screen_message=() if ok else ("Renewal limit reached",))
+
+    @app.route(RENEW_ALL)
+    async def renew_all(req: RenewAllRequest, ctx: object) -> RenewAllResponse:
+        lib.requests.append(req)
+        loans = lib.loans_of(req.patron_identifier)
+        return RenewAllResponse(
+            ok="1", renewed_count=f"{len(loans):04d}", unrenewed_count="0000",
+            transaction_date=sip_date(datetime.now()), institution_id=req.institution_id,
+            renewed_items=tuple(loans))
+
+    @app.route(END_PATRON_SESSION)
+    async def end_session(req: EndPatronSessionRequest, ctx: object) -> EndSessionResponse:
+        lib.requests.append(req)
+        return EndSessionResponse(
+            end_session="Y", transaction_date=sip_date(datetime.now()),
+            institution_id=req.institution_id, patron_identifier=req.patron_identifier)
+
+    @app.route(FEE_PAID)
+    async def fee_paid(req: FeePaidRequest, ctx: object) -> FeePaidResponse:
+        lib.requests.append(req)
+        return FeePaidResponse(
+            payment_accepted="Y", transaction_date=sip_date(datetime.now()),
+            institution_id=req.institution_id, patron_identifier=req.patron_identifier)
+
+    return app
+
+
+class RunningAcs:
+    """pysip2's server on 127.0.0.1 (free port) in its own thread; a context manager."""
+
+    def __init__(self, lib: Library | None = None, **server_kwargs: object) -> None:
+        self.library = lib if lib is not None else Library.sample()
+        self.server = build_server(self.library, **server_kwargs)
+        self.port = 0
+        self._ready = threading.Event()
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="pysip2-acs", daemon=True)
+
+    def _run(self) -> None:
+        async def main() -> None:
+            async with self.server.start(host="127.0.0.1", port=0) as port:
+                self.port = port
+                self._ready.set()
+                while not self._stop.is_set():
+                    await anyio.sleep(0.02)
+
+        try:
+            anyio.run(main)
+        except BaseException as exc:  # surfaced by __enter__/__exit__
+            self._error = exc
+            self._ready.set()
+
+    def __enter__(self) -> RunningAcs:
+        self._thread.start()
+        if not self._ready.wait(10) or self._error is not None:
+            raise RuntimeError(f"pysip2 server did not start: {self._error!r}")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
