@@ -1,0 +1,413 @@
+"""Kiosk Catalog API v1 client: the `CatalogBackend` the kiosk uses over HTTPS.
+
+Why one module and one Session: a borrow is a handful of small requests, so a kept-alive
+connection pool matters more than anything else for speed on a Pi.
+
+Every failure is translated here, at the boundary, into the backend error tree (see
+`kiosk.backends.base`); nothing from requests, urllib3, json or socket escapes::
+
+    connection refused / reset, DNS, TLS, timeout ..... BackendUnavailable
+    HTTP 5xx, 429 (Retry-After honoured) .............. BackendUnavailable(retry_after=...)
+    HTTP 401, 403 ..................................... AuthenticationFailed
+    other 4xx, non-JSON, HTML page, wrong types,
+    missing fields, unknown reason code ............... MalformedReply (logged)
+    HTTP 200 {"ok": false, "reason": ...} ............. Refused(ReasonCode, screen_message)
+
+Patron identifiers never appear in log lines or error messages (they travel in URLs, so errors
+name the endpoint, not the URL).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, NoReturn, TypeVar
+from urllib.parse import quote
+
+import requests
+
+from kiosk.backends.base import (
+    AuthenticationFailed,
+    BackendStatus,
+    BackendUnavailable,
+    MalformedReply,
+    Refused,
+    ReplayResult,
+    ReplayStatus,
+)
+from kiosk.domain import (
+    Account,
+    Credential,
+    Hold,
+    Item,
+    Loan,
+    Outcome,
+    Patron,
+    ReasonCode,
+    Transaction,
+    TransactionKind,
+)
+
+log = logging.getLogger(__name__)
+
+BATCH_LIMIT = 500
+_FOREIGN_ERRORS = (requests.RequestException, OSError, ValueError, http.client.HTTPException)
+
+T = TypeVar("T")
+Json = dict[str, Any]
+
+
+# ---------------------------------------------------------------- reply parsing
+
+
+class _Reply:
+    """One JSON object from the server, with typed accessors that fail as MalformedReply."""
+
+    __slots__ = ("data", "where")
+
+    def __init__(self, data: object, where: str) -> None:
+        if not isinstance(data, dict):
+            _malformed(f"{where}: expected a JSON object, got {type(data).__name__}")
+        self.data: Json = data
+        self.where = where
+
+    def _get(self, key: str, kinds: tuple[type, ...], label: str, optional: bool) -> Any:
+        if key not in self.data:
+            _malformed(f"{self.where}: missing field {key!r}")
+        value = self.data[key]
+        if value is None and optional:
+            return None
+        # bool is an int in Python, but never a count or an id in this protocol.
+        if isinstance(value, bool) and bool not in kinds:
+            _malformed(f"{self.where}: field {key!r} should be {label}, got a boolean")
+        if not isinstance(value, kinds):
+            _malformed(f"{self.where}: field {key!r} should be {label}, "
+                       f"got {type(value).__name__}")
+        return value
+
+    def text(self, key: str) -> str:
+        return self._get(key, (str,), "a string", False)  # type: ignore[no-any-return]
+
+    def opt_text(self, key: str, default: str = "") -> str:
+        if key not in self.data:
+            return default
+        value = self._get(key, (str,), "a string", True)
+        return default if value is None else value  # type: ignore[no-any-return]
+
+    def flag(self, key: str, default: bool | None = None) -> bool:
+        if key not in self.data and default is not None:
+            return default
+        return self._get(key, (bool,), "true or false", False)  # type: ignore[no-any-return]
+
+    def count(self, key: str) -> int:
+        return self._get(key, (int,), "an integer", False)  # type: ignore[no-any-return]
+
+    def opt_count(self, key: str) -> int | None:
+        if key not in self.data:
+            return None
+        return self._get(key, (int,), "an integer", True)  # type: ignore[no-any-return]
+
+    def day(self, key: str, optional: bool = False) -> date | None:
+        if optional and key not in self.data:
+            return None
+        text = self._get(key, (str,), "an ISO date", optional)
+        if text is None:
+            return None
+        try:
+            return date.fromisoformat(text[:10]) if "T" in text else date.fromisoformat(text)
+        except ValueError:
+            _malformed(f"{self.where}: field {key!r} is not an ISO date")
+
+    def moment(self, key: str) -> datetime:
+        text = self._get(key, (str,), "an ISO datetime", False)
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            _malformed(f"{self.where}: field {key!r} is not an ISO datetime")
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    def reason(self, key: str = "reason") -> ReasonCode:
+        text = self._get(key, (str,), "a reason code", False)
+        try:
+            return ReasonCode(text)
+        except ValueError:
+            _malformed(f"{self.where}: unknown reason code {text[:40]!r}")
+
+    def obj(self, key: str, optional: bool = False) -> _Reply | None:
+        value = self._get(key, (dict,), "an object", optional)
+        return None if value is None else _Reply(value, f"{self.where}.{key}")
+
+    def entries(self, key: str) -> list[_Reply]:
+        value = self._get(key, (list,), "a list", False)
+        return [_Reply(entry, f"{self.where}.{key}[{n}]") for n, entry in enumerate(value)]
+
+
+def _malformed(message: str) -> NoReturn:
+    log.error("malformed reply from the central service: %s", message)
+    raise MalformedReply(message)
+
+
+def parse_patron(reply: _Reply) -> Patron:
+    block = reply.data.get("block_reason")
+    return Patron(
+        patron_id=reply.text("patron_id"),
+        name=reply.opt_text("name"),
+        blocked=reply.flag("blocked"),
+        block_reason=reply.reason("block_reason") if block is not None else None,
+        loan_count=reply.count("loan_count"),
+        loan_limit=reply.opt_count("loan_limit"),
+    )
+
+
+def parse_item(reply: _Reply) -> Item:
+    return Item(
+        item_id=reply.text("item_id"),
+        title=reply.opt_text("title"),
+        author=reply.opt_text("author"),
+        loanable=reply.flag("loanable"),
+        on_loan=reply.flag("on_loan"),
+        on_hold_for_other=reply.flag("on_hold_for_other", default=False),
+        parts=reply.count("parts"),
+    )
+
+
+def parse_loan(reply: _Reply) -> Loan:
+    due = reply.day("due")
+    if due is None:  # pragma: no cover - date() without optional never returns None
+        _malformed(f"{reply.where}: loan without due date")
+    return Loan(item_id=reply.text("item_id"), title=reply.opt_text("title"), due=due,
+                renewals=reply.count("renewals"))
+
+
+def parse_hold(reply: _Reply) -> Hold:
+    return Hold(item_id=reply.text("item_id"), title=reply.opt_text("title"),
+                ready=reply.flag("ready"), pickup_until=reply.day("pickup_until", True))
+
+
+def parse_account(reply: _Reply) -> Account:
+    patron = reply.obj("patron")
+    if patron is None:  # pragma: no cover - obj() without optional never returns None
+        _malformed(f"{reply.where}: account without patron")
+    return Account(
+        patron=parse_patron(patron),
+        loans=tuple(parse_loan(x) for x in reply.entries("loans")),
+        holds=tuple(parse_hold(x) for x in reply.entries("holds")),
+        fines_cents=reply.count("fines_cents"),
+    )
+
+
+def parse_outcome(reply: _Reply) -> Outcome:
+    return Outcome(
+        ok=reply.flag("ok"),
+        reason=reply.reason(),
+        item_id=reply.opt_text("item_id"),
+        title=reply.opt_text("title"),
+        due=reply.day("due", optional=True),
+        screen_message=reply.opt_text("screen_message"),
+        hold_shelf=reply.flag("hold_shelf", default=False),
+        sort_bin=reply.opt_text("sort_bin"),
+        tx_id=reply.opt_text("tx_id"),
+    )
+
+
+def parse_replay_result(reply: _Reply) -> ReplayResult:
+    status_text = reply.text("status")
+    try:
+        status = ReplayStatus(status_text)
+    except ValueError:
+        _malformed(f"{reply.where}: unknown replay status {status_text[:40]!r}")
+    outcome = reply.obj("outcome", optional=True) if "outcome" in reply.data else None
+    return ReplayResult(tx_id=reply.text("tx_id"), status=status,
+                        outcome=parse_outcome(outcome) if outcome else None,
+                        detail=reply.opt_text("detail"))
+
+
+def parse_status(reply: _Reply) -> BackendStatus:
+    return BackendStatus(
+        online=True,
+        server_time=reply.moment("server_time"),
+        checkout_ok=reply.flag("checkout_ok", default=True),
+        checkin_ok=reply.flag("checkin_ok", default=True),
+        offline_ok=reply.flag("offline_ok", default=True),
+        screen_message=reply.opt_text("screen_message"),
+    )
+
+
+def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds: either a number of seconds or an HTTP date (RFC 9110)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def transaction_json(tx: Transaction, kiosk_id: str) -> Json:
+    return {
+        "tx_id": tx.tx_id, "kind": tx.kind.value, "patron_id": tx.patron_id,
+        "item_id": tx.item_id, "created_at": tx.created_at.isoformat(), "offline": tx.offline,
+        "ref_tx_id": tx.ref_tx_id, "kiosk_id": tx.kiosk_id or kiosk_id,
+    }
+
+
+# ---------------------------------------------------------------- the client
+
+
+class RestBackend:
+    """`CatalogBackend` over the Kiosk Catalog API v1 (see central/openapi.json)."""
+
+    def __init__(self, base_url: str, token: str, *, kiosk_id: str,
+                 timeout: float | tuple[float, float] = (3.05, 10.0), verify: bool | str = True,
+                 session: requests.Session | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.kiosk_id = kiosk_id
+        self.timeout = timeout
+        self.verify = verify
+        self._own_session = session is None
+        self._session = session or requests.Session()
+        self._headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+        }
+
+    def __repr__(self) -> str:  # the token stays out of logs
+        return f"RestBackend({self.base_url!r}, kiosk_id={self.kiosk_id!r})"
+
+    # -- transport
+
+    def _call(self, method: str, path: str, what: str, body: object = None) -> _Reply:
+        """One request; `what` names the endpoint in errors (the path may hold a patron id)."""
+        try:
+            data = None if body is None else json.dumps(body, default=str)
+            response = self._session.request(
+                method, self.base_url + path, data=data, headers=self._headers,
+                timeout=self.timeout, verify=self.verify, allow_redirects=False)
+            status = response.status_code
+            content = response.content
+            headers = response.headers
+        except requests.Timeout as exc:
+            raise BackendUnavailable(f"{what}: central service timed out") from exc
+        except _FOREIGN_ERRORS as exc:
+            raise BackendUnavailable(
+                f"{what}: central service unreachable ({type(exc).__name__})") from exc
+        if status in (401, 403):
+            log.error("%s: central service rejected this kiosk's token (HTTP %d)", what, status)
+            raise AuthenticationFailed(f"{what}: HTTP {status}: kiosk token rejected")
+        if status == 429 or status >= 500:
+            raise BackendUnavailable(
+                f"{what}: central service answered HTTP {status}",
+                retry_after=retry_after_seconds(headers.get("Retry-After")))
+        if status != 200:
+            _malformed(f"{what}: unexpected HTTP {status}{_error_message(content)}")
+        content_type = headers.get("Content-Type", "")
+        if "json" not in content_type:
+            _malformed(f"{what}: expected JSON, got {content_type or 'no content type'!s:.60}")
+        try:
+            parsed = json.loads(content)
+        except ValueError:
+            _malformed(f"{what}: reply is not valid JSON")
+        return _Reply(parsed, what)
+
+    @staticmethod
+    def _business(reply: _Reply, parse: Callable[[_Reply], T]) -> T:
+        if not reply.flag("ok"):
+            raise Refused(reply.reason(), reply.opt_text("screen_message"))
+        return parse(reply)
+
+    # -- CatalogBackend
+
+    def identify(self, credential: Credential, pin: str | None = None) -> Patron:
+        reply = self._call("POST", "/v1/patrons/identify", "identify",
+                           {"kind": credential.kind.value, "value": credential.value, "pin": pin})
+
+        def patron(r: _Reply) -> Patron:
+            obj = r.obj("patron")
+            if obj is None:  # pragma: no cover - obj() without optional never returns None
+                _malformed("identify: ok without patron")
+            return parse_patron(obj)
+
+        return self._business(reply, patron)
+
+    def account(self, patron_id: str) -> Account:
+        reply = self._call("GET", f"/v1/patrons/{quote(patron_id, safe='')}/account", "account")
+        return self._business(reply, parse_account)
+
+    def item(self, item_id: str) -> Item:
+        reply = self._call("GET", f"/v1/items/{quote(item_id, safe='')}", "item")
+
+        def item(r: _Reply) -> Item:
+            obj = r.obj("item")
+            if obj is None:  # pragma: no cover - obj() without optional never returns None
+                _malformed("item: ok without item")
+            return parse_item(obj)
+
+        return self._business(reply, item)
+
+    def _transact(self, path: str, tx: Transaction, expected: TransactionKind) -> Outcome:
+        body = {"tx_id": tx.tx_id, "patron_id": tx.patron_id, "item_id": tx.item_id,
+                "created_at": tx.created_at.isoformat(), "kiosk_id": tx.kiosk_id or self.kiosk_id}
+        reply = self._call("POST", path, expected.value, body)
+        return self._business(reply, parse_outcome)
+
+    def checkout(self, tx: Transaction) -> Outcome:
+        return self._transact("/v1/checkout", tx, TransactionKind.CHECKOUT)
+
+    def checkin(self, tx: Transaction) -> Outcome:
+        return self._transact("/v1/checkin", tx, TransactionKind.CHECKIN)
+
+    def renew(self, tx: Transaction) -> Outcome:
+        return self._transact("/v1/renew", tx, TransactionKind.RENEW)
+
+    def replay(self, transactions: Sequence[Transaction]) -> list[ReplayResult]:
+        results: list[ReplayResult] = []
+        for start in range(0, len(transactions), BATCH_LIMIT):
+            chunk = transactions[start:start + BATCH_LIMIT]
+            reply = self._call("POST", "/v1/transactions/batch", "replay", {
+                "transactions": [transaction_json(tx, self.kiosk_id) for tx in chunk]})
+            answers = [parse_replay_result(x) for x in reply.entries("results")]
+            if [a.tx_id for a in answers] != [tx.tx_id for tx in chunk]:
+                _malformed(f"replay: answered {len(answers)} results for {len(chunk)} "
+                           "transactions, or in another order")
+            results.extend(answers)
+        return results
+
+    def end_session(self, patron_id: str) -> None:
+        """The REST API is stateless: nothing to tell the central side."""
+
+    def heartbeat(self, status: Mapping[str, object]) -> BackendStatus:
+        reply = self._call("POST", "/v1/heartbeat", "heartbeat",
+                           {**status, "kiosk_id": self.kiosk_id})
+        return parse_status(reply)
+
+    def close(self) -> None:
+        if self._own_session:
+            self._session.close()
+
+    def __enter__(self) -> RestBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _error_message(content: bytes) -> str:
+    """The service's own error message, if the body is our error JSON."""
+    try:
+        message = json.loads(content)["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return ""
+    return f" ({str(message)[:200]})"
