@@ -149,8 +149,8 @@ _SPECS: tuple[MessageSpec, ...] = (
     # ---- requests: self-check (SC) -> library system (ACS) ----
     MessageSpec(
         "93", "login",
-        (FixedField("uid_algorithm", 1, ".", "one character"),
-         FixedField("pwd_algorithm", 1, ".", "one character")),
+        (FixedField("uid_algorithm", 1, "[ -~]", "one printable ASCII character"),
+         FixedField("pwd_algorithm", 1, "[ -~]", "one printable ASCII character")),
         (VarField("CN", "login_user_id", required=True),
          VarField("CO", "login_password", required=True),
          VarField("CP", "location_code")),
