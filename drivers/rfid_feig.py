@@ -69,7 +69,13 @@ from drivers.rfid_errors import (
     TagWriteError,
 )
 
+try:  # pyserial on POSIX lets termios.error (not an OSError) escape on a vanished tty
+    from termios import error as _TermiosError
+except ImportError:  # pragma: no cover - not on Linux
+    _TermiosError = OSError  # type: ignore[assignment, misc]
+
 log = logging.getLogger(__name__)
+_PORT_ERRORS = (OSError, ValueError, TypeError, _TermiosError)
 
 STX = 0x02
 BROADCAST = 0xFF
@@ -278,7 +284,7 @@ class FeigReader:
                 port, baudrate=baudrate, bytesize=8, parity=parity, stopbits=1,
                 timeout=min(0.05, timeout), write_timeout=timeout,
             )
-        except (OSError, ValueError) as exc:  # SerialException is an OSError
+        except _PORT_ERRORS as exc:  # SerialException is an OSError
             raise ReaderUnavailable(f"cannot open RFID reader port {port}: {exc}") from exc
         self._closed = False
 
@@ -289,7 +295,7 @@ class FeigReader:
         self._closed = True
         try:
             self._serial.close()
-        except OSError:
+        except _PORT_ERRORS:
             log.debug("closing RFID port failed", exc_info=True)
 
     def __enter__(self) -> FeigReader:
@@ -341,9 +347,9 @@ class FeigReader:
                     log.warning("RFID reply corrupt (%s); retrying", exc)
                 except ReaderUnavailable:
                     raise
-                except (OSError, ValueError, TypeError) as exc:
-                    # SerialException/OSError: unplugged; TypeError/ValueError:
-                    # pyserial on a port that vanished under it.
+                except _PORT_ERRORS as exc:
+                    # SerialException/OSError/termios.error: unplugged;
+                    # TypeError/ValueError: pyserial on a port that vanished under it.
                     raise ReaderUnavailable(f"RFID reader on {self.port} failed: {exc}") from exc
         raise last_error if last_error else ReaderProtocolError("no reply")
 
