@@ -1,0 +1,396 @@
+"""The Kivy application: renders `SessionView` snapshots and puts actions on the app's queue.
+
+Threading: views arrive on the application's event thread; `_on_view` only stores the newest
+one and triggers `_apply` on the Kivy thread (several views in one frame collapse into the
+last). Touches never wait for the session: the UI shows "Please wait" in the very next frame
+and the action goes onto the queue. Cues and the technician callback run on a worker thread
+because they may touch hardware. The UI thread does no network, database or device I/O.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.metrics import dp
+from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.label import Label
+from kivy.uix.screenmanager import NoTransition, ScreenManager
+
+from kiosk import i18n
+from kiosk.session import Screen, SessionView, SetLanguage, StillHere
+from kiosk.ui.context import UiContext
+from kiosk.ui.screens import SCREENS, KioskScreen
+from kiosk.ui.theme import Theme, register_fonts
+from kiosk.ui.widgets import (
+    Banner,
+    BusyPill,
+    KioskButton,
+    TechnicianHotspot,
+    TechnicianOverlay,
+    TimeoutOverlay,
+)
+
+log = logging.getLogger(__name__)
+
+KV_FILE = Path(__file__).with_name("kiosk.kv")
+PENDING_MAX_S = 5.0  # hide "Please wait" if no answer comes (the app thread is stuck)
+LANGUAGE_REQUEST_GRACE_S = 1.0
+
+DEVICE_NAMES = {
+    "card_reader": i18n.N_("card reader"),
+    "rfid": i18n.N_("item pad"),
+    "scanner": i18n.N_("barcode scanner"),
+    "printer": i18n.N_("receipt printer"),
+}
+
+
+class CuePlayer:
+    """Plays success/attention cues through the injected callable, off the UI thread."""
+
+    def __init__(self, cue: Callable[[str], None] | None, pool: ThreadPoolExecutor) -> None:
+        self._cue = cue
+        self._pool = pool
+        self.enabled = True
+        self.played: list[str] = []  # what was asked for, for the demo transcript
+
+    def play(self, kind: str) -> None:
+        if not self.enabled or self._cue is None:
+            return
+        self.played.append(kind)
+        self._pool.submit(self._safe, kind)
+
+    def _safe(self, kind: str) -> None:
+        try:
+            self._cue(kind)  # type: ignore[misc]
+        except Exception:  # a broken buzzer must never take the screen down
+            log.exception("audio cue %s failed", kind)
+
+
+class KioskApp(App):
+    """One window, one ScreenManager, a header with languages, banners and overlays."""
+
+    kv_file = str(KV_FILE)
+    lang = StringProperty(i18n.DEFAULT_LANGUAGE)
+    pending = BooleanProperty(False)
+    theme = ObjectProperty(None)
+    sound_on = BooleanProperty(True)
+
+    def __init__(self, context: UiContext, **kwargs: Any) -> None:
+        self.context = context
+        self.settings = context.config
+        self.theme = Theme(high_contrast=self.settings.high_contrast,
+                           large_text=self.settings.large_text)
+        super().__init__(**kwargs)
+        self.title = self.settings.library_name
+        self.lang = self.settings.default_language
+        self.sound_on = self.settings.audio_cues
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ui-callbacks")
+        self.cues = CuePlayer(context.cue, self._pool)
+        self.cues.enabled = self.sound_on
+        self._lock = threading.Lock()
+        self._latest: SessionView | None = None
+        self.view = SessionView(language=self.settings.default_language)
+        self._lang_request: tuple[str, float] | None = None
+        self._apply_trigger = Clock.create_trigger(self._apply, -1)
+        self._pending_timeout = None
+        self.timeout_overlay: TimeoutOverlay | None = None
+        self.technician_overlay: TechnicianOverlay | None = None
+        self.frame_listeners: list[Callable[[], None]] = []
+        self.applied_views = 0
+
+    # ---- translation helpers used by the screens ------------------------------------------
+
+    def tr(self, message: str) -> str:
+        return i18n.gettext(self.lang, message)
+
+    def ntr(self, singular: str, plural: str, n: int) -> str:
+        return i18n.ngettext(self.lang, singular, plural, n)
+
+    def day(self, value: date | None) -> str:
+        return i18n.format_day(value, self.lang) if value else ""
+
+    def money(self, cents: int) -> str:
+        return i18n.format_money(cents, self.lang)
+
+    def weekday_names(self) -> list[str]:
+        return i18n.weekday_names(self.lang)
+
+    def today(self) -> date:
+        return date.today()
+
+    # ---- building ---------------------------------------------------------------------------
+
+    def load_config(self) -> Any:
+        return super().load_config()  # no sections: Kivy writes no ini file next to the code
+
+    def build(self) -> FloatLayout:
+        register_fonts()
+        root = FloatLayout()
+        with root.canvas.before:
+            from kivy.graphics import Color, Rectangle
+
+            self._bg_colour = Color(*self.theme.bg)
+            self._bg_rect = Rectangle(pos=root.pos, size=root.size)
+        root.bind(size=self._sync_bg, pos=self._sync_bg)
+        self.theme.bind(bg=self._sync_bg)
+
+        column = BoxLayout(orientation="vertical")
+        self.header = BoxLayout(size_hint_y=None, padding=(dp(12), dp(6)), spacing=dp(8))
+        self.header_title = Label(halign="left", valign="middle", shorten=True,
+                                  shorten_from="right", bold=True)
+        self.header_title.bind(size=lambda w, s: setattr(w, "text_size", s))
+        self.header.add_widget(self.header_title)
+        self.language_buttons: dict[str, KioskButton] = {}
+        for code in self.settings.languages:
+            btn = KioskButton(action_name=f"lang-{code}", size_hint=(None, 1))
+            btn.bind(on_release=lambda _b, c=code: self.choose_language(c))
+            self.language_buttons[code] = btn
+            self.header.add_widget(btn)
+        self.banners = BoxLayout(orientation="vertical", size_hint_y=None, height=0,
+                                 spacing=dp(2))
+        self.banners.bind(minimum_height=self.banners.setter("height"))
+        self.sm = ScreenManager(transition=NoTransition())
+        self.screens: dict[str, KioskScreen] = {}
+        for cls in SCREENS:
+            screen = cls(self)
+            self.screens[screen.name] = screen
+            self.sm.add_widget(screen)
+        column.add_widget(self.header)
+        column.add_widget(self.banners)
+        column.add_widget(self.sm)
+        root.add_widget(column)
+
+        self.busy = BusyPill(pos_hint={"center_x": 0.5, "y": 0.16})
+        self.hotspot = TechnicianHotspot(self.open_technician_prompt, size_hint=(None, None),
+                                         size=(dp(72), dp(72)), pos_hint={"x": 0, "top": 1},
+                                         hold_s=self.settings.technician_hold_s)
+        root.add_widget(self.hotspot)
+        self.root_layout = root
+        self.theme.bind(target=self._style_header, fs_body=self._style_header,
+                        text=self._style_header)
+        self._style_header()
+        Window.bind(on_flip=self._on_flip)
+        self._render()
+        return root
+
+    def _sync_bg(self, *_args: object) -> None:
+        self._bg_colour.rgba = self.theme.bg
+        self._bg_rect.pos = self.root_layout.pos if hasattr(self, "root_layout") else (0, 0)
+        self._bg_rect.size = self.root_layout.size if hasattr(self, "root_layout") else (0, 0)
+
+    def _style_header(self, *_args: object) -> None:
+        t = self.theme
+        self.header.height = t.target + dp(12)
+        self.header_title.font_size = t.fs_title
+        self.header_title.color = t.text
+        for btn in self.language_buttons.values():
+            btn.width = max(t.target * 1.25, dp(80))
+
+    def on_start(self) -> None:
+        self.context.subscribe(self._on_view)
+
+    def on_stop(self) -> None:
+        Window.unbind(on_flip=self._on_flip)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # ---- views in -----------------------------------------------------------------------------
+
+    def _on_view(self, view: SessionView) -> None:
+        """Any thread: keep the newest view, draw it on the next frame."""
+        with self._lock:
+            self._latest = view
+        self._apply_trigger()
+
+    def _apply(self, *_args: object) -> None:
+        with self._lock:
+            view, self._latest = self._latest, None
+        if view is None:
+            return
+        prev = self.view
+        self.view = view
+        self.applied_views += 1
+        self._set_pending(False)
+        self.lang = self._language_for(view)
+        self._play_cues(prev, view)
+        if view.screen == Screen.IDLE and prev.screen != Screen.IDLE:
+            self._restore_defaults()
+        self._render()
+
+    def _language_for(self, view: SessionView) -> str:
+        if self._lang_request is not None:
+            lang, asked = self._lang_request
+            if view.language == lang or time.monotonic() - asked > LANGUAGE_REQUEST_GRACE_S:
+                self._lang_request = None
+            else:
+                return lang
+        return view.language if view.language in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE
+
+    def _restore_defaults(self) -> None:
+        """A new patron starts with the library's defaults, not the previous patron's choices."""
+        self.theme.large_text = self.settings.large_text
+        self.theme.high_contrast = self.settings.high_contrast
+        self.sound_on = self.settings.audio_cues
+        self.cues.enabled = self.sound_on
+
+    def _play_cues(self, prev: SessionView, view: SessionView) -> None:
+        before = {i.item_id: (i.ok, i.reason, i.pending) for i in (*prev.items, *prev.renewals)}
+        changed = [i for i in (*view.items, *view.renewals)
+                   if before.get(i.item_id) != (i.ok, i.reason, i.pending)]
+        attention = any(not i.ok or i.hold_shelf or i.security_failed for i in changed)
+        if (view.message is not None and view.message != prev.message) or (
+                view.warning_seconds_left is not None and prev.warning_seconds_left is None):
+            attention = True
+        if attention:
+            self.cues.play("attention")
+        elif changed:
+            self.cues.play("success")
+
+    # ---- rendering ----------------------------------------------------------------------------
+
+    def _render(self) -> None:
+        view = self.view
+        name = view.screen.value
+        if self.sm.current != name:
+            self.sm.current = name
+        for screen_name, screen in self.screens.items():
+            if screen_name != name:
+                screen.clear()
+        self.screens[name].render(view)
+        self.header_title.text = self.settings.library_name
+        for code, btn in self.language_buttons.items():
+            btn.text = code.upper() + (" \u2714" if code == self.lang else "")
+            btn.kind = "primary" if code == self.lang else "secondary"
+        self._render_banners(view)
+        self._render_timeout(view)
+        self._render_busy()
+
+    def _render_banners(self, view: SessionView) -> None:
+        self.banners.clear_widgets()
+        if view.offline:
+            self.banners.add_widget(Banner(text=self.tr(
+                "Working offline — your loans are saved and will be sent later.")))
+        if view.devices_down:
+            names = ", ".join(self.tr(DEVICE_NAMES.get(d, d)) for d in view.devices_down)
+            self.banners.add_widget(Banner(text=self.tr(
+                "Not working right now: {devices}. Please ask at the desk.").format(devices=names)))
+
+    def _render_timeout(self, view: SessionView) -> None:
+        left = view.warning_seconds_left
+        if left is None:
+            self._close_timeout()
+            return
+        if self.timeout_overlay is None:
+            self.timeout_overlay = TimeoutOverlay(on_still_here=self.still_here)
+            self.root_layout.add_widget(self.timeout_overlay)
+        o = self.timeout_overlay
+        o.heading = self.tr("Are you still there?")
+        o.countdown = self.ntr("Your session ends in {n} second.",
+                               "Your session ends in {n} seconds.", left).format(n=left)
+        o.button_text = self.tr("I'm still here")
+
+    def _close_timeout(self) -> None:
+        if self.timeout_overlay is not None:
+            self.root_layout.remove_widget(self.timeout_overlay)
+            self.timeout_overlay = None
+
+    def _render_busy(self) -> None:
+        show = self.pending or self.view.busy
+        self.busy.text = "\u231b  " + self.tr("Please wait…")
+        if show and self.busy.parent is None:
+            self.root_layout.add_widget(self.busy)
+        elif not show and self.busy.parent is not None:
+            self.root_layout.remove_widget(self.busy)
+
+    def _on_flip(self, *_args: object) -> None:
+        for listener in list(self.frame_listeners):
+            listener()
+
+    # ---- actions out --------------------------------------------------------------------------
+
+    def post(self, action: object) -> None:
+        """Queue an action for the session and show that the touch was taken."""
+        self._set_pending(True)
+        self._render_busy()
+        self.context.events.put(action)
+
+    def _set_pending(self, pending: bool) -> None:
+        self.pending = pending
+        if self._pending_timeout is not None:
+            self._pending_timeout.cancel()
+            self._pending_timeout = None
+        if pending:
+            self._pending_timeout = Clock.schedule_once(self._pending_expired, PENDING_MAX_S)
+
+    def _pending_expired(self, _dt: float) -> None:
+        log.warning("no answer from the session within %.0f s", PENDING_MAX_S)
+        self._set_pending(False)
+        self._render_busy()
+
+    def choose_language(self, code: str) -> None:
+        self._lang_request = (code, time.monotonic())
+        self.lang = code
+        self._render()
+        self.post(SetLanguage(code))
+
+    def still_here(self) -> None:
+        self._close_timeout()
+        self.post(StillHere())
+
+    def toggle_large_text(self) -> None:
+        self.theme.large_text = not self.theme.large_text
+        self._render()
+
+    def toggle_high_contrast(self) -> None:
+        self.theme.high_contrast = not self.theme.high_contrast
+        self._render()
+
+    def toggle_sound(self) -> None:
+        self.sound_on = not self.sound_on
+        self.cues.enabled = self.sound_on
+        self._render()
+
+    # ---- technician entry ---------------------------------------------------------------------
+
+    def open_technician_prompt(self) -> None:
+        if self.technician_overlay is not None:
+            return
+        o = TechnicianOverlay(on_pin=self._technician_pin, on_cancel=self.close_technician_prompt)
+        o.heading = self.tr("Technician PIN")
+        o.cancel_text = self.tr("Cancel")
+        o.ids.pad.ok_text = self.tr("OK")
+        o.ids.pad.delete_text = self.tr("Delete")
+        self.technician_overlay = o
+        self.root_layout.add_widget(o)
+
+    def close_technician_prompt(self) -> None:
+        if self.technician_overlay is not None:
+            self.technician_overlay.ids.pad.pin = ""
+            self.root_layout.remove_widget(self.technician_overlay)
+            self.technician_overlay = None
+
+    def _technician_pin(self, pin: str) -> None:
+        self.close_technician_prompt()
+        callback = self.context.on_technician_pin
+        if callback is None:
+            log.info("technician PIN entered but no technician handler is configured")
+            return
+        self._pool.submit(self._safe_technician, callback, pin)
+
+    @staticmethod
+    def _safe_technician(callback: Callable[[str], None], pin: str) -> None:
+        try:
+            callback(pin)
+        except Exception:
+            log.exception("technician handler failed")

@@ -1,0 +1,229 @@
+"""Reusable touchscreen widgets: buttons that fit their text, auto-height labels, status
+rows with icon + word + colour, a PIN pad, overlays and the hidden technician corner.
+
+Why text-fitting widgets: the same screen must work at 800×480 and 1920×1080, in four
+languages (German words are long) and in large-text mode, without cutting anything off.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.metrics import dp
+from kivy.properties import (
+    BooleanProperty,
+    ListProperty,
+    NumericProperty,
+    ObjectProperty,
+    StringProperty,
+)
+from kivy.uix.behaviors import ButtonBehavior
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.button import Button
+from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.gridlayout import GridLayout
+from kivy.uix.label import Label
+from kivy.uix.widget import Widget
+
+log = logging.getLogger(__name__)
+
+MIN_FIT = 0.45  # never shrink a button's text below 45 % of the theme size
+
+
+def theme():
+    return App.get_running_app().theme
+
+
+class FitLabel(Label):
+    """A label that wraps to its width and grows to its text's height."""
+
+    role = StringProperty("body")  # small | body | title | huge
+    tone = StringProperty("text")  # text | muted | ok | error | attention | banner_text
+
+
+class KioskButton(Button):
+    """A big button; its text shrinks (never below MIN_FIT) rather than being cut off."""
+
+    kind = StringProperty("secondary")  # primary | secondary
+    fit = NumericProperty(1.0)
+    action_name = StringProperty("")  # a stable name tests and the demo can find
+
+    def __init__(self, **kwargs: object) -> None:
+        self._fit_trigger = Clock.create_trigger(self._fit_text, -1)
+        super().__init__(**kwargs)
+        self.bind(text=self._refit, size=self._refit)
+        t = theme()
+        t.bind(fs_button=self._refit)
+
+    def _refit(self, *_args: object) -> None:
+        self._fit_trigger()
+
+    def _fit_text(self, *_args: object) -> None:
+        self.fit = 1.0
+        while True:
+            self.texture_update()
+            tw, th = self.texture_size
+            if (tw <= self.width - dp(4) and th <= self.height - dp(4)) or self.fit <= MIN_FIT:
+                return
+            self.fit = round(self.fit - 0.08, 2)
+
+
+class IconLabel(Label):
+    """The glyph beside a status: the shape says it, the colour only repeats it."""
+
+    status = StringProperty("info")
+
+
+class StatusRow(BoxLayout):
+    """One line on a list: icon, a title and one or more detail sentences."""
+
+    status = StringProperty("info")  # ok | error | attention | info | wait
+    glyph = StringProperty("")
+    title = StringProperty("")
+    details = ListProperty([])
+    item_id = StringProperty("")
+
+
+class SelectableRow(ButtonBehavior, BoxLayout):
+    """A loan on the account screen: tap to select it for renewal (☐ / ☑ plus highlight)."""
+
+    selected = BooleanProperty(False)
+    title = StringProperty("")
+    detail = StringProperty("")
+    overdue = BooleanProperty(False)
+    item_id = StringProperty("")
+
+    def on_release(self) -> None:
+        self.selected = not self.selected
+
+
+class Panel(BoxLayout):
+    """A padded box drawn on the panel colour."""
+
+
+class Banner(BoxLayout):
+    """A full-width notice (offline, a device down). Icon + sentence, never colour alone."""
+
+    text = StringProperty("")
+    glyph = StringProperty("\u26a0")
+
+
+class PinPad(BoxLayout):
+    """Digits 0–9, delete and OK. The entered digits show as dots only."""
+
+    pin = StringProperty("")
+    max_length = NumericProperty(8)
+    min_length = NumericProperty(4)
+    ok_text = StringProperty("OK")
+    delete_text = StringProperty("")
+    on_submit_cb = ObjectProperty(None, allownone=True)
+
+    def press(self, digit: str) -> None:
+        if len(self.pin) < self.max_length:
+            self.pin += digit
+
+    def delete(self) -> None:
+        self.pin = self.pin[:-1]
+
+    def submit(self) -> None:
+        if len(self.pin) < self.min_length:
+            return
+        pin, self.pin = self.pin, ""
+        if self.on_submit_cb is not None:
+            self.on_submit_cb(pin)
+
+    def masked(self, pin: str) -> str:
+        return " ".join("\u25cf" for _ in pin)
+
+
+class Overlay(FloatLayout):
+    """A full-window layer with a dimmed background; it takes every touch while shown."""
+
+    def on_touch_down(self, touch: object) -> bool:
+        super().on_touch_down(touch)
+        return True
+
+    def on_touch_move(self, touch: object) -> bool:
+        super().on_touch_move(touch)
+        return True
+
+    def on_touch_up(self, touch: object) -> bool:
+        super().on_touch_up(touch)
+        return True
+
+
+class TimeoutOverlay(Overlay):
+    heading = StringProperty("")
+    countdown = StringProperty("")
+    button_text = StringProperty("")
+    on_still_here = ObjectProperty(None, allownone=True)
+
+
+class TechnicianOverlay(Overlay):
+    heading = StringProperty("")
+    cancel_text = StringProperty("")
+    on_pin = ObjectProperty(None, allownone=True)
+    on_cancel = ObjectProperty(None, allownone=True)
+
+
+class BusyPill(Label):
+    """"Please wait": shown the very frame after a touch, until the answer is on screen."""
+
+
+class TechnicianHotspot(Widget):
+    """An invisible corner: holding it for `hold_s` seconds opens the technician PIN prompt."""
+
+    hold_s = NumericProperty(3.0)
+
+    def __init__(self, on_open: Callable[[], None], **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self._on_open = on_open
+        self._pending = None
+        self._touch_uid: object = None
+
+    def on_touch_down(self, touch: object) -> bool:
+        if not self.collide_point(*touch.pos):  # type: ignore[attr-defined]
+            return False
+        self._touch_uid = touch.uid  # type: ignore[attr-defined]
+        self._pending = Clock.schedule_once(self._fire, self.hold_s)
+        return True
+
+    def on_touch_move(self, touch: object) -> bool:
+        if touch.uid == self._touch_uid and not self.collide_point(*touch.pos):  # type: ignore[attr-defined]
+            self._cancel()
+        return False
+
+    def on_touch_up(self, touch: object) -> bool:
+        if touch.uid == self._touch_uid:  # type: ignore[attr-defined]
+            self._cancel()
+            return True
+        return False
+
+    def _cancel(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+        self._touch_uid = None
+
+    def _fire(self, _dt: float) -> None:
+        self._pending = None
+        log.info("technician corner held: opening the technician PIN prompt")
+        self._on_open()
+
+
+class ButtonRow(GridLayout):
+    """A row of equal buttons that becomes a column when the screen is too narrow."""
+
+    min_button_width = NumericProperty(dp(150))
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.bind(width=self._reflow, children=self._reflow)
+
+    def _reflow(self, *_args: object) -> None:
+        n = max(1, len(self.children))
+        fits = self.width >= n * self.min_button_width + (n - 1) * self.spacing[0]
+        self.cols = n if fits else max(1, int(self.width // self.min_button_width) or 1)
