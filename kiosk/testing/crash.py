@@ -228,3 +228,29 @@ def _check(report: CrashReport, central_db: Path, journal_path: Path, on_loan: s
     leftover = {k: v for k, v in left.items() if k not in (State.DONE, State.VOIDED)}
     if leftover:
         report.problems.append(f"left in the kiosk journal: {leftover}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m kiosk.testing.crash --cycles N`: runs in a fresh process, prints JSON last.
+
+    A fresh process matters: forking from a process with other threads (a test runner's
+    servers, device monitors) could copy a lock some other thread held.
+    """
+    import argparse
+    import dataclasses
+    import json
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cycles", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workdir", default="")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="kiosk-crash-") as tmp:
+        report = run(Path(args.workdir or tmp), cycles=args.cycles, seed=args.seed)
+    print(json.dumps(dataclasses.asdict(report)))
+    return 0 if not report.problems else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
