@@ -93,8 +93,8 @@ class Connectivity:
             self._failed_at = None if online else self._clock()
             self.last_error = error
         if changed:
-            log.warning("central side is %s%s", "reachable" if online else "unreachable",
-                        f" ({error})" if error else "")
+            log.log(logging.INFO if online else logging.WARNING, "central side is %s%s",
+                    "reachable" if online else "unreachable", f" ({error})" if error else "")
             if self.on_change is not None:
                 self.on_change(online)
 

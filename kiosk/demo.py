@@ -58,9 +58,22 @@ def _has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+def _log_to_file(path: Path) -> None:
+    """The demo's console is for the patron's story; the technician's log goes to a file."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
 def run_demo(config_path: Path, *, tour: bool, output: Path) -> int:
     settings = config.load(config_path)
     output.mkdir(parents=True, exist_ok=True)
+    _log_to_file(output / "kiosk.log")
+    print(f"(log: {output / 'kiosk.log'})")
     if not tour and _has_display():
         try:
             from kiosk.ui import run_demo_ui
