@@ -411,6 +411,7 @@ class PcscCardReader:
         self._report(True, reader)
         state = s.SCARD_STATE_UNAWARE
         card_on = False
+        last_count: int | None = None
         timeout_ms = max(10, int(self.poll_interval * 1000))
         try:
             while not self._stop.is_set():
@@ -423,6 +424,15 @@ class PcscCardReader:
                 state = event & ~s.SCARD_STATE_CHANGED
                 if event & (s.SCARD_STATE_UNKNOWN | s.SCARD_STATE_UNAVAILABLE):
                     raise ReaderUnavailable("card reader unplugged")
+                # pcsc-lite counts insertions/removals in the high 16 bits: a card
+                # swapped while we were reading the previous one shows as "still
+                # present" with a new count.
+                count = event >> 16
+                swapped = card_on and last_count is not None and count != last_count
+                last_count = count
+                if swapped:
+                    card_on = False
+                    self._sink.put(CardRemoved(source=self.source))
                 if event & s.SCARD_STATE_PRESENT:
                     if not card_on:
                         card_on = True

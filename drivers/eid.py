@@ -181,12 +181,13 @@ def read_binary_file(transmit: Transmit, *, chunk: int = READ_CHUNK) -> bytes:
             retried_6c = True
             le = sw2 or 256
             continue
-        retried_6c = False
+        told_remaining, retried_6c = retried_6c, False
         if (sw1, sw2) == (0x90, 0x00):
             if len(answer) > le:
                 raise CardDataError("card answered more bytes than asked")
             data += answer
-            if len(answer) < le or not answer:
+            # 6Cxx told us what was left, and a short answer means the end too
+            if told_remaining or len(answer) < le or not answer:
                 return bytes(data)
             le = chunk
             continue
