@@ -265,3 +265,15 @@ def set_setting(conn: sqlite3.Connection, key: str, value: str) -> None:
         "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         (key, value),
     )
+
+
+def copy_database(source: str | Path, destination: str | Path) -> Path:
+    """A consistent copy of a (possibly live, WAL-mode) database file: backups, test fixtures."""
+    destination = Path(destination)
+    try:
+        with contextlib.closing(sqlite3.connect(source)) as src, \
+                contextlib.closing(sqlite3.connect(destination)) as dst:
+            src.backup(dst)
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot copy database: {exc}") from exc
+    return destination

@@ -1,0 +1,60 @@
+"""Fixtures: a seeded database per test (copied from one seeded once), the real service on a
+free loopback port, and an authenticated HTTP session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from central.db import Database, copy_database
+from central.seed import DEMO_TOKEN, seed
+from central.server import RunningServer, start_in_thread
+
+
+@pytest.fixture(scope="session")
+def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("central-template") / "seeded.db"
+    with Database(path) as db:
+        seed(db)
+    return path
+
+
+@pytest.fixture
+def db_path(seeded_template: Path, tmp_path: Path) -> Path:
+    return copy_database(seeded_template, tmp_path / "central.db")
+
+
+@pytest.fixture
+def server(db_path: Path) -> Iterator[RunningServer]:
+    with start_in_thread(db_path) as running:
+        yield running
+
+
+class Api:
+    """A kiosk's view of the HTTP API: authenticated JSON in, JSON out."""
+
+    def __init__(self, base_url: str, token: str = DEMO_TOKEN) -> None:
+        self.base_url = base_url
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def post(self, path: str, body: object) -> requests.Response:
+        return self.session.post(self.base_url + path, json=body, timeout=10)
+
+    def get(self, path: str) -> requests.Response:
+        return self.session.get(self.base_url + path, timeout=10)
+
+    def ok(self, method: str, path: str, body: object = None) -> dict:
+        response = self.post(path, body) if method == "POST" else self.get(path)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+@pytest.fixture
+def api(server: RunningServer) -> Iterator[Api]:
+    client = Api(server.url)
+    yield client
+    client.session.close()
