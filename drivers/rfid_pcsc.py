@@ -190,12 +190,14 @@ class PcscTagReader:
         self._connection: Any = None
         self._uid: str | None = None
 
-    def _modules(self) -> tuple[Any, Any]:
+    def _modules(self) -> tuple[Any, tuple[type[Exception], ...]]:
+        """pyscard's System module and every exception class it can raise."""
         try:
             from smartcard import Exceptions, System
+            from smartcard.pcsc import PCSCExceptions
         except ImportError as exc:
             raise ReaderUnavailable("pyscard is not installed (pip install pyscard)") from exc
-        return System, Exceptions
+        return System, (Exceptions.SmartcardException, PCSCExceptions.BaseSCardException)
 
     def _translate(self, exc: Exception) -> RfidError:
         name = type(exc).__name__
@@ -209,7 +211,7 @@ class PcscTagReader:
             raise TagReadError("no tag on the reader")
         try:
             data, sw1, sw2 = self._connection.transmit(apdu)
-        except exceptions.SmartcardException as exc:
+        except exceptions as exc:
             self._drop()
             raise self._translate(exc) from exc
         return check_sw(data, sw1, sw2, writing=writing)
@@ -227,14 +229,14 @@ class PcscTagReader:
         try:
             readers = [r for r in system.readers()
                        if self.reader_name is None or self.reader_name in str(r)]
-        except exceptions.SmartcardException as exc:
+        except exceptions as exc:
             raise self._translate(exc) from exc
         if not readers:
             raise ReaderUnavailable("no matching PC/SC reader")
         connection = readers[0].createConnection()
         try:
             connection.connect()
-        except exceptions.SmartcardException as exc:
+        except exceptions as exc:
             if type(exc).__name__ in ("NoCardException", "CardConnectionException"):
                 return  # reader present, no tag
             raise self._translate(exc) from exc
