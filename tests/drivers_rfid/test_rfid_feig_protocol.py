@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 
@@ -99,10 +100,8 @@ def test_random_reply_bytes_only_raise_protocol_errors(data: bytes) -> None:
     for parse in (lambda: split_frame(data), lambda: parse_reply(data),
                   lambda: parse_inventory(data), lambda: parse_blocks(data, 2),
                   lambda: parse_system_info(data)):
-        try:
+        with contextlib.suppress(ReaderProtocolError):
             parse()
-        except ReaderProtocolError:
-            pass
 
 
 # ------------------------------------------------------------- over a real pty
