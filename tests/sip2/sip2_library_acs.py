@@ -73,6 +73,7 @@ class LibItem:
     holder: str | None = None  # patron id on loan to
     due: datetime | None = None
     hold_for: str | None = None  # patron id the item waits for on the hold shelf
+    reserved_by: str | None = None  # patron id with a hold queued, item not yet available
     renewals: int = 0
 
 
@@ -82,6 +83,9 @@ class Library:
     items: dict[str, LibItem] = field(default_factory=dict)
     requests: list[object] = field(default_factory=list)  # every decoded request, in order
     logins: int = 0
+    # Like Evergreen's default: AS lists every hold. Otherwise (Koha-like) AS lists the
+    # holds waiting on the shelf and CD the ones not yet available.
+    list_all_holds_in_as: bool = False
 
     @classmethod
     def sample(cls) -> Library:
@@ -98,6 +102,7 @@ class Library:
             "I004": LibItem("Reference Atlas", loanable=False),
             "I005": LibItem("Kaas", hold_for="P300"),
             "I006": LibItem("Tirza"),
+            "I007": LibItem("Het Diner", reserved_by="P300"),
         }
         now = datetime.now()
         lib.items["I006"].holder = "P100"
@@ -135,6 +140,9 @@ def build_server(lib: Library, **server_kwargs: object) -> SIP2Server:
         p = lib.patrons.get(req.patron_identifier)
         loans = lib.loans_of(req.patron_identifier)
         ready = [iid for iid, it in lib.items.items() if it.hold_for == req.patron_identifier]
+        queued = [iid for iid, it in lib.items.items()
+                  if it.reserved_by == req.patron_identifier]
+        listed = ready + queued if lib.list_all_holds_in_as else ready
         now = datetime.now()
         overdue = [iid for iid in loans if (lib.items[iid].due or now) < now]
         want = req.summary
@@ -142,12 +150,12 @@ def build_server(lib: Library, **server_kwargs: object) -> SIP2Server:
             patron_status=status_flags(p),
             language=req.language,
             transaction_date=sip_date(now),
-            hold_items_count=f"{len(ready):04d}",
+            hold_items_count=f"{len(listed):04d}",
             overdue_items_count=f"{len(overdue):04d}",
             charged_items_count=f"{len(loans):04d}",
             fine_items_count="0000",
             recall_items_count="0000",
-            unavailable_holds_count="0000",
+            unavailable_holds_count=f"{len(queued):04d}",
             institution_id=req.institution_id,
             patron_identifier=req.patron_identifier,
             personal_name=p.name if p else "",
@@ -156,7 +164,8 @@ def build_server(lib: Library, **server_kwargs: object) -> SIP2Server:
             valid_patron_password="Y" if p and req.patron_password == p.pin else "N",
             currency_type="EUR",
             fee_amount=p.fines if p else None,
-            hold_items=tuple(ready) if want[0] == "Y" else (),
+            hold_items=tuple(listed) if want[0] == "Y" else (),
+            unavailable_hold_items=tuple(queued) if want[5] == "Y" else (),
             charged_items=tuple(loans) if want[2] == "Y" else (),
             screen_message=() if p else ("Invalid patron",),
         )
