@@ -163,6 +163,9 @@ class ReceiptPrinter:
     def _make_device(self) -> Any:
         kwargs: dict[str, Any] = {"profile": self.profile} if self.profile else {}
         if self.kind == "usb":
+            if not escpos_printer.Usb.is_usable():
+                # checked first: escpos' __del__ would raise about it during GC otherwise
+                raise PrinterUnavailable("USB printing needs pyusb (pip) and libusb-1.0-0 (apt)")
             vendor, product = self._args
             return escpos_printer.Usb(vendor, product, timeout=int(self.timeout * 1000),
                                       **kwargs)
@@ -280,8 +283,9 @@ class ReceiptPrinter:
     # ---------------------------------------------------------- public
     def print_receipt(self, receipt: Receipt, gettext: Gettext = _identity) -> None:
         """Print one receipt; raise a PrinterError subclass if it cannot be printed."""
-        device = self._open()
+        device = None
         try:
+            device = self._open()
             if self.check_status:
                 self._check(device)
             try:
@@ -294,7 +298,8 @@ class ReceiptPrinter:
             self._report(False, str(exc))
             raise
         finally:
-            self._close(device)
+            if device is not None:
+                self._close(device)
         self._report(True, "")
         self._printed(device, receipt)
 
