@@ -231,7 +231,6 @@ class Session:
         self._wall_clock = wall_clock or (lambda: datetime.now().astimezone())
         self._state = _State(language=self._settings.default_language)
         self._last_activity = clock()
-        self._offline = not circulation.online
         self._devices_down: set[str] = set()
         self._tags: dict[str, TagRead] = {}
         self._busy = False
@@ -254,7 +253,7 @@ class Session:
             renewals=tuple(s.renewals),
             message=s.message,
             screen_message=s.screen_message,
-            offline=self._offline,
+            offline=not self._circ.online,
             busy=self._busy,
             warning_seconds_left=warn_left,
             receipt_available=self._print is not None and any(i.ok for i in self._receipt_lines()),
@@ -304,9 +303,8 @@ class Session:
 
     def _dispatch(self, event: object) -> None:
         match event:
-            case ConnectivityChanged(online=online):
-                self._offline = not online
-                return
+            case ConnectivityChanged():
+                return  # the view reads the live flag; this event only asks for a redraw
             case DeviceState(device=device, ok=ok):
                 (self._devices_down.discard if ok else self._devices_down.add)(device)
                 return
@@ -396,6 +394,12 @@ class Session:
             return
         if self._state.patron is None and self._looks_like_card(code):
             self._on_card(Credential(CredentialKind.BARCODE, code), "")
+            guessed = not self._settings.card_barcode_prefixes
+            if guessed and self._state.message == ReasonCode.UNKNOWN_PATRON:
+                # no card prefixes configured and the library does not know this card:
+                # it is most likely an item's barcode, so take it as a return
+                self._state.message = None
+                self._process_item(code, tag=None)
             return
         self._process_item(code, tag=None)
 

@@ -1,0 +1,79 @@
+"""Shared fixtures: a real, seeded reference catalog on a loopback port behind a fault proxy,
+and kiosk cores (journal + REST client + circulation + sync) wired to it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from central.db import Database, copy_database
+from central.faultproxy import FaultProxy
+from central.seed import DEMO_KIOSK_ID, DEMO_TOKEN, seed
+from central.server import start_in_thread
+from kiosk.backends.rest import RestBackend
+from kiosk.circulation import CirculationService, Connectivity, OfflinePolicy
+from kiosk.journal import Journal
+from kiosk.sync import Backoff, SyncWorker
+
+
+@dataclass
+class Library:
+    """The central side as a kiosk sees it: `url` goes through `proxy`, `direct_url` does not."""
+
+    url: str
+    direct_url: str
+    proxy: FaultProxy
+    db_path: Path
+
+
+@pytest.fixture(scope="session")
+def seeded_library_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("library-template") / "seeded.db"
+    with Database(path) as db:
+        seed(db)
+    return path
+
+
+@pytest.fixture
+def library(seeded_library_template: Path, tmp_path: Path) -> Iterator[Library]:
+    db_path = copy_database(seeded_library_template, tmp_path / "central.db")
+    with start_in_thread(db_path) as server, FaultProxy("127.0.0.1", server.port) as proxy:
+        yield Library(url=proxy.url, direct_url=server.url, proxy=proxy, db_path=db_path)
+
+
+@dataclass
+class KioskCore:
+    journal: Journal
+    backend: RestBackend
+    connectivity: Connectivity
+    circulation: CirculationService
+    sync: SyncWorker
+
+
+@pytest.fixture
+def make_core(library: Library, tmp_path: Path) -> Iterator[Callable[..., KioskCore]]:
+    made: list[KioskCore] = []
+
+    def make(*, policy: OfflinePolicy | None = None, journal_path: Path | None = None,
+             timeout: tuple[float, float] = (0.5, 1.5), **journal_kwargs: object) -> KioskCore:
+        journal = Journal(journal_path or tmp_path / f"journal-{len(made)}.db",
+                          **journal_kwargs)  # type: ignore[arg-type]
+        backend = RestBackend(library.url, DEMO_TOKEN, kiosk_id=DEMO_KIOSK_ID, timeout=timeout)
+        connectivity = Connectivity(recheck_s=0.0)
+        sync = SyncWorker(journal, backend, connectivity=connectivity,
+                          backoff=Backoff(0.01, 0.05), heartbeat_s=0.05)
+        circulation = CirculationService(backend, journal, policy=policy,
+                                         connectivity=connectivity, kiosk_id=DEMO_KIOSK_ID,
+                                         flush=sync.flush)
+        core = KioskCore(journal, backend, connectivity, circulation, sync)
+        made.append(core)
+        return core
+
+    yield make
+    for core in made:
+        core.sync.stop()
+        core.backend.close()
+        core.journal.close()

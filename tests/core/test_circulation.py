@@ -1,0 +1,169 @@
+"""Circulation against the real reference service: online first, the offline policy second."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+
+from central.seed import AVAILABLE_ITEMS, HELD_ITEMS, SEED_PATRONS, WAITED_FOR_ITEM
+from kiosk.circulation import OfflinePolicy
+from kiosk.domain import Credential, CredentialKind, Patron, ReasonCode
+from kiosk.journal import State
+
+PLAIN = next(p for p in SEED_PATRONS if p.patron_id == "P0015")
+OTHER = next(p for p in SEED_PATRONS if p.patron_id == "P0017")
+BLOCKED = next(p for p in SEED_PATRONS if p.role == "blocked")
+
+
+def _card(patron) -> Credential:
+    return Credential(CredentialKind.BARCODE, patron.barcode)
+
+
+def _loans(core, patron_id: str) -> set[str]:
+    return {loan.item_id for loan in core.backend.account(patron_id).loans}
+
+
+def test_an_online_loan_is_answered_with_title_and_due_date_and_leaves_no_trace(make_core):
+    core = make_core()
+    patron = core.circulation.identify(_card(PLAIN)).patron
+    assert patron is not None and patron.patron_id == PLAIN.patron_id
+    outcome = core.circulation.checkout(patron, AVAILABLE_ITEMS[0])
+    assert outcome.ok and not outcome.offline
+    assert outcome.title and outcome.due == date.today() + timedelta(days=21)
+    assert core.journal.counts() == {}  # purged at once: nothing about the patron stays
+    assert AVAILABLE_ITEMS[0] in _loans(core, PLAIN.patron_id)
+
+
+def test_a_refusal_carries_a_reason_the_ui_can_translate(make_core):
+    core = make_core()
+    patron = core.circulation.identify(_card(PLAIN)).patron
+    outcome = core.circulation.checkout(patron, HELD_ITEMS[0])
+    assert not outcome.ok and outcome.reason == ReasonCode.ON_HOLD_FOR_OTHER
+    assert outcome.screen_message
+    assert core.journal.counts() == {}
+
+
+def test_offline_a_recently_seen_card_may_borrow_and_the_loan_arrives_later(make_core, library):
+    core = make_core()
+    core.circulation.identify(_card(PLAIN))  # seen valid online: cached (hashed)
+    library.proxy.cut()
+    result = core.circulation.identify(_card(PLAIN))
+    assert result.offline and result.patron is not None
+    outcome = core.circulation.checkout(result.patron, AVAILABLE_ITEMS[1])
+    assert outcome.ok and outcome.offline and outcome.tx_id
+    assert core.journal.pending_count() == 1
+    library.proxy.restore()
+    report = core.sync.drain()
+    assert (report.done, report.remaining) == (1, 0)
+    assert AVAILABLE_ITEMS[1] in _loans(core, PLAIN.patron_id)
+
+
+def test_offline_an_unknown_card_is_refused_under_the_cache_policy(make_core, library):
+    core = make_core()
+    library.proxy.cut()
+    result = core.circulation.identify(_card(PLAIN))
+    assert result.patron is None and result.reason == ReasonCode.PATRON_NOT_VERIFIED
+
+
+def test_offline_the_format_policy_lets_any_wellformed_card_borrow(make_core, library):
+    core = make_core(policy=OfflinePolicy(patron_check="format", card_pattern=r"^21\d{11}$"))
+    library.proxy.cut()
+    assert core.circulation.identify(Credential(CredentialKind.BARCODE, "99")).reason == (
+        ReasonCode.INVALID_CARD)
+    result = core.circulation.identify(_card(OTHER))
+    assert result.patron is not None
+    assert core.circulation.checkout(result.patron, AVAILABLE_ITEMS[2]).ok
+    library.proxy.restore()
+    assert core.sync.drain().done == 1
+    assert AVAILABLE_ITEMS[2] in _loans(core, OTHER.patron_id)
+
+
+def test_offline_item_limit_and_blocked_patrons(make_core, library):
+    core = make_core(policy=OfflinePolicy(max_items_per_patron=2))
+    plain = core.circulation.identify(_card(PLAIN)).patron
+    blocked = core.circulation.identify(_card(BLOCKED)).patron
+    assert blocked is not None and blocked.blocked
+    library.proxy.cut()
+    assert [core.circulation.checkout(plain, i).ok for i in AVAILABLE_ITEMS[3:6]] == [
+        True, True, False]
+    assert core.circulation.checkout(plain, AVAILABLE_ITEMS[6]).reason == ReasonCode.OFFLINE_LIMIT
+    offline_blocked = core.circulation.identify(_card(BLOCKED)).patron
+    assert not core.circulation.checkout(offline_blocked, AVAILABLE_ITEMS[7]).ok
+
+
+def test_offline_returns_are_always_accepted(make_core, library):
+    core = make_core(policy=OfflinePolicy(allow_checkout=False))
+    library.proxy.cut()
+    outcome = core.circulation.checkin(WAITED_FOR_ITEM)
+    assert outcome.ok and outcome.offline
+    library.proxy.restore()
+    assert core.sync.drain().done == 1
+
+
+def test_a_queued_offline_return_reaches_the_server_before_a_new_online_loan(make_core, library):
+    core = make_core()
+    plain = core.circulation.identify(_card(PLAIN)).patron
+    other = core.circulation.identify(_card(OTHER)).patron
+    assert core.circulation.checkout(plain, AVAILABLE_ITEMS[8]).ok
+    library.proxy.cut()
+    assert core.circulation.checkin(AVAILABLE_ITEMS[8], plain).offline
+    library.proxy.restore()
+    outcome = core.circulation.checkout(other, AVAILABLE_ITEMS[8])  # no ALREADY_ON_LOAN
+    assert outcome.ok and not outcome.offline
+    assert AVAILABLE_ITEMS[8] in _loans(core, OTHER.patron_id)
+
+
+def test_a_full_disk_refuses_offline_loans_clearly_and_keeps_earlier_ones(make_core, library):
+    core = make_core()
+    plain = core.circulation.identify(_card(PLAIN)).patron
+    library.proxy.cut()
+    first = core.circulation.checkout(plain, AVAILABLE_ITEMS[9])
+    assert first.ok
+    core.journal.min_free_bytes = 1 << 62  # the disk is now "full"
+    refused = core.circulation.checkout(plain, AVAILABLE_ITEMS[10])
+    assert not refused.ok and refused.reason == ReasonCode.JOURNAL_FULL
+    library.proxy.restore()
+    online = core.circulation.checkout(plain, AVAILABLE_ITEMS[11])  # online needs no disk
+    assert online.ok and not online.offline
+    assert {AVAILABLE_ITEMS[9], AVAILABLE_ITEMS[11]} <= _loans(core, PLAIN.patron_id)
+    assert AVAILABLE_ITEMS[10] not in _loans(core, PLAIN.patron_id)
+
+
+def test_a_stalled_server_times_out_into_the_offline_policy(make_core, library):
+    core = make_core(timeout=(0.3, 0.5))
+    plain = core.circulation.identify(_card(PLAIN)).patron
+    library.proxy.mode = "stall"
+    outcome = core.circulation.checkout(plain, AVAILABLE_ITEMS[12])
+    assert outcome.ok and outcome.offline
+    library.proxy.restore()
+    assert core.sync.drain().remaining == 0
+    assert AVAILABLE_ITEMS[12] in _loans(core, PLAIN.patron_id)
+
+
+def test_no_pin_and_no_card_number_reach_the_journal_or_the_log(make_core, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    core = make_core(journal_path=tmp_path / "private.db")
+    result = core.circulation.identify(_card(PLAIN), pin="86420")
+    assert result.patron is None and result.reason == ReasonCode.WRONG_PIN
+    patron = core.circulation.identify(_card(PLAIN), pin="1234").patron
+    core.circulation.checkout(patron, AVAILABLE_ITEMS[13])
+    core.journal.close()
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("private.db*"))
+    for secret in ("86420", "1234", PLAIN.barcode):
+        assert secret.encode() not in stored
+        assert secret not in caplog.text
+
+
+def test_a_transaction_cut_off_before_the_answer_is_voided_on_restart(make_core, library, tmp_path):
+    core = make_core(journal_path=tmp_path / "j.db")
+    plain = Patron(PLAIN.patron_id)
+    from kiosk.domain import Transaction, TransactionKind
+
+    tx = Transaction(TransactionKind.CHECKOUT, plain.patron_id, AVAILABLE_ITEMS[14],
+                     kiosk_id="demo-kiosk-1")
+    core.journal.record(tx, State.INFLIGHT)
+    core.backend.checkout(tx)  # the server applied it ... and the kiosk died before telling
+    assert AVAILABLE_ITEMS[14] in _loans(core, PLAIN.patron_id)
+    assert core.journal.recover_inflight() == [tx.tx_id]
+    assert core.sync.drain().done == 1
+    assert AVAILABLE_ITEMS[14] not in _loans(core, PLAIN.patron_id)
