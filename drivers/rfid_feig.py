@@ -305,6 +305,15 @@ class FeigReader:
         self.close()
 
     # ------------------------------------------------------------- transport
+    def _bytes_wanted(self) -> int:
+        """Ask the port for exactly the rest of the frame, so one read usually suffices."""
+        buffer = self._buffer
+        if buffer[:1] == bytes([STX]) and len(buffer) >= 3:
+            return max(1, (buffer[1] << 8 | buffer[2]) - len(buffer))
+        if buffer[:1] == bytes([STX]):
+            return 3 - len(buffer)
+        return 3
+
     def _read_reply(self, command: int) -> Frame:
         deadline = time.monotonic() + self.timeout
         while True:
@@ -323,7 +332,7 @@ class FeigReader:
                 return frame
             if time.monotonic() > deadline:
                 raise ReaderUnavailable(f"RFID reader on {self.port} did not answer")
-            chunk = self._serial.read(max(1, getattr(self._serial, "in_waiting", 0) or 1))
+            chunk = self._serial.read(self._bytes_wanted())
             if chunk:
                 self._buffer += chunk
 

@@ -10,6 +10,11 @@ Test controls: `place(*tags)`, `remove(uid)`, `clear()`, `fail_next_writes(n)`
 not stick, so read-back verification is exercised), `set_silent(True)` (the
 reader stops answering, as if unplugged), `inject(raw_bytes)` (line noise).
 Tags hold ISO 28560 data: `SimTag.library_item(...)` builds one.
+
+Open the driver with `sim.open_reader()` (or `FeigReader(sim.port, parity="N")`):
+a Linux pty accepts even parity the first time but refuses to have it applied
+again once the port was closed and reopened (tcsetattr EINVAL), so the
+simulator is used without parity; everything above the line settings is the same.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from drivers.rfid_feig import (
     ST_OK,
     ST_UNKNOWN_COMMAND,
     ST_WRITE_ERROR,
+    FeigReader,
     build_frame,
     split_frame,
 )
@@ -182,10 +188,9 @@ class SimRfidReader:
         """Write raw bytes towards the host (line noise, a stray frame)."""
         os.write(self._master, raw)
 
-    def open_reader(self, **kwargs: object):  # -> FeigReader (import kept lazy)
-        from drivers.rfid_feig import FeigReader
-
-        return FeigReader(self.port, **kwargs)  # type: ignore[arg-type]
+    def open_reader(self, *, timeout: float = 1.0, retries: int = 1) -> FeigReader:
+        """The real driver on this simulator's port (no parity: see module docstring)."""
+        return FeigReader(self.port, parity="N", timeout=timeout, retries=retries)
 
     # ---------------------------------------------------------- lifecycle
     def close(self) -> None:

@@ -115,7 +115,7 @@ def sim() -> Iterator[SimRfidReader]:
 
 @pytest.fixture
 def reader(sim: SimRfidReader) -> Iterator[FeigReader]:
-    with FeigReader(sim.port, timeout=0.3) as driver:
+    with sim.open_reader(timeout=0.3) as driver:
         yield driver
 
 
@@ -165,7 +165,7 @@ def test_missing_port_is_reader_unavailable() -> None:
 
 def test_unplugged_reader_is_reader_unavailable() -> None:
     sim = SimRfidReader()
-    reader = FeigReader(sim.port, timeout=0.3)
+    reader = sim.open_reader(timeout=0.3)
     try:
         sim.close()  # both pty ends go away, like a USB adapter pulled out
         with pytest.raises(ReaderUnavailable):

@@ -12,7 +12,6 @@ from drivers.events import DeviceState, ItemsOnPad
 from drivers.iso28560 import Usage
 from drivers.rfid import LEGACY_SECURITY, RfidPad, SecurityPolicy
 from drivers.rfid_errors import ReaderUnavailable
-from drivers.rfid_feig import FeigReader
 from drivers.rfid_sim import SimRfidReader, SimTag
 
 OURS = "NL-AmRBL"
@@ -31,7 +30,7 @@ def events() -> queue.Queue:
 
 @pytest.fixture
 def pad(sim: SimRfidReader, events: queue.Queue) -> Iterator[RfidPad]:
-    with RfidPad(FeigReader(sim.port, timeout=0.3), sink=events, library_isils=[OURS],
+    with RfidPad(sim.open_reader(timeout=0.3), sink=events, library_isils=[OURS],
                  poll_interval=0.02) as rfid_pad:
         yield rfid_pad
 
@@ -178,7 +177,7 @@ def test_reader_going_away_and_coming_back(sim: SimRfidReader, pad: RfidPad,
 def test_legacy_afi_values(sim: SimRfidReader, events: queue.Queue) -> None:
     tag = SimTag.library_item("1001", OURS, afi_secured=0xDA, afi_unsecured=0xD7)
     sim.place(tag)
-    with RfidPad(FeigReader(sim.port, timeout=0.3), sink=events, library_isils=[OURS],
+    with RfidPad(sim.open_reader(timeout=0.3), sink=events, library_isils=[OURS],
                  security=LEGACY_SECURITY) as legacy:
         assert legacy.poll_once()[0].secured is True
         assert legacy.set_secured(tag.uid, False)
