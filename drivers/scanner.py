@@ -137,6 +137,7 @@ class WedgeDecoder:
         self.source = source
         self._buffer: list[str] = []
         self._last: float | None = None
+        self._overflow = False
         self._lock = threading.Lock()
 
     def feed(self, char: str, timestamp: float) -> str | None:
@@ -147,10 +148,17 @@ class WedgeDecoder:
             completed = None
             if self._last is not None and timestamp - self._last > self.max_gap:
                 completed = self._end_burst()  # a pause: whatever came before is done
-            self._buffer.append(char)
+                self._overflow = False
             self._last = timestamp
+            if self._overflow:  # drop the rest of a runaway burst
+                if self.suffix and char == self.suffix[-1]:
+                    self._overflow = False
+                    self._reset()
+                return completed
+            self._buffer.append(char)
             if len(self._buffer) > MAX_CODE_LENGTH + len(self.prefix) + len(self.suffix):
-                self._reset()
+                self._buffer.clear()
+                self._overflow = True
                 return completed
             if self.suffix and "".join(self._buffer).endswith(self.suffix):
                 text = "".join(self._buffer)[: -len(self.suffix)]
