@@ -34,13 +34,16 @@ log = logging.getLogger(__name__)
 class Backoff:
     base_s: float = 1.0
     max_s: float = 300.0
+    # the server's Retry-After wins over our own schedule, up to this (a bogus "1 week" must
+    # not silence a kiosk)
+    retry_after_max_s: float = 3600.0
 
     def delay(self, failures: int, retry_after: float | None, rng: random.Random) -> float:
         """Full-jitter exponential backoff, never shorter than the server's Retry-After."""
         ceiling = min(self.max_s, self.base_s * (2 ** min(failures, 20)))
         delay = rng.uniform(ceiling / 2, ceiling)
         if retry_after is not None:
-            delay = max(delay, min(retry_after, self.max_s))
+            delay = max(delay, min(retry_after, self.retry_after_max_s))
         return delay
 
 

@@ -58,12 +58,14 @@ def make_core(library: Library, tmp_path: Path) -> Iterator[Callable[..., KioskC
     made: list[KioskCore] = []
 
     def make(*, policy: OfflinePolicy | None = None, journal_path: Path | None = None,
-             timeout: tuple[float, float] = (0.5, 1.5), **journal_kwargs: object) -> KioskCore:
+             timeout: tuple[float, float] = (0.5, 1.5), batch_size: int = 100,
+             url: str | None = None, **journal_kwargs: object) -> KioskCore:
         journal = Journal(journal_path or tmp_path / f"journal-{len(made)}.db",
                           **journal_kwargs)  # type: ignore[arg-type]
-        backend = RestBackend(library.url, DEMO_TOKEN, kiosk_id=DEMO_KIOSK_ID, timeout=timeout)
+        backend = RestBackend(url or library.url, DEMO_TOKEN, kiosk_id=DEMO_KIOSK_ID,
+                              timeout=timeout)
         connectivity = Connectivity(recheck_s=0.0)
-        sync = SyncWorker(journal, backend, connectivity=connectivity,
+        sync = SyncWorker(journal, backend, connectivity=connectivity, batch_size=batch_size,
                           backoff=Backoff(0.01, 0.05), heartbeat_s=0.05)
         circulation = CirculationService(backend, journal, policy=policy,
                                          connectivity=connectivity, kiosk_id=DEMO_KIOSK_ID,
