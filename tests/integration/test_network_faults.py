@@ -94,7 +94,7 @@ class _Malformed(BaseHTTPRequestHandler):
     body = b""
     content_type = "application/json"
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.send_response(200)
         self.send_header("Content-Type", self.content_type)
