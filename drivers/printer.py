@@ -78,7 +78,8 @@ class Receipt:
     """What goes on paper. Deliberately without any patron identifier.
 
     `lines` are (title, due) pairs: `due` is a date (printed as "Due: <date>" in
-    the receipt's language) or an already translated status text ("Returned").
+    the receipt's language), an already translated status text ("Returned"), or
+    None (title only).
     `kind` picks the heading: "loan", "return", "renew" or anything else for a
     neutral "Receipt".
     """
@@ -86,10 +87,29 @@ class Receipt:
     library_name: str
     when: datetime
     language: str = "en"
-    lines: tuple[tuple[str, date | str], ...] = ()
+    lines: tuple[tuple[str, date | str | None], ...] = ()
     offline: bool = False
     greeting: str = ""
     kind: str = "loan"
+
+    @classmethod
+    def from_session(cls, receipt: Any, *, library_name: str, kind: str = "receipt",
+                     greeting: str = "") -> Receipt:
+        """Build from the session's receipt (language, when, lines of ItemLine, offline).
+
+        Duck-typed so drivers do not import kiosk.session: each line needs
+        `title`, `item_id` and `due`; an item without a known title is printed
+        by its item number (never a patron's).
+        """
+        return cls(
+            library_name=library_name,
+            when=receipt.when,
+            language=receipt.language,
+            lines=tuple((line.title or line.item_id, line.due) for line in receipt.lines),
+            offline=bool(receipt.offline),
+            greeting=greeting,
+            kind=kind,
+        )
 
 
 _TYPOGRAPHY = str.maketrans({"—": "-", "–": "-", "‘": "'", "’": "'", "“": '"', "”": '"',

@@ -5,7 +5,8 @@ as a real FEIG reader (see drivers.rfid_feig); the real `FeigReader` opens the
 slave side (`sim.port`) with pyserial. Demo mode and tests therefore run the
 real driver code, frame parsing, CRCs and all; only the radio is imaginary.
 
-Test controls: `place(*tags)`, `remove(uid)`, `clear()`, `fail_next_writes(n)`
+Test controls: `place(*tags)`, `place_items(ids)` (pad holds exactly these items,
+for the demo panel), `remove(uid)`, `clear()`, `fail_next_writes(n)`
 (security writes answer "write error", or with `silent=True` answer OK but do
 not stick, so read-back verification is exercised), `set_silent(True)` (the
 reader stops answering, as if unplugged), `inject(raw_bytes)` (line noise).
@@ -26,6 +27,7 @@ import os
 import select
 import threading
 import tty
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from drivers.iso28560 import Usage, encode_danish, encode_part2
@@ -137,6 +139,7 @@ class SimRfidReader:
         self.bus_address = bus_address
         self._tags: dict[str, SimTag] = {}
         self._faults = _Faults()
+        self._by_item: dict[str, SimTag] = {}  # tags made by place_items, kept when lifted
         self._lock = threading.Lock()
         self.requests = 0
         try:
@@ -155,6 +158,26 @@ class SimRfidReader:
         with self._lock:
             for tag in tags:
                 self._tags[tag.uid] = tag
+
+    def place_items(self, item_ids: Iterable[str], *, owner_isil: str = "NL-AmRBL",
+                    secured: bool = True) -> list[SimTag]:
+        """Make the pad hold exactly these items (the demo panel's view of the pad).
+
+        An item placed before gets its old tag back (same UID, same AFI), as when
+        a patron lifts a book and puts it down again; a new item gets a new tag,
+        secured unless `secured=False` (an item coming back from loan).
+        """
+        with self._lock:
+            tags = []
+            for item_id in dict.fromkeys(item_ids):
+                tag = self._by_item.get(item_id)
+                if tag is None:
+                    model = "28560-3" if len(item_id) <= 16 else "28560-2"
+                    tag = SimTag.library_item(item_id, owner_isil, secured=secured, model=model)
+                    self._by_item[item_id] = tag
+                tags.append(tag)
+            self._tags = {tag.uid: tag for tag in tags}
+            return tags
 
     def remove(self, uid: str) -> None:
         with self._lock:

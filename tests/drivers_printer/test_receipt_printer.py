@@ -375,3 +375,21 @@ def test_unreachable_printer_is_reported_as_a_device_state() -> None:
         printer.print_receipt(receipt())
     state = events.get_nowait()
     assert (state.device, state.ok) == ("printer", False)
+
+
+def test_receipt_from_the_sessions_receipt() -> None:
+    from kiosk.session import ItemLine
+    from kiosk.session import Receipt as SessionReceipt
+
+    session_receipt = SessionReceipt(
+        language="de", when=WHEN, offline=True,
+        lines=(ItemLine(item_id="3900001", title="Momo", ok=True, due=DUE),
+               ItemLine(item_id="3900002", title="", ok=True, due=None)),
+    )
+    printer = SimPrinter()
+    printer.print_receipt(Receipt.from_session(session_receipt, library_name="Stadtbibliothek"))
+    lines = lines_of(printer.output)
+    assert lines[0] == "Stadtbibliothek"
+    assert "Momo" in lines and "Due: 22. März 2026" in lines
+    assert "3900002" in lines  # unknown title: the item number, nothing about the patron
+    assert "Offline - will be confirmed" in lines

@@ -211,3 +211,14 @@ def test_background_polling_publishes_arrivals(sim: SimRfidReader, pad: RfidPad,
         event = events.get(timeout=3)
     assert event == DeviceState(device="rfid", ok=False, detail=event.detail)
     pad.stop()
+
+
+def test_demo_panel_places_items_by_id(sim: SimRfidReader, pad: RfidPad) -> None:
+    sim.place_items(["1001", "1002"])
+    first = {t.item_id: t for t in pad.poll_once()}
+    assert set(first) == {"1001", "1002"}
+    assert pad.set_secured(first["1001"].uid, False)
+    sim.place_items(["1001", "this-id-is-longer-than-16"])  # 1002 lifted, a long id added
+    second = {t.item_id: t for t in pad.poll_once()}
+    assert set(second) == {"1001", "this-id-is-longer-than-16"}
+    assert second["1001"].uid == first["1001"].uid and second["1001"].secured is False
