@@ -5,25 +5,34 @@ Two models are in use in European libraries and a kiosk meets both:
 ISO 28560-3 ("Danish data model"), fixed 32 bytes at block 0:
 
     byte 0       high nibble: version (1), low nibble: type of usage
-    byte 1       part number in a multi-part set (1 for a single item)
-    byte 2       number of parts in the set
+    byte 1       number of parts in the set (1 for a single item)
+    byte 2       ordinal number of this part
     bytes 3-18   primary item identifier (the barcode), ASCII, NUL padded
     bytes 19-20  CRC-16 over bytes 0-18, 21-31 and two NUL bytes; stored LSB first
     bytes 21-22  country of the owner library (ISO 3166 alpha-2)
     bytes 23-31  ISIL of the owner library without the country prefix, NUL padded
 
+Sources: the field order and usage codes follow libdanrfid (an open
+implementation of the Danish model used by German libraries); the issue text
+names the set fields "part of set, number of parts". Because a part number
+can never exceed the number of parts, the decoder reads the set as
+(max, min) of bytes 1-2 and so accepts either order; the encoder writes
+number-of-parts first.
+
 The CRC is CRC-16/CCITT (polynomial 0x1021, preset 0xFFFF, MSB first, no final
 XOR); the CRC field positions are skipped and two NUL bytes appended, so 32
-bytes are fed. Test vector used in our tests: "RFID tag data model" -> 0x1AEE.
-Known encoder quirks handled when decoding: (a) some encoders and readers move
-each 4-byte block with its bytes reversed; (b) some store the CRC MSB first. We
-try the data as read and block-reversed, with the CRC either way round, and
-accept the first interpretation whose CRC matches; encoding always writes the
-standard form.
+bytes are fed. Test vectors used in our tests: "RFID tag data model" -> 0x1AEE,
+and a published 32-byte tag (item 11223344, DE-705, CRC 0x3E51). Known encoder
+quirks handled when decoding: (a) some encoders and readers move each 4-byte
+block with its bytes reversed; (b) some store the CRC MSB first; (c) Bibliotheca
+swaps the nibbles of byte 0 (usage high, version low). We try the data as read
+and block-reversed, with the CRC either way round, and accept the first
+interpretation whose CRC matches; encoding always writes the standard form.
 
-Type of usage (low nibble of byte 0) as we map it: 0 acquisition, 1 loanable
-(item for circulation), 2 reference (not for circulation), 3 discarded,
-4 patron card; anything else is "unknown" and must be refused by the session.
+Type of usage (the ISO 28560-1 classes): 0 acquisition, 1 loanable (item for
+circulation), 2 reference (not for circulation), 7 discarded, 8 patron card;
+3-6 (local/future/unknown) and 9 (library equipment) are "unknown" and must
+be refused by the session.
 
 ISO 28560-2 (object identifiers with ISO/IEC 15962 compaction), DSFID 0x06:
 a sequence of data sets, each `precursor [offset] length data [pad]`, ended by
@@ -70,8 +79,8 @@ _DANISH_USAGE = {
     0: Usage.ACQUISITION,
     1: Usage.LOANABLE,
     2: Usage.REFERENCE,
-    3: Usage.DISCARDED,
-    4: Usage.PATRON_CARD,
+    7: Usage.DISCARDED,
+    8: Usage.PATRON_CARD,
 }
 _DANISH_USAGE_CODE = {usage: code for code, usage in _DANISH_USAGE.items()}
 
@@ -156,18 +165,25 @@ def _ascii_field(raw: bytes, name: str) -> str:
     return text_bytes.decode("ascii")
 
 
+def _version_and_usage(first: int) -> tuple[int, int]:
+    """(version, usage) from byte 0, undoing Bibliotheca's swapped nibbles."""
+    if first >> 4 == 1:
+        return 1, first & 0x0F
+    if first & 0x0F == 1:
+        return 1, first >> 4
+    raise TagDataError(f"unsupported ISO 28560-3 version byte 0x{first:02X}")
+
+
 def _parse_danish(data: bytes, *, reversed_blocks: bool) -> TagContent:
-    version, usage_code = data[0] >> 4, data[0] & 0x0F
-    if version != 1:
-        raise TagDataError(f"unsupported ISO 28560-3 version {version}")
-    part, parts = data[1], data[2]
-    if parts < 1 or not 1 <= part <= parts:
+    _version, usage_code = _version_and_usage(data[0])
+    parts, part = max(data[1], data[2]), min(data[1], data[2])
+    if part < 1:
         raise TagDataError(f"impossible set information: part {part} of {parts}")
     item_id = _ascii_field(data[3:19], "primary item identifier")
     if not item_id:
         raise TagDataError("empty primary item identifier")
     country = _ascii_field(data[21:23], "country")
-    library = _ascii_field(data[23:32], "ISIL")
+    library = _ascii_field(data[23:32], "ISIL").lstrip("-")
     return TagContent(
         item_id=item_id,
         owner_isil=join_isil(country, library),
@@ -227,7 +243,7 @@ def encode_danish(
         raise TagDataError(f"impossible set information: part {part} of {parts}")
     data = bytearray(DANISH_LENGTH)
     data[0] = 0x10 | _DANISH_USAGE_CODE[usage]
-    data[1], data[2] = part, parts
+    data[1], data[2] = parts, part
     data[3 : 3 + len(item)] = item
     data[21 : 21 + len(country_b)] = country_b
     data[23 : 23 + len(library_b)] = library_b

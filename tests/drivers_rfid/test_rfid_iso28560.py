@@ -80,8 +80,8 @@ def test_blank_and_short_tags_are_named_errors() -> None:
 
 @pytest.mark.parametrize(
     ("nibble", "usage"),
-    [(0, Usage.ACQUISITION), (1, Usage.LOANABLE), (2, Usage.REFERENCE),
-     (3, Usage.DISCARDED), (4, Usage.PATRON_CARD), (9, Usage.UNKNOWN)],
+    [(0, Usage.ACQUISITION), (1, Usage.LOANABLE), (2, Usage.REFERENCE), (3, Usage.UNKNOWN),
+     (6, Usage.UNKNOWN), (7, Usage.DISCARDED), (8, Usage.PATRON_CARD), (9, Usage.UNKNOWN)],
 )
 def test_usage_nibble(nibble: int, usage: Usage) -> None:
     data = bytearray(DANISH_VECTOR)
@@ -90,17 +90,34 @@ def test_usage_nibble(nibble: int, usage: Usage) -> None:
 
 
 def test_multi_part_set_round_trips() -> None:
-    content = decode_danish(encode_danish("9000123", "NL-AmRBL", part=2, parts=3))
+    memory = encode_danish("9000123", "NL-AmRBL", part=2, parts=3)
+    assert memory[1:3] == bytes([3, 2])  # number of parts, then this part's number
+    content = decode_danish(memory)
     assert (content.part, content.parts) == (2, 3)
     assert content.owner_isil == "NL-AmRBL"
 
 
-@pytest.mark.parametrize(("part", "parts"), [(0, 2), (3, 2), (1, 0)])
-def test_impossible_set_information_is_refused(part: int, parts: int) -> None:
+def test_set_fields_written_in_the_other_order_still_read_right() -> None:
     data = bytearray(DANISH_VECTOR)
-    data[1], data[2] = part, parts
+    data[1], data[2] = 2, 3  # part 2 of 3, by an encoder that puts the part first
+    content = decode_danish(_with_crc(data))
+    assert (content.part, content.parts) == (2, 3)
+
+
+@pytest.mark.parametrize(("first", "second"), [(0, 2), (2, 0), (0, 0)])
+def test_impossible_set_information_is_refused(first: int, second: int) -> None:
+    data = bytearray(DANISH_VECTOR)
+    data[1], data[2] = first, second
     with pytest.raises(TagDataError, match="set"):
         decode_danish(_with_crc(data))
+
+
+@pytest.mark.parametrize(("byte0", "usage"), [(0x71, Usage.DISCARDED), (0x21, Usage.REFERENCE),
+                                              (0x81, Usage.PATRON_CARD)])
+def test_bibliotheca_swapped_nibbles(byte0: int, usage: Usage) -> None:
+    data = bytearray(DANISH_VECTOR)
+    data[0] = byte0
+    assert decode_danish(_with_crc(data)).usage is usage
 
 
 @pytest.mark.parametrize(
@@ -115,7 +132,7 @@ def test_encoder_refuses_what_does_not_fit(kwargs: dict) -> None:
 
 def test_version_other_than_one_is_refused() -> None:
     data = bytearray(DANISH_VECTOR)
-    data[0] = 0x21
+    data[0] = 0x32
     with pytest.raises(TagDataError, match="version"):
         decode_danish(_with_crc(data))
 
