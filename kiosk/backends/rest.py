@@ -135,7 +135,7 @@ class _Reply:
         try:
             return ReasonCode(text)
         except ValueError:
-            _malformed(f"{self.where}: unknown reason code {text[:40]!r}")
+            _malformed(f"{self.where}: field {key!r} holds an unknown reason code {text[:40]!r}")
 
     def obj(self, key: str, optional: bool = False) -> _Reply | None:
         value = self._get(key, (dict,), "an object", optional)
