@@ -1,0 +1,192 @@
+"""Lights, buzzer and sensors on gpiozero's MockFactory: assert what the pins did."""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Iterator
+
+import pytest
+from gpiozero import Device
+from gpiozero.exc import PinFactoryFallback
+from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+from drivers.gpio import (
+    Beeper,
+    BeepPattern,
+    DeviceClosed,
+    GpioConfigError,
+    GpioLights,
+    GpioUnavailable,
+    LightState,
+    Sensor,
+    SensorChanged,
+    SimLights,
+    StatusLight,
+)
+
+RED, GREEN, BLUE, BUZZER, DROP = 17, 27, 22, 23, 24
+
+
+@pytest.fixture
+def factory() -> Iterator[MockFactory]:
+    f = MockFactory()
+    yield f
+    f.reset()
+
+
+def levels(factory: MockFactory, pin: int) -> list[bool]:
+    """The pin's level changes, collapsing repeats (a steady lamp is one level)."""
+    out: list[bool] = []
+    for s in factory.pin(pin).states:
+        if not out or out[-1] != bool(s.state):
+            out.append(bool(s.state))
+    return out
+
+
+def durations(factory: MockFactory, pin: int) -> list[float]:
+    """How long each recorded level lasted (gpiozero stores the time since the last change)."""
+    return [s.timestamp for s in factory.pin(pin).states[1:]]
+
+
+def test_ready_is_steady_green(factory: MockFactory) -> None:
+    with StatusLight(red_pin=RED, green_pin=GREEN, blue_pin=BLUE, pin_factory=factory) as light:
+        light.show(LightState.READY)
+        time.sleep(0.3)
+        assert levels(factory, GREEN) == [False, True]
+        assert levels(factory, RED) == [False]
+        assert levels(factory, BLUE) == [False]
+    assert not factory.pin(GREEN).state  # closed: dark
+
+
+def test_fault_blinks_red_fast(factory: MockFactory) -> None:
+    with StatusLight(red_pin=RED, green_pin=GREEN, blue_pin=BLUE, pin_factory=factory) as light:
+        light.show(LightState.FAULT)
+        time.sleep(1.0)
+        red = levels(factory, RED)
+        assert red[:5] == [False, True, False, True, False]
+        assert len(red) >= 6  # about 3 blinks a second
+        assert levels(factory, GREEN) == [False]
+        on_times = durations(factory, RED)[1:-1:2]
+        assert all(0.1 < t < 0.4 for t in on_times), on_times
+
+
+def test_offline_is_amber_long_on_short_off(factory: MockFactory) -> None:
+    with StatusLight(red_pin=RED, green_pin=GREEN, blue_pin=BLUE, pin_factory=factory) as light:
+        light.show(LightState.OFFLINE)
+        time.sleep(2.3)
+        assert levels(factory, RED)[:4] == [False, True, False, True]
+        assert levels(factory, GREEN)[:4] == [False, True, False, True]
+        assert levels(factory, BLUE) == [False]
+        on, off = durations(factory, RED)[1:3]
+        assert 1.3 < on < 1.9 and 0.3 < off < 0.9
+
+
+def test_busy_without_blue_lamp_blinks_green(factory: MockFactory) -> None:
+    with StatusLight(red_pin=RED, green_pin=GREEN, pin_factory=factory) as light:
+        light.show(LightState.BUSY)
+        time.sleep(0.7)
+        assert levels(factory, GREEN)[:4] == [False, True, False, True]
+        assert levels(factory, RED) == [False]
+
+
+def test_changing_state_stops_the_old_blinking(factory: MockFactory) -> None:
+    with StatusLight(red_pin=RED, green_pin=GREEN, blue_pin=BLUE, pin_factory=factory) as light:
+        light.show(LightState.BUSY)
+        time.sleep(0.3)
+        light.show(LightState.READY)
+        factory.pin(BLUE).clear_states()
+        time.sleep(0.6)
+        assert levels(factory, BLUE) == [False]
+        assert factory.pin(GREEN).state
+        assert light.state is LightState.READY
+
+
+def test_common_anode_led_drives_pins_low(factory: MockFactory) -> None:
+    with StatusLight(red_pin=RED, green_pin=GREEN, blue_pin=BLUE, active_high=False,
+                     pin_factory=factory) as light:
+        light.show(LightState.READY)
+        assert factory.pin(GREEN).state in (0, False)
+        assert factory.pin(RED).state in (1, True)
+
+
+def test_beep_patterns(factory: MockFactory) -> None:
+    with Beeper(pin=BUZZER, pin_factory=factory) as beeper:
+        beeper.beep(BeepPattern.ATTENTION)
+        time.sleep(0.5)
+        assert levels(factory, BUZZER) == [False, True, False, True, False]
+        factory.pin(BUZZER).clear_states()
+        beeper.beep(BeepPattern.ERROR)
+        time.sleep(1.2)
+        assert levels(factory, BUZZER) == [False, True, False, True, False]
+        first_beep = durations(factory, BUZZER)[1]
+        assert 0.3 < first_beep < 0.6
+        factory.pin(BUZZER).clear_states()
+        beeper.beep(BeepPattern.SUCCESS)
+        time.sleep(0.3)
+        assert levels(factory, BUZZER) == [False, True, False]
+
+
+def test_book_drop_sensor_publishes_changes(factory: MockFactory) -> None:
+    q: queue.Queue = queue.Queue()
+    with Sensor(q, pin=DROP, name="book_drop", bounce_time=None, pin_factory=factory) as s:
+        pin = factory.pin(DROP)
+        pin.drive_low()  # pull-up: the switch closes to ground
+        assert s.active
+        pin.drive_high()
+        assert q.get(timeout=1) == SensorChanged("book_drop", True)
+        assert q.get(timeout=1) == SensorChanged("book_drop", False)
+
+
+def test_pwm_capable_pins_work_too() -> None:
+    f = MockFactory(pin_class=MockPWMPin)
+    with GpioLights(red_pin=RED, green_pin=GREEN, buzzer_pin=BUZZER, pin_factory=f) as lights:
+        lights.show(LightState.READY)
+        lights.beep(BeepPattern.SUCCESS)
+        time.sleep(0.2)
+        assert f.pin(GREEN).state
+        assert levels(f, BUZZER) == [False, True, False]
+    f.reset()
+
+
+def test_pin_used_twice_is_a_config_error_and_frees_what_it_took(
+    factory: MockFactory,
+) -> None:
+    with pytest.raises(GpioConfigError, match="buzzer on pin 17"):
+        GpioLights(red_pin=RED, green_pin=GREEN, buzzer_pin=RED, pin_factory=factory)
+    StatusLight(red_pin=RED, green_pin=GREEN, pin_factory=factory).close()  # pins free again
+
+
+def test_invalid_pin_is_a_config_error(factory: MockFactory) -> None:
+    with pytest.raises(GpioConfigError, match="red status LED"):
+        StatusLight(red_pin=999, green_pin=GREEN, pin_factory=factory)
+
+
+def test_no_gpio_library_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GPIOZERO_PIN_FACTORY", raising=False)
+    old = Device.pin_factory
+    Device.pin_factory = None
+    try:
+        with pytest.raises(GpioUnavailable), pytest.warns(PinFactoryFallback):
+            Beeper(pin=BUZZER)
+    finally:
+        Device.pin_factory = old
+
+
+def test_closed_devices_refuse(factory: MockFactory) -> None:
+    light = StatusLight(red_pin=RED, green_pin=GREEN, pin_factory=factory)
+    light.close()
+    with pytest.raises(DeviceClosed):
+        light.show(LightState.READY)
+
+
+def test_sim_lights_record_states_and_beeps() -> None:
+    sim = SimLights()
+    sim.show(LightState.READY)
+    sim.show("offline")  # type: ignore[arg-type]
+    sim.beep(BeepPattern.ERROR)
+    assert sim.states == [LightState.READY, LightState.OFFLINE]
+    assert sim.state is LightState.OFFLINE
+    assert sim.beeps == [BeepPattern.ERROR]
+    with pytest.raises(ValueError):
+        sim.show("purple")  # type: ignore[arg-type]
