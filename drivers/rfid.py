@@ -192,7 +192,10 @@ class RfidPad:
     # ------------------------------------------------------------ reading
     def _read_tag(self, tag: TagInfo) -> _KnownTag:
         info = self.reader.system_info(tag.uid)
-        wanted = self.memory_bytes * (2 if info.dsfid == DSFID_ISO28560_2 else 1)
+        # ISO 28560-2 has variable-length data sets: read up to 128 bytes (one
+        # FEIG command on a 4-byte-block tag) so later data sets are not cut off.
+        wanted = max(self.memory_bytes, 128) if info.dsfid == DSFID_ISO28560_2 else (
+            self.memory_bytes)
         blocks = min(info.block_count, -(-wanted // info.block_size))
         memory = self.reader.read_blocks(tag.uid, 0, blocks)
         try:

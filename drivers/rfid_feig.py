@@ -47,6 +47,12 @@ STATUS: 0x00 OK, 0x01 no transponder, 0x02 data false, 0x03 write error,
 0x80-0x82 and 0x93 reader-side errors (unknown command, length, not available,
 buffer overflow).
 
+Reader configuration this driver expects (FEIG factory defaults): ISO host
+command mode (Scan Mode, Buffered Read Mode and Notification Mode off, else
+the 0xB0 commands are refused), and CFG5 "ONT" off, so that every inventory
+reports every tag in the field: the pad treats a tag missing from an inventory
+as lifted off the pad.
+
 Errors: see drivers.rfid_errors. Serial and OS errors become ReaderUnavailable;
 a malformed reply becomes ReaderProtocolError; tag-side statuses become
 TagReadError / TagWriteError.
