@@ -167,6 +167,8 @@ class ReceiptPrinter:
     ) -> None:
         self.target = target
         self.kind, self._args = parse_target(target)
+        if self.kind == "sim" and not isinstance(self, SimPrinter):
+            raise PrinterConfigError("target 'sim' is SimPrinter: use make_printer('sim')")
         self.codepage = codepage
         self.width = width
         self.timeout = timeout
@@ -408,3 +410,10 @@ class SimPrinter(ReceiptPrinter):
         )
         self._state.output += data
         self._state.receipts.append(receipt)
+
+
+def make_printer(target: str, **kwargs: Any) -> ReceiptPrinter:
+    """The printer for a configured target: SimPrinter for "sim", else ReceiptPrinter."""
+    if parse_target(target)[0] == "sim":
+        return SimPrinter(**kwargs)
+    return ReceiptPrinter(target, **kwargs)

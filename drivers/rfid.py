@@ -326,6 +326,8 @@ class RfidPad:
                 self.poll_once()
             except RfidError as exc:
                 log.debug("poll failed: %s", exc)
+            except Exception:  # a bug must not silently stop the pad for the whole day
+                log.exception("unexpected error while polling the RFID pad")
             self._stop.wait(self.poll_interval)
 
     def start(self) -> None:

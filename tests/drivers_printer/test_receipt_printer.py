@@ -24,6 +24,7 @@ from drivers.printer import (
     Receipt,
     ReceiptPrinter,
     SimPrinter,
+    make_printer,
     parse_target,
 )
 
@@ -274,7 +275,11 @@ class StatusAnsweringPrinter:
         self._thread.start()
 
     def _serve(self) -> None:
-        connection, _ = self._server.accept()
+        try:
+            connection, _ = self._server.accept()
+        except OSError:  # closed before anyone connected
+            self.done.set()
+            return
         with connection:
             while True:
                 chunk = connection.recv(4096)
@@ -393,3 +398,11 @@ def test_receipt_from_the_sessions_receipt() -> None:
     assert "Momo" in lines and "Due: 22. März 2026" in lines
     assert "3900002" in lines  # unknown title: the item number, nothing about the patron
     assert "Offline - will be confirmed" in lines
+
+
+def test_make_printer_picks_the_twin_or_the_real_one() -> None:
+    assert isinstance(make_printer("sim", width=32), SimPrinter)
+    real = make_printer("network:127.0.0.1:9100", timeout=2)  # nothing is sent yet
+    assert type(real) is ReceiptPrinter
+    with pytest.raises(PrinterConfigError):
+        ReceiptPrinter("sim")
