@@ -64,7 +64,9 @@ def start_in_thread(db_path: str | Path, host: str = "127.0.0.1", port: int = 0,
                     *, startup_timeout: float = 10.0) -> RunningServer:
     """Serve the database at `db_path` on host:port (0 = a free port) until `.stop()`."""
     app = create_app(db_path)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
+    # and without it every reply waits ~40 ms for a delayed ACK (Nagle)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
