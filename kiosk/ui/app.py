@@ -292,7 +292,7 @@ class KioskApp(App):
             self._close_timeout()
             return
         if self.timeout_overlay is None:
-            self.timeout_overlay = TimeoutOverlay(on_still_here=self.still_here)
+            self.timeout_overlay = TimeoutOverlay(still_here_callback=self.still_here)
             self.root_layout.add_widget(self.timeout_overlay)
         o = self.timeout_overlay
         o.heading = self.tr("Are you still there?")
@@ -366,7 +366,8 @@ class KioskApp(App):
     def open_technician_prompt(self) -> None:
         if self.technician_overlay is not None:
             return
-        o = TechnicianOverlay(on_pin=self._technician_pin, on_cancel=self.close_technician_prompt)
+        o = TechnicianOverlay(pin_callback=self._technician_pin,
+                              cancel_callback=self.close_technician_prompt)
         o.heading = self.tr("Technician PIN")
         o.cancel_text = self.tr("Cancel")
         o.ids.pad.ok_text = self.tr("OK")

@@ -210,7 +210,7 @@ class PinScreen(KioskScreen):
         self.pad = PinPad(size_hint_y=None,
                           min_length=self.ui.settings.pin_min_length,
                           max_length=self.ui.settings.pin_max_length)
-        self.pad.on_submit_cb = lambda pin: self.post(EnterPin(pin))
+        self.pad.submit_callback = lambda pin: self.post(EnterPin(pin))
         self.split.add_widget(self.col_a)
         self.split.add_widget(self.pad)
         self.body.add_widget(self.split)

@@ -119,7 +119,7 @@ class PinPad(BoxLayout):
     min_length = NumericProperty(4)
     ok_text = StringProperty("OK")
     delete_text = StringProperty("")
-    on_submit_cb = ObjectProperty(None, allownone=True)
+    submit_callback = ObjectProperty(None, allownone=True)
 
     def press(self, digit: str) -> None:
         if len(self.pin) < self.max_length:
@@ -132,8 +132,8 @@ class PinPad(BoxLayout):
         if len(self.pin) < self.min_length:
             return
         pin, self.pin = self.pin, ""
-        if self.on_submit_cb is not None:
-            self.on_submit_cb(pin)
+        if self.submit_callback is not None:
+            self.submit_callback(pin)
 
     def masked(self, pin: str) -> str:
         return " ".join("\u25cf" for _ in pin)
@@ -159,14 +159,14 @@ class TimeoutOverlay(Overlay):
     heading = StringProperty("")
     countdown = StringProperty("")
     button_text = StringProperty("")
-    on_still_here = ObjectProperty(None, allownone=True)
+    still_here_callback = ObjectProperty(None, allownone=True)
 
 
 class TechnicianOverlay(Overlay):
     heading = StringProperty("")
     cancel_text = StringProperty("")
-    on_pin = ObjectProperty(None, allownone=True)
-    on_cancel = ObjectProperty(None, allownone=True)
+    pin_callback = ObjectProperty(None, allownone=True)
+    cancel_callback = ObjectProperty(None, allownone=True)
 
 
 class BusyPill(Label):

@@ -1,0 +1,144 @@
+"""A real Kivy window for the UI tests, and kiosks wired to the real reference catalog.
+
+Display: if DISPLAY is unset we start our own Xvfb (a free display number, no TCP) and stop
+it when the test process exits; without Xvfb we fall back to SDL's offscreen driver, which
+still renders with OpenGL (screenshots work). Kivy gets a throw-away KIVY_HOME and logs
+through Python logging. All of this must happen before Kivy is imported.
+
+One window per test process (Kivy cannot reopen one), so the `ui` fixture is session-wide and
+each test plugs a fresh kiosk core into it through a `Switchboard`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_KIVY_HOME = tempfile.mkdtemp(prefix="kiosk-ui-kivy-home-")
+os.environ["KIVY_HOME"] = _KIVY_HOME
+os.environ["KIVY_LOG_MODE"] = "PYTHON"
+os.environ["KIVY_NO_ARGS"] = "1"
+os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+
+
+def _free_display() -> int:
+    for n in range(90, 200):
+        if not Path(f"/tmp/.X{n}-lock").exists() and not Path(f"/tmp/.X11-unix/X{n}").exists():
+            return n
+    raise RuntimeError("no free X display number between :90 and :199")
+
+
+def _start_display() -> subprocess.Popen[bytes] | None:
+    if os.environ.get("DISPLAY"):
+        return None
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        os.environ["SDL_VIDEODRIVER"] = "offscreen"
+        os.environ["KIVY_WINDOW"] = "sdl2"
+        return None
+    n = _free_display()
+    proc = subprocess.Popen([xvfb, f":{n}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not Path(f"/tmp/.X11-unix/X{n}").exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"Xvfb did not start on :{n}")
+        time.sleep(0.02)
+    os.environ["DISPLAY"] = f":{n}"
+    return proc
+
+
+_XVFB = _start_display()
+
+
+def _stop_display() -> None:
+    # registered before Kivy is imported, so it runs after Kivy's own exit handlers
+    if _XVFB is not None and _XVFB.poll() is None:
+        _XVFB.terminate()
+        try:
+            _XVFB.wait(5)
+        except subprocess.TimeoutExpired:
+            _XVFB.kill()
+    shutil.rmtree(_KIVY_HOME, ignore_errors=True)
+
+
+atexit.register(_stop_display)
+
+from ui_harness import Switchboard, Ui  # noqa: E402
+
+from central.seed import DEMO_KIOSK_ID, DEMO_TOKEN  # noqa: E402
+from kiosk import config  # noqa: E402
+from kiosk.app import Kiosk, build_kiosk  # noqa: E402
+from kiosk.ui.context import UiConfig, UiContext  # noqa: E402
+
+UI_CONFIG = UiConfig(
+    library_name="Bibliotheek Demo",
+    opening_hours={"mon": "10:00–19:00", "tue": "10:00–19:00", "wed": "10:00–19:00",
+                   "thu": "10:00–19:00", "fri": "10:00–19:00", "sat": "10:00–16:00"},
+    window_size=(1024, 600),
+    auto_print_on_timeout=False,
+    technician_hold_s=0.3,
+)
+
+
+@pytest.fixture(scope="session")
+def ui() -> Iterator[Ui]:
+    from kiosk.ui import env
+
+    env.configure(UI_CONFIG)
+    from kivy.core.window import Window
+
+    from kiosk.ui.app import KioskApp
+
+    board = Switchboard()
+    app = KioskApp(UiContext(events=board, subscribe=board.subscribe, config=UI_CONFIG,
+                             cue=board.cue, on_technician_pin=board.technician))
+    app._run_prepare()
+    Window.size = UI_CONFIG.window_size
+    harness = Ui(app, board)
+    harness.settle()
+    yield harness
+    app.stop()
+    Window.close()
+
+
+@pytest.fixture
+def make_kiosk(ui: Ui, library: Any, tmp_path: Path) -> Iterator[Callable[..., Kiosk]]:
+    """Build a real kiosk core (journal, REST client, circulation, sync, session) and plug it
+    into the window. The central side is the seeded reference service behind a fault proxy."""
+    made: list[Kiosk] = []
+
+    def make(**session: object) -> Kiosk:
+        settings = config.Settings(
+            kiosk=config.KioskSection(id=DEMO_KIOSK_ID, data_dir=str(tmp_path)),
+            backend=config.BackendSection(url=library.url, connect_timeout_s=0.5, timeout_s=2.0),
+            session=config.SessionSection(**{"timeout_s": 60.0, "warning_s": 10.0,
+                                             "goodbye_s": 0.5, **session}),
+            sync=config.SyncSection(heartbeat_s=0.2, backoff_base_s=0.05, backoff_max_s=0.2,
+                                    recheck_s=0.2),
+            api_token=DEMO_TOKEN,
+        )
+        receipts: list[object] = []
+        kiosk = build_kiosk(settings, print_receipt=receipts.append)
+        kiosk.extras["receipts"] = receipts
+        kiosk.start()
+        made.append(kiosk)
+        ui.board.attach(kiosk)
+        ui.settle()
+        return kiosk
+
+    yield make
+    ui.board.attach(None)
+    for kiosk in made:
+        kiosk.close()
+    ui.app._restore_defaults()  # type: ignore[attr-defined]

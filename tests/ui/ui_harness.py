@@ -1,0 +1,110 @@
+"""The UI test harness (a switchboard between the window and each test's kiosk) and the
+demo library's ids and device events for the journeys."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from central.seed import SEED_ITEMS, SEED_PATRONS, SeedPatron
+from drivers.events import BarcodeScanned, CardPresented, ItemsOnPad, TagRead
+from kiosk.app import Kiosk
+from kiosk.domain import Credential, CredentialKind
+
+TITLES = {i.item_id: i.title for i in SEED_ITEMS}
+
+
+def patron(patron_id: str) -> SeedPatron:
+    return next(p for p in SEED_PATRONS if p.patron_id == patron_id)
+
+
+def first_name(p: SeedPatron) -> str:
+    return p.name.split(" ")[0]
+
+
+def card(p: SeedPatron) -> CardPresented:
+    return CardPresented(Credential(CredentialKind.BARCODE, p.barcode), source="sim-scanner")
+
+
+def pad(*item_ids: str) -> ItemsOnPad:
+    """The RFID pad reports everything lying on it now."""
+    return ItemsOnPad(tags=tuple(TagRead(item_id=i, uid=f"E0040100{n:08X}")
+                                 for n, i in enumerate(item_ids)), source="sim-rfid")
+
+
+def scan(item_id: str) -> BarcodeScanned:
+    return BarcodeScanned(item_id, source="sim-scanner")
+
+
+class Switchboard:
+    """The UI's context: forwards actions to the current test's kiosk and its views back."""
+
+    def __init__(self) -> None:
+        self.kiosk: Kiosk | None = None
+        self.listener: Callable[[object], None] | None = None
+        self.cues: list[str] = []
+        self.technician_pins: list[str] = []
+        self.actions: list[object] = []
+
+    def put(self, item: object, block: bool = True, timeout: float | None = None) -> None:
+        self.actions.append(item)
+        if self.kiosk is not None:
+            self.kiosk.put(item)
+
+    def subscribe(self, listener: Callable[[object], None]) -> None:
+        self.listener = listener
+
+    def attach(self, kiosk: Kiosk | None) -> None:
+        self.kiosk = kiosk
+        if kiosk is not None and self.listener is not None:
+            listener = self.listener
+            kiosk.subscribe(lambda view: listener(view) if self.kiosk is kiosk else None)
+
+    def cue(self, kind: str) -> None:
+        self.cues.append(kind)
+
+    def technician(self, pin: str) -> None:
+        self.technician_pins.append(pin)
+
+
+@dataclasses.dataclass
+class Ui:
+    app: Any
+    board: Switchboard
+
+    def settle(self, timeout: float = 5.0) -> None:
+        """Wait until the kiosk handled every event and the newest view is drawn."""
+        from kiosk.ui import probe
+
+        kiosk = self.board.kiosk
+        if kiosk is not None:
+            kiosk.wait_idle(timeout)
+        probe.pump_until(lambda: self.app._latest is None, timeout, settle=4)
+
+    def device(self, event: object) -> None:
+        """A simulated device publishes an event, as the drivers do, then the screen updates."""
+        if self.board.kiosk is None:
+            raise RuntimeError("no kiosk attached")
+        self.board.kiosk.put(event)
+        self.settle()
+
+    def tap(self, name: str) -> None:
+        from kiosk.ui import probe
+
+        probe.tap(probe.button(self.app, name))
+        self.settle()
+
+    def text(self) -> str:
+        from kiosk.ui import probe
+
+        return probe.screen_text(self.app).replace("\xa0", " ")
+
+    @property
+    def screen(self) -> str:
+        return self.app.sm.current
+
+    def show(self, view: object) -> None:
+        """Render a hand-made SessionView (layout and screenshot tests; no kiosk attached)."""
+        self.app._on_view(view)
+        self.settle()
