@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -145,6 +146,13 @@ def parse_target(target: str) -> tuple[str, tuple[Any, ...]]:
     )
 
 
+class _NetworkPrinter(escpos_printer.Network):  # type: ignore[misc]
+    """escpos' Network, but a failed connect closes its socket instead of leaking it."""
+
+    def open(self, raise_not_found: bool = True) -> None:
+        self.device = socket.create_connection((self.host, self.port), timeout=self.timeout)
+
+
 class ReceiptPrinter:
     """Prints `Receipt`s on the printer named by `target`.
 
@@ -197,7 +205,7 @@ class ReceiptPrinter:
                                          **kwargs)
         if self.kind == "network":
             host, port = self._args
-            return escpos_printer.Network(host, port=port, timeout=self.timeout, **kwargs)
+            return _NetworkPrinter(host, port=port, timeout=self.timeout, **kwargs)
         if self.kind == "file":
             return escpos_printer.File(devfile=self._args[0], **kwargs)
         raise PrinterConfigError(f"no device for target kind {self.kind!r}")
