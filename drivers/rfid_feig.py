@@ -273,6 +273,7 @@ class FeigReader:
         bus_address: int = BROADCAST,
         timeout: float = 1.0,
         retries: int = 1,
+        connect_later: bool = False,
         serial_factory: Any = None,
     ) -> None:
         self.port = port
@@ -281,28 +282,45 @@ class FeigReader:
         self.retries = retries
         self._lock = threading.Lock()
         self._buffer = bytearray()
-        try:
-            if serial_factory is None:
-                import serial  # pyserial: part of our dependencies
+        if serial_factory is None:
+            import serial  # pyserial: part of our dependencies
 
-                serial_factory = serial.Serial
-            self._serial = serial_factory(
-                port, baudrate=baudrate, bytesize=8, parity=parity, stopbits=1,
-                timeout=min(0.05, timeout), write_timeout=timeout,
-            )
-        except _PORT_ERRORS as exc:  # SerialException is an OSError
-            raise ReaderUnavailable(f"cannot open RFID reader port {port}: {exc}") from exc
+            serial_factory = serial.Serial
+        self._serial_factory = serial_factory
+        self._serial_settings = {
+            "baudrate": baudrate, "bytesize": 8, "parity": parity, "stopbits": 1,
+            "timeout": min(0.05, timeout), "write_timeout": timeout,
+        }
+        self._serial: Any = None
         self._closed = False
+        try:
+            self._open_port()
+        except ReaderUnavailable:
+            if not connect_later:
+                raise
+            log.warning("RFID reader port %s not there yet; will retry on use", port)
 
     # ------------------------------------------------------------- lifecycle
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+    def _open_port(self) -> None:
+        """(Re)open the port: a USB adapter that was pulled and plugged back works again."""
         try:
-            self._serial.close()
-        except _PORT_ERRORS:
-            log.debug("closing RFID port failed", exc_info=True)
+            self._serial = self._serial_factory(self.port, **self._serial_settings)
+        except _PORT_ERRORS as exc:  # SerialException is an OSError
+            self._serial = None
+            raise ReaderUnavailable(f"cannot open RFID reader port {self.port}: {exc}") from exc
+
+    def _drop_port(self) -> None:
+        serial_port, self._serial = self._serial, None
+        if serial_port is not None:
+            try:
+                serial_port.close()
+            except _PORT_ERRORS:
+                log.debug("closing RFID port failed", exc_info=True)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._drop_port()
 
     def __enter__(self) -> FeigReader:
         return self
@@ -349,6 +367,8 @@ class FeigReader:
         with self._lock:
             if self._closed:
                 raise ReaderUnavailable("RFID reader is closed")
+            if self._serial is None:
+                self._open_port()
             for _attempt in range(self.retries + 1):
                 try:
                     self._buffer.clear()
@@ -365,6 +385,7 @@ class FeigReader:
                 except _PORT_ERRORS as exc:
                     # SerialException/OSError/termios.error: unplugged;
                     # TypeError/ValueError: pyserial on a port that vanished under it.
+                    self._drop_port()  # reopened on the next command
                     raise ReaderUnavailable(f"RFID reader on {self.port} failed: {exc}") from exc
         raise last_error if last_error else ReaderProtocolError("no reply")
 

@@ -195,3 +195,27 @@ def test_garbage_from_the_device_never_escapes_as_foreign_error(
         pass
     finally:
         sim.set_silent(False)
+
+
+def test_reader_plugged_in_later_and_replugged(tmp_path) -> None:
+    """The port path (like /dev/serial/by-id/...) comes and goes; the driver follows."""
+    link = tmp_path / "rfid-reader"
+    reader = FeigReader(str(link), parity="N", timeout=0.3, connect_later=True)
+    first = SimRfidReader()
+    second = SimRfidReader()
+    try:
+        with pytest.raises(ReaderUnavailable, match="cannot open"):
+            reader.inventory()  # nothing plugged in yet
+        link.symlink_to(first.port)
+        first.place(SimTag.library_item("1"))
+        assert len(reader.inventory()) == 1
+        first.close()  # pulled out
+        with pytest.raises(ReaderUnavailable):
+            reader.inventory()
+        link.unlink()
+        link.symlink_to(second.port)  # plugged back in (udev gives a new tty)
+        second.place(SimTag.library_item("2"), SimTag.library_item("3"))
+        assert len(reader.inventory()) == 2
+    finally:
+        reader.close()
+        second.close()
