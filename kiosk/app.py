@@ -64,6 +64,7 @@ class Kiosk:
     events: queue.Queue[object]
     listeners: list[Callable[[SessionView], None]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
+    last_loop_at: float = 0.0  # monotonic time the event thread last went round (watchdog)
     _thread: threading.Thread | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -82,6 +83,7 @@ class Kiosk:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            self.last_loop_at = time.monotonic()
             try:
                 event = self.events.get(timeout=0.25)
             except queue.Empty:

@@ -117,7 +117,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from kiosk.doctor import run_doctor
 
-    return run_doctor(_config_path(args.config))
+    return run_doctor(_config_path(args.config), install=args.install)
+
+
+def cmd_set_pin(args: argparse.Namespace) -> int:
+    from kiosk.technician import set_pin_command
+
+    return set_pin_command(_config_path(args.file))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = config_sub.add_parser("check", help="validate a config file, listing every problem")
     c.add_argument("file", nargs="?")
     c.set_defaults(func=cmd_config_check)
+    c = config_sub.add_parser("set-pin", help="set the technician PIN (stored only as a hash)")
+    c.add_argument("file", nargs="?")
+    c.set_defaults(func=cmd_set_pin)
 
     p = sub.add_parser("queue", help="transactions waiting for the central side, and conflicts")
     p.add_argument("--config")
@@ -154,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("doctor", help="check config, backend, devices and disk")
     p.add_argument("--config")
+    p.add_argument("--install", action="store_true",
+                   help="also check this machine against docs/raspberry-pi.md")
     p.set_defaults(func=cmd_doctor)
     return parser
 
