@@ -240,6 +240,9 @@ class RfidPad:
                     continue
                 try:
                     self._known[uid] = known = self._read_tag(tag)
+                except ReaderUnavailable as exc:
+                    self._set_reader_ok(False, str(exc))
+                    raise
                 except (TagReadError, ReaderProtocolError) as exc:
                     # Moved away mid-read, or a garbled answer: try again next poll.
                     log.info("tag %s not read this time: %s", mask(uid), exc)
