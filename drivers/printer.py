@@ -163,7 +163,7 @@ class ReceiptPrinter:
 
     def __init__(
         self,
-        target: str = "sim",
+        target: str,
         *,
         codepage: str = "CP858",
         width: int = 42,
@@ -188,6 +188,14 @@ class ReceiptPrinter:
         self.profile = profile
         self.sink = sink
         self._ok = True
+        try:  # fail at start-up, not on a patron's receipt
+            probe = escpos_printer.Dummy(**({"profile": profile} if profile else {}))
+            probe.charcode(codepage)
+            probe.text("x")
+        except Exception as exc:
+            raise PrinterConfigError(
+                f"printer profile {profile!r} / code page {codepage!r} unusable: {exc}"
+            ) from exc
 
     # ---------------------------------------------------------- connections
     def _make_device(self) -> Any:

@@ -406,3 +406,9 @@ def test_make_printer_picks_the_twin_or_the_real_one() -> None:
     assert type(real) is ReceiptPrinter
     with pytest.raises(PrinterConfigError):
         ReceiptPrinter("sim")
+
+
+@pytest.mark.parametrize("kwargs", [{"codepage": "NOPE-42"}, {"profile": "no-such-printer"}])
+def test_unusable_code_page_or_profile_fails_at_start(kwargs: dict) -> None:
+    with pytest.raises(PrinterConfigError):
+        ReceiptPrinter("file:/dev/null", **kwargs)
