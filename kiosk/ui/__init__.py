@@ -13,6 +13,9 @@ window is closed. Importing this package does not import Kivy.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from kiosk.ui.context import DemoControls, UiConfig, UiContext, ui_config_from_settings
 
 
@@ -30,4 +33,23 @@ def run_ui(context: UiContext) -> None:
     app.run()
 
 
-__all__ = ["DemoControls", "UiConfig", "UiContext", "run_ui", "ui_config_from_settings"]
+def run_demo_ui(kiosk: Any, proxy: Any) -> int:
+    """`kiosk demo` with a display: the window, with the demo keys (F1..F11) driving simulated
+    cards, items and the network (see `kiosk.ui.demo_panel`). Returns the exit status."""
+    from kiosk.ui.demo_panel import demo_controls_for
+
+    run_ui(UiContext(events=kiosk, subscribe=kiosk.subscribe,
+                     config=ui_config_from_settings(kiosk.settings),
+                     demo=demo_controls_for(kiosk, proxy)))
+    return 0
+
+
+def run_screen_tour(kiosk: Any, proxy: Any, output: Path) -> int:
+    """`kiosk demo --tour` / no display: every screen played headless, PNGs + transcript."""
+    from kiosk.ui.tour import run_screen_tour as tour
+
+    return tour(kiosk, proxy, output)
+
+
+__all__ = ["DemoControls", "UiConfig", "UiContext", "run_demo_ui", "run_screen_tour", "run_ui",
+           "ui_config_from_settings"]

@@ -13,7 +13,7 @@ so nothing extra is drawn on the patron's screen. Shortcuts (shown in the log at
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kiosk.ui.context import DemoControls
@@ -90,3 +90,32 @@ def install_demo_controls(app: Any, demo: DemoControls) -> DemoKeys:
     log.info("demo keys: F1-F3 cards, F4 remove card, F5-F8 items, F9 clear pad, "
              "F10 network off, F11 network on")
     return keys
+
+
+def demo_controls_for(kiosk: Any, proxy: Any) -> DemoControls:
+    """Demo controls over a running kiosk core and the fault proxy in front of the catalog.
+
+    The devices are simulated at the event level, exactly as the drivers publish them: a card
+    reader's `CardPresented`, the RFID pad's `ItemsOnPad` (the full set on the pad).
+    """
+    from central.seed import AVAILABLE_ITEMS, HELD_ITEMS, SEED_PATRONS, WAITED_FOR_ITEM
+    from drivers.events import BarcodeScanned, CardPresented, CardRemoved, ItemsOnPad, TagRead
+    from kiosk.domain import Credential, CredentialKind
+
+    def place(item_ids: Sequence[str]) -> None:
+        kiosk.put(ItemsOnPad(tags=tuple(TagRead(item_id=i, uid=f"E00401{n:010X}")
+                                        for n, i in enumerate(item_ids)), source="demo"))
+
+    return DemoControls(
+        present_card=lambda code: kiosk.put(
+            CardPresented(Credential(CredentialKind.BARCODE, code), source="demo")),
+        remove_card=lambda: kiosk.put(CardRemoved(source="demo")),
+        place_items=place,
+        clear_pad=lambda: place(()),
+        scan_barcode=lambda code: kiosk.put(BarcodeScanned(code, source="demo")),
+        set_network=lambda up: proxy.restore() if up else proxy.cut(),
+        sample_cards=tuple(p.barcode for p in SEED_PATRONS if p.patron_id in
+                           ("P0015", "P0008", "P0005")),
+        sample_items=(AVAILABLE_ITEMS[150], AVAILABLE_ITEMS[151], HELD_ITEMS[0],
+                      WAITED_FOR_ITEM),
+    )

@@ -72,9 +72,18 @@ def texts(widgets: Iterator[Widget]) -> list[str]:
     return [w.text for w in widgets if isinstance(w, Label) and w.text]
 
 
+def reading_order(app: Any) -> list[str]:
+    """Label texts on screen, top to bottom and left to right, as a patron reads them."""
+    labels = [w for w in on_screen(app) if isinstance(w, Label) and w.text]
+    def key(w: Label) -> tuple[float, float]:
+        x, top = w.to_window(w.x, w.top)
+        return (-round(top), x)
+    return [w.text for w in sorted(labels, key=key)]
+
+
 def screen_text(app: Any) -> str:
     """All text on screen now, one label per line: what a patron can read."""
-    return "\n".join(texts(on_screen(app)))
+    return "\n".join(reading_order(app))
 
 
 def buttons(app: Any, name: str) -> list[KioskButton]:

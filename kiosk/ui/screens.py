@@ -340,7 +340,9 @@ class ItemsScreen(KioskScreen):
             out.append(tr("Saved offline: it will be sent to the library later."))
         if line.security_failed:
             out.append(reason_sentence(ReasonCode.SECURITY_FAILED, self.ui.lang))
-        if line.screen_message:
+        if line.screen_message and line.reason == ReasonCode.REFUSED:
+            # the library system's own words (its language, not the patron's): only when our
+            # generic sentence would say less
             out.append(line.screen_message)
         return out
 

@@ -14,9 +14,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import subprocess
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,45 +28,14 @@ os.environ["KIVY_NO_ARGS"] = "1"
 os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
 
 
-def _free_display() -> int:
-    for n in range(90, 200):
-        if not Path(f"/tmp/.X{n}-lock").exists() and not Path(f"/tmp/.X11-unix/X{n}").exists():
-            return n
-    raise RuntimeError("no free X display number between :90 and :199")
+from kiosk.ui.display import HeadlessDisplay  # noqa: E402  (imports no Kivy)
 
-
-def _start_display() -> subprocess.Popen[bytes] | None:
-    if os.environ.get("DISPLAY"):
-        return None
-    xvfb = shutil.which("Xvfb")
-    if xvfb is None:
-        os.environ["SDL_VIDEODRIVER"] = "offscreen"
-        os.environ["KIVY_WINDOW"] = "sdl2"
-        return None
-    n = _free_display()
-    proc = subprocess.Popen([xvfb, f":{n}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while not Path(f"/tmp/.X11-unix/X{n}").exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"Xvfb did not start on :{n}")
-        time.sleep(0.02)
-    os.environ["DISPLAY"] = f":{n}"
-    return proc
-
-
-_XVFB = _start_display()
+_DISPLAY = HeadlessDisplay().start()
 
 
 def _stop_display() -> None:
     # registered before Kivy is imported, so it runs after Kivy's own exit handlers
-    if _XVFB is not None and _XVFB.poll() is None:
-        _XVFB.terminate()
-        try:
-            _XVFB.wait(5)
-        except subprocess.TimeoutExpired:
-            _XVFB.kill()
+    _DISPLAY.stop()
     shutil.rmtree(_KIVY_HOME, ignore_errors=True)
 
 

@@ -1,0 +1,184 @@
+"""The scripted screen tour: `make demo` without a display still shows every screen.
+
+It opens the real kiosk window on a headless display (our own Xvfb, or SDL offscreen), plays a
+patron's visit through touches and simulated devices, and after each step writes a screenshot
+and what the screen says to `output/` (`NN-step.png` and `ui-transcript.txt`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kiosk.ui.context import UiConfig, UiContext
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    say: str  # one line for the transcript: what happens in this step
+    do: Callable[[Any], None]  # gets the TourDriver
+
+
+class TourDriver:
+    """Runs steps against the live app: touches by button name, device events, settling."""
+
+    def __init__(self, app: Any, settle: Callable[[], None]) -> None:
+        self.app = app
+        self._settle = settle
+
+    def settle(self) -> None:
+        from kiosk.ui import probe
+
+        self._settle()
+        probe.pump_until(lambda: self.app._latest is None, 5.0, settle=4)
+
+    def tap(self, name: str) -> None:
+        from kiosk.ui import probe
+
+        probe.tap(probe.button(self.app, name))
+        self.settle()
+
+    def wait_for_screen(self, screen: str, timeout: float = 10.0) -> bool:
+        from kiosk.ui import probe
+
+        return probe.pump_until(lambda: self.app.sm.current == screen, timeout)
+
+
+def play(context: UiContext, steps: Sequence[Step], output: Path, *,
+         settle: Callable[[], None]) -> int:
+    """Open the window headless, run `steps`, write screenshots and a transcript; 0 if all ran."""
+    from kiosk.ui.display import HeadlessDisplay
+
+    output.mkdir(parents=True, exist_ok=True)
+    with HeadlessDisplay(), tempfile.TemporaryDirectory(prefix="kiosk-kivy-") as kivy_home:
+        os.environ.setdefault("KIVY_HOME", kivy_home)
+        from kiosk.ui import env
+
+        env.configure(context.config)
+        from kivy.core.window import Window
+
+        from kiosk.ui import probe
+        from kiosk.ui.app import KioskApp
+
+        app = KioskApp(context)
+        app._run_prepare()
+        Window.size = context.config.window_size
+        driver = TourDriver(app, settle)
+        failures = 0
+        with (output / "ui-transcript.txt").open("w", encoding="utf-8") as transcript:
+            for n, step in enumerate(steps, start=1):
+                try:
+                    step.do(driver)
+                    driver.settle()
+                except Exception as exc:  # one broken step must not hide the others
+                    failures += 1
+                    log.exception("tour step %s failed", step.name)
+                    transcript.write(f"!! step {step.name} failed: {exc}\n")
+                shot = probe.screenshot(output / f"{n:02d}-{step.name}.png")
+                transcript.write(f"{n:02d}. {step.say}\n    screen: {app.sm.current}  "
+                                 f"(screenshot {shot.name})\n")
+                for line in probe.reading_order(app):
+                    transcript.write(f"    | {line}\n")
+                transcript.flush()
+        app.stop()
+        Window.close()
+    return 1 if failures else 0
+
+
+def demo_steps(kiosk: Any, proxy: Any) -> list[Step]:
+    """A visit of the demo library (central.seed ids): borrow, refusal, offline, languages,
+    receipt, a return to the hold shelf, and renewals from the account screen."""
+    from central.seed import AVAILABLE_ITEMS, HELD_ITEMS, SEED_PATRONS, WAITED_FOR_ITEM
+    from drivers.events import BarcodeScanned, CardPresented, ItemsOnPad, TagRead
+    from kiosk.domain import Credential, CredentialKind
+
+    patron = next(p for p in SEED_PATRONS if p.patron_id == "P0015")
+    lotte = next(p for p in SEED_PATRONS if p.patron_id == "P0008")
+    items = list(AVAILABLE_ITEMS[120:124])
+
+    def device(event: object) -> Callable[[TourDriver], None]:
+        def do(d: TourDriver) -> None:
+            kiosk.put(event)
+            d.settle()
+        return do
+
+    def pad(*ids: str) -> ItemsOnPad:
+        return ItemsOnPad(tags=tuple(TagRead(item_id=i, uid=f"E00401{n:010X}")
+                                     for n, i in enumerate(ids)))
+
+    def card(p: Any) -> CardPresented:
+        return CardPresented(Credential(CredentialKind.BARCODE, p.barcode))
+
+    def offline_scan(d: TourDriver) -> None:
+        proxy.cut()
+        kiosk.put(BarcodeScanned(items[3]))
+        d.settle()
+
+    def online(d: TourDriver) -> None:
+        proxy.restore()
+        kiosk.sync.wake(now=True)
+        from kiosk.ui import probe
+
+        probe.pump_until(lambda: not d.app.view.offline, 15.0)
+
+    def goodbye(d: TourDriver) -> None:
+        if d.app.sm.current == "receipt":  # only offered when the kiosk has a printer
+            d.tap("receipt-print")
+
+    def to_idle(d: TourDriver) -> None:
+        d.wait_for_screen("idle")
+
+    def place_three(d: TourDriver) -> None:
+        for k in (1, 2, 3):
+            device(pad(*items[:k]))(d)
+
+    def return_done(d: TourDriver) -> None:
+        device(pad())(d)  # the books leave the pad
+        d.tap("done")
+        if d.app.sm.current == "receipt":
+            d.tap("receipt-none")
+        d.wait_for_screen("idle")
+
+    def account(d: TourDriver) -> None:
+        device(card(lotte))(d)
+        d.tap("mode-account")
+
+    return [
+        Step("idle", "The kiosk waits: library, how to start, opening hours.", lambda d: None),
+        Step("home", f"{patron.name.split()[0]} scans the library card.", device(card(patron))),
+        Step("borrow", "Taps Borrow.", lambda d: d.tap("mode-borrow")),
+        Step("borrow-items", "Places three books on the pad, one after the other.",
+             place_three),
+        Step("refused", "Scans a book reserved for someone else.", device(
+            BarcodeScanned(HELD_ITEMS[0]))),
+        Step("offline", "The network is cut; one more book is borrowed offline.", offline_scan),
+        Step("online", "The network returns; the banner goes away.", online),
+        Step("french", "Switches the screen to French.", lambda d: d.tap("lang-fr")),
+        Step("done", "Taps Done (a receipt is offered if the kiosk has a printer).",
+             lambda d: d.tap("done")),
+        Step("goodbye", "Asks for a printed receipt.", goodbye),
+        Step("idle-again", "The session ends; the screen is back in Dutch.", to_idle),
+        Step("return", "Someone returns a book that another reader waits for.",
+             device(pad(WAITED_FOR_ITEM))),
+        Step("return-done", "Taps Done, no receipt.", return_done),
+        Step("account", f"{lotte.name.split()[0]} checks her account.", account),
+        Step("renew-all", "Taps Renew all: both renewals are refused, with the reason.",
+             lambda d: d.tap("renew-all")),
+    ]
+
+
+def run_screen_tour(kiosk: Any, proxy: Any, output: Path, config: UiConfig | None = None) -> int:
+    """For `kiosk demo --tour` without a display: the tour above, screenshots in `output`."""
+    from kiosk.ui.context import ui_config_from_settings
+
+    ui_config = config or ui_config_from_settings(kiosk.settings, window_size=(1024, 600))
+    context = UiContext(events=kiosk, subscribe=kiosk.subscribe, config=ui_config)
+    return play(context, demo_steps(kiosk, proxy), output, settle=kiosk.wait_idle)
