@@ -256,6 +256,10 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
         if not chunk:
             return None
         data += chunk
+        # vpcd writes length and payload separately; acknowledging at once spares
+        # each exchange a 40 ms delayed-ACK/Nagle stall that no real reader has
+        with contextlib.suppress(OSError, AttributeError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
     return data
 
 
