@@ -6,7 +6,9 @@ will read the same tables. The routes only parse JSON and call these methods.
 
 Every transaction (single endpoint or batch) is stored in `transactions` with its answer and
 with a snapshot of the item's loan and holds before and after, which is exactly what `void`
-needs to undo it. A repeated `tx_id` returns the stored answer and changes nothing.
+needs to undo it. A repeated `tx_id` returns the stored answer and changes nothing, even after
+a void undid it (`voided_by` says so for staff). A void for a `tx_id` never seen stores a
+placeholder row (status `voided`), so that transaction is rejected if it ever arrives.
 """
 
 from __future__ import annotations
@@ -454,14 +456,15 @@ class CirculationService:
             return Result("rejected", None, "a void cannot be voided")
         if ref["kiosk_id"] != tx.kiosk_id:
             return Result("rejected", None, f"{ref_id} belongs to another kiosk")
-        if ref["status"] == "voided":
+        if ref["status"] == "voided" or ref["voided_by"]:
             return Result("done", None, f"{ref_id} was already voided")
         if ref["status"] != "done" or ref["undo"] is None:
             self._mark_voided(conn, ref_id, tx.tx_id)
             return Result("done", None, f"{ref_id} had no effect; marked void")
         later = conn.execute(
             "SELECT tx_id FROM transactions WHERE item_id = ? AND seq > ? AND undo IS NOT NULL "
-            "AND status = 'done' LIMIT 1", (ref["item_id"], ref["seq"])).fetchone()
+            "AND status = 'done' AND voided_by IS NULL LIMIT 1",
+            (ref["item_id"], ref["seq"])).fetchone()
         undo = json.loads(ref["undo"])
         if later is not None:
             return Result("conflict", None,
@@ -475,8 +478,8 @@ class CirculationService:
         return Result("done", None, f"{ref['kind']} {ref_id} undone")
 
     def _mark_voided(self, conn: sqlite3.Connection, ref_id: str, void_id: str) -> None:
-        conn.execute("UPDATE transactions SET status = 'voided', voided_by = ? WHERE tx_id = ?",
-                     (void_id, ref_id))
+        # The status and answer stay: a repeated tx_id still gets its first answer verbatim.
+        conn.execute("UPDATE transactions SET voided_by = ? WHERE tx_id = ?", (void_id, ref_id))
         conn.execute("UPDATE conflicts SET resolved_at = ?, resolved_by = ? "
                      "WHERE tx_id = ? AND resolved_at IS NULL",
                      (iso(self.clock()), f"void {void_id}", ref_id))

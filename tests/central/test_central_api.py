@@ -291,3 +291,18 @@ def test_seeded_library_matches_its_documentation() -> None:
     assert any("boek" in i.title for i in SEED_ITEMS) and len(MULTIPART_ITEMS) >= 3
     assert any(i.title.startswith(("Le ", "La ", "Les ")) for i in SEED_ITEMS)
     assert any(i.title.startswith(("De ", "Het ")) for i in SEED_ITEMS)
+
+
+def test_a_storage_fault_is_a_503_with_an_error_body_not_a_traceback(api, db_path) -> None:
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("DROP TABLE events")  # the next loan cannot be recorded
+    response = api.post("/v1/checkout", tx(AN.patron_id, AVAILABLE_ITEMS[9]))
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert response.json()["error"]["code"] == "unavailable"
+    assert "Traceback" not in response.text and "events" not in response.text
+    # The failed transaction left nothing behind: no loan, no remembered answer.
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM loans WHERE item_id = ?",
+                            (AVAILABLE_ITEMS[9],)).fetchone()[0] == 0
+    assert api.ok("GET", f"/v1/items/{AVAILABLE_ITEMS[9]}")["item"]["on_loan"] is False

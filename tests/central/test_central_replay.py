@@ -187,6 +187,9 @@ def test_void_undoes_a_checkout_exactly(api, db_path) -> None:
         assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
     account = api.ok("GET", f"/v1/patrons/{AN.patron_id}/account")
     assert account["loans"] == []
+    # Sent again, the checkout gets its first answer verbatim and is NOT applied again.
+    assert replay(api, lend, void) == results
+    assert loan_of(db_path, AVAILABLE_ITEMS[12]) is None
 
 
 def test_void_undoes_a_return_and_a_renewal(api, db_path) -> None:
