@@ -35,8 +35,15 @@ def _load(value: str | None) -> config.Settings:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
+    from kiosk import devices
+
     path = _config_path(args.file)
-    problems = config.check(path)
+    try:
+        settings = config.load(path)
+    except config.ConfigError as exc:
+        problems = exc.problems
+    else:
+        problems = devices.check(settings)
     if not problems:
         print(f"{path}: OK")
         return 0

@@ -425,7 +425,7 @@ class Session:
             return
         by_item: dict[str, list[TagRead]] = {}
         for tag in tags:
-            by_item.setdefault(tag.item_id, []).append(tag)
+            by_item.setdefault(tag.item_id or f"tag:{tag.uid}", []).append(tag)
         for item_id, parts in by_item.items():
             if item_id in s.handled_items:
                 continue
@@ -464,8 +464,11 @@ class Session:
         self._put_line(_line_from(outcome, security_failed=not secured_ok))
 
     def _tag_refusal(self, tag: TagRead, parts_present: int) -> ReasonCode | None:
-        isils = self._settings.library_isils
-        if isils and tag.owner_isil and tag.owner_isil not in isils:
+        if not tag.item_id or tag.usage == "unknown":
+            return ReasonCode.UNKNOWN_ITEM  # blank or unreadable tag: never borrow "nothing"
+        isils = {i.upper() for i in self._settings.library_isils}
+        if isils and tag.owner_isil and tag.owner_isil.upper() not in isils:
+            # a tag without an owner is accepted: many libraries never encoded one
             return ReasonCode.FOREIGN_ITEM
         if tag.usage in ("reference", "discarded") and self._state.screen == Screen.BORROW:
             return ReasonCode.NOT_FOR_LOAN

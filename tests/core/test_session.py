@@ -257,3 +257,14 @@ def test_back_returns_home_and_an_unknown_card_is_said_plainly(rig):
     r.card(PATRON)
     r.do(ChooseMode(Mode.ACCOUNT))
     assert r.do(Back()).screen == Screen.HOME
+
+
+def test_a_blank_or_unreadable_tag_is_refused_not_borrowed(rig):
+    r = rig()
+    r.card(PATRON)
+    r.do(ChooseMode(Mode.BORROW))
+    view = r.do(ItemsOnPad((TagRead(item_id="", uid="E0FF01", usage="unknown"),
+                            _tag(AVAILABLE_ITEMS[9], "E0FF02", isil="be-demo0"))))
+    assert [(line.ok, line.reason) for line in view.items] == [
+        (False, ReasonCode.UNKNOWN_ITEM), (True, ReasonCode.OK)]
+    assert r.flips == [("E0FF02", False)]

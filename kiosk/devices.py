@@ -1,0 +1,250 @@
+"""Devices from config: each `[devices.NAME]` table names a `type` and the driver's own options.
+
+Why one place: the drivers stay ignorant of the config file and of each other, and the rest of
+the kiosk only sees the `Devices` bundle: events arrive on the queue, and the session gets two
+callables (security flip, receipt printing). `check(settings)` validates the device tables
+against the drivers' constructor signatures without opening any hardware, so
+`kiosk config check` catches a misspelt option before a technician leaves the branch.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from drivers.events import EventSink
+from kiosk.config import Problem, Settings
+
+log = logging.getLogger(__name__)
+
+
+class DeviceConfigError(ValueError):
+    """A device table names an unknown type or options its driver does not take."""
+
+
+def _card_reader(kind: str) -> Callable[..., Any] | None:
+    if kind == "pcsc":
+        from drivers.cards import PcscCardReader
+
+        return PcscCardReader
+    if kind == "sim":
+        from drivers.cards_sim import SimCardReader
+
+        return SimCardReader
+    return None
+
+
+def _scanner(kind: str) -> Callable[..., Any] | None:
+    from drivers import scanner
+
+    return {"evdev": scanner.EvdevScanner, "serial": scanner.SerialScanner,
+            "sim": scanner.SimScanner}.get(kind)
+
+
+def _lights(kind: str) -> Callable[..., Any] | None:
+    from drivers import gpio
+
+    return {"gpio": gpio.GpioLights, "sim": gpio.SimLights}.get(kind)
+
+
+def _printer(kind: str) -> Callable[..., Any] | None:
+    from drivers import printer
+
+    return {"escpos": printer.ReceiptPrinter, "sim": printer.SimPrinter}.get(kind)
+
+
+def _rfid_reader(kind: str) -> Callable[..., Any] | None:
+    from drivers.rfid_feig import FeigReader
+
+    return {"feig": FeigReader}.get(kind)
+
+
+# options the factory itself consumes for the RFID pad (the rest go to the reader)
+_PAD_OPTIONS = {"afi_secured", "afi_unsecured", "use_eas", "attempts", "poll_interval",
+                "memory_bytes"}
+_FACTORIES: dict[str, Callable[[str], Callable[..., Any] | None]] = {
+    "card_reader": _card_reader, "scanner": _scanner, "lights": _lights, "printer": _printer,
+    "rfid": _rfid_reader,
+}
+_INJECTED = {"sink", "self", "source", "pin_factory", "serial_factory", "opener"}
+
+
+def check(settings: Settings) -> list[Problem]:
+    """Every problem in the device tables, without touching hardware."""
+    problems: list[Problem] = []
+    for name, table in settings.devices.items():
+        key = f"devices.{name}"
+        if name not in _FACTORIES:
+            problems.append(Problem(settings.source, key, f"unknown device; expected one of "
+                                                          f"{', '.join(sorted(_FACTORIES))}"))
+            continue
+        kind = str(table.get("type", "none"))
+        if kind == "none":
+            continue
+        if name == "rfid" and kind == "sim":
+            factory: Callable[..., Any] | None = None
+        else:
+            try:
+                factory = _FACTORIES[name](kind)
+            except ImportError as exc:
+                problems.append(Problem(settings.source, f"{key}.type",
+                                        f"driver for {kind!r} cannot load here: {exc}"))
+                continue
+            if factory is None:
+                problems.append(Problem(settings.source, f"{key}.type",
+                                        f"unknown type {kind!r} for {name}"))
+                continue
+        options = {k for k in table if k != "type"}
+        if name == "rfid":
+            options -= _PAD_OPTIONS
+        if factory is None:
+            accepted: set[str] = set()
+            required: set[str] = set()
+        else:
+            params = inspect.signature(factory).parameters
+            accepted = set(params) - _INJECTED
+            required = {n for n, p in params.items() if p.default is p.empty
+                        and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)} - _INJECTED
+        for option in sorted(required - options):
+            problems.append(Problem(settings.source, f"{key}.{option}",
+                                    f"missing: the {kind} {name} needs {option}"))
+        for option in sorted(options - accepted):
+            problems.append(Problem(settings.source, f"{key}.{option}",
+                                    f"not an option of the {kind} {name}; expected one of: "
+                                    f"{', '.join(sorted(accepted)) or '(none)'}"))
+    return problems
+
+
+@dataclass
+class Devices:
+    """The kiosk's hardware (or its twins). Only the app calls these; the UI never does."""
+
+    card_reader: Any = None
+    rfid: Any = None  # drivers.rfid.RfidPad
+    rfid_sim: Any = None  # drivers.rfid_sim.SimRfidReader in demo mode
+    scanner: Any = None
+    printer: Any = None
+    lights: Any = None
+    library_name: str = ""
+    _started: list[Any] = field(default_factory=list)
+    _seen_lines: int = 0
+    _light: str = ""
+
+    def on_view(self, view: Any) -> None:
+        """Lights and beeps follow the session: a view listener (runs on the event thread)."""
+        if self.lights is None:
+            return
+        from drivers.gpio import BeepPattern, LightState
+
+        if view.devices_down:
+            state = LightState.FAULT
+        elif view.busy:
+            state = LightState.BUSY
+        elif view.offline:
+            state = LightState.OFFLINE
+        else:
+            state = LightState.READY
+        try:
+            if state != self._light:
+                self.lights.show(state)
+                self._light = state
+            lines = (*view.items, *view.renewals)
+            for line in lines[self._seen_lines:]:
+                self.lights.beep(BeepPattern.SUCCESS if line.ok else BeepPattern.ATTENTION)
+            self._seen_lines = len(lines)
+        except Exception:  # a dead buzzer must never stop a loan
+            log.exception("lights/buzzer failed")
+
+    def security(self, uid: str, secured: bool) -> bool:
+        """Flip an item's security bit; True when the write was verified."""
+        if self.rfid is None:
+            return True
+        return bool(self.rfid.set_secured(uid, secured))
+
+    def print_receipt(self, receipt: Any) -> None:
+        if self.printer is None:
+            return
+        from drivers.printer import Receipt
+        from kiosk.i18n import translations
+
+        paper = Receipt.from_session(receipt, library_name=self.library_name)
+        self.printer.print_receipt(paper, gettext=translations(receipt.language).gettext)
+
+    def start(self) -> None:
+        for device in (self.card_reader, self.scanner, self.rfid):
+            if device is not None and hasattr(device, "start"):
+                device.start()
+                self._started.append(device)
+
+    def close(self) -> None:
+        for device in (self.card_reader, self.scanner, self.rfid, self.printer, self.lights,
+                       self.rfid_sim):
+            if device is None:
+                continue
+            try:
+                device.close()
+            except Exception:  # closing one device must not keep the others open
+                log.exception("closing %s failed", type(device).__name__)
+
+
+def _options(table: dict[str, Any], drop: set[str] | None = None) -> dict[str, Any]:
+    return {k: v for k, v in table.items() if k != "type" and k not in (drop or set())}
+
+
+def build(settings: Settings, sink: EventSink) -> Devices:
+    """Open the configured devices. Raises DeviceConfigError for a bad table."""
+    problems = check(settings)
+    if problems:
+        raise DeviceConfigError("; ".join(str(p) for p in problems))
+    devices = Devices(library_name=settings.library.name)
+    tables = settings.devices
+    try:
+        for name in ("card_reader", "scanner", "lights", "printer"):
+            table = tables.get(name, {})
+            kind = str(table.get("type", "none"))
+            if kind == "none":
+                continue
+            factory = _FACTORIES[name](kind)
+            if factory is None:
+                continue
+            params = inspect.signature(factory).parameters
+            kwargs = _options(table)
+            if "sink" in params:
+                kwargs["sink"] = sink
+            setattr(devices, name, factory(**kwargs))
+        devices.rfid, devices.rfid_sim = _build_rfid(settings, sink)
+    except Exception:
+        devices.close()
+        raise
+    return devices
+
+
+def _build_rfid(settings: Settings, sink: EventSink) -> tuple[Any, Any]:
+    table = settings.devices.get("rfid", {})
+    kind = str(table.get("type", "none"))
+    if kind == "none":
+        return None, None
+    from drivers.rfid import RfidPad, SecurityPolicy
+
+    pad_kwargs = {k: table[k] for k in ("poll_interval", "memory_bytes") if k in table}
+    security = SecurityPolicy(**{k: table[k] for k in ("afi_secured", "afi_unsecured", "use_eas",
+                                                       "attempts") if k in table})
+    simulator = None
+    if kind == "sim":
+        from drivers.rfid_sim import SimRfidReader
+
+        simulator = SimRfidReader()
+        reader = simulator.open_reader()
+    else:
+        factory = _rfid_reader(kind)
+        if factory is None:
+            raise DeviceConfigError(f"devices.rfid.type: unknown type {kind!r}")
+        options = _options(table, _PAD_OPTIONS)
+        options.setdefault("connect_later", True)  # the kiosk starts even if the reader is late
+        reader = factory(**options)
+    pad = RfidPad(reader, sink=sink, library_isils=settings.library.isils, security=security,
+                  **pad_kwargs)
+    return pad, simulator
