@@ -243,7 +243,7 @@ class CardReader(Protocol):
 def _load_pyscard() -> ModuleType:
     try:
         from smartcard import scard
-    except ImportError as exc:  # pragma: no cover - exercised where pyscard is absent
+    except ImportError as exc:
         raise PcscNotInstalled(
             "pyscard is not installed (pip install pyscard; needs libpcsclite-dev)"
         ) from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 
@@ -226,3 +227,18 @@ def test_starting_without_pcscd_is_unavailable_not_a_crash(
         pcscd.start()
         assert events.next(DeviceState, timeout=10).ok
         assert present(emulator, events, EidCard()).display_name == "Anaïs"
+
+
+def test_nothing_from_the_card_reaches_the_logs(
+    reader: PcscCardReader, emulator: VpcdEmulator, events: EventLog,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    present(emulator, events, EidCard())
+    emulator.pull()
+    events.next(CardRemoved)
+    present(emulator, events, UidCard(uid=bytes.fromhex("04A1B2C3")))
+    text = caplog.text + repr(events.seen)
+    for secret in ("85073003328", "591234567890", "Peeters", "04A1B2C3", "04a1b2c3"):
+        assert secret not in text
+    assert "card read: eid #" in caplog.text  # a hash lets a technician correlate
