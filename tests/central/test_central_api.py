@@ -306,3 +306,14 @@ def test_a_storage_fault_is_a_503_with_an_error_body_not_a_traceback(api, db_pat
         assert conn.execute("SELECT COUNT(*) FROM loans WHERE item_id = ?",
                             (AVAILABLE_ITEMS[9],)).fetchone()[0] == 0
     assert api.ok("GET", f"/v1/items/{AVAILABLE_ITEMS[9]}")["item"]["on_loan"] is False
+
+
+def test_unknown_paths_and_methods_answer_in_the_error_format(server: RunningServer) -> None:
+    missing = requests.get(server.url + "/v2/anything", timeout=5)
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")
+    wrong = requests.delete(server.url + "/v1/health", timeout=5)
+    assert (wrong.status_code, wrong.json()["error"]["code"]) == (405, "method_not_allowed")
+    garbage = requests.post(server.url + "/v1/checkout", data=b"{not json",
+                            headers={"Authorization": "Bearer demo-token-not-a-secret",
+                                     "Content-Type": "application/json"}, timeout=5)
+    assert (garbage.status_code, garbage.json()["error"]["code"]) == (422, "invalid_request")
