@@ -227,11 +227,16 @@ class InputDevice(Protocol):
     def close(self) -> None: ...
 
 
-def _open_evdev(device_path: str, name_filter: str) -> InputDevice:
+def _require_evdev() -> Any:
     try:
         import evdev
     except ImportError as exc:
         raise EvdevNotInstalled("python-evdev is not installed (pip install evdev)") from exc
+    return evdev
+
+
+def _open_evdev(device_path: str, name_filter: str) -> InputDevice:
+    evdev = _require_evdev()
     try:
         if device_path:
             return evdev.InputDevice(device_path)
@@ -274,6 +279,8 @@ class EvdevScanner:
             raise ScannerConfigError("give device_path or name_filter for the scanner")
         if not 0 < retry_initial <= retry_max:
             raise ScannerConfigError("need 0 < retry_initial <= retry_max")
+        if opener is None:
+            _require_evdev()  # fail at start-up, not silently in the reader thread
         self.decoder = WedgeDecoder(
             sink, max_interkey_ms=max_interkey_ms, min_length=min_length, prefix=prefix,
             suffix=suffix, checksums=checksums, source=source,
@@ -352,8 +359,11 @@ class EvdevScanner:
         while not self._stop.is_set():
             ready, _, _ = select.select([device.fd], [], [], tick)
             if ready:
-                for ev in device.read():
-                    self.handle_event(ev.type, ev.code, ev.value, ev.timestamp())
+                try:
+                    for ev in device.read():
+                        self.handle_event(ev.type, ev.code, ev.value, ev.timestamp())
+                except BlockingIOError:  # woken without a full event: read again later
+                    pass
             self.decoder.flush(time.time())  # evdev stamps events with the wall clock
 
 

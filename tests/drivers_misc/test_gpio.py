@@ -190,3 +190,23 @@ def test_sim_lights_record_states_and_beeps() -> None:
     assert sim.beeps == [BeepPattern.ERROR]
     with pytest.raises(ValueError):
         sim.show("purple")  # type: ignore[arg-type]
+
+
+def _gpiozero_errors() -> list[type[BaseException]]:
+    import inspect
+
+    from gpiozero import exc
+
+    return [c for _, c in inspect.getmembers(exc, inspect.isclass)
+            if issubclass(c, exc.GPIOZeroError)]
+
+
+@pytest.mark.parametrize("error", _gpiozero_errors(), ids=lambda c: c.__name__)
+def test_every_gpiozero_error_is_translated(error: type[BaseException]) -> None:
+    from drivers.gpio import GpioError, _build
+
+    def fail() -> None:
+        raise error("boom")
+
+    with pytest.raises(GpioError):
+        _build(fail, "test device")

@@ -244,14 +244,12 @@ def test_evdev_without_the_library_is_a_named_error(monkeypatch: pytest.MonkeyPa
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_evdev)
-    from drivers.scanner import _open_evdev
-
-    with pytest.raises(EvdevNotInstalled):
-        _open_evdev("/dev/input/event0", "")
+    with pytest.raises(EvdevNotInstalled, match="pip install evdev"):
+        EvdevScanner(queue.Queue(), device_path="/dev/input/event0")
 
 
 def test_evdev_needs_a_device_choice() -> None:
-    with pytest.raises(ScannerConfigError):
+    with pytest.raises(ScannerConfigError, match="device_path or name_filter"):
         EvdevScanner(queue.Queue())
 
 
