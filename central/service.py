@@ -134,11 +134,18 @@ def load_rules(conn: sqlite3.Connection) -> r.Rules:
 
 
 def load_patron(conn: sqlite3.Connection, patron_id: str | None) -> r.PatronRow | None:
+    """By patron id, or by card: an offline kiosk under the "format" policy never saw the
+    patron online and sends the card itself as "<kind>:<value>" (e.g. "barcode:2100...")."""
     if not patron_id:
         return None
-    row = conn.execute(
-        "SELECT p.*, (SELECT COUNT(*) FROM loans l WHERE l.patron_id = p.patron_id) AS n "
-        "FROM patrons p WHERE p.patron_id = ?", (patron_id,)).fetchone()
+    query = ("SELECT p.*, (SELECT COUNT(*) FROM loans l WHERE l.patron_id = p.patron_id) AS n "
+             "FROM patrons p WHERE p.patron_id = ?")
+    row = conn.execute(query, (patron_id,)).fetchone()
+    kind, _, value = patron_id.partition(":")
+    if row is None and value and kind in ("barcode", "card_uid", "eid"):
+        card = conn.execute("SELECT patron_id FROM credentials WHERE kind = ? AND value = ?",
+                            (kind, normalise_credential(kind, value))).fetchone()
+        row = conn.execute(query, (card["patron_id"],)).fetchone() if card else None
     if row is None:
         return None
     return r.PatronRow(
@@ -347,7 +354,8 @@ class CirculationService:
              tx.item_id, int(tx.offline), result.status,
              json.dumps(result.outcome) if result.outcome is not None else None, result.detail,
              json.dumps(result.undo) if result.undo is not None else None))
-        day = self.clock().date().isoformat()
+        # Counted on the day the patron did it: an offline loan replayed tomorrow is today's.
+        day = (tx.created_at if tx.offline else self.clock()).date().isoformat()
         for kind in result.events:
             conn.execute("INSERT INTO events(kind, kiosk_id, day, tx_id) VALUES (?, ?, ?, ?)",
                          (kind, tx.kiosk_id, day, tx.tx_id))
@@ -388,7 +396,8 @@ class CirculationService:
         if decision.action in (r.Action.RETURN, r.Action.RETURN_THEN_LEND):
             conn.execute("DELETE FROM loans WHERE item_id = ?", (item_id,))
             events.append("checkin")
-            hold_shelf, bin_ = self._route_return(conn, item, holds, rules)
+            if decision.action is r.Action.RETURN:  # not when it goes straight out again
+                hold_shelf, bin_ = self._route_return(conn, item, holds, rules)
         if decision.action in (r.Action.LEND, r.Action.RETURN_THEN_LEND):
             if patron is None:
                 raise RuntimeError("rules chose to lend without a patron")
@@ -408,7 +417,8 @@ class CirculationService:
             conn.execute("UPDATE loans SET due = ?, renewals = renewals + 1 WHERE item_id = ?",
                          (due.isoformat(), item_id))
             events.append("renew")
-        if decision.action is r.Action.NOTHING and tx.kind is TransactionKind.CHECKIN:
+        if decision.action is r.Action.NOTHING and tx.kind is TransactionKind.CHECKIN \
+                and loan is None:
             hold_shelf, bin_ = self._route_return(conn, item, holds, rules)
         after = _snapshot(conn, item_id)
         undo = {"before": before, "after": after} if after != before else None

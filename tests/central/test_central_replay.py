@@ -252,3 +252,21 @@ def test_void_of_a_conflict_resolves_it(api, db_path) -> None:
     replay(api, bad, entry("void", None, None, ref=bad["tx_id"]))
     [(tx_id, _, _, resolved_at)] = conflicts(db_path)
     assert tx_id == bad["tx_id"] and resolved_at is not None
+
+
+def test_return_then_lend_does_not_call_the_waiting_reader(api, db_path) -> None:
+    """Lotte's item (Tom waits for it) was lent offline to An: it never reached the shelf."""
+    waited = SEED_ITEMS[16].item_id
+    [result] = replay(api, entry("checkout", AN.patron_id, waited,
+                                 created_at=NOW - timedelta(hours=2)))
+    assert result["status"] == "done"
+    assert "on hold for another patron" in result["detail"]
+    assert api.ok("GET", "/v1/patrons/P0009/account")["holds"][0]["ready"] is False
+
+
+def test_offline_loans_count_on_the_day_they_happened(api, db_path) -> None:
+    yesterday = NOW - timedelta(days=1)
+    replay(api, entry("checkout", AN.patron_id, AVAILABLE_ITEMS[17], created_at=yesterday))
+    with sqlite3.connect(db_path) as conn:
+        days = conn.execute("SELECT day FROM events WHERE kind = 'checkout'").fetchall()
+    assert days == [(yesterday.date().isoformat(),)]
