@@ -1,0 +1,51 @@
+"""`kiosk queue` and `kiosk sync` as a technician runs them, against a real journal and service."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from central.seed import AVAILABLE_ITEMS, DEMO_TOKEN, SEED_PATRONS
+from kiosk.circulation import CirculationService, OfflinePolicy
+from kiosk.domain import Credential, CredentialKind
+from kiosk.journal import Journal
+
+PATRON = SEED_PATRONS[14]
+
+
+def _kiosk(tmp_path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    cfg = tmp_path / "kiosk.toml"
+    cfg.write_text(f'[kiosk]\nid = "demo-kiosk-1"\ndata_dir = "{tmp_path}"\n'
+                   f'[backend]\nurl = "{url}"\ntoken_env = "T"\n')
+    return subprocess.run([sys.executable, "-m", "kiosk.cli", *args, "--config", str(cfg)],
+                          capture_output=True, text=True, timeout=60,
+                          env={"T": DEMO_TOKEN, "PATH": "/usr/bin:/bin"})
+
+
+def test_queue_lists_offline_work_without_card_numbers_then_sync_sends_it(library, tmp_path):
+    journal = Journal(tmp_path / "journal.db")
+    from kiosk.backends.rest import RestBackend
+
+    backend = RestBackend(library.url, DEMO_TOKEN, kiosk_id="demo-kiosk-1", timeout=(0.5, 1))
+    circulation = CirculationService(backend, journal, policy=OfflinePolicy(
+        patron_check="format"), kiosk_id="demo-kiosk-1")
+    library.proxy.cut()
+    patron = circulation.identify(Credential(CredentialKind.BARCODE, PATRON.barcode)).patron
+    for item in AVAILABLE_ITEMS[60:63]:
+        assert circulation.checkout(patron, item).offline
+    journal.close()
+    backend.close()
+
+    listing = _kiosk(tmp_path, library.url, "queue")
+    assert listing.returncode == 0, listing.stderr
+    assert listing.stdout.count("checkout") == 3 and "pending" in listing.stdout
+    assert PATRON.barcode not in listing.stdout and PATRON.patron_id not in listing.stdout
+
+    failed = _kiosk(tmp_path, library.url, "sync")  # still cut off
+    assert failed.returncode == 2 and "did not answer" in failed.stdout
+    library.proxy.restore()
+    sent = _kiosk(tmp_path, library.url, "sync")
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert "3 done" in sent.stdout and "0 still pending" in sent.stdout
+    assert "empty" in _kiosk(tmp_path, library.url, "queue").stdout
+    assert "Traceback" not in failed.stderr + sent.stderr + listing.stderr
