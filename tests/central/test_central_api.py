@@ -317,3 +317,39 @@ def test_unknown_paths_and_methods_answer_in_the_error_format(server: RunningSer
                             headers={"Authorization": "Bearer demo-token-not-a-secret",
                                      "Content-Type": "application/json"}, timeout=5)
     assert (garbage.status_code, garbage.json()["error"]["code"]) == (422, "invalid_request")
+
+
+def test_two_kiosks_racing_for_one_item_lend_it_once(server: RunningServer, db_path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from central.db import Database
+    from central.kiosks import register_kiosk
+
+    with Database(db_path) as db:
+        token = register_kiosk(db, "kiosk-2", name="Kiosk 2", branch="Noord")
+    patrons = ("P0001", "P0002", "P0004", "P0007", "P0009", "P0011", "P0013", "P0014")
+    racers = [("demo-token-not-a-secret" if n % 2 else token, patron)
+              for n, patron in enumerate(patrons)]
+    same = tx("P0010", AVAILABLE_ITEMS[10])  # and one tx_id sent by 4 threads at once
+
+    def lend(args: tuple[str, str]) -> str:
+        api_token, patron = args
+        with requests.Session() as session:
+            session.headers["Authorization"] = f"Bearer {api_token}"
+            body = tx(patron, AVAILABLE_ITEMS[9], kiosk_id="")
+            return session.post(server.url + "/v1/checkout", json=body, timeout=10
+                                ).json()["reason"]
+
+    def resend(_: int) -> dict:
+        return requests.post(server.url + "/v1/checkout", json=same, timeout=10,
+                             headers={"Authorization": "Bearer demo-token-not-a-secret"}).json()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        reasons = list(pool.map(lend, racers))
+        answers = list(pool.map(resend, range(4)))
+    assert sorted(reasons).count("ok") == 1
+    assert set(reasons) == {"ok", "already_on_loan"}
+    assert all(answer == answers[0] for answer in answers) and answers[0]["ok"]
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM events WHERE tx_id = ?",
+                            (same["tx_id"],)).fetchone()[0] == 1
