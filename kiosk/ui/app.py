@@ -32,7 +32,7 @@ from kiosk import i18n
 from kiosk.session import Screen, SessionView, SetLanguage, StillHere
 from kiosk.ui.context import UiContext
 from kiosk.ui.screens import SCREENS, KioskScreen
-from kiosk.ui.theme import Theme, register_fonts
+from kiosk.ui.theme import STATUS_GLYPHS, Theme, register_fonts
 from kiosk.ui.widgets import (
     Banner,
     BusyPill,
@@ -307,7 +307,7 @@ class KioskApp(App):
 
     def _render_busy(self) -> None:
         show = self.pending or self.view.busy
-        self.busy.text = "\u231b  " + self.tr("Please wait…")
+        self.busy.text = STATUS_GLYPHS["wait"] + "  " + self.tr("Please wait…")
         if show and self.busy.parent is None:
             self.root_layout.add_widget(self.busy)
         elif not show and self.busy.parent is not None:

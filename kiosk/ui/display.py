@@ -25,7 +25,7 @@ class DisplayError(RuntimeError):
 class HeadlessDisplay:
     """Context manager; sets DISPLAY (or the offscreen driver) in os.environ for Kivy."""
 
-    def __init__(self, size: tuple[int, int] = (1280, 800)) -> None:
+    def __init__(self, size: tuple[int, int] = (2000, 2000)) -> None:
         self.size = size
         self.proc: subprocess.Popen[bytes] | None = None
         self.mode = ""

@@ -156,12 +156,19 @@ class IdleScreen(KioskScreen):
             self.buttons.add_widget(b)
 
     def _reflow(self) -> None:
-        self.columns.cols = 2 if _landscape(self) and self.width > dp(700) else 1
+        cols = 2 if _landscape(self) and self.width > dp(700) else 1
+        if cols != self.columns.cols and self.view is not None:
+            self.columns.cols = cols
+            self.render(self.view)
+        self.columns.cols = cols
 
     def render(self, view: SessionView) -> None:
         super().render(view)
         ui, tr = self.ui, self.ui.tr
         self.col_a.clear_widgets()
+        if not _landscape(self):  # the narrow header shortens the library's name
+            self.col_a.add_widget(self.label("title", tone="muted",
+                                             text=ui.settings.library_name))
         self.col_a.add_widget(self.label(
             "huge", text=tr("Place your library card on the reader or scan it.")))
         self.col_a.add_widget(self.label(text=tr("Returning items? Just place them on the pad.")))
@@ -189,7 +196,8 @@ class IdleScreen(KioskScreen):
         if not isinstance(hours, Mapping):
             return [str(line) for line in hours]
         names = self.ui.weekday_names()
-        return [f"{name}: {hours.get(key) or self.ui.tr('closed')}"
+        closed = self.ui.tr("closed")
+        return [f"{name}: {hours.get(key) or closed}"
                 for key, name in zip(WEEKDAYS, names, strict=True)]
 
     def clear(self) -> None:

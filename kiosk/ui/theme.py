@@ -20,8 +20,10 @@ STATUS_GLYPHS = {
     "error": "\u2716",  # ✖ heavy multiplication x
     "attention": "\u26a0",  # ⚠ warning sign
     "info": "\u2139",  # ℹ information source
-    "wait": "\u231b",  # ⌛ hourglass
+    "wait": "\u25f7",  # ◷ clock face (DejaVu Sans has no hourglass)
 }
+# every other glyph the UI draws; a test checks each one exists in the bundled font
+OTHER_GLYPHS = ("\u25cf", "\u2610", "\u2611", "\u232b")  # ● ☐ ☑ ⌫
 
 NORMAL = {
     "bg": (0.97, 0.96, 0.93, 1),

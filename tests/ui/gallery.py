@@ -1,0 +1,66 @@
+"""Hand-made SessionViews, one per screen, full of the longest texts a patron may see.
+
+The layout and screenshot tests render these directly: they test how the UI *draws* state
+(every size, language and text mode), while the journeys test the real chain.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, timedelta
+
+from kiosk.domain import Account, Hold, Loan, Patron, ReasonCode
+from kiosk.session import ItemLine, Screen, SessionView
+
+TODAY = date.today()
+DUE = TODAY + timedelta(days=21)
+
+BORROWED = (
+    ItemLine("3700000000512", "Het begijnhof van oma Rosa", True, due=DUE),
+    ItemLine("3700000000529", "Les enfants de la Meuse et les saisons oubliées (boek + 2 cd's)",
+             True, due=DUE),
+    ItemLine("3700000000536", "Fien en de vuurtoren", True, due=DUE, security_failed=True),
+    ItemLine("3700000000426", "", False, reason=ReasonCode.ON_HOLD_FOR_OTHER),
+    ItemLine("3700000000543", "", True, offline=True),
+    ItemLine("3700000000550", "", False, reason=ReasonCode.INCOMPLETE_SET, pending=True),
+)
+RETURNED = (
+    ItemLine("3700000000174", "De verloren rivier", True, hold_shelf=True, sort_bin="R"),
+    ItemLine("3700000000181", "La maison endormie", True, sort_bin="J2"),
+    ItemLine("3700000000198", "", False, reason=ReasonCode.NOT_ON_LOAN),
+)
+ACCOUNT = Account(
+    patron=Patron("P0004", "Sofie Jacobs"),
+    loans=(
+        Loan("3700000000123", "De donkere kathedraal", TODAY - timedelta(days=9)),
+        Loan("3700000000130", "Le voyage lointain", TODAY + timedelta(days=4), renewals=1),
+        Loan("3700000000147", "Mats en de polder", TODAY + timedelta(days=12)),
+    ),
+    holds=(Hold("3700000000402", "Het dagboek van Gent", True, TODAY + timedelta(days=5)),
+           Hold("3700000000419", "La gare perdue", False)),
+    fines_cents=250,
+)
+RENEWALS = (
+    ItemLine("3700000000130", "Le voyage lointain", True, due=DUE),
+    ItemLine("3700000000123", "De donkere kathedraal", False, reason=ReasonCode.RENEW_LIMIT),
+)
+
+VIEWS: dict[str, SessionView] = {
+    "idle": SessionView(),
+    "pin": SessionView(screen=Screen.PIN, message=ReasonCode.WRONG_PIN),
+    "home": SessionView(screen=Screen.HOME, patron_name="Sofie",
+                        message=ReasonCode.FINES_TOO_HIGH),
+    "borrow": SessionView(screen=Screen.BORROW, patron_name="Sofie", items=BORROWED,
+                          offline=True),
+    "return": SessionView(screen=Screen.RETURN, items=RETURNED, devices_down=("printer",)),
+    "account": SessionView(screen=Screen.ACCOUNT, patron_name="Sofie", account=ACCOUNT,
+                           renewals=RENEWALS),
+    "receipt": SessionView(screen=Screen.RECEIPT, items=BORROWED, receipt_available=True),
+    "goodbye": SessionView(screen=Screen.GOODBYE),
+    "timeout": SessionView(screen=Screen.BORROW, patron_name="Sofie", items=BORROWED[:2],
+                           warning_seconds_left=7),
+}
+
+
+def in_language(name: str, language: str) -> SessionView:
+    return dataclasses.replace(VIEWS[name], language=language)
