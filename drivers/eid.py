@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 # APDU pieces (ISO 7816-4).
 IDENTITY_FILE_PATH = bytes.fromhex("3F00DF014031")
 SELECT_BY_PATH_NO_FCI = bytes.fromhex("00A4080C")  # P1=08 path from MF, P2=0C no answer data
+SELECT_BY_AID_NO_FCI = bytes.fromhex("00A4040C")
+ID_FILES_AID = bytes.fromhex("A000000177496446696C6573")  # "...IdFiles" (eID applet 1.8)
 READ_BINARY = bytes.fromhex("00B0")
 # Ask for less than 256 per READ BINARY: T=0 readers and older eID applets
 # handle it everywhere, and the identity file is only a few hundred bytes.
@@ -149,15 +151,33 @@ def parse_identity(data: bytes) -> EidIdentity:
     )
 
 
+def _select(transmit: Transmit, header: bytes, data: bytes) -> tuple[int, int]:
+    _, sw1, sw2 = transmit(header + bytes([len(data)]) + data)
+    return sw1, sw2
+
+
+def _ok(sw: tuple[int, int]) -> bool:
+    return sw == (0x90, 0x00) or sw[0] == 0x61
+
+
 def select_identity_file(transmit: Transmit) -> None:
-    """SELECT 3F00/DF01/4031 by path; CardNotSupported when the card has no such file."""
-    apdu = SELECT_BY_PATH_NO_FCI + bytes([len(IDENTITY_FILE_PATH)]) + IDENTITY_FILE_PATH
-    _, sw1, sw2 = transmit(apdu)
-    if (sw1, sw2) == (0x90, 0x00) or sw1 == 0x61:
+    """SELECT 3F00/DF01/4031 by path; CardNotSupported when the card has no such file.
+
+    Cards with the newer eID applet (1.8) may only find the path once their
+    "IdFiles" application is selected, so on "file not found" we select that
+    application by AID and try the path once more.
+    """
+    sw = _select(transmit, SELECT_BY_PATH_NO_FCI, IDENTITY_FILE_PATH)
+    if _ok(sw):
         return
-    if (sw1, sw2) in _NOT_THIS_CARD:
-        raise CardNotSupported("card has no eID identity file")
-    raise CardProtocolError("SELECT identity file", sw1, sw2)
+    if sw in _NOT_THIS_CARD:
+        if _ok(_select(transmit, SELECT_BY_AID_NO_FCI, ID_FILES_AID)):
+            sw = _select(transmit, SELECT_BY_PATH_NO_FCI, IDENTITY_FILE_PATH)
+            if _ok(sw):
+                return
+        if sw in _NOT_THIS_CARD:
+            raise CardNotSupported("card has no eID identity file")
+    raise CardProtocolError("SELECT identity file", *sw)
 
 
 def read_binary_file(transmit: Transmit, *, chunk: int = READ_CHUNK) -> bytes:

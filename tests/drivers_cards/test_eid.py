@@ -220,8 +220,16 @@ def test_endless_file_is_cut_off() -> None:
 
 
 def test_select_on_a_card_without_the_file_is_not_supported() -> None:
+    t = scripted(b"\x6a\x82", b"\x6a\x82")
     with pytest.raises(CardNotSupported):
-        read_identity(scripted(b"\x6a\x82"))
+        read_identity(t)
+    assert t.sent[1] == bytes.fromhex("00A4040C0CA000000177496446696C6573")
+
+
+def test_newer_applet_is_read_after_selecting_its_id_files_application() -> None:
+    card = EidCard(needs_id_files_aid=True)
+    assert read_identity(card_transmit(card)).national_number == "85073003328"
+    assert card.id_files_selected
 
 
 def test_emulated_eid_reads_through_both_end_of_file_styles() -> None:

@@ -107,7 +107,9 @@ def sample_identity(
 class EidCard(Card):
     """A Belgian-eID-like card: SELECT by path 3F00/DF01/4031, READ BINARY in chunks.
 
-    `max_le` mimics a card that answers 6Cxx when asked for more than it has;
+    `wrong_le_answers_6c` mimics a card that answers 6Cxx when asked for more
+    than it has (else it answers 6282 with what is left); `needs_id_files_aid`
+    a newer applet that finds the path only after its "IdFiles" AID is selected;
     `pull_after_reads` simulates a patron pulling the card out mid-read.
     """
 
@@ -115,10 +117,13 @@ class EidCard(Card):
     atr: bytes = ATR_BELGIAN_EID
     pull_after_reads: int | None = None
     wrong_le_answers_6c: bool = True
+    needs_id_files_aid: bool = False
     reads: int = 0
     selected: bytes = b""
+    id_files_selected: bool = False
 
     IDENTITY_PATH = bytes.fromhex("3F00DF014031")
+    ID_FILES_AID = bytes.fromhex("A000000177496446696C6573")
 
     def apdu(self, command: bytes) -> bytes | None:
         cla, ins, p1, p2 = command[:4]
@@ -127,6 +132,11 @@ class EidCard(Card):
         if ins == 0xA4:
             lc = command[4]
             path = command[5 : 5 + lc]
+            if p1 == 0x04 and path == self.ID_FILES_AID:
+                self.id_files_selected = True
+                return SW_OK
+            if self.needs_id_files_aid and not self.id_files_selected:
+                return SW_FILE_NOT_FOUND
             if p1 == 0x08 and path == self.IDENTITY_PATH:
                 self.selected = path
                 return SW_OK
