@@ -391,6 +391,8 @@ class SerialScanner:
     ) -> None:
         if not port:
             raise ScannerConfigError("serial scanner needs a port, e.g. /dev/ttyACM0")
+        if not isinstance(baudrate, int) or baudrate <= 0:
+            raise ScannerConfigError("baudrate must be a positive whole number, e.g. 9600")
         if not 0 < retry_initial <= retry_max:
             raise ScannerConfigError("need 0 < retry_initial <= retry_max")
         self._sink = sink

@@ -326,6 +326,13 @@ def test_serial_scanner_missing_port_is_reported_not_raised(tmp_path: Path) -> N
     assert "nothing-here" in state.detail
 
 
+@pytest.mark.parametrize("kwargs", [{"port": ""}, {"port": "/dev/ttyACM0", "baudrate": 0},
+                                    {"port": "/dev/ttyACM0", "checksums": ["md5"]}])
+def test_serial_configuration_errors(kwargs: dict) -> None:
+    with pytest.raises(ScannerConfigError):
+        SerialScanner(queue.Queue(), **kwargs)
+
+
 def test_closed_scanner_cannot_restart(pty: PtyLink) -> None:
     s = SerialScanner(queue.Queue(), port=str(pty.link))
     s.close()
