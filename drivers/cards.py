@@ -85,8 +85,8 @@ class CardRemovedDuringRead(CardReadError):
 class CardProtocolError(CardReadError):
     """The card answered a status word we did not expect."""
 
-    def __init__(self, step: str, sw1: int = 0, sw2: int = 0) -> None:
-        super().__init__(f"{step}: status word {sw1:02X}{sw2:02X}")
+    def __init__(self, step: str, sw1: int | None = None, sw2: int = 0) -> None:
+        super().__init__(step if sw1 is None else f"{step}: status word {sw1:02X}{sw2:02X}")
         self.sw1 = sw1
         self.sw2 = sw2
 
