@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import queue
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from event_log import EventLog
 from pcscd_daemon import Pcscd
 from vpcd_emulator import VpcdEmulator
-
-from drivers.events import Event
 
 
 @pytest.fixture(scope="session")
@@ -28,42 +25,6 @@ def emulator(pcscd: Pcscd) -> Iterator[VpcdEmulator]:
     emu = VpcdEmulator()
     yield emu
     emu.pull()
-
-
-class EventLog:
-    """Collects events from the queue a driver publishes to, and waits for them."""
-
-    def __init__(self) -> None:
-        self.queue: queue.Queue[Event] = queue.Queue()
-        self.seen: list[Event] = []
-
-    def next(self, kind: type | tuple[type, ...], timeout: float = 5.0) -> Event:
-        """The next event of `kind`; fails if something else or nothing arrives."""
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"no {kind} within {timeout}s; saw {self.seen}")
-            try:
-                event = self.queue.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            self.seen.append(event)
-            if isinstance(event, kind):
-                return event
-            raise AssertionError(f"expected {kind}, got {event!r}; saw {self.seen}")
-
-    def quiet(self, seconds: float) -> list[Event]:
-        """Whatever arrives in the next `seconds` (usually asserted to be nothing)."""
-        got: list[Event] = []
-        deadline = time.monotonic() + seconds
-        while (remaining := deadline - time.monotonic()) > 0:
-            try:
-                got.append(self.queue.get(timeout=remaining))
-            except queue.Empty:
-                break
-        self.seen.extend(got)
-        return got
 
 
 @pytest.fixture

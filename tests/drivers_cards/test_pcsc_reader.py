@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import EventLog
+from event_log import EventLog
 from pcscd_daemon import VPCD_READER, Pcscd
 from vpcd_emulator import (
     ATR_CONTACTLESS,
