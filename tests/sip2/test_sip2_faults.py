@@ -1,0 +1,210 @@
+"""Connection faults end in a reconnect or BackendUnavailable, never a hang or a foreign error."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import settings_for
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pysip2 import EndSessionResponse
+from sip2_fault_acs import CLOSE, STALL, FaultAcs, encode_reply, item_reply
+
+from kiosk.backends.base import BackendError, BackendUnavailable, MalformedReply
+from kiosk.backends.sip2 import Sip2Backend, Sip2Client
+from kiosk.backends.sip2.codec import make
+from kiosk.domain import Transaction, TransactionKind
+
+
+def backend_for(acs: FaultAcs, **overrides: object) -> Sip2Backend:
+    values: dict[str, object] = {"timeout_s": 0.5, "use_acs_timeout": False, "retries": 2}
+    values.update(overrides)
+    return Sip2Backend(settings_for(acs.port, **values))
+
+
+def good_item(code: str, frame: bytes, n: int) -> object:
+    return encode_reply(item_reply(), frame)
+
+
+def test_drop_mid_message_then_reconnects_for_a_read() -> None:
+    def script(code: str, frame: bytes, n: int) -> object:
+        good = encode_reply(item_reply(), frame)
+        return (good[:15], CLOSE) if n == 0 else good  # half a reply, then the link dies
+
+    with FaultAcs(script) as acs, backend_for(acs) as b:
+        assert b.item("I1").title == "Kaas"
+        assert acs.connections == 2 and acs.count("93") == 2  # re-login on the new link
+
+
+def test_server_closing_before_replying_is_retried_once_for_reads() -> None:
+    with FaultAcs(lambda c, f, n: CLOSE if n == 0 else encode_reply(item_reply(), f)) as acs, \
+            backend_for(acs) as b:
+        assert b.item("I1").title == "Kaas"
+        assert acs.count("17") == 2
+
+
+def test_truncated_reply_then_silence_times_out_without_hanging() -> None:
+    def half(code: str, frame: bytes, n: int) -> object:
+        return encode_reply(item_reply(), frame)[:20]
+
+    with FaultAcs(half) as acs, backend_for(acs) as b:
+        started = time.monotonic()
+        with pytest.raises(BackendUnavailable, match="no reply within"):
+            b.item("I1")
+        assert time.monotonic() - started < 3  # two attempts of 0.5 s, plus connects
+
+
+def test_stall_is_backend_unavailable_within_the_timeout() -> None:
+    with FaultAcs(lambda c, f, n: STALL) as acs, backend_for(acs) as b:
+        started = time.monotonic()
+        with pytest.raises(BackendUnavailable):
+            b.item("I1")
+        assert time.monotonic() - started < 3
+
+
+def test_garbage_is_malformed_and_the_next_request_reconnects() -> None:
+    def script(code: str, frame: bytes, n: int) -> object:
+        return b"HTTP/1.1 400 Bad Request\r" if n == 0 else encode_reply(item_reply(), frame)
+
+    with FaultAcs(script) as acs, backend_for(acs) as b:
+        with pytest.raises(MalformedReply):
+            b.item("I1")
+        assert b.item("I1").title == "Kaas"
+        assert acs.connections == 2
+
+
+def test_wrong_checksum_asks_for_a_resend_and_succeeds() -> None:
+    def script(code: str, frame: bytes, n: int) -> object:
+        good = encode_reply(item_reply(), frame)
+        damaged = good[:10] + bytes([good[10] ^ 0x01]) + good[11:]
+        return (damaged, good)  # the 97 gets the good copy
+
+    with FaultAcs(script) as acs, backend_for(acs) as b:
+        assert b.item("I1").title == "Kaas"
+        assert acs.count("97") == 1 and acs.connections == 1
+
+
+def test_checksum_failing_every_time_gives_up() -> None:
+    def script(code: str, frame: bytes, n: int) -> object:
+        good = encode_reply(item_reply(), frame)
+        return good[:-2] + (b"0" if good[-2:-1] != b"0" else b"1") + b"\r"
+
+    with FaultAcs(script) as acs, backend_for(acs, retries=2) as b:
+        with pytest.raises(BackendUnavailable, match="checksum"):
+            b.item("I1")
+        assert acs.count("97") == 4  # 2 resends per attempt, 2 attempts for a read
+
+
+def test_acs_asking_for_a_resend_gets_the_same_bytes() -> None:
+    def script(code: str, frame: bytes, n: int) -> object:
+        return b"96AZFEF6\r" if n == 0 else encode_reply(item_reply(), frame)
+
+    with FaultAcs(script) as acs, backend_for(acs) as b:
+        assert b.item("I1").title == "Kaas"
+        items = [f for f in acs.frames if f[:2] == b"17"]
+        assert len(items) == 2 and items[0] == items[1]
+
+
+def test_reply_of_the_wrong_kind_is_malformed() -> None:
+    with FaultAcs(lambda c, f, n: encode_reply(
+            EndSessionResponse(
+                end_session="Y", transaction_date="20240101    120000",
+                institution_id="MAIN", patron_identifier="P"), f)) as acs, \
+            backend_for(acs) as b, pytest.raises(MalformedReply, match="expected a 18"):
+        b.item("I1")
+
+
+def test_checkout_is_not_resent_after_a_drop() -> None:
+    with FaultAcs(lambda c, f, n: CLOSE) as acs, backend_for(acs) as b:
+        with pytest.raises(BackendUnavailable):
+            b.checkout(Transaction(TransactionKind.CHECKOUT, "P1", "I1"))
+        assert acs.count("11") == 1  # outcome unknown: the journal decides, not a blind resend
+
+
+def test_nothing_listening_is_backend_unavailable() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with Sip2Backend(settings_for(port)) as b, pytest.raises(BackendUnavailable,
+                                                             match="cannot connect"):
+        b.heartbeat({})
+
+
+def test_crlf_server() -> None:
+    with FaultAcs(good_item, terminator=b"\r\n") as acs, \
+            backend_for(acs, terminator="CRLF") as b:
+        for _ in range(3):
+            assert b.item("I1").title == "Kaas"
+        assert all(f.endswith(b"\r") for f in acs.frames)
+
+
+def test_closed_client_refuses_politely() -> None:
+    with FaultAcs(good_item) as acs:
+        client = Sip2Client(settings_for(acs.port))
+        client.close()
+        with pytest.raises(BackendUnavailable, match="closed"):
+            client.request(make("17", {"transaction_date": "20240101    120000"},
+                                [("AO", "MAIN"), ("AB", "I1")]))
+
+
+# ---- TLS (stunnel-style) -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = d / "cert.pem", d / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=sip2",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=30)
+    yield cert, key
+
+
+def server_tls(cert: Path, key: Path) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+def test_tls_with_the_sites_certificate(certificate: tuple[Path, Path]) -> None:
+    cert, key = certificate
+    with FaultAcs(good_item, tls_context=server_tls(cert, key)) as acs, \
+            backend_for(acs, tls=True, tls_ca_file=str(cert)) as b:
+        assert b.item("I1").title == "Kaas"
+
+
+def test_tls_refuses_an_unknown_certificate_by_default(certificate: tuple[Path, Path]) -> None:
+    cert, key = certificate
+    with FaultAcs(good_item, tls_context=server_tls(cert, key)) as acs:
+        with backend_for(acs, tls=True) as b, pytest.raises(BackendUnavailable, match="TLS"):
+            b.item("I1")
+        with backend_for(acs, tls=True, tls_verify=False) as b:
+            assert b.item("I1").title == "Kaas"
+
+
+# ---- nothing foreign escapes ----------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(reply=st.one_of(
+    st.binary(max_size=80),
+    st.binary(max_size=60).map(lambda b: b"18" + b),
+    st.sampled_from([b"1803", b"180302", b"18030201", b"1899999920240101    120000AB|AJ|"]).map(
+        lambda b: b + b"AHnot-a-date|CM2024|"),
+))
+def test_any_server_bytes_give_an_item_or_a_backend_error(reply: bytes) -> None:
+    with FaultAcs(lambda c, f, n: reply.replace(b"\r", b"") + b"\r") as acs, \
+            backend_for(acs, timeout_s=0.3, error_detection=False) as b:
+        try:
+            item = b.item("I1")
+        except BackendError:
+            return
+        assert item.item_id
