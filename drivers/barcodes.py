@@ -70,10 +70,24 @@ def is_valid_ean8(code: str) -> bool:
     return len(code) == 8 and _digits(code) and _weighted_check(code[:7], 3) == int(code[7])
 
 
+_CODABAR_GUARDS = frozenset("ABCDabcd")
+_CODABAR_DATA = frozenset("0123456789-$:/.+")
+
+
 def strip_codabar_guards(code: str) -> str:
-    """Drop Codabar start/stop characters (A-D) that some scanners pass through."""
-    if len(code) >= 2 and code[0] in "ABCDabcd" and code[-1] in "ABCDabcd":
-        return code[1:-1]
+    """Drop Codabar start/stop characters (A-D) that some scanners pass through.
+
+    Only when what is between them is Codabar data (digits and - $ : / . +), so
+    an alphanumeric code such as "BOOK12CD" is left alone.
+    """
+    inner = code[1:-1]
+    if (
+        len(code) >= 3
+        and code[0] in _CODABAR_GUARDS
+        and code[-1] in _CODABAR_GUARDS
+        and set(inner) <= _CODABAR_DATA
+    ):
+        return inner
     return code
 
 

@@ -322,6 +322,29 @@ class Sensor:
         self.close()
 
 
+class SimSensor:
+    """A sensor driven by calls (demo, tests): publishes what `Sensor` would."""
+
+    def __init__(self, sink: EventSink, *, name: str = "book_drop") -> None:
+        self._sink = sink
+        self.name = name
+        self.active = False
+
+    def set(self, active: bool) -> None:
+        if active != self.active:
+            self.active = active
+            self._sink.put(SensorChanged(self.name, active))  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        """Nothing to release; here so the app can treat both sensors alike."""
+
+    def __enter__(self) -> SimSensor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class Lights(Protocol):
     """What the application drives: the status lamp and the beeper, real or simulated."""
 

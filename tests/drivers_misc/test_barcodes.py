@@ -89,3 +89,6 @@ def test_unknown_scheme_is_a_named_error() -> None:
 
 def test_normalise_strips_guards_and_spaces() -> None:
     assert normalise(" A30234000517861B ") == "30234000517861"
+    assert normalise("c12-34d") == "12-34"
+    assert normalise("BOOK12CD") == "BOOK12CD"  # not Codabar inside: left alone
+    assert normalise("ABCD") == "ABCD"

@@ -22,6 +22,7 @@ from drivers.gpio import (
     Sensor,
     SensorChanged,
     SimLights,
+    SimSensor,
     StatusLight,
 )
 
@@ -210,3 +211,14 @@ def test_every_gpiozero_error_is_translated(error: type[BaseException]) -> None:
 
     with pytest.raises(GpioError):
         _build(fail, "test device")
+
+
+def test_sim_sensor_publishes_only_changes() -> None:
+    q: queue.Queue = queue.Queue()
+    with SimSensor(q, name="door") as door:
+        door.set(True)
+        door.set(True)
+        door.set(False)
+    assert [q.get_nowait(), q.get_nowait()] == [SensorChanged("door", True),
+                                                 SensorChanged("door", False)]
+    assert q.empty()

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from drivers.barcodes import BAD_CHECK_DIGIT
+from drivers.barcodes import BAD_CHECK_DIGIT, normalise
 from drivers.events import BarcodeScanned, CardUnreadable, DeviceState
 from drivers.scanner import (
     EV_KEY,
@@ -107,6 +109,34 @@ def test_no_suffix_scan_completes_on_flush_or_next_burst() -> None:
     typed(d, "87654321", 5.0, 0.01)
     assert d.feed("9", 9.0) == "87654321"  # a later key ends the previous burst
     assert [e.code for e in drain(q)] == ["12345678", "87654321"]
+
+
+CODES = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=4, max_size=60)
+
+
+@given(CODES, st.lists(st.floats(0.0005, 0.049), min_size=61, max_size=61))
+@settings(max_examples=150, deadline=None)
+def test_any_fast_burst_is_published_exactly(code: str, gaps: list[float]) -> None:
+    q: queue.Queue = queue.Queue()
+    d = WedgeDecoder(q)
+    t = 50.0
+    for ch, gap in zip(code + "\n", gaps, strict=False):
+        t += gap
+        d.feed(ch, t)
+    assert drain(q) == [BarcodeScanned(normalise(code), source="scanner")]
+
+
+@given(CODES, st.lists(st.floats(0.051, 2.0), min_size=61, max_size=61))
+@settings(max_examples=150, deadline=None)
+def test_human_paced_typing_never_scans(code: str, gaps: list[float]) -> None:
+    q: queue.Queue = queue.Queue()
+    d = WedgeDecoder(q)
+    t = 50.0
+    for ch, gap in zip(code + "\n", gaps, strict=False):
+        t += gap
+        d.feed(ch, t)
+    d.flush(t + 5)
+    assert drain(q) == []
 
 
 def test_runaway_input_is_dropped() -> None:
