@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import anyio
 from pysip2 import (
@@ -113,12 +114,26 @@ class Library:
         return [iid for iid, item in self.items.items() if item.holder == patron_id]
 
 
-def build_server(lib: Library, **server_kwargs: object) -> SIP2Server:
-    """pysip2's server with handlers over `lib` (async: they never block)."""
+def build_server(lib: Library, *, without: tuple[str, ...] = (),
+                 **server_kwargs: object) -> SIP2Server:
+    """pysip2's server with handlers over `lib` (async: they never block).
+
+    Commands listed in `without` get no handler, so the server reports them
+    unsupported in BX and answers them with pysip2's fallback refusal.
+    """
     kwargs: dict[str, object] = {"institution_id": INSTITUTION, "library_name": "Test Library",
                                  "login_required": True}
     kwargs.update(server_kwargs)
-    app = SIP2Server(**kwargs)  # type: ignore[arg-type]
+    server = SIP2Server(**kwargs)  # type: ignore[arg-type]
+
+    class _Routes:
+        @staticmethod
+        def route(route: Any) -> Any:
+            if route.command_id in without:
+                return lambda fn: fn
+            return server.route(route)
+
+    app = _Routes()
 
     @app.route(LOGIN)
     async def login(req: LoginRequest, ctx: object) -> LoginResponse:
@@ -303,15 +318,16 @@ def build_server(lib: Library, **server_kwargs: object) -> SIP2Server:
             payment_accepted="Y", transaction_date=sip_date(datetime.now()),
             institution_id=req.institution_id, patron_identifier=req.patron_identifier)
 
-    return app
+    return server
 
 
 class RunningAcs:
     """pysip2's server on 127.0.0.1 (free port) in its own thread; a context manager."""
 
-    def __init__(self, lib: Library | None = None, **server_kwargs: object) -> None:
+    def __init__(self, lib: Library | None = None, *, without: tuple[str, ...] = (),
+                 **server_kwargs: object) -> None:
         self.library = lib if lib is not None else Library.sample()
-        self.server = build_server(self.library, **server_kwargs)
+        self.server = build_server(self.library, without=without, **server_kwargs)
         self.port = 0
         self._ready = threading.Event()
         self._stop = threading.Event()
