@@ -124,6 +124,12 @@ Action = (
 )
 
 
+_PATRON_ACTIVITY = (
+    ChooseMode, EnterPin, CancelPin, EnterBarcode, RenewItems, Done, Back, StillHere,
+    SetLanguage, ReceiptChoice, CardPresented, CardUnreadable, BarcodeScanned, ItemsOnPad,
+)
+
+
 # ---- what the UI renders ---------------------------------------------------------------------
 
 
@@ -310,6 +316,9 @@ class Session:
                 return
             case CardRemoved():
                 return
+        if not isinstance(event, _PATRON_ACTIVITY):
+            log.debug("ignored %s", type(event).__name__)  # e.g. a door sensor: not a patron
+            return
         self._touch()
         match event:
             case StillHere():

@@ -268,3 +268,14 @@ def test_a_blank_or_unreadable_tag_is_refused_not_borrowed(rig):
     assert [(line.ok, line.reason) for line in view.items] == [
         (False, ReasonCode.UNKNOWN_ITEM), (True, ReasonCode.OK)]
     assert r.flips == [("E0FF02", False)]
+
+
+def test_a_sensor_event_does_not_keep_a_forgotten_session_alive(rig):
+    from drivers.events import DeviceState
+
+    r = rig(timeout_s=60, warning_s=10)
+    r.card(PATRON)
+    r.wait(50)
+    r.do(DeviceState("printer", ok=False))  # not the patron: no reset of the timer
+    r.do(object())
+    assert r.wait(21).screen == Screen.IDLE
