@@ -331,8 +331,8 @@ class Sip2Backend:
 
     def _loan(self, item_id: str) -> Loan:
         info = self._item_or_none(item_id)
-        if info is None:
-            return Loan(item_id=item_id, title="", due=UNKNOWN_DUE)
+        if info is None:  # e.g. Evergreen listing titles, not barcodes: show what we have
+            return Loan(item_id=item_id, title=item_id, due=UNKNOWN_DUE)
         due = parse_due_date(info.get("AH"), server_tz=self.settings.tz)
         return Loan(item_id=item_id, title=(info.get("AJ") or "").strip(),
                     due=due if due is not None else UNKNOWN_DUE)

@@ -11,6 +11,7 @@ TOML should stop the technician, not a patron.
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime, tzinfo
@@ -61,6 +62,7 @@ class Sip2Settings:
     login_required: bool = True
     login_user: str = ""
     login_password: str = field(default="", repr=False)
+    login_password_env: str = ""
     location_code: str = ""
     institution_id: str = ""
     terminal_password: str = field(default="", repr=False)
@@ -112,8 +114,13 @@ class Sip2Settings:
                 ) from exc
 
     @classmethod
-    def from_mapping(cls, table: Mapping[str, object]) -> Sip2Settings:
-        """Build from the `[sip2]` TOML table, checking names and types."""
+    def from_mapping(cls, table: Mapping[str, object], *,
+                     environ: Mapping[str, str] | None = None) -> Sip2Settings:
+        """Build from the `[sip2]` TOML table, checking names and types.
+
+        `login_password_env` names an environment variable holding the SIP2
+        password, so the secret need not sit in the TOML file.
+        """
         known = {f.name: f for f in fields(cls)}
         unknown = sorted(set(table) - set(known))
         if unknown:
@@ -123,6 +130,13 @@ class Sip2Settings:
             values[name] = _convert(name, raw, _KINDS[name])
         if "host" not in values:
             raise Sip2ConfigError("sip2.host: missing (the SIP2 server's host name or IP)")
+        env_name = values.get("login_password_env")
+        if env_name:
+            env = os.environ if environ is None else environ
+            if str(env_name) not in env:
+                raise Sip2ConfigError(
+                    f"sip2.login_password_env: environment variable {env_name} is not set")
+            values["login_password"] = env[str(env_name)]
         return cls(**values)  # type: ignore[arg-type]
 
     @property
@@ -149,7 +163,7 @@ class Sip2Settings:
 _KINDS: dict[str, object] = {
     "host": str, "port": int, "tls": bool, "tls_verify": bool, "tls_ca_file": str,
     "tls_server_name": str, "login_required": bool, "login_user": str,
-    "login_password": str, "location_code": str, "institution_id": str,
+    "login_password": str, "login_password_env": str, "location_code": str, "institution_id": str,
     "terminal_password": str, "send_terminal_password": bool,
     "patron_password": PatronPasswordMode, "error_detection": bool, "terminator": str,
     "charset": str, "server_timezone": str, "send_utc_dates": bool,
