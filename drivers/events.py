@@ -69,7 +69,19 @@ class DeviceState:
     detail: str = ""
 
 
-Event = CardPresented | CardRemoved | CardUnreadable | ItemsOnPad | BarcodeScanned | DeviceState
+@dataclass(frozen=True, slots=True)
+class SensorChanged:
+    """A GPIO sensor changed: book-drop chute interrupted, service door opened..."""
+
+    sensor: str
+    active: bool
+    source: str = "gpio"
+
+
+Event = (
+    CardPresented | CardRemoved | CardUnreadable | ItemsOnPad | BarcodeScanned | DeviceState
+    | SensorChanged
+)
 
 
 class EventSink(Protocol):

@@ -38,10 +38,9 @@ import logging
 import math
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-from drivers.events import EventSink
+from drivers.events import EventSink, SensorChanged
 
 logger = logging.getLogger(__name__)
 
@@ -74,15 +73,6 @@ class BeepPattern(enum.StrEnum):
     SUCCESS = "success"
     ATTENTION = "attention"
     ERROR = "error"
-
-
-@dataclass(frozen=True, slots=True)
-class SensorChanged:
-    """A GPIO sensor changed: book-drop chute interrupted, service door opened..."""
-
-    sensor: str
-    active: bool
-    source: str = "gpio"
 
 
 RGB = tuple[bool, bool, bool]
@@ -310,7 +300,7 @@ class Sensor:
 
     def _publish(self, active: bool) -> None:
         logger.info("sensor %s %s", self.name, "active" if active else "inactive")
-        self._sink.put(SensorChanged(self.name, active))  # type: ignore[arg-type]
+        self._sink.put(SensorChanged(self.name, active))
 
     def close(self) -> None:
         self._device.close()
@@ -333,7 +323,7 @@ class SimSensor:
     def set(self, active: bool) -> None:
         if active != self.active:
             self.active = active
-            self._sink.put(SensorChanged(self.name, active))  # type: ignore[arg-type]
+            self._sink.put(SensorChanged(self.name, active))
 
     def close(self) -> None:
         """Nothing to release; here so the app can treat both sensors alike."""

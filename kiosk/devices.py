@@ -50,6 +50,12 @@ def _lights(kind: str) -> Callable[..., Any] | None:
     return {"gpio": gpio.GpioLights, "sim": gpio.SimLights}.get(kind)
 
 
+def _sensor(kind: str) -> Callable[..., Any] | None:
+    from drivers import gpio
+
+    return {"gpio": gpio.Sensor, "sim": gpio.SimSensor}.get(kind)
+
+
 def _printer(kind: str) -> Callable[..., Any] | None:
     from drivers import printer
 
@@ -67,7 +73,7 @@ _PAD_OPTIONS = {"afi_secured", "afi_unsecured", "use_eas", "attempts", "poll_int
                 "memory_bytes"}
 _FACTORIES: dict[str, Callable[[str], Callable[..., Any] | None]] = {
     "card_reader": _card_reader, "scanner": _scanner, "lights": _lights, "printer": _printer,
-    "rfid": _rfid_reader,
+    "rfid": _rfid_reader, "sensor": _sensor,
 }
 _INJECTED = {"sink", "self", "source", "pin_factory", "serial_factory", "opener"}
 
@@ -128,6 +134,7 @@ class Devices:
     scanner: Any = None
     printer: Any = None
     lights: Any = None
+    sensor: Any = None  # book-drop chute or service door (SensorChanged events)
     library_name: str = ""
     _started: list[Any] = field(default_factory=list)
     _seen_lines: int = 0
@@ -181,7 +188,7 @@ class Devices:
 
     def close(self) -> None:
         for device in (self.card_reader, self.scanner, self.rfid, self.printer, self.lights,
-                       self.rfid_sim):
+                       self.sensor, self.rfid_sim):
             if device is None:
                 continue
             try:
@@ -202,7 +209,7 @@ def build(settings: Settings, sink: EventSink) -> Devices:
     devices = Devices(library_name=settings.library.name)
     tables = settings.devices
     try:
-        for name in ("card_reader", "scanner", "lights", "printer"):
+        for name in ("card_reader", "scanner", "lights", "printer", "sensor"):
             table = tables.get(name, {})
             kind = str(table.get("type", "none"))
             if kind == "none":
