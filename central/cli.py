@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import socket
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -66,10 +67,22 @@ def _serve(db_path: Path, host: str, port: int) -> int:
     from central.api import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    import sdnotify
+
+    class NotifyingServer(uvicorn.Server):
+        """Tells systemd (Type=notify) the service is ready only once it really listens."""
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                sdnotify.SystemdNotifier().notify("READY=1")
+
     app = create_app(db_path)
     # No access log: request paths carry patron ids, which never go to a log in clear.
-    uvicorn.run(app, host=host, port=port, access_log=False, log_level="info")
-    return 0
+    server = NotifyingServer(uvicorn.Config(app, host=host, port=port, access_log=False,
+                                            log_level="info"))
+    server.run()
+    return 0 if server.started else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sqlite3
 import subprocess
@@ -105,10 +106,15 @@ def test_serve_command_runs_the_real_service(seeded_template: Path, tmp_path: Pa
 
     db = copy_database(seeded_template, tmp_path / "served.db")
     port = _free_port()
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify.sock"))
+    notify.settimeout(20)
+    env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock")}
     process = subprocess.Popen(
         [sys.executable, "-m", "central.cli", "serve", "--db", str(db), "--port", str(port)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     try:
+        assert notify.recv(256) == b"READY=1"  # systemd hears "ready" once it listens
         deadline = time.monotonic() + 20
         while True:
             try:
@@ -127,5 +133,6 @@ def test_serve_command_runs_the_real_service(seeded_template: Path, tmp_path: Pa
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=10)
+        notify.close()
     # The service log never names the patron (no access log: paths carry patron ids).
     assert DEMO_PATRONS["Jan Peeters"].encode() not in output
