@@ -9,6 +9,7 @@ because they may touch hardware. The UI thread does no network, database or devi
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -199,6 +200,10 @@ class KioskApp(App):
             btn.width = max(t.target * 1.25, dp(80))
 
     def on_start(self) -> None:
+        # the widgets built so far live as long as the app: keep them out of the cyclic
+        # garbage collector's full passes, which otherwise cost whole frames on a Pi
+        gc.collect()
+        gc.freeze()
         self.context.subscribe(self._on_view)
 
     def on_stop(self) -> None:
@@ -265,8 +270,8 @@ class KioskApp(App):
         if self.sm.current != name:
             self.sm.current = name
         for screen_name, screen in self.screens.items():
-            if screen_name != name:
-                screen.clear()
+            if screen_name != name and screen.view is not None:
+                screen.clear()  # the screen being left forgets the patron at once
         self.screens[name].render(view)
         self.header_title.text = self.settings.library_name
         for code, btn in self.language_buttons.items():

@@ -25,8 +25,12 @@ import os
 from kiosk.ui.context import UiConfig
 
 
-def configure(config: UiConfig) -> None:
-    """Window size, full screen, no exit on Escape, touch input. Call before Kivy's Window."""
+def configure(config: UiConfig, *, max_fps: int = 60) -> None:
+    """Window size, full screen, no exit on Escape, touch input. Call before Kivy's Window.
+
+    `max_fps=0` lets frames run back to back (tests that pump frames by hand); the kiosk
+    keeps 60 so an idle screen does not burn the Pi's CPU.
+    """
     os.environ.setdefault("KIVY_NO_ARGS", "1")  # Kivy must not parse the kiosk's command line
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
     from kivy.config import Config
@@ -48,4 +52,4 @@ def configure(config: UiConfig) -> None:
         Config.set("graphics", "width", str(width))
         Config.set("graphics", "height", str(height))
     Config.set("graphics", "resizable", "1")
-    Config.set("graphics", "maxfps", "60")
+    Config.set("graphics", "maxfps", str(max_fps))

@@ -9,7 +9,7 @@ tree after a logout and looks for any trace).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from kivy.metrics import dp
@@ -40,7 +40,7 @@ from kiosk.ui.widgets import (
     KioskButton,
     PinPad,
     SelectableRow,
-    StatusRow,
+    fill_rows,
 )
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+RowSpec = tuple[str, str, str, list[str]]  # item id, status, title, detail sentences
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -102,21 +103,14 @@ class KioskScreen(Screen):
         btn.height = self.ui.theme.target
         return btn
 
-    def message_row(self, view: SessionView) -> StatusRow | None:
+    def message_spec(self, view: SessionView) -> list[RowSpec]:
+        """The session's message (why something did not happen) as a row, or nothing."""
         if view.message is None:
-            return None
-        return StatusRow(
-            status="attention",
-            glyph=STATUS_GLYPHS["attention"],
-            title=reason_sentence(view.message, self.ui.lang),
-        )
+            return []
+        return [("", "attention", reason_sentence(view.message, self.ui.lang), [])]
 
-    def status_row(self, status: str, title: str, details: Iterable[str]) -> StatusRow:
-        row = StatusRow(status=status, glyph=STATUS_GLYPHS[status], title=title)
-        box = row.ids.details_box
-        for text in details:
-            box.add_widget(self.label(role="body", tone="text", text=text))
-        return row
+    def show_rows(self, box: BoxLayout, specs: list[RowSpec]) -> None:
+        fill_rows(box, specs, STATUS_GLYPHS)
 
     def post(self, action: object) -> None:
         self.ui.post(action)
@@ -175,9 +169,10 @@ class IdleScreen(KioskScreen):
         btn = self.button("mode-return", lambda: self.post(ChooseMode(Mode.RETURN)))
         btn.text = tr("Return items")
         self.col_a.add_widget(btn)
-        row = self.message_row(view)
-        if row is not None:
-            self.col_a.add_widget(row)
+        if view.message is not None:
+            messages = vbox()
+            self.show_rows(messages, self.message_spec(view))
+            self.col_a.add_widget(messages)
         self.col_b.clear_widgets()
         hours = ui.settings.opening_hours
         if hours:
@@ -246,9 +241,10 @@ class PinScreen(KioskScreen):
         self.col_a.clear_widgets()
         self.col_a.add_widget(self.label("title", text=tr("Please type your PIN.")))
         self.col_a.add_widget(self.label(text=tr("Nobody can see your digits: they show as dots.")))
-        row = self.message_row(view)
-        if row is not None and view.message != ReasonCode.PIN_REQUIRED:
-            self.col_a.add_widget(row)
+        if view.message not in (None, ReasonCode.PIN_REQUIRED):
+            messages = vbox()
+            self.show_rows(messages, self.message_spec(view))
+            self.col_a.add_widget(messages)
         self.col_a.add_widget(Widget())  # side by side with the pad: keep the text at the top
         self.pad.ok_text = tr("OK")
         self.pad.delete_text = tr("Delete")
@@ -301,10 +297,7 @@ class HomeScreen(KioskScreen):
         tr = self.ui.tr
         self.greeting.text = (tr("Hello, {name}!").format(name=view.patron_name)
                               if view.patron_name else tr("Hello!"))
-        self.messages.clear_widgets()
-        row = self.message_row(view)
-        if row is not None:
-            self.messages.add_widget(row)
+        self.show_rows(self.messages, self.message_spec(view))
         self.b_borrow.text = tr("Borrow")
         self.b_return.text = tr("Return")
         self.b_account.text = tr("My account")
@@ -358,16 +351,13 @@ class ItemsScreen(KioskScreen):
         super().render(view)
         heading, hint, summary = self.texts(view)
         self.heading.text, self.hint.text, self.summary.text = heading, hint, summary
-        self.messages.clear_widgets()
-        row = self.message_row(view)
-        if row is not None:
-            self.messages.add_widget(row)
-        self.list.clear_widgets()
+        self.show_rows(self.messages, self.message_spec(view))
+        specs = []
         for line in reversed(view.items):
             status, details = self.describe(line)
-            row = self.status_row(status, self.title_of(line), details + self.common_details(line))
-            row.item_id = line.item_id
-            self.list.add_widget(row)
+            specs.append((line.item_id, status, self.title_of(line),
+                          details + self.common_details(line)))
+        self.show_rows(self.list, specs)
         self.b_back.text = self.ui.tr("Back")
         self.b_done.text = self.ui.tr("Done")
 
@@ -468,12 +458,8 @@ class AccountScreen(KioskScreen):
         ui, tr = self.ui, self.ui.tr
         keep = set(self._selected())
         self.heading.text = tr("My account")
-        self.messages.clear_widgets()
-        self.list.clear_widgets()
-        self.loan_rows = []
-        row = self.message_row(view)
-        if row is not None:
-            self.messages.add_widget(row)
+        specs = self.message_spec(view)
+        loans: list[tuple[str, str, str, bool]] = []
         account = view.account
         today = ui.today()
         renewed = {r.item_id: r for r in view.renewals}
@@ -484,9 +470,8 @@ class AccountScreen(KioskScreen):
             self.summary.text = ui.ntr("You have {n} item on loan.", "You have {n} items on loan.",
                                        n).format(n=n)
             if account.fines_cents > 0:
-                self.messages.add_widget(self.status_row(
-                    "attention", tr("Fines: {amount}").format(amount=ui.money(account.fines_cents)),
-                    [tr("You can pay at the desk.")]))
+                specs.append(("", "attention", tr("Fines: {amount}").format(
+                    amount=ui.money(account.fines_cents)), [tr("You can pay at the desk.")]))
             for hold in account.holds:
                 if not hold.ready:
                     continue
@@ -494,7 +479,7 @@ class AccountScreen(KioskScreen):
                 if hold.pickup_until:
                     details = [tr("Ready for you to pick up until {date}.").format(
                         date=ui.day(hold.pickup_until))]
-                self.messages.add_widget(self.status_row("ok", hold.title, details))
+                specs.append((hold.item_id, "ok", hold.title, details))
             for loan in account.loans:
                 overdue = loan.overdue(today)
                 detail = (tr("Overdue — it was due back on {date}.") if overdue
@@ -506,15 +491,27 @@ class AccountScreen(KioskScreen):
                               tr("Not renewed:") + " " + reason_sentence(result.reason, ui.lang)
                               + " " + detail)
                 title = ("\u26a0 " if overdue else "") + loan.title
-                r = SelectableRow(title=title, detail=detail, overdue=overdue,
-                                  item_id=loan.item_id, selected=loan.item_id in keep)
-                r.bind(selected=self._update_buttons)
-                self.loan_rows.append(r)
-                self.list.add_widget(r)
+                loans.append((loan.item_id, title, detail, overdue))
+        self.show_rows(self.messages, specs)
+        self._show_loans(loans, keep)
         self.b_all.text = tr("Renew all")
         self.b_back.text = tr("Back")
         self.b_done.text = tr("Done")
         self._update_buttons()
+
+    def _show_loans(self, loans: list[tuple[str, str, str, bool]], keep: set[str]) -> None:
+        """One selectable row per loan, reusing the rows already on screen."""
+        while len(self.loan_rows) < len(loans):
+            row = SelectableRow()
+            row.bind(selected=self._update_buttons)
+            self.loan_rows.append(row)
+            self.list.add_widget(row)
+        for extra in self.loan_rows[len(loans):]:
+            self.list.remove_widget(extra)
+        del self.loan_rows[len(loans):]
+        for row, (item_id, title, detail, overdue) in zip(self.loan_rows, loans, strict=True):
+            row.item_id, row.title, row.detail, row.overdue = item_id, title, detail, overdue
+            row.selected = item_id in keep
 
     def clear(self) -> None:
         super().clear()

@@ -15,7 +15,6 @@ from kivy.clock import Clock
 from kivy.metrics import dp
 from kivy.properties import (
     BooleanProperty,
-    ListProperty,
     NumericProperty,
     ObjectProperty,
     StringProperty,
@@ -78,13 +77,44 @@ class IconLabel(Label):
 
 
 class StatusRow(BoxLayout):
-    """One line on a list: icon, a title and one or more detail sentences."""
+    """One line on a list: icon, a title and one or more detail sentences.
+
+    Rows are reused from one view to the next (`set_details` keeps its labels): building
+    widgets is the slow part of a frame, and a list must update within a frame.
+    """
 
     status = StringProperty("info")  # ok | error | attention | info | wait
     glyph = StringProperty("")
     title = StringProperty("")
-    details = ListProperty([])
     item_id = StringProperty("")
+
+    def set_details(self, texts: list[str]) -> None:
+        box = self.ids.details_box
+        labels = list(reversed(box.children))
+        for n, text in enumerate(texts):
+            if n < len(labels):
+                labels[n].text = text
+            else:
+                box.add_widget(FitLabel(role="body", tone="text", text=text))
+        for extra in labels[len(texts):]:
+            box.remove_widget(extra)
+
+
+def fill_rows(box: BoxLayout, specs: list[tuple[str, str, str, list[str]]],
+              glyphs: dict[str, str]) -> None:
+    """Show `specs` (item id, status, title, details) as StatusRows in `box`, top to bottom,
+    reusing the rows already there."""
+    rows = list(reversed(box.children))
+    for n, (item_id, status, title, details) in enumerate(specs):
+        if n < len(rows):
+            row = rows[n]
+        else:
+            row = StatusRow()
+            box.add_widget(row)
+        row.status, row.glyph, row.title, row.item_id = status, glyphs[status], title, item_id
+        row.set_details(details)
+    for extra in rows[len(specs):]:
+        box.remove_widget(extra)
 
 
 class SelectableRow(ButtonBehavior, BoxLayout):

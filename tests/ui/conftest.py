@@ -62,7 +62,7 @@ UI_CONFIG = UiConfig(
 def ui() -> Iterator[Ui]:
     from kiosk.ui import env
 
-    env.configure(UI_CONFIG)
+    env.configure(UI_CONFIG, max_fps=0)
     from kivy.core.window import Window
 
     from kiosk.ui.app import KioskApp

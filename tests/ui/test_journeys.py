@@ -251,3 +251,28 @@ def test_hidden_technician_corner_asks_for_a_pin(ui: Ui, make_kiosk: MakeKiosk,
     assert ui.app.technician_overlay is None
     assert probe.pump_until(lambda: ui.board.technician_pins == ["4321"], 2)
     assert ui.screen == "idle"
+
+
+def test_a_touch_shows_please_wait_in_the_very_next_frame(ui: Ui) -> None:
+    """Even when the session is slow to answer, the patron sees the touch was taken."""
+    from gallery import in_language
+    from kivy.tests.common import UnitTestTouch
+
+    ui.board.attach(None)  # nobody answers
+    ui.show(in_language("home", "nl"))
+    flips: list[int] = []
+    ui.app.frame_listeners.append(lambda: flips.append(len(flips)))
+    try:
+        target = probe.button(ui.app, "mode-borrow")
+        touch = UnitTestTouch(*target.to_window(*target.center))
+        touch.touch_down()
+        touch.touch_up()
+        probe.pump(1)
+        assert flips, "no frame was drawn"
+        assert ui.app.busy.parent is not None
+        assert "Even geduld…" in ui.text()
+    finally:
+        ui.app.frame_listeners.clear()
+        ui.app._set_pending(False)
+        ui.app._render_busy()
+    assert "Even geduld…" not in ui.text()
