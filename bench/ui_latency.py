@@ -1,7 +1,8 @@
 """Touch or device event -> the next frame that shows the response; p50/p95 over 200 events.
 
-The real chain runs: the seeded reference catalog (its own process) on 127.0.0.1 -> RestBackend -> circulation
--> Session (on the kiosk's event thread) -> UI, at the kiosk's 60 frames per second on a
+The real chain runs: the seeded reference catalog (its own process) on 127.0.0.1 ->
+RestBackend -> circulation -> Session (on the kiosk's event thread) -> UI, at the kiosk's
+60 frames per second on a
 headless display. Two kinds of event, 100 each, alternating:
 
 * touch: a language button tapped through Kivy's input pipeline on the home screen; the
@@ -33,7 +34,7 @@ LOANS_PER_PATRON = 8
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> int:
