@@ -2,11 +2,10 @@
 
 The real chain runs: the seeded reference catalog (its own process) on 127.0.0.1 ->
 RestBackend -> circulation -> Session (on the kiosk's event thread) -> UI, at the kiosk's
-60 frames per second on a
-headless display. Two kinds of event, 100 each, alternating:
+60 frames per second on a headless display. Two kinds of event, 100 each, alternating:
 
-* touch: a language button tapped through Kivy's input pipeline on the home screen; the
-  response is the screen in the other language (shown at once, the session confirms later);
+* touch: a language button tapped through Kivy's input pipeline (home or borrow screen);
+  the response is the screen in the other language (shown at once, the session confirms later);
 * device: an item scanned on the borrow screen (a real checkout over HTTP); the response is
   the item's line on screen.
 

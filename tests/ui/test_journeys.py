@@ -7,6 +7,8 @@ kiosk's default language.
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -206,7 +208,9 @@ def test_offline_banner_appears_and_disappears(ui: Ui, make_kiosk: MakeKiosk, li
     assert ui.screen == "borrow"
 
 
-def test_pin_pad_masks_digits_and_reports_a_wrong_pin(ui: Ui, make_kiosk: MakeKiosk) -> None:
+def test_pin_pad_masks_digits_and_reports_a_wrong_pin(ui: Ui, make_kiosk: MakeKiosk,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     make_kiosk(require_pin=True)
     p = patron("P0020")
     ui.device(card(p))
@@ -225,6 +229,10 @@ def test_pin_pad_masks_digits_and_reports_a_wrong_pin(ui: Ui, make_kiosk: MakeKi
     ui.tap("pin-ok")
     assert ui.screen == "home"
     assert f"Hallo {first_name(p)}!" in ui.text()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert caplog.records
+    assert not re.search(rf"\b(9876|{DEMO_PIN})\b", logged)  # no PIN, right or wrong
+    assert p.barcode not in logged and p.name not in logged
 
 
 def test_pin_cancel_returns_to_idle(ui: Ui, make_kiosk: MakeKiosk) -> None:
