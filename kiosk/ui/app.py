@@ -100,6 +100,7 @@ class KioskApp(App):
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ui-callbacks")
         self.cues = CuePlayer(context.cue, self._pool)
         self.cues.enabled = self.sound_on
+        self._preload_languages()
         self._lock = threading.Lock()
         self._latest: SessionView | None = None
         self.view = SessionView(language=self.settings.default_language)
@@ -110,6 +111,15 @@ class KioskApp(App):
         self.technician_overlay: TechnicianOverlay | None = None
         self.frame_listeners: list[Callable[[], None]] = []
         self.applied_views = 0
+
+    def _preload_languages(self) -> None:
+        """Read every catalog and Babel's locale data now, before the window shows, so that a
+        language switch never waits for the disk on the UI thread."""
+        for code in self.settings.languages:
+            i18n.translations(code)
+            i18n.format_day(date.today(), code)
+            i18n.format_money(0, code)
+            i18n.weekday_names(code)
 
     # ---- translation helpers used by the screens ------------------------------------------
 

@@ -38,6 +38,7 @@ class DemoKeys:
         self.actions["F9"] = self._clear
         self.actions["F10"] = self._network(False)
         self.actions["F11"] = self._network(True)
+        self.uninstall: Callable[[], None] = lambda: None
 
     def _call(self, fn: Callable[[], None] | None) -> Callable[[], None]:
         return (lambda: fn()) if fn is not None else (lambda: None)
@@ -86,6 +87,7 @@ def install_demo_controls(app: Any, demo: DemoControls) -> DemoKeys:
         return keys.press(name) if name else False
 
     Window.bind(on_key_down=on_key_down)
+    keys.uninstall = lambda: Window.unbind(on_key_down=on_key_down)
     app.demo_keys = keys
     log.info("demo keys: F1-F3 cards, F4 remove card, F5-F8 items, F9 clear pad, "
              "F10 network off, F11 network on")
