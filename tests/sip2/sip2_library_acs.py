@@ -357,3 +357,20 @@ class RunningAcs:
     def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
         self._thread.join(10)
+
+
+def serve_until_stdin_closes() -> None:
+    """Run as a separate process (the benchmark): print the port, serve until stdin closes."""
+    import sys
+
+    async def main() -> None:
+        server = build_server(Library.sample())
+        async with server.start(host="127.0.0.1", port=0) as port:
+            print(port, flush=True)
+            await anyio.to_thread.run_sync(sys.stdin.read)
+
+    anyio.run(main)
+
+
+if __name__ == "__main__":
+    serve_until_stdin_closes()

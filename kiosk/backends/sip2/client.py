@@ -126,6 +126,7 @@ class Sip2Client:
         self._clock = clock
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
+        self._sock_timeout = -1.0
         self._buffer = bytearray()
         self._seq = -1
         self._acs: AcsStatus | None = None
@@ -217,6 +218,7 @@ class Sip2Client:
             raise BackendUnavailable(f"SIP2: TLS with {s.host}:{s.port} failed: {_why(exc)}") \
                 from None
         self._sock = sock
+        self._sock_timeout = -1.0
         self._buffer.clear()
         self.connects += 1
         log.info("SIP2 connected to %s:%s%s", s.host, s.port, " (TLS)" if s.tls else "")
@@ -329,22 +331,30 @@ class Sip2Client:
         if self._sock is None:
             raise _LinkLost("not connected")
         try:
-            self._sock.settimeout(self._timeout())
+            self._set_timeout(self._timeout())
             self._sock.sendall(frame)
         except OSError as exc:
             raise _LinkLost(f"send failed: {_why(exc)}") from None
 
+    def _set_timeout(self, seconds: float) -> None:
+        """settimeout costs system calls; most exchanges need none after the first."""
+        if self._sock is not None and seconds != self._sock_timeout:
+            self._sock.settimeout(seconds)
+            self._sock_timeout = seconds
+
     def _read_frame(self) -> bytes:
         if self._sock is None:
             raise _LinkLost("not connected")
-        deadline = self._clock() + self._timeout()
+        timeout = self._timeout()
+        deadline = self._clock() + timeout
+        partial = False
         while True:
             frames = split_frames(self._buffer)
             if frames:
-                # Anything after the first frame would be a reply to nobody: keep it for
-                # the sequence check on the next read rather than guessing now.
-                rest = b"".join(frames[1:])
-                self._buffer[:0] = rest
+                if len(frames) > 1:
+                    # Anything after the first frame would be a reply to nobody: keep it for
+                    # the sequence check on the next read rather than guessing now.
+                    self._buffer[:0] = b"".join(frames[1:])
                 return frames[0]
             if len(self._buffer) > MAX_FRAME_BYTES:
                 raise _LinkLost(f"reply longer than {MAX_FRAME_BYTES} bytes without a CR")
@@ -352,7 +362,9 @@ class Sip2Client:
             if remaining <= 0:
                 raise _LinkLost(f"no reply within {self._timeout():.1f} s")
             try:
-                self._sock.settimeout(remaining)
+                # Full timeout for the first read (usually the only one); after a partial
+                # reply, only what is left until the deadline.
+                self._set_timeout(remaining if partial else timeout)
                 chunk = self._sock.recv(4096)
             except TimeoutError:
                 raise _LinkLost(f"no reply within {self._timeout():.1f} s") from None
@@ -361,6 +373,7 @@ class Sip2Client:
             if not chunk:
                 raise _LinkLost("the server closed the connection")
             self._buffer += chunk
+            partial = True
 
 
 def _why(exc: BaseException) -> str:

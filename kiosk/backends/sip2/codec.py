@@ -19,6 +19,7 @@ missing "required" ones are tolerated on decode because real servers omit them.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -55,7 +56,7 @@ class FixedField:
                 f"message {code}: fixed field {self.name!r} must be {self.width} chars, "
                 f"got {len(value)}"
             )
-        if not re.fullmatch(self.pattern, value):
+        if not _regex(self.pattern).fullmatch(value):
             raise ProtocolError(
                 f"message {code}: fixed field {self.name!r} = {value!r} is not {self.why}"
             )
@@ -79,7 +80,7 @@ class MessageSpec:
 
     @property
     def fixed_width(self) -> int:
-        return sum(f.width for f in self.fixed)
+        return _fixed_width(self.code)
 
     def var(self, fid: str) -> VarField | None:
         for f in self.fields:
@@ -286,6 +287,29 @@ SPECS: Mapping[str, MessageSpec] = {spec.code: spec for spec in _SPECS}
 CONTROL_CODES = frozenset({"96", "97"})  # carry AZ but no AY, per the spec
 
 
+@functools.cache
+def _fixed_width(code: str) -> int:
+    return sum(f.width for f in SPECS[code].fixed)
+
+
+@functools.cache
+def _fixed_widths(code: str) -> tuple[int, ...]:
+    return tuple(f.width for f in SPECS[code].fixed)
+
+
+@functools.cache
+def _fixed_regex(code: str) -> re.Pattern[str]:
+    """All fixed fields of one message as one pattern: one match on the fast path."""
+    return re.compile("".join(f"(?P<{f.name}>{f.pattern})" for f in SPECS[code].fixed))
+
+
+def _check_fixed(spec: MessageSpec, values: list[str]) -> None:
+    if tuple(map(len, values)) != _fixed_widths(spec.code) or not _fixed_regex(
+            spec.code).fullmatch("".join(values)):
+        for f, value in zip(spec.fixed, values, strict=True):
+            f.check(value, spec.code)  # names the first bad field
+
+
 def spec_for(code: str) -> MessageSpec:
     try:
         return SPECS[code]
@@ -373,12 +397,22 @@ def make(
     return Message(code=code, fixed=fixed, fields=pairs)
 
 
+_FIELD_ID = re.compile(r"[A-Z0-9]{2}")
+_FIDS = re.compile(r"(?:[A-Z0-9]{2})*")
+_FORBIDDEN = re.compile(r"[|\r\n\0]")
+
+
+@functools.cache
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
 def _check_field(code: str, fid: str, value: str) -> None:
-    if not re.fullmatch(r"[A-Z0-9]{2}", fid):
+    if not _FIELD_ID.fullmatch(fid):
         raise ProtocolError(f"message {code}: field id {fid!r} is not two capitals or digits")
     if fid in ("AY", "AZ"):
         raise ProtocolError(f"message {code}: {fid} is added by the codec, not by callers")
-    if DELIMITER in value or "\r" in value or "\n" in value or "\0" in value:
+    if _FORBIDDEN.search(value):
         raise ProtocolError(
             f"message {code}: field {fid} contains '|', a line break or NUL, "
             "which would split the message"
@@ -422,30 +456,50 @@ def encode(
 ) -> bytes:
     """The wire bytes of `message`, with AY/AZ when error detection is on."""
     spec = spec_for(message.code)
-    out = bytearray(message.code.encode("ascii"))
+    fixed_values = []
     for f in spec.fixed:
         value = message.fixed.get(f.name)
         if value is None:
             raise ProtocolError(f"message {message.code}: fixed field {f.name!r} is missing")
-        f.check(value, message.code)
-        out += _encode_text(value, charset, message.code, f.name)
-    for fid, value in message.fields:
-        _check_field(message.code, fid, value)
-        data = _encode_text(value, charset, message.code, fid)
-        if len(data) > MAX_FIELD_BYTES:
-            raise ProtocolError(
-                f"message {message.code}: field {fid} is {len(data)} bytes, "
-                f"over the {MAX_FIELD_BYTES}-byte limit"
-            )
-        out += fid.encode("ascii") + data + DELIMITER.encode("ascii")
+        fixed_values.append(value)
+    _check_fixed(spec, fixed_values)
+    parts = [message.code, *fixed_values]
+    fids = [fid for fid, _ in message.fields]
+    values = [value for _, value in message.fields]
+    joined = "".join(values)
+    # One pass over all fields in C; only on a problem go field by field to name it.
+    if (not _FIDS.fullmatch("".join(fids)) or any(len(fid) != 2 for fid in fids)
+            or _FORBIDDEN.search(joined) or "AY" in fids or "AZ" in fids
+            or (values and max(map(len, values)) > MAX_FIELD_BYTES)
+            or not joined.isascii()):
+        for fid, value in message.fields:
+            _check_field(message.code, fid, value)
+            size = len(value) if value.isascii() else len(
+                _encode_text(value, charset, message.code, fid))
+            if size > MAX_FIELD_BYTES:
+                raise ProtocolError(
+                    f"message {message.code}: field {fid} is {size} bytes, "
+                    f"over the {MAX_FIELD_BYTES}-byte limit"
+                )
+    parts.extend(fid + value + DELIMITER for fid, value in message.fields)
+    text = "".join(parts)
+    try:
+        # All three charsets are ASCII supersets; ASCII is the common case and far cheaper.
+        out = text.encode("ascii") if text.isascii() else text.encode(charset)
+    except UnicodeEncodeError:  # find the field to name it
+        for fid, value in message.fields:
+            _encode_text(value, charset, message.code, fid)
+        raise ProtocolError(f"message {message.code}: text {charset} cannot carry") from None
+    except LookupError as exc:
+        raise ProtocolError(f"unknown character set {charset!r}") from exc
     if error_detection:
         if message.code not in CONTROL_CODES:
             if not 0 <= sequence <= 9:
                 raise ProtocolError(f"sequence number {sequence} is not a single digit")
             out += b"AY" + str(sequence).encode("ascii")
         out += b"AZ"
-        out += checksum(bytes(out)).encode("ascii")
-    return bytes(out) + terminator
+        out += checksum(out).encode("ascii")
+    return out + terminator
 
 
 def _encode_text(value: str, charset: str, code: str, where: str) -> bytes:
@@ -461,7 +515,21 @@ def _encode_text(value: str, charset: str, code: str, where: str) -> bytes:
 # Decoding
 # --------------------------------------------------------------------------
 
-_TRAILER = re.compile(rb"(?:\|?AY([0-9]))?\|?AZ([0-9A-Fa-f]{4})$")
+_HEX4 = re.compile(rb"[0-9A-Fa-f]{4}")
+
+
+def _split_trailer(body: bytes) -> tuple[bytes, bytes | None, int | None]:
+    """(payload, checksum digits, sequence) from a frame body ending in [AY<n>]AZ<xxxx>."""
+    if len(body) < 6 or body[-6:-4] != b"AZ" or not _HEX4.fullmatch(body[-4:]):
+        return body, None, None
+    payload = body[:-6]
+    sequence = None
+    if len(payload) >= 3 and payload[-3:-1] == b"AY" and 0x30 <= payload[-1] <= 0x39:
+        sequence = payload[-1] - 0x30
+        payload = payload[:-3]
+    if payload.endswith(b"|"):
+        payload = payload[:-1]
+    return payload, body[-4:], sequence
 
 
 def decode(frame: bytes, *, charset: str = "cp850", verify: bool = True) -> Message:
@@ -474,15 +542,10 @@ def decode(frame: bytes, *, charset: str = "cp850", verify: bool = True) -> Mess
     body = body.lstrip(b"\n")  # the LF of a CRLF peer may lead the next frame
     if b"\r" in body or b"\0" in body:
         raise ProtocolError("frame contains an embedded CR or NUL")
-    sequence: int | None = None
-    trailer = _TRAILER.search(body)
-    if trailer is not None:
-        az_at = trailer.end() - 4
-        if verify and not checksum_ok(body[:az_at], body[az_at:]):
-            raise ChecksumError(f"checksum {body[az_at:].decode('ascii')} does not verify")
-        if trailer.group(1) is not None:
-            sequence = int(trailer.group(1))
-        body = body[: trailer.start()]
+    payload, digits, sequence = _split_trailer(body)
+    if digits is not None and verify and not checksum_ok(body[:-4], digits):
+        raise ChecksumError(f"checksum {digits.decode('ascii')} does not verify")
+    body = payload
     if len(body) < 2:
         raise ProtocolError("frame too short to hold a command code")
     try:
@@ -491,39 +554,50 @@ def decode(frame: bytes, *, charset: str = "cp850", verify: bool = True) -> Mess
         raise ProtocolError("command code is not ASCII") from None
     spec = spec_for(code)
     try:
-        text = body[2:].decode(charset)
+        text = body[2:].decode("ascii") if body.isascii() else body[2:].decode(charset)
     except UnicodeDecodeError as exc:
         raise ProtocolError(f"message {code}: bytes are not valid {charset}") from exc
     except LookupError as exc:
         raise ProtocolError(f"unknown character set {charset!r}") from exc
+    width = spec.fixed_width
+    matched = _fixed_regex(code).fullmatch(text, 0, width) if len(text) >= width else None
+    fixed = matched.groupdict() if matched is not None else _fixed_slow(spec, text)
+    pos = width
+    return Message(code=code, fixed=fixed, fields=_split_fields(code, text[pos:]),
+                   sequence=sequence)
+
+
+def _fixed_slow(spec: MessageSpec, text: str) -> dict[str, str]:
+    """Field by field, to say which one is wrong (always raises for a bad head)."""
     fixed: dict[str, str] = {}
     pos = 0
     for f in spec.fixed:
         value = text[pos : pos + f.width]
         if len(value) < f.width:
             raise ProtocolError(
-                f"message {code}: truncated at fixed field {f.name!r} "
+                f"message {spec.code}: truncated at fixed field {f.name!r} "
                 f"(needs {f.width} chars, {len(value)} left)"
             )
-        f.check(value, code)
+        f.check(value, spec.code)
         fixed[f.name] = value
         pos += f.width
-    return Message(code=code, fixed=fixed, fields=_split_fields(code, text[pos:]),
-                   sequence=sequence)
+    return fixed
+
+
+_FIELD = re.compile(r"([A-Za-z0-9]{2})([^|]*)")
+_FIELDS = re.compile(r"\|*+(?:[A-Za-z0-9]{2}[^|]*+(?:\|++|$))*+")  # possessive: linear time
 
 
 def _split_fields(code: str, text: str) -> tuple[tuple[str, str], ...]:
-    pairs: list[tuple[str, str]] = []
-    for chunk in text.split(DELIMITER):
-        if not chunk:
-            continue  # a trailing '|' or a doubled one: nothing to keep
-        if len(chunk) < 2:
+    """(id, value) pairs in wire order; '||' and a final '|' carry nothing and are skipped."""
+    if _FIELDS.fullmatch(text):
+        return tuple(_FIELD.findall(text))
+    for chunk in text.split(DELIMITER):  # say what is wrong
+        if chunk and len(chunk) < 2:
             raise ProtocolError(f"message {code}: variable field {chunk!r} has no 2-char id")
-        fid = chunk[:2]
-        if not re.fullmatch(r"[A-Za-z0-9]{2}", fid):
-            raise ProtocolError(f"message {code}: {fid!r} is not a field id")
-        pairs.append((fid.upper(), chunk[2:]))
-    return tuple(pairs)
+        if chunk and not (chunk[:2].isascii() and chunk[:2].isalnum()):
+            raise ProtocolError(f"message {code}: {chunk[:2]!r} is not a field id")
+    raise ProtocolError(f"message {code}: variable fields are garbled")  # pragma: no cover
 
 
 def split_frames(buffer: bytearray) -> list[bytes]:
