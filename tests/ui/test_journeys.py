@@ -284,3 +284,20 @@ def test_a_touch_shows_please_wait_in_the_very_next_frame(ui: Ui) -> None:
         ui.app._set_pending(False)
         ui.app._render_busy()
     assert "Even geduld…" not in ui.text()
+
+
+def test_sound_and_large_text_switches_hold_for_one_visit(ui: Ui, make_kiosk: MakeKiosk) -> None:
+    make_kiosk()
+    ui.tap("toggle-sound")
+    ui.tap("toggle-large-text")
+    assert "Geluid: uit" in ui.text() and "Grote letters: aan" in ui.text()
+    before = len(ui.board.cues)
+    big = probe.button(ui.app, "toggle-sound").font_size
+    ui.device(scan(AVAILABLE_ITEMS[20]))  # a return without a card
+    assert ui.screen == "return" and "Teruggebracht." in ui.text()
+    assert len(ui.board.cues) == before  # sound is off: no cue
+    ui.tap("done")
+    ui.tap("receipt-none")
+    assert probe.pump_until(lambda: ui.screen == "idle", 5)
+    assert "Geluid: aan" in ui.text() and "Grote letters: uit" in ui.text()
+    assert probe.button(ui.app, "toggle-sound").font_size < big
