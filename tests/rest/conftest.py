@@ -101,14 +101,14 @@ class RawServer:
         self._listener.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def raw_server() -> Iterator[RawServer]:
     running = RawServer()
     yield running
     running.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def raw_backend(raw_server: RawServer) -> Iterator[RestBackend]:
     with RestBackend(raw_server.url, DEMO_TOKEN, kiosk_id=DEMO_KIOSK_ID,
                      timeout=(1.0, 1.0)) as client:

@@ -9,11 +9,14 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 
 import pytest
 
+from central.db import copy_database
 from central.faultproxy import FaultProxy, Mode
 from central.seed import AVAILABLE_ITEMS, DEMO_KIOSK_ID, DEMO_TOKEN, PATRONS_BY_ROLE
+from central.server import start_in_thread
 from kiosk.backends.base import (
     AuthenticationFailed,
     BackendError,
@@ -41,6 +44,14 @@ CALLS: dict[str, Callable[[RestBackend], object]] = {
 
 
 # ---------------------------------------------------------------- through the fault proxy
+
+
+@pytest.fixture(scope="module")
+def server(seeded_template: Path, tmp_path_factory: pytest.TempPathFactory):
+    """One service for this module: these tests look at errors, not at the library's state."""
+    db = copy_database(seeded_template, tmp_path_factory.mktemp("errors") / "central.db")
+    with start_in_thread(db) as running:
+        yield running
 
 
 @pytest.fixture
