@@ -98,6 +98,7 @@ def main() -> None:
         with Sip2Client(settings) as client, \
                 socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
             raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            raw.settimeout(None)  # the leanest baseline: blocking send and recv, nothing else
             if not raw_exchange(raw, login).startswith(b"941"):
                 raise SystemExit("raw login refused")
             for i in range(WARMUP + ROUNDS):

@@ -25,6 +25,7 @@ import contextlib
 import logging
 import socket
 import ssl
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -127,6 +128,7 @@ class Sip2Client:
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
         self._sock_timeout = -1.0
+        self._kernel_timeouts = False
         self._buffer = bytearray()
         self._seq = -1
         self._acs: AcsStatus | None = None
@@ -219,6 +221,7 @@ class Sip2Client:
                 from None
         self._sock = sock
         self._sock_timeout = -1.0
+        self._kernel_timeouts = not s.tls and _use_kernel_timeouts(sock)
         self._buffer.clear()
         self.connects += 1
         log.info("SIP2 connected to %s:%s%s", s.host, s.port, " (TLS)" if s.tls else "")
@@ -337,10 +340,22 @@ class Sip2Client:
             raise _LinkLost(f"send failed: {_why(exc)}") from None
 
     def _set_timeout(self, seconds: float) -> None:
-        """settimeout costs system calls; most exchanges need none after the first."""
-        if self._sock is not None and seconds != self._sock_timeout:
+        """Change the socket's timeout only when it differs (each change is a system call).
+
+        On plain TCP the timeout lives in the kernel (SO_RCVTIMEO/SO_SNDTIMEO on a blocking
+        socket): Python's own timeouts poll() before every send and recv, two extra system
+        calls per exchange. TLS sockets keep Python's timeouts, which ssl understands.
+        """
+        if self._sock is None or seconds == self._sock_timeout:
+            return
+        if self._kernel_timeouts:
+            whole = int(seconds)
+            value = struct.pack("ll", whole, max(1, int((seconds - whole) * 1_000_000)))
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
+        else:
             self._sock.settimeout(seconds)
-            self._sock_timeout = seconds
+        self._sock_timeout = seconds
 
     def _read_frame(self) -> bytes:
         if self._sock is None:
@@ -366,7 +381,7 @@ class Sip2Client:
                 # reply, only what is left until the deadline.
                 self._set_timeout(remaining if partial else timeout)
                 chunk = self._sock.recv(4096)
-            except TimeoutError:
+            except (TimeoutError, BlockingIOError):  # BlockingIOError: SO_RCVTIMEO expired
                 raise _LinkLost(f"no reply within {self._timeout():.1f} s") from None
             except OSError as exc:
                 raise _LinkLost(f"receive failed: {_why(exc)}") from None
@@ -374,6 +389,18 @@ class Sip2Client:
                 raise _LinkLost("the server closed the connection")
             self._buffer += chunk
             partial = True
+
+
+def _use_kernel_timeouts(sock: socket.socket) -> bool:
+    """Switch a plain TCP socket to blocking mode with kernel send/receive timeouts."""
+    probe = struct.pack("ll", 1, 0)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, probe)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, probe)
+    except (OSError, AttributeError):
+        return False  # not supported here: Python's timeouts it is
+    sock.settimeout(None)
+    return True
 
 
 def _why(exc: BaseException) -> str:

@@ -398,7 +398,6 @@ def make(
 
 
 _FIELD_ID = re.compile(r"[A-Z0-9]{2}")
-_FIDS = re.compile(r"(?:[A-Z0-9]{2})*")
 _FORBIDDEN = re.compile(r"[|\r\n\0]")
 
 
@@ -433,14 +432,6 @@ def checksum(data: bytes) -> str:
     return f"{(-sum(data)) & 0xFFFF:04X}"
 
 
-def checksum_ok(data: bytes, digits: bytes) -> bool:
-    try:
-        value = int(digits.decode("ascii"), 16)
-    except ValueError:
-        return False
-    return (sum(data) + value) & 0xFFFF == 0
-
-
 # --------------------------------------------------------------------------
 # Encoding
 # --------------------------------------------------------------------------
@@ -454,35 +445,25 @@ def encode(
     sequence: int = 0,
     terminator: bytes = CR,
 ) -> bytes:
-    """The wire bytes of `message`, with AY/AZ when error detection is on."""
-    spec = spec_for(message.code)
-    fixed_values = []
-    for f in spec.fixed:
-        value = message.fixed.get(f.name)
-        if value is None:
-            raise ProtocolError(f"message {message.code}: fixed field {f.name!r} is missing")
-        fixed_values.append(value)
-    _check_fixed(spec, fixed_values)
-    parts = [message.code, *fixed_values]
-    fids = [fid for fid, _ in message.fields]
-    values = [value for _, value in message.fields]
-    joined = "".join(values)
-    # One pass over all fields in C; only on a problem go field by field to name it.
-    if (not _FIDS.fullmatch("".join(fids)) or any(len(fid) != 2 for fid in fids)
-            or _FORBIDDEN.search(joined) or "AY" in fids or "AZ" in fids
-            or (values and max(map(len, values)) > MAX_FIELD_BYTES)
-            or not joined.isascii()):
-        for fid, value in message.fields:
-            _check_field(message.code, fid, value)
-            size = len(value) if value.isascii() else len(
-                _encode_text(value, charset, message.code, fid))
-            if size > MAX_FIELD_BYTES:
-                raise ProtocolError(
-                    f"message {message.code}: field {fid} is {size} bytes, "
-                    f"over the {MAX_FIELD_BYTES}-byte limit"
-                )
-    parts.extend(fid + value + DELIMITER for fid, value in message.fields)
-    text = "".join(parts)
+    """The wire bytes of `message`, with AY/AZ when error detection is on.
+
+    The common case (valid, ASCII) is checked with a few whole-message regex
+    matches; only when one fails do we walk field by field to name the problem.
+    """
+    layout = _layout(message.code)
+    fixed = message.fixed
+    try:
+        head_values = [fixed[name] for name in layout.names]
+    except KeyError:
+        head_values = None
+    fields = "".join([f"{fid}{value}|" for fid, value in message.fields])
+    text = ""
+    if (head_values is None or tuple(map(len, head_values)) != layout.widths
+            or not layout.regex.fullmatch(head := "".join(head_values))
+            or not _VARS.fullmatch(fields) or fields.count("|") != len(message.fields)
+            or not (text := message.code + head + fields).isascii()):
+        _explain(message, charset)  # raises a named ProtocolError unless only non-ASCII text
+        text = message.code + "".join(fixed[name] for name in layout.names) + fields
     try:
         # All three charsets are ASCII supersets; ASCII is the common case and far cheaper.
         out = text.encode("ascii") if text.isascii() else text.encode(charset)
@@ -496,10 +477,51 @@ def encode(
         if message.code not in CONTROL_CODES:
             if not 0 <= sequence <= 9:
                 raise ProtocolError(f"sequence number {sequence} is not a single digit")
-            out += b"AY" + str(sequence).encode("ascii")
-        out += b"AZ"
-        out += checksum(out).encode("ascii")
+            out += b"AY%dAZ" % sequence
+        else:
+            out += b"AZ"
+        out += b"%04X" % ((-sum(out)) & 0xFFFF)
     return out + terminator
+
+
+# Variable fields as encoded: id (not AY/AZ, which the codec adds), value, '|'.
+_VARS = re.compile(r"(?:(?!A[YZ])[A-Z0-9]{2}[^|\r\n\x00]{0,255}\|)*+")
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    names: tuple[str, ...]
+    widths: tuple[int, ...]
+    width: int
+    regex: re.Pattern[str]
+
+
+def _layout(code: str) -> _Layout:
+    try:
+        return _LAYOUTS[code]
+    except KeyError:
+        raise ProtocolError(f"unknown SIP2 command {code!r}") from None
+
+
+def _explain(message: Message, charset: str) -> None:
+    """Field by field: raise the ProtocolError that names what is wrong."""
+    spec = spec_for(message.code)
+    values = []
+    for f in spec.fixed:
+        value = message.fixed.get(f.name)
+        if value is None:
+            raise ProtocolError(f"message {message.code}: fixed field {f.name!r} is missing")
+        values.append(value)
+    _check_fixed(spec, values)
+    for fid, value in message.fields:
+        _check_field(message.code, fid, value)
+        size = len(value) if value.isascii() else len(
+            _encode_text(value, charset, message.code, fid))
+        if size > MAX_FIELD_BYTES:
+            raise ProtocolError(
+                f"message {message.code}: field {fid} is {size} bytes, "
+                f"over the {MAX_FIELD_BYTES}-byte limit"
+            )
 
 
 def _encode_text(value: str, charset: str, code: str, where: str) -> bytes:
@@ -518,53 +540,43 @@ def _encode_text(value: str, charset: str, code: str, where: str) -> bytes:
 _HEX4 = re.compile(rb"[0-9A-Fa-f]{4}")
 
 
-def _split_trailer(body: bytes) -> tuple[bytes, bytes | None, int | None]:
-    """(payload, checksum digits, sequence) from a frame body ending in [AY<n>]AZ<xxxx>."""
-    if len(body) < 6 or body[-6:-4] != b"AZ" or not _HEX4.fullmatch(body[-4:]):
-        return body, None, None
-    payload = body[:-6]
-    sequence = None
-    if len(payload) >= 3 and payload[-3:-1] == b"AY" and 0x30 <= payload[-1] <= 0x39:
-        sequence = payload[-1] - 0x30
-        payload = payload[:-3]
-    if payload.endswith(b"|"):
-        payload = payload[:-1]
-    return payload, body[-4:], sequence
-
-
 def decode(frame: bytes, *, charset: str = "cp850", verify: bool = True) -> Message:
     """Parse one frame (terminator optional) into a `Message`.
 
     Raises `ChecksumError` when AZ is present and wrong (if `verify`), and
     `ProtocolError` for anything else that is not SIP2.
     """
-    body = frame.rstrip(b"\r\n")
-    body = body.lstrip(b"\n")  # the LF of a CRLF peer may lead the next frame
+    body = frame.strip(b"\r\n")  # the LF of a CRLF peer may lead the next frame
     if b"\r" in body or b"\0" in body:
         raise ProtocolError("frame contains an embedded CR or NUL")
-    payload, digits, sequence = _split_trailer(body)
-    if digits is not None and verify and not checksum_ok(body[:-4], digits):
-        raise ChecksumError(f"checksum {digits.decode('ascii')} does not verify")
-    body = payload
+    sequence = None
+    if body[-6:-4] == b"AZ" and _HEX4.fullmatch(body, len(body) - 4):
+        digits = body[-4:]
+        if verify and (sum(body[:-4]) + int(digits, 16)) & 0xFFFF:
+            raise ChecksumError(f"checksum {digits.decode('ascii')} does not verify")
+        body = body[:-6]
+        if body[-3:-1] == b"AY" and 0x30 <= body[-1] <= 0x39:
+            sequence = body[-1] - 0x30
+            body = body[:-3]
+        if body.endswith(b"|"):
+            body = body[:-1]
     if len(body) < 2:
         raise ProtocolError("frame too short to hold a command code")
-    try:
-        code = body[:2].decode("ascii")
-    except UnicodeDecodeError:
-        raise ProtocolError("command code is not ASCII") from None
-    spec = spec_for(code)
+    code = body[:2].decode("latin-1")
+    layout = _LAYOUTS.get(code)
+    if layout is None:
+        raise ProtocolError(f"unknown SIP2 command {code!r}")
     try:
         text = body[2:].decode("ascii") if body.isascii() else body[2:].decode(charset)
     except UnicodeDecodeError as exc:
         raise ProtocolError(f"message {code}: bytes are not valid {charset}") from exc
     except LookupError as exc:
         raise ProtocolError(f"unknown character set {charset!r}") from exc
-    width = spec.fixed_width
-    matched = _fixed_regex(code).fullmatch(text, 0, width) if len(text) >= width else None
-    fixed = matched.groupdict() if matched is not None else _fixed_slow(spec, text)
-    pos = width
-    return Message(code=code, fixed=fixed, fields=_split_fields(code, text[pos:]),
-                   sequence=sequence)
+    width = layout.width
+    matched = layout.regex.fullmatch(text, 0, width)
+    fixed = matched.groupdict() if matched is not None else _fixed_slow(SPECS[code], text)
+    fields = _split_fields(code, text[width:])
+    return Message(code=code, fixed=fixed, fields=fields, sequence=sequence)
 
 
 def _fixed_slow(spec: MessageSpec, text: str) -> dict[str, str]:
@@ -611,3 +623,10 @@ def split_frames(buffer: bytearray) -> list[bytes]:
         del buffer[: end + 1]
         if frame.strip(b"\r\n"):
             frames.append(frame)
+
+
+_LAYOUTS: dict[str, _Layout] = {
+    code: _Layout(tuple(f.name for f in spec.fixed), _fixed_widths(code), _fixed_width(code),
+                  _fixed_regex(code))
+    for code, spec in SPECS.items()
+}
