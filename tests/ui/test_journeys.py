@@ -301,3 +301,14 @@ def test_sound_and_large_text_switches_hold_for_one_visit(ui: Ui, make_kiosk: Ma
     assert probe.pump_until(lambda: ui.screen == "idle", 5)
     assert "Geluid: aan" in ui.text() and "Grote letters: uit" in ui.text()
     assert probe.button(ui.app, "toggle-sound").font_size < big
+
+
+def test_an_unknown_card_is_explained_on_the_idle_screen(ui: Ui, make_kiosk: MakeKiosk) -> None:
+    from drivers.events import CardPresented
+    from kiosk.domain import Credential, CredentialKind
+
+    make_kiosk()
+    ui.device(CardPresented(Credential(CredentialKind.BARCODE, "2199999999999")))
+    assert ui.screen == "idle"
+    assert "We herkennen deze kaart niet. Vraag het aan de balie." in ui.text()
+    assert ui.board.cues[-1] == "attention"

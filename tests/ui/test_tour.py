@@ -8,10 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = """
 import sys
 from pathlib import Path
+
+import pytest
 from kiosk import config
 from kiosk.demo import embedded_library
 from kiosk.ui import run_screen_tour
@@ -21,6 +25,7 @@ with embedded_library(out, config.load("config/demo.toml")) as (kiosk, proxy, _)
 """
 
 
+@pytest.mark.slow  # a whole demo library in another process: about 15 s
 def test_screen_tour_writes_a_screenshot_and_the_screen_text_for_every_step(
         tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "SDL_VIDEODRIVER")}
