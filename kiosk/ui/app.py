@@ -241,7 +241,10 @@ class KioskApp(App):
         self._play_cues(prev, view)
         if view.screen == Screen.IDLE and prev.screen != Screen.IDLE:
             self._restore_defaults()
-        self._render()
+        try:
+            self._render()
+        except Exception:  # a bug in drawing one view must not take the kiosk's screen down
+            log.exception("could not draw the %s screen; keeping the window up", view.screen)
 
     def _language_for(self, view: SessionView) -> str:
         if self._lang_request is not None:

@@ -312,3 +312,17 @@ def test_an_unknown_card_is_explained_on_the_idle_screen(ui: Ui, make_kiosk: Mak
     assert ui.screen == "idle"
     assert "We herkennen deze kaart niet. Vraag het aan de balie." in ui.text()
     assert ui.board.cues[-1] == "attention"
+
+
+def test_a_view_the_ui_cannot_draw_is_logged_and_the_window_stays_up(
+        ui: Ui, caplog: pytest.LogCaptureFixture) -> None:
+    import dataclasses
+
+    from gallery import in_language
+
+    ui.board.attach(None)
+    broken = dataclasses.replace(in_language("home", "nl"), message="no_such_reason")
+    ui.show(broken)
+    assert "could not draw the home screen" in caplog.text
+    ui.show(in_language("idle", "nl"))
+    assert "Leg uw bibliotheekkaart op de lezer of scan ze." in ui.text()
