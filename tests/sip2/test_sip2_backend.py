@@ -296,3 +296,15 @@ def test_one_backend_shared_by_threads_never_mixes_replies(backend: Sip2Backend)
 def test_loan_due_unknown_when_server_gives_none(backend: Sip2Backend, acs: RunningAcs) -> None:
     acs.library.items["I006"].due = None
     assert backend.account("P100").loans[0].due == date.max
+
+
+def test_identify_falls_back_to_patron_status_when_63_is_unsupported() -> None:
+    with RunningAcs(without=("63",)) as acs, Sip2Backend(settings_for(acs.port)) as b:
+        patron = b.identify(card("P100"), "1234")
+        assert (patron.patron_id, patron.name) == ("P100", "Ann Reader")
+        with pytest.raises(Refused) as wrong:
+            b.identify(card("P100"), "0000")
+        assert wrong.value.reason is ReasonCode.WRONG_PIN
+        assert b.identify(card("P200"), "0000").blocked
+    sent = {type(r).__name__ for r in acs.library.requests}
+    assert "PatronStatusRequest" in sent and "PatronInformationRequest" not in sent

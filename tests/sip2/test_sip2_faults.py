@@ -6,7 +6,7 @@ import socket
 import ssl
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,16 @@ from sip2_fault_acs import CLOSE, STALL, FaultAcs, encode_reply, item_reply
 from kiosk.backends.base import BackendError, BackendUnavailable, MalformedReply
 from kiosk.backends.sip2 import Sip2Backend, Sip2Client
 from kiosk.backends.sip2.codec import make
-from kiosk.domain import Transaction, TransactionKind
+from kiosk.domain import (
+    Account,
+    Credential,
+    CredentialKind,
+    Item,
+    Outcome,
+    Patron,
+    Transaction,
+    TransactionKind,
+)
 
 
 def backend_for(acs: FaultAcs, **overrides: object) -> Sip2Backend:
@@ -193,18 +202,42 @@ def test_tls_refuses_an_unknown_certificate_by_default(certificate: tuple[Path, 
 # ---- nothing foreign escapes ----------------------------------------------------------
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(reply=st.one_of(
+OPERATIONS: dict[str, tuple[Callable[[Sip2Backend], object], type]] = {
+    "item": (lambda b: b.item("I1"), Item),
+    "identify": (lambda b: b.identify(Credential(CredentialKind.BARCODE, "P1"), "1234"), Patron),
+    "account": (lambda b: b.account("P1"), Account),
+    "checkout": (lambda b: b.checkout(Transaction(TransactionKind.CHECKOUT, "P1", "I1")),
+                 Outcome),
+    "checkin": (lambda b: b.checkin(Transaction(TransactionKind.CHECKIN, None, "I1")), Outcome),
+    "renew": (lambda b: b.renew(Transaction(TransactionKind.RENEW, "P1", "I1")), Outcome),
+    "replay": (lambda b: b.replay([Transaction(TransactionKind.CHECKOUT, "P1", "I1")]), list),
+    "end_session": (lambda b: b.end_session("P1"), type(None)),
+}
+PLAUSIBLE = [b"18030201", b"1899999920240101    120000AB|AJ|AHnot-a-date|CM2024|",
+             b"64YYYYYYYYYYYYYY00020240101    1200009999    00010001000100010001AOX|AAP1|BLY|CQ",
+             b"120NNN20240101    120000AOX|AAP|ABI|AJ|AH|", b"101YNY20240101    120000",
+             b"301YNN20240101    120000AH2024-13-45|", b"36Y20240101    120000",
+             b"64              00020240101    120000000100000000000000000000BV1e999|AUx|"]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(operation=st.sampled_from(sorted(OPERATIONS)), reply=st.one_of(
     st.binary(max_size=80),
-    st.binary(max_size=60).map(lambda b: b"18" + b),
-    st.sampled_from([b"1803", b"180302", b"18030201", b"1899999920240101    120000AB|AJ|"]).map(
-        lambda b: b + b"AHnot-a-date|CM2024|"),
+    st.tuples(st.sampled_from([b"18", b"64", b"12", b"10", b"30", b"36"]),
+              st.binary(max_size=60)).map(b"".join),
+    st.tuples(st.sampled_from(PLAUSIBLE), st.binary(max_size=20)).map(b"".join),
+    st.sampled_from(PLAUSIBLE),
 ))
-def test_any_server_bytes_give_an_item_or_a_backend_error(reply: bytes) -> None:
+def test_any_server_bytes_give_an_answer_or_a_backend_error(operation: str,
+                                                            reply: bytes) -> None:
+    """Whatever the server says, the kiosk gets a result or a BackendError, nothing else."""
     with FaultAcs(lambda c, f, n: reply.replace(b"\r", b"") + b"\r") as acs, \
             backend_for(acs, timeout_s=0.3, error_detection=False) as b:
+        call, expected = OPERATIONS[operation]
         try:
-            item = b.item("I1")
+            result = call(b)
         except BackendError:
-            return
-        assert item.item_id
+            return  # Refused or BackendUnavailable: the kiosk knows what to do with both
+        assert isinstance(result, expected)
+        if isinstance(result, Outcome):
+            assert result.ok  # a refusal must come as Refused, never as a silent ok=False

@@ -85,8 +85,26 @@ class Sip2Backend:
         send_pin = pin is not None and self.settings.patron_password is PatronPasswordMode.VERIFY
         if send_pin and not _carryable(pin or "", self.settings.codec_charset):
             raise _BadInput(ReasonCode.WRONG_PIN, "")
-        reply = self._patron_information(patron_id, summary=None, pin=pin if send_pin else None)
+        if self._uses_patron_status():
+            reply = self._call(make("23", {
+                "language": self.settings.language, "transaction_date": self._date(utcnow()),
+            }, [
+                ("AO", self.settings.institution_id), ("AA", patron_id),
+                ("AC", self._terminal_password(required=True)),
+                ("AD", pin if send_pin else ""),
+            ]))
+        else:
+            reply = self._patron_information(patron_id, summary=None,
+                                             pin=pin if send_pin else None)
         return self._translate(lambda: self._patron_from(reply, patron_id, checked_pin=send_pin))
+
+    def _uses_patron_status(self) -> bool:
+        """63 (patron information) is preferred: it also gives loan counts and limits.
+        Only a server that says (BX) it lacks 63 but has 23 gets a patron status request."""
+        self._client.status()  # make sure we have the ACS's BX, from this connection
+        acs = self._client.last_status
+        return acs is not None and bool(acs.bx) and "63" not in acs.supported \
+            and "23" in acs.supported
 
     def account(self, patron_id: str) -> Account:
         patron_id = self._checked_id(patron_id, ReasonCode.UNKNOWN_PATRON, "patron")
