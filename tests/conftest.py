@@ -30,7 +30,8 @@ class Library:
 
 
 @pytest.fixture(scope="session")
-def seeded_library_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo library, seeded once per run; tests copy it (seeding hashes 24 PINs)."""
     path = tmp_path_factory.mktemp("library-template") / "seeded.db"
     with Database(path) as db:
         seed(db)
@@ -38,8 +39,8 @@ def seeded_library_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def library(seeded_library_template: Path, tmp_path: Path) -> Iterator[Library]:
-    db_path = copy_database(seeded_library_template, tmp_path / "central.db")
+def library(seeded_template: Path, tmp_path: Path) -> Iterator[Library]:
+    db_path = copy_database(seeded_template, tmp_path / "central.db")
     with start_in_thread(db_path) as server, FaultProxy("127.0.0.1", server.port) as proxy:
         yield Library(url=proxy.url, direct_url=server.url, proxy=proxy, db_path=db_path)
 

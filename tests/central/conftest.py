@@ -9,17 +9,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from central.db import Database, copy_database
-from central.seed import DEMO_TOKEN, seed
+from central.db import copy_database
+from central.seed import DEMO_TOKEN
 from central.server import RunningServer, start_in_thread
-
-
-@pytest.fixture(scope="session")
-def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("central-template") / "seeded.db"
-    with Database(path) as db:
-        seed(db)
-    return path
 
 
 @pytest.fixture

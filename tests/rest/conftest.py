@@ -10,19 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from central.db import Database, copy_database
+from central.db import copy_database
 from central.faultproxy import FaultProxy
-from central.seed import DEMO_KIOSK_ID, DEMO_TOKEN, seed
+from central.seed import DEMO_KIOSK_ID, DEMO_TOKEN
 from central.server import RunningServer, start_in_thread
 from kiosk.backends.rest import RestBackend
-
-
-@pytest.fixture(scope="session")
-def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("rest-template") / "seeded.db"
-    with Database(path) as db:
-        seed(db)
-    return path
 
 
 @pytest.fixture
