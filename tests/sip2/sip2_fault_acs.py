@@ -55,8 +55,9 @@ class FaultAcs:
     """
 
     def __init__(self, script: Script, *, terminator: bytes = b"\r",
-                 tls_context: ssl.SSLContext | None = None) -> None:
+                 tls_context: ssl.SSLContext | None = None, acs_timeout: str = "000") -> None:
         self.script = script
+        self.acs_timeout = acs_timeout
         self.terminator = terminator
         self.tls_context = tls_context
         self.frames: list[bytes] = []
@@ -124,7 +125,7 @@ class FaultAcs:
                         out = encode_reply(ACSStatusResponse(
                             online_status="Y", checkin_ok="Y", checkout_ok="Y",
                             acs_renewal_policy="Y", status_update_ok="N", offline_ok="Y",
-                            timeout_period="000", retries_allowed="002",
+                            timeout_period=self.acs_timeout, retries_allowed="002",
                             date_time_sync=now18(), protocol_version="2.00",
                             institution_id="MAIN", supported_messages="YYYNYYYYYNYNNNYY"),
                             frame)

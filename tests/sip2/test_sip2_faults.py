@@ -77,6 +77,15 @@ def test_stall_is_backend_unavailable_within_the_timeout() -> None:
         assert time.monotonic() - started < 3
 
 
+def test_acs_timeout_is_used_but_never_below_one_second() -> None:
+    with FaultAcs(lambda c, f, n: STALL, acs_timeout="002") as acs, \
+            backend_for(acs, timeout_s=5.0, use_acs_timeout=True) as b:
+        started = time.monotonic()
+        with pytest.raises(BackendUnavailable, match=r"no reply within 1\.0 s"):
+            b.checkout(Transaction(TransactionKind.CHECKOUT, "P1", "I1"))  # no retry
+        assert 1.0 <= time.monotonic() - started < 2.0
+
+
 def test_garbage_is_malformed_and_the_next_request_reconnects() -> None:
     def script(code: str, frame: bytes, n: int) -> object:
         return b"HTTP/1.1 400 Bad Request\r" if n == 0 else encode_reply(item_reply(), frame)

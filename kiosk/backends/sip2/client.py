@@ -49,6 +49,7 @@ from kiosk.backends.sip2.settings import Sip2Settings
 log = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 64 * 1024
+MIN_ACS_TIMEOUT_S = 1.0
 IDEMPOTENT = frozenset({"93", "99", "23", "63", "17", "35"})
 # Order of the 16 flags in the 98 BX field (SIP2 2.00).
 BX_ORDER = ("23", "11", "09", "01", "99", "97", "93", "63",
@@ -281,7 +282,9 @@ class Sip2Client:
     def _timeout(self) -> float:
         acs = self._acs
         if self.settings.use_acs_timeout and acs is not None and acs.timeout_s:
-            return acs.timeout_s
+            # Floored: a server configured with a few tenths of a second would send every
+            # patron offline on the first slow database query.
+            return max(acs.timeout_s, MIN_ACS_TIMEOUT_S)
         return self.settings.timeout_s
 
     def _resend_budget(self) -> int:
