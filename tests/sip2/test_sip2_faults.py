@@ -13,10 +13,10 @@ import pytest
 from conftest import settings_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pysip2 import EndSessionResponse
+from pysip2 import CheckinResponse, EndSessionResponse
 from sip2_fault_acs import CLOSE, STALL, FaultAcs, encode_reply, item_reply
 
-from kiosk.backends.base import BackendError, BackendUnavailable, MalformedReply
+from kiosk.backends.base import BackendError, BackendUnavailable, MalformedReply, ReplayStatus
 from kiosk.backends.sip2 import Sip2Backend, Sip2Client
 from kiosk.backends.sip2.codec import make
 from kiosk.domain import (
@@ -250,3 +250,23 @@ def test_any_server_bytes_give_an_answer_or_a_backend_error(operation: str,
         assert isinstance(result, expected)
         if isinstance(result, Outcome):
             assert result.ok  # a refusal must come as Refused, never as a silent ok=False
+
+
+def test_void_after_a_checkout_whose_answer_never_came() -> None:
+    """The VOID case that matters: the checkout may or may not have happened."""
+    def script(code: str, frame: bytes, n: int) -> object:
+        if code == "11":
+            return CLOSE  # the link dies before the answer
+        return encode_reply(CheckinResponse(
+            ok="1", resensitize="Y", magnetic_media="N", alert="N",
+            transaction_date="20240101    120000", institution_id="MAIN",
+            item_identifier="I1", permanent_location="Main"), frame)
+
+    with FaultAcs(script) as acs, backend_for(acs) as b:
+        lost = Transaction(TransactionKind.CHECKOUT, "P1", "I1")
+        with pytest.raises(BackendUnavailable):
+            b.checkout(lost)
+        [result] = b.replay([Transaction(TransactionKind.VOID, "P1", "I1", ref_tx_id=lost.tx_id)])
+        assert result.status is ReplayStatus.DONE
+        checkin = next(f for f in acs.frames if f[:2] == b"09")
+        assert checkin[2:3] == b"Y"  # no-block: undo regardless of blocks

@@ -196,6 +196,8 @@ class Sip2Backend:
         pid = self._checked_id(patron_id or tx.patron_id or "", ReasonCode.UNKNOWN_PATRON,
                                "patron")
         item_id = self._checked_id(tx.item_id, ReasonCode.UNKNOWN_ITEM, "item")
+        # Remembered before sending: a VOID matters most when the answer never came.
+        self._remember(tx, TransactionKind.CHECKOUT, pid)
         reply = self._call(make("11", {
             "sc_renewal_policy": "N",
             "no_block": "Y" if no_block else "N",
@@ -206,7 +208,6 @@ class Sip2Backend:
             ("AO", self.settings.institution_id), ("AA", pid), ("AB", item_id),
             ("AC", self._terminal_password(required=True)),
         ]))
-        self._remember(tx, TransactionKind.CHECKOUT, pid)
         if not reply.yes("ok"):
             raise Refused(reason_from_text(reply.screen_message), reply.screen_message)
         if reply.flag("desensitize") == "N":
@@ -219,6 +220,7 @@ class Sip2Backend:
 
     def _checkin(self, tx: Transaction, *, no_block: bool) -> Outcome:
         item_id = self._checked_id(tx.item_id, ReasonCode.UNKNOWN_ITEM, "item")
+        self._remember(tx, TransactionKind.CHECKIN, tx.patron_id)
         reply = self._call(make("09", {
             "no_block": "Y" if no_block else "N",
             "transaction_date": self._date(tx.created_at),
@@ -227,7 +229,6 @@ class Sip2Backend:
             ("AP", self.settings.location_code), ("AO", self.settings.institution_id),
             ("AB", item_id), ("AC", self._terminal_password(required=True)),
         ]))
-        self._remember(tx, TransactionKind.CHECKIN, tx.patron_id)
         if not reply.yes("ok"):
             raise Refused(reason_from_text(reply.screen_message), reply.screen_message)
         alert_type = reply.get("CV")
@@ -244,6 +245,7 @@ class Sip2Backend:
     def _renew(self, tx: Transaction, *, no_block: bool) -> Outcome:
         pid = self._checked_id(tx.patron_id or "", ReasonCode.UNKNOWN_PATRON, "patron")
         item_id = self._checked_id(tx.item_id, ReasonCode.UNKNOWN_ITEM, "item")
+        self._remember(tx, TransactionKind.RENEW, pid)
         reply = self._call(make("29", {
             "third_party_allowed": "N",
             "no_block": "Y" if no_block else "N",
@@ -254,7 +256,6 @@ class Sip2Backend:
             ("AO", self.settings.institution_id), ("AA", pid), ("AB", item_id),
             ("AC", self._terminal_password(required=False)),
         ]))
-        self._remember(tx, TransactionKind.RENEW, pid)
         if not reply.yes("ok"):
             reason = reason_from_text(reply.screen_message)
             if reason is ReasonCode.REFUSED and not reply.yes("renewal_ok"):
