@@ -41,11 +41,12 @@ def _stop_display() -> None:
 
 atexit.register(_stop_display)
 
-from ui_harness import Switchboard, Ui  # noqa: E402
+from ui_harness import ForwardingSink, Switchboard, Ui  # noqa: E402
 
 from central.seed import DEMO_KIOSK_ID, DEMO_TOKEN  # noqa: E402
 from kiosk import config  # noqa: E402
 from kiosk.app import Kiosk, build_kiosk  # noqa: E402
+from kiosk.devices import build as build_devices  # noqa: E402
 from kiosk.ui.context import UiConfig, UiContext  # noqa: E402
 
 UI_CONFIG = UiConfig(
@@ -85,7 +86,7 @@ def make_kiosk(ui: Ui, library: Any, tmp_path: Path) -> Iterator[Callable[..., K
     into the window. The central side is the seeded reference service behind a fault proxy."""
     made: list[Kiosk] = []
 
-    def make(**session: object) -> Kiosk:
+    def make(*, devices: dict[str, dict[str, Any]] | None = None, **session: object) -> Kiosk:
         settings = config.Settings(
             kiosk=config.KioskSection(id=DEMO_KIOSK_ID, data_dir=str(tmp_path)),
             backend=config.BackendSection(url=library.url, connect_timeout_s=0.5, timeout_s=2.0),
@@ -94,11 +95,19 @@ def make_kiosk(ui: Ui, library: Any, tmp_path: Path) -> Iterator[Callable[..., K
             sync=config.SyncSection(heartbeat_s=0.2, backoff_base_s=0.05, backoff_max_s=0.2,
                                     recheck_s=0.2),
             api_token=DEMO_TOKEN,
+            devices=devices or {},
         )
         receipts: list[object] = []
-        kiosk = build_kiosk(settings, print_receipt=receipts.append)
+        sink = ForwardingSink()
+        devs = build_devices(settings, sink) if devices else None  # drivers and their twins
+        kiosk = build_kiosk(settings, print_receipt=receipts.append,
+                            security=devs.security if devs else None)
         kiosk.extras["receipts"] = receipts
+        kiosk.extras["devices"] = devs
+        sink.target = kiosk
         kiosk.start()
+        if devs is not None:
+            devs.start()
         made.append(kiosk)
         ui.board.attach(kiosk)
         ui.settle()
@@ -107,5 +116,7 @@ def make_kiosk(ui: Ui, library: Any, tmp_path: Path) -> Iterator[Callable[..., K
     yield make
     ui.board.attach(None)
     for kiosk in made:
+        if kiosk.extras["devices"] is not None:
+            kiosk.extras["devices"].close()
         kiosk.close()
     ui.app._restore_defaults()  # type: ignore[attr-defined]
