@@ -1,0 +1,198 @@
+"""Prometheus metrics for one kiosk, observed from the outside of the core.
+
+Why from the outside: the session, circulation and sync code stay free of metrics calls. The
+figures come from three places instead:
+
+* the session's views (a `Kiosk.subscribe` listener): every finished item line is one
+  transaction, by kind (checkout / checkin / renew) and outcome (ok, offline, or the refusal's
+  reason code), and every device that goes down is one device fault;
+* the journal and the connectivity flag, read at scrape time (queue depth, conflicts, oldest
+  pending age, online);
+* the catalog backend, whose calls are timed by wrapping the one backend object the kiosk
+  shares between circulation and sync (`instrument_backend`).
+
+Labels never carry a patron or item identifier: only kinds, outcomes and device names.
+Each `KioskMetrics` has its own registry, so tests (and two kiosks in one process) never share
+counters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+# the backend methods a patron waits for, and the sync worker's
+TIMED_CALLS = ("identify", "account", "item", "checkout", "checkin", "renew", "end_session",
+               "replay", "heartbeat")
+_LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+_KIND_BY_SCREEN = {"borrow": "checkout", "return": "checkin", "account": "renew"}
+
+
+class KioskMetrics:
+    """The kiosk's counters, gauges and histograms, in a registry of their own."""
+
+    def __init__(self, *, devices: Iterable[str] = ()) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.transactions = Counter(
+            "kiosk_transactions", "Items borrowed, returned or renewed at this kiosk",
+            ["kind", "outcome"], registry=r)
+        self.queue_depth = Gauge(
+            "kiosk_queue_depth", "Transactions journaled and not yet accepted by the central side",
+            registry=r)
+        self.conflicts = Gauge(
+            "kiosk_queue_conflicts", "Offline transactions the central side could not apply",
+            registry=r)
+        self.oldest_pending_age = Gauge(
+            "kiosk_oldest_pending_age_seconds", "Age of the oldest transaction still waiting",
+            registry=r)
+        self.backend_latency = Histogram(
+            "kiosk_backend_latency_seconds", "Time the central side took to answer, per call",
+            ["call"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.backend_errors = Counter(
+            "kiosk_backend_errors", "Calls to the central side that failed, per call and error",
+            ["call", "error"], registry=r)
+        self.device_faults = Counter(
+            "kiosk_device_faults", "Times a device went down (reader lost, paper out ...)",
+            ["device"], registry=r)
+        self.device_up = Gauge(
+            "kiosk_device_up", "1 while the device works, 0 while it is down", ["device"],
+            registry=r)
+        self.online = Gauge(
+            "kiosk_online", "1 while the central side answers, 0 while the kiosk is offline",
+            registry=r)
+        self.event_loop_age = Gauge(
+            "kiosk_event_loop_age_seconds", "Time since the event thread last went round",
+            registry=r)
+        self._devices = set(devices)
+        for name in self._devices:
+            self.device_up.labels(name).set(1)
+        self._lock = threading.Lock()
+        self._seen: dict[str, int] = {"items": 0, "renewals": 0}
+        self._down: set[str] = set()
+
+    # ---- session views ----------------------------------------------------------------------
+
+    def observe_view(self, view: Any) -> None:
+        """A `Kiosk.subscribe` listener: count finished item lines and device faults."""
+        with self._lock:
+            self._observe_devices(tuple(getattr(view, "devices_down", ()) or ()))
+            screen = str(getattr(getattr(view, "screen", ""), "value", getattr(view, "screen", "")))
+            self._count_lines("items", tuple(getattr(view, "items", ()) or ()),
+                              _KIND_BY_SCREEN.get(screen, "checkout"))
+            self._count_lines("renewals", tuple(getattr(view, "renewals", ()) or ()), "renew")
+
+    def _count_lines(self, key: str, lines: tuple[Any, ...], kind: str) -> None:
+        seen = self._seen[key]
+        if len(lines) < seen:  # a new visit (or a cleared list) starts counting again
+            seen = 0
+        for line in lines[seen:]:
+            if getattr(line, "pending", False):
+                break  # a multi-part set still waiting: count it once it is settled
+            self.transactions.labels(kind, outcome_label(line)).inc()
+            seen += 1
+        self._seen[key] = seen
+
+    def _observe_devices(self, down: tuple[str, ...]) -> None:
+        now_down = set(down)
+        for device in now_down - self._down:
+            self.device_faults.labels(device).inc()
+            self.device_up.labels(device).set(0)
+        for device in self._down - now_down:
+            self.device_up.labels(device).set(1)
+        self._devices |= now_down
+        self._down = now_down
+
+    # ---- scrape time ------------------------------------------------------------------------
+
+    def refresh(self, kiosk: Any, *, now: Callable[[], float] = time.monotonic) -> None:
+        """Read the journal, the connectivity flag and the event thread's pulse."""
+        try:
+            counts = kiosk.journal.counts()
+            oldest = kiosk.journal.oldest_pending()
+        except Exception as exc:  # a broken journal must not break the scrape
+            log.warning("metrics: journal unreadable: %s", exc)
+        else:
+            self.queue_depth.set(counts.get("pending", 0) + counts.get("sent", 0))
+            self.conflicts.set(counts.get("conflict", 0))
+            self.oldest_pending_age.set(pending_age_s(oldest))
+        self.online.set(1 if kiosk.connectivity.online else 0)
+        last = float(getattr(kiosk, "last_loop_at", 0.0) or 0.0)
+        self.event_loop_age.set(max(0.0, now() - last) if last else 0.0)
+
+    def render(self, kiosk: Any | None = None) -> bytes:
+        """The Prometheus text exposition (refreshed first when a kiosk is given)."""
+        if kiosk is not None:
+            self.refresh(kiosk)
+        return generate_latest(self.registry)
+
+    # ---- backend timing ---------------------------------------------------------------------
+
+    def timed(self, call: str, func: Callable[..., Any]) -> Callable[..., Any]:
+        histogram = self.backend_latency.labels(call)
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            except Exception as exc:
+                self.backend_errors.labels(call, type(exc).__name__).inc()
+                raise
+            finally:
+                histogram.observe(time.perf_counter() - started)
+
+        return wrapper
+
+
+def outcome_label(line: Any) -> str:
+    """ok | offline | the refusal's reason code (a small, fixed set of values)."""
+    if getattr(line, "ok", False):
+        return "offline" if getattr(line, "offline", False) else "ok"
+    reason = getattr(line, "reason", None)
+    return str(getattr(reason, "value", reason) or "refused").lower()
+
+
+def pending_age_s(oldest: datetime | None, *, now: datetime | None = None) -> float:
+    if oldest is None:
+        return 0.0
+    if oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)
+    return max(0.0, ((now or datetime.now(UTC)) - oldest).total_seconds())
+
+
+def instrument_backend(backend: Any, metrics: KioskMetrics) -> list[str]:
+    """Time every call of `backend` in place; returns the calls wrapped.
+
+    In place because circulation and sync already hold this very object: wrapping it here
+    needs no change in the core. Already-wrapped backends are left as they are.
+    """
+    if getattr(backend, "_kiosk_metrics_timed", False):
+        return []
+    wrapped: list[str] = []
+    for name in TIMED_CALLS:
+        func = getattr(backend, name, None)
+        if not callable(func):
+            continue
+        try:
+            setattr(backend, name, metrics.timed(name, func))
+        except (AttributeError, TypeError):  # a slotted or frozen backend: time nothing
+            log.info("backend %s cannot be timed (no instance attributes)",
+                     type(backend).__name__)
+            return wrapped
+        wrapped.append(name)
+    with contextlib.suppress(AttributeError, TypeError):
+        backend._kiosk_metrics_timed = True
+    return wrapped
