@@ -361,11 +361,18 @@ class Sip2Client:
         self._sock_timeout = seconds
 
     def _read_frame(self) -> bytes:
-        if self._sock is None:
+        sock = self._sock
+        if sock is None:
             raise _LinkLost("not connected")
         timeout = self._timeout()
         deadline = self._clock() + timeout
-        partial = False
+        if not self._buffer:
+            # The usual case: one recv brings exactly one whole reply.
+            self._set_timeout(timeout)
+            chunk = self._recv(sock, timeout)
+            if chunk.endswith(b"\r") and chunk.count(b"\r") == 1:
+                return chunk
+            self._buffer += chunk
         while True:
             frames = split_frames(self._buffer)
             if frames:
@@ -378,20 +385,22 @@ class Sip2Client:
                 raise _LinkLost(f"reply longer than {MAX_FRAME_BYTES} bytes without a CR")
             remaining = deadline - self._clock()
             if remaining <= 0:
-                raise _LinkLost(f"no reply within {self._timeout():.1f} s")
-            try:
-                # Full timeout for the first read (usually the only one); after a partial
-                # reply, only what is left until the deadline.
-                self._set_timeout(remaining if partial else timeout)
-                chunk = self._sock.recv(4096)
-            except (TimeoutError, BlockingIOError):  # BlockingIOError: SO_RCVTIMEO expired
-                raise _LinkLost(f"no reply within {self._timeout():.1f} s") from None
-            except OSError as exc:
-                raise _LinkLost(f"receive failed: {_why(exc)}") from None
-            if not chunk:
-                raise _LinkLost("the server closed the connection")
-            self._buffer += chunk
-            partial = True
+                raise _LinkLost(f"no reply within {timeout:.1f} s")
+            # After a partial reply, wait only for what is left until the deadline.
+            self._set_timeout(remaining)
+            self._buffer += self._recv(sock, timeout)
+
+    @staticmethod
+    def _recv(sock: socket.socket, timeout: float) -> bytes:
+        try:
+            chunk = sock.recv(4096)
+        except (TimeoutError, BlockingIOError):  # BlockingIOError: SO_RCVTIMEO expired
+            raise _LinkLost(f"no reply within {timeout:.1f} s") from None
+        except OSError as exc:
+            raise _LinkLost(f"receive failed: {_why(exc)}") from None
+        if not chunk:
+            raise _LinkLost("the server closed the connection")
+        return chunk
 
 
 def _use_kernel_timeouts(sock: socket.socket) -> bool:
