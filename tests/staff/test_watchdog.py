@@ -1,0 +1,143 @@
+"""sd_notify READY / WATCHDOG through a real Unix datagram socket bound as NOTIFY_SOCKET."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from staff_support import ROOT, DemoKiosk
+
+from kiosk.watchdog import Notifier, Watchdog, watchdog_interval
+
+
+class NotifySocket:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.sock.settimeout(0.2)
+        self.messages: list[str] = []
+
+    def collect(self, until: str, timeout: float = 15.0) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                data = self.sock.recv(4096).decode()
+            except TimeoutError:
+                continue
+            self.messages.append(data)
+            if until in data:
+                break
+        return self.messages
+
+    def drain(self) -> list[str]:
+        got = []
+        self.sock.settimeout(0.05)
+        try:
+            while True:
+                got.append(self.sock.recv(4096).decode())
+        except TimeoutError:
+            pass
+        self.sock.settimeout(0.2)
+        return got
+
+
+@pytest.fixture
+def notify_socket(tmp_path: Path) -> Iterator[NotifySocket]:
+    s = NotifySocket(tmp_path / "notify.sock")
+    yield s
+    s.sock.close()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_pings_stop_when_the_event_thread_hangs(demo_kiosk: DemoKiosk,
+                                                notify_socket: NotifySocket) -> None:
+    kiosk = demo_kiosk.kiosk
+    clock = Clock()
+    env = {"NOTIFY_SOCKET": str(notify_socket.path), "WATCHDOG_USEC": "4000000"}
+    dog = Watchdog(kiosk, clock=clock, environ=env, stale_s=10.0)
+    kiosk.last_loop_at = clock.now
+    assert not dog.tick(), "no ping before READY"
+    dog.ready()
+    assert notify_socket.collect("READY=1")[0].startswith("READY=1\nSTATUS=serving, online")
+    assert dog.tick()
+    assert not dog.tick(), "rate-limited to half of WatchdogSec"
+    clock.now += 2.0
+    kiosk.last_loop_at = clock.now
+    assert dog.tick()
+    got = notify_socket.drain()
+    assert sum("WATCHDOG=1" in m for m in got) == 2
+    # the event thread stops going round: pings stop, systemd hears why
+    clock.now += 11.0
+    assert not dog.tick()
+    clock.now += 2.0
+    assert not dog.tick()
+    got = notify_socket.drain()
+    assert not any("WATCHDOG=1" in m for m in got)
+    assert any("STATUS=event thread stuck" in m for m in got)
+    # it recovers: pings resume
+    kiosk.last_loop_at = clock.now
+    assert dog.tick()
+    dog.stopping()
+    got = notify_socket.drain()
+    assert got[0].startswith("WATCHDOG=1") and got[-1].startswith("STOPPING=1")
+
+
+def test_no_socket_no_messages_no_errors() -> None:
+    assert not Notifier({}).notify("READY=1")
+    assert Notifier({"NOTIFY_SOCKET": "@abstract-name"}).address == "\0abstract-name"
+    dead = Notifier({"NOTIFY_SOCKET": "/nonexistent/notify.sock"})
+    assert dead.enabled and not dead.notify("WATCHDOG=1")  # logged, not raised
+
+
+def test_interval_is_half_the_watchdog_timeout() -> None:
+    assert watchdog_interval({"WATCHDOG_USEC": "30000000"}) == 15.0
+    assert watchdog_interval({"WATCHDOG_USEC": "junk"}) == 5.0
+
+
+def test_kiosk_run_headless_really_notifies_systemd(library: Any, tmp_path: Path,
+                                                    notify_socket: NotifySocket) -> None:
+    """The real `kiosk run --headless` process: READY once serving, WATCHDOG while alive,
+    STOPPING on SIGTERM, exit 0."""
+    demo = (ROOT / "config/demo.toml").read_text()
+    demo = demo.replace('url = "http://127.0.0.1:0/"', f'url = "{library.url}/"')
+    demo = demo.replace('data_dir = "demo-output/var"', f'data_dir = "{tmp_path / "var"}"')
+    demo += '\n[status]\nlisten = "127.0.0.1:0"\n'
+    cfg = tmp_path / "kiosk.toml"
+    cfg.write_text(demo)
+    env = {**os.environ, "NOTIFY_SOCKET": str(notify_socket.path), "WATCHDOG_USEC": "2000000",
+           "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "run", "--headless",
+                             "--config", str(cfg)], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        got = notify_socket.collect("READY=1", timeout=20)
+        assert any(m.startswith("READY=1") for m in got), got
+        got = notify_socket.collect("WATCHDOG=1", timeout=10)
+        assert any("WATCHDOG=1" in m for m in got), got
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+        got = notify_socket.collect("STOPPING=1", timeout=5)
+        assert any(m.startswith("STOPPING=1") for m in got), got
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        output = proc.stdout.read().decode() if proc.stdout else ""
+        proc.stdout.close() if proc.stdout else None
+    assert "Traceback" not in output, output
