@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sip2_library_acs import INSTITUTION, LOGIN_PASSWORD, LOGIN_USER, RunningAcs
+from sip2_library_acs import RunningAcs, settings_for
 
 from kiosk.backends.sip2 import Sip2Backend, Sip2Settings
 
@@ -14,17 +14,6 @@ from kiosk.backends.sip2 import Sip2Backend, Sip2Settings
 def acs() -> Iterator[RunningAcs]:
     with RunningAcs() as running:
         yield running
-
-
-def settings_for(port: int, **overrides: object) -> Sip2Settings:
-    values: dict[str, object] = {
-        "host": "127.0.0.1", "port": port, "login_user": LOGIN_USER,
-        "login_password": LOGIN_PASSWORD, "institution_id": INSTITUTION,
-        "location_code": "KIOSK1", "terminal_password": "", "timeout_s": 2.0,
-        "connect_timeout_s": 2.0,
-    }
-    values.update(overrides)
-    return Sip2Settings.from_mapping(values)
 
 
 @pytest.fixture

@@ -48,6 +48,8 @@ from pysip2 import (
     SIP2Server,
 )
 
+from kiosk.backends.sip2.settings import Sip2Settings
+
 LOGIN_USER = "kiosk1"
 LOGIN_PASSWORD = "s3cret"
 INSTITUTION = "MAIN"
@@ -319,6 +321,17 @@ def build_server(lib: Library, *, without: tuple[str, ...] = (),
             institution_id=req.institution_id, patron_identifier=req.patron_identifier)
 
     return server
+
+
+def settings_for(port: int, **overrides: object) -> Sip2Settings:
+    values: dict[str, object] = {
+        "host": "127.0.0.1", "port": port, "login_user": LOGIN_USER,
+        "login_password": LOGIN_PASSWORD, "institution_id": INSTITUTION,
+        "location_code": "KIOSK1", "terminal_password": "", "timeout_s": 2.0,
+        "connect_timeout_s": 2.0,
+    }
+    values.update(overrides)
+    return Sip2Settings.from_mapping(values)
 
 
 class RunningAcs:

@@ -9,8 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pysip2
 import pytest
-from conftest import settings_for
-from sip2_library_acs import LOAN_DAYS, RunningAcs
+from sip2_library_acs import LOAN_DAYS, RunningAcs, settings_for
 
 from kiosk.backends.base import (
     AuthenticationFailed,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from conftest import settings_for
-from sip2_library_acs import RunningAcs
+from sip2_library_acs import RunningAcs, settings_for
 
 from kiosk.backends.sip2.doctor import CheckRow, check_connection
 

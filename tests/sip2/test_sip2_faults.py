@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import settings_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pysip2 import CheckinResponse, EndSessionResponse
 from sip2_fault_acs import CLOSE, STALL, FaultAcs, encode_reply, item_reply
+from sip2_library_acs import settings_for
 
 from kiosk.backends.base import BackendError, BackendUnavailable, MalformedReply, ReplayStatus
 from kiosk.backends.sip2 import Sip2Backend, Sip2Client
