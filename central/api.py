@@ -57,6 +57,16 @@ def _aware(value: datetime) -> datetime:
 # ---------------------------------------------------------------- request bodies
 
 
+class AccountRequest(BaseModel):
+    """In the body, not the URL: URLs end up in reverse-proxy access logs."""
+
+    model_config = ConfigDict(extra="forbid")
+    patron_id: Annotated[str, Field(min_length=1, max_length=64)]
+
+    def __repr__(self) -> str:
+        return "AccountRequest(patron_id=<hidden>)"
+
+
 class IdentifyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["barcode", "card_uid", "eid"]
@@ -336,11 +346,12 @@ def create_app(db_path: str | Path, *, service: CirculationService | None = None
         """Who is this card? ok=false with unknown_patron, pin_required or wrong_pin."""
         return circulation.identify(body.kind, body.value, body.pin)
 
-    @app.get("/v1/patrons/{patron_id}/account", response_model=AccountReply, responses=_ERRORS,
-             tags=["patrons"])
-    def account(patron_id: str, _kiosk: Kiosk) -> dict[str, Any]:
-        """Loans, holds and fines, for the patron's account screen."""
-        return circulation.account(patron_id)
+    @app.post("/v1/patrons/account", response_model=AccountReply, responses=_ERRORS,
+              tags=["patrons"])
+    def account(body: AccountRequest, _kiosk: Kiosk) -> dict[str, Any]:
+        """Loans, holds and fines, for the patron's account screen (patron id in the body,
+        never in the URL, so no access log anywhere records who looked)."""
+        return circulation.account(body.patron_id)
 
     @app.get("/v1/items/{item_id}", response_model=ItemReply, responses=_ERRORS, tags=["items"])
     def item(item_id: str, _kiosk: Kiosk, patron_id: str | None = None) -> dict[str, Any]:

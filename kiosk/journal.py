@@ -144,6 +144,7 @@ class Journal:
         self.min_free_bytes = min_free_bytes
         self.moved_aside: Path | None = None
         self._lock = threading.RLock()
+        self._dirty = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = self._open_checked()
@@ -165,6 +166,8 @@ class Journal:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA foreign_keys=ON")
+            # purged transactions are overwritten, not just unlinked (patron privacy)
+            db.execute("PRAGMA secure_delete=ON")
             result = db.execute("PRAGMA quick_check").fetchone()
             if result is None or result[0] != "ok":
                 raise sqlite3.DatabaseError(f"integrity check failed: {result}")
@@ -376,6 +379,24 @@ class Journal:
             if self.retention <= timedelta(0):
                 self._purge_locked(now)
 
+    def scrub(self) -> None:
+        """Fold the write-ahead log into the database and empty it.
+
+        With secure_delete, purged rows are zeroed in the database file, but older copies of
+        their pages live on in the WAL until a checkpoint; the sync worker calls this when the
+        queue is empty, so what a patron borrowed does not linger on the kiosk's disk.
+        """
+        with self._lock:
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:
+                log.warning("journal scrub postponed: %s", exc)
+            self._dirty = False
+
+    @property
+    def needs_scrub(self) -> bool:
+        return self._dirty
+
     def purge(self) -> int:
         """Forget synced transactions older than the retention (patron privacy)."""
         with self._write():
@@ -386,6 +407,8 @@ class Journal:
             "DELETE FROM transactions WHERE state IN (?, ?) AND updated_at <= ?",
             (State.DONE, State.VOIDED, older_than),
         )
+        if cur.rowcount:
+            self._dirty = True
         return cur.rowcount
 
     # ---- questions ----------------------------------------------------------------------------

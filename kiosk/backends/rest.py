@@ -343,7 +343,7 @@ class RestBackend:
         return self._business(reply, patron)
 
     def account(self, patron_id: str) -> Account:
-        reply = self._call("GET", f"/v1/patrons/{quote(patron_id, safe='')}/account", "account")
+        reply = self._call("POST", "/v1/patrons/account", "account", {"patron_id": patron_id})
         return self._business(reply, parse_account)
 
     def item(self, item_id: str) -> Item:

@@ -39,6 +39,9 @@ class Api:
     def get(self, path: str) -> requests.Response:
         return self.session.get(self.base_url + path, timeout=10)
 
+    def account(self, patron_id: str) -> dict:
+        return self.ok("POST", "/v1/patrons/account", {"patron_id": patron_id})
+
     def ok(self, method: str, path: str, body: object = None) -> dict:
         response = self.post(path, body) if method == "POST" else self.get(path)
         assert response.status_code == 200, response.text

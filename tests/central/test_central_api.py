@@ -113,17 +113,17 @@ def test_validation_error_is_422_and_never_echoes_the_pin(api) -> None:
 
 
 def test_account_lists_loans_holds_and_fines(api) -> None:
-    lotte = api.ok("GET", "/v1/patrons/P0008/account")
+    lotte = api.account("P0008")
     assert {loan["item_id"] for loan in lotte["loans"]} == {RENEW_LIMIT_ITEM, WAITED_FOR_ITEM}
     dues = [loan["due"] for loan in lotte["loans"]]
     assert dues == sorted(dues)  # soonest due first, as the account screen lists them
     assert {x["item_id"]: x["renewals"] for x in lotte["loans"]}[RENEW_LIMIT_ITEM] == 3
-    pieter = api.ok("GET", "/v1/patrons/P0007/account")
+    pieter = api.account("P0007")
     assert pieter["holds"] == [{"item_id": PICKUP_ITEM, "title": SEED_ITEMS[40].title,
                                 "ready": True,
                                 "pickup_until": (TODAY + timedelta(days=5)).isoformat()}]
-    assert api.ok("GET", "/v1/patrons/P0004/account")["fines_cents"] == 250
-    assert api.ok("GET", "/v1/patrons/NOPE/account")["reason"] == "unknown_patron"
+    assert api.account("P0004")["fines_cents"] == 250
+    assert api.account("NOPE")["reason"] == "unknown_patron"
 
 
 def test_item_lookup(api) -> None:
@@ -144,7 +144,7 @@ def test_checkout_lends_for_21_days_and_shows_on_the_account(api) -> None:
     assert answer["tx_id"] == body["tx_id"]
     assert answer["due"] == (TODAY + timedelta(days=21)).isoformat()
     assert answer["title"] == next(i.title for i in SEED_ITEMS if i.item_id == AVAILABLE_ITEMS[0])
-    loans = api.ok("GET", f"/v1/patrons/{AN.patron_id}/account")["loans"]
+    loans = api.account(AN.patron_id)["loans"]
     assert [loan["item_id"] for loan in loans] == [AVAILABLE_ITEMS[0]]
 
 
@@ -174,7 +174,7 @@ def test_checkout_unknown_patron_and_small_fine_may_borrow(api) -> None:
 def test_hold_ready_for_the_patron_is_lent_and_the_hold_disappears(api) -> None:
     answer = api.ok("POST", "/v1/checkout", tx("P0007", PICKUP_ITEM))
     assert answer["ok"] is True
-    assert api.ok("GET", "/v1/patrons/P0007/account")["holds"] == []
+    assert api.account("P0007")["holds"] == []
 
 
 def test_checkout_of_an_item_the_patron_already_has_renews_it(api) -> None:
@@ -184,7 +184,7 @@ def test_checkout_of_an_item_the_patron_already_has_renews_it(api) -> None:
     jan_item = SEED_ITEMS[10].item_id
     answer = api.ok("POST", "/v1/checkout", tx(JAN.patron_id, jan_item))
     assert answer["ok"] is True
-    loans = api.ok("GET", f"/v1/patrons/{JAN.patron_id}/account")["loans"]
+    loans = api.account(JAN.patron_id)["loans"]
     assert loans == [{"item_id": jan_item, "title": SEED_ITEMS[10].title, "due": answer["due"],
                       "renewals": 1}]
 
@@ -198,7 +198,7 @@ def test_checkin_sorts_and_sends_holds_to_the_hold_shelf(api) -> None:
     assert api.ok("POST", "/v1/checkin", tx(None, youth.item_id))["sort_bin"] == "J"
     waited = api.ok("POST", "/v1/checkin", tx(None, WAITED_FOR_ITEM))
     assert (waited["hold_shelf"], waited["sort_bin"]) == (True, "R")
-    tom = api.ok("GET", "/v1/patrons/P0009/account")["holds"]
+    tom = api.account("P0009")["holds"]
     assert tom[0]["ready"] is True
     assert tom[0]["pickup_until"] == (TODAY + timedelta(days=7)).isoformat()
 

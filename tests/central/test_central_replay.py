@@ -185,7 +185,7 @@ def test_void_undoes_a_checkout_exactly(api, db_path) -> None:
     assert loan_of(db_path, AVAILABLE_ITEMS[12]) is None
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
-    account = api.ok("GET", f"/v1/patrons/{AN.patron_id}/account")
+    account = api.account(AN.patron_id)
     assert account["loans"] == []
     # Sent again, the checkout gets its first answer verbatim and is NOT applied again.
     assert replay(api, lend, void) == results
@@ -211,7 +211,7 @@ def test_void_restores_the_hold_a_return_made_ready(api) -> None:
     back = entry("checkin", None, waited, offline=False)
     assert replay(api, back)[0]["outcome"]["hold_shelf"] is True
     replay(api, entry("void", None, None, ref=back["tx_id"]))
-    assert api.ok("GET", "/v1/patrons/P0009/account")["holds"][0]["ready"] is False
+    assert api.account("P0009")["holds"][0]["ready"] is False
 
 
 def test_void_before_the_transaction_arrives_means_it_is_never_applied(api, db_path) -> None:
@@ -261,7 +261,7 @@ def test_return_then_lend_does_not_call_the_waiting_reader(api, db_path) -> None
                                  created_at=NOW - timedelta(hours=2)))
     assert result["status"] == "done"
     assert "on hold for another patron" in result["detail"]
-    assert api.ok("GET", "/v1/patrons/P0009/account")["holds"][0]["ready"] is False
+    assert api.account("P0009")["holds"][0]["ready"] is False
 
 
 def test_offline_loans_count_on_the_day_they_happened(api, db_path) -> None:
