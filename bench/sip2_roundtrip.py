@@ -30,7 +30,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "sip2")]
 from sip2_library_acs import INSTITUTION, LOGIN_PASSWORD, LOGIN_USER  # noqa: E402
 
 from kiosk.backends.sip2 import Sip2Client, Sip2Settings  # noqa: E402
-from kiosk.backends.sip2.codec import encode, make  # noqa: E402
+from kiosk.backends.sip2.codec import Message, encode, make  # noqa: E402
 from kiosk.backends.sip2.dates import format_sip_date  # noqa: E402
 
 ROUNDS = 300
@@ -38,7 +38,7 @@ WARMUP = 20
 TARGET = 1.2
 
 
-def checkout_message(settings: Sip2Settings):
+def checkout_message(settings: Sip2Settings) -> Message:
     now = format_sip_date(datetime.now(UTC), server_tz=settings.tz)
     return make("11", {"sc_renewal_policy": "N", "no_block": "N", "transaction_date": now,
                        "nb_due_date": now},
