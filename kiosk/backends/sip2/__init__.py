@@ -3,11 +3,13 @@
 Build it from the kiosk config's `[sip2]` table::
 
     backend = Sip2Backend(Sip2Settings.from_mapping(config["sip2"]))
+    rows = check_connection(Sip2Settings.from_mapping(config["sip2"]))  # `kiosk doctor`
 """
 
 from kiosk.backends.sip2.backend import Sip2Backend
 from kiosk.backends.sip2.client import AcsStatus, Sip2Client
 from kiosk.backends.sip2.codec import ChecksumError, Message, ProtocolError
+from kiosk.backends.sip2.doctor import CheckRow, check_connection
 from kiosk.backends.sip2.settings import (
     HoldCounting,
     PatronPasswordMode,
@@ -17,6 +19,7 @@ from kiosk.backends.sip2.settings import (
 
 __all__ = [
     "AcsStatus",
+    "CheckRow",
     "ChecksumError",
     "HoldCounting",
     "Message",
@@ -26,4 +29,5 @@ __all__ = [
     "Sip2Client",
     "Sip2ConfigError",
     "Sip2Settings",
+    "check_connection",
 ]
