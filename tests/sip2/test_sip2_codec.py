@@ -215,12 +215,14 @@ def messages(draw: st.DrawFn, code: str | None = None) -> Message:
     return Message(code=code, fixed=fixed, fields=tuple(pairs))
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
-@given(msg=messages(), error_detection=st.booleans(), seq=st.integers(0, 9),
+@pytest.mark.parametrize("code", sorted(SPECS))
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), error_detection=st.booleans(), seq=st.integers(0, 9),
        charset=st.sampled_from(["cp850", "latin-1", "utf-8"]),
        terminator=st.sampled_from([b"\r", b"\r\n"]))
-def test_every_message_round_trips(msg: Message, error_detection: bool, seq: int,
-                                   charset: str, terminator: bytes) -> None:
+def test_every_message_round_trips(code: str, data: st.DataObject, error_detection: bool,
+                                   seq: int, charset: str, terminator: bytes) -> None:
+    msg = data.draw(messages(code))
     wire = encode(msg, charset=charset, error_detection=error_detection, sequence=seq,
                   terminator=terminator)
     back = decode(wire, charset=charset)
