@@ -16,14 +16,25 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from drivers.events import CardRemoved, DeviceState, SensorChanged
 from kiosk.backends.base import CatalogBackend
 from kiosk.circulation import CirculationService, Connectivity
 from kiosk.config import Settings
 from kiosk.journal import Journal
-from kiosk.session import ConnectivityChanged, Session, SessionSettings, SessionView
+from kiosk.session import (
+    ConnectivityChanged,
+    Session,
+    SessionSettings,
+    SessionView,
+    SetLanguage,
+    StillHere,
+)
 from kiosk.sync import Backoff, SyncWorker
 
 log = logging.getLogger(__name__)
+
+# events answered without the backend: no busy indicator flicker for these
+_INSTANT = (ConnectivityChanged, DeviceState, CardRemoved, SensorChanged, StillHere, SetLanguage)
 
 
 def build_backend(settings: Settings) -> CatalogBackend:
@@ -89,12 +100,17 @@ class Kiosk:
             except queue.Empty:
                 self.session.tick()
                 continue
+            slow = not isinstance(event, _INSTANT)
             try:
+                if slow:  # a spinner in the next frame, even if the backend takes seconds
+                    self.session.set_busy(True)
                 self.session.handle(event)
                 self.session.tick()
                 if self.journal.pending_count():
                     self.sync.wake()
             finally:
+                if slow:
+                    self.session.set_busy(False)
                 self.events.task_done()
 
     def wait_idle(self, timeout: float = 10.0) -> None:

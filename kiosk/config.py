@@ -122,6 +122,15 @@ class StatusSection:
 
 
 @dataclass(frozen=True)
+class UiSection:
+    large_text: bool = False
+    high_contrast: bool = False
+    audio_cues: bool = True
+    fullscreen: bool = False
+    window_size: list[int] = field(default_factory=lambda: [1024, 600])
+
+
+@dataclass(frozen=True)
 class TechnicianSection:
     pin_hash: str = ""
 
@@ -137,6 +146,7 @@ class Settings:
     sync: SyncSection = field(default_factory=SyncSection)
     status: StatusSection = field(default_factory=StatusSection)
     technician: TechnicianSection = field(default_factory=TechnicianSection)
+    ui: UiSection = field(default_factory=UiSection)
     # free-form tables handed to the driver and protocol modules, which validate their own keys
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
     sip2: dict[str, Any] = field(default_factory=dict)
@@ -362,5 +372,7 @@ def _check_semantics(settings: Settings, source: str, problems: list[Problem]) -
     for key in ("timeout_s", "warning_s"):
         if getattr(settings.session, key) <= 0:
             problems.append(Problem(source, f"session.{key}", "expected a positive number"))
+    if len(settings.ui.window_size) != 2 or min(settings.ui.window_size, default=0) < 320:
+        problems.append(Problem(source, "ui.window_size", "expected [width, height] in pixels"))
     if settings.offline.max_items_per_patron < 0:
         problems.append(Problem(source, "offline.max_items_per_patron", "expected 0 or more"))

@@ -137,8 +137,22 @@ class Devices:
     sensor: Any = None  # book-drop chute or service door (SensorChanged events)
     library_name: str = ""
     _started: list[Any] = field(default_factory=list)
+    # headless kiosks beep from the session's views; with a screen the UI calls `cue`, so the
+    # patron's "sound off" switch silences the buzzer too
+    beep_on_views: bool = True
     _seen_lines: int = 0
     _light: str = ""
+
+    def cue(self, kind: str) -> None:
+        """The UI's audio cue ("success" | "attention") on the buzzer."""
+        if self.lights is None:
+            return
+        from drivers.gpio import BeepPattern
+
+        try:
+            self.lights.beep(BeepPattern(kind))
+        except Exception:  # an unknown cue or a dead buzzer must never stop a loan
+            log.exception("buzzer cue %r failed", kind)
 
     def on_view(self, view: Any) -> None:
         """Lights and beeps follow the session: a view listener (runs on the event thread)."""
@@ -159,8 +173,9 @@ class Devices:
                 self.lights.show(state)
                 self._light = state
             lines = (*view.items, *view.renewals)
-            for line in lines[self._seen_lines:]:
-                self.lights.beep(BeepPattern.SUCCESS if line.ok else BeepPattern.ATTENTION)
+            if self.beep_on_views:
+                for line in lines[self._seen_lines:]:
+                    self.lights.beep(BeepPattern.SUCCESS if line.ok else BeepPattern.ATTENTION)
             self._seen_lines = len(lines)
         except Exception:  # a dead buzzer must never stop a loan
             log.exception("lights/buzzer failed")

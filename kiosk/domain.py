@@ -140,6 +140,9 @@ class Transaction:
     offline: bool = False
     kiosk_id: str = ""
     ref_tx_id: str | None = None
+    # for a VOID: what the voided transaction did, so protocols without undo-by-id (SIP2)
+    # can send the inverse act even after a restart
+    ref_kind: TransactionKind | None = None
 
     def __repr__(self) -> str:
         return (
@@ -162,3 +165,5 @@ class Outcome:
     sort_bin: str = ""
     tx_id: str = ""
     secure_failed: bool = False
+    # the server may say "do not (de)sensitize" (SIP2 desensitize/resensitize = N)
+    security_change: bool = True

@@ -46,7 +46,7 @@ from kiosk.domain import Credential, Outcome, Transaction, TransactionKind, utcn
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -76,6 +76,9 @@ _MIGRATIONS: dict[int, str] = {
         blocked      INTEGER NOT NULL,
         verified_at  TEXT NOT NULL
     );
+    """,
+    3: """
+    ALTER TABLE transactions ADD COLUMN ref_kind TEXT
     """,
 }
 
@@ -298,23 +301,25 @@ class Journal:
 
     def _void_locked(self, where: str) -> list[str]:
         rows = self._db.execute(
-            "SELECT tx_id, item_id, patron_id, kiosk_id FROM transactions"
+            "SELECT tx_id, item_id, patron_id, kiosk_id, kind FROM transactions"
             f" WHERE state = ? AND {where}",
             (State.INFLIGHT,),
         ).fetchall()
         now = utcnow().isoformat()
-        for tx_id, item_id, patron_id, kiosk_id in rows:
+        for tx_id, item_id, patron_id, kiosk_id, kind in rows:
             void = Transaction(kind=TransactionKind.VOID, patron_id=patron_id, item_id=item_id,
-                               offline=True, kiosk_id=kiosk_id, ref_tx_id=tx_id)
+                               offline=True, kiosk_id=kiosk_id, ref_tx_id=tx_id,
+                               ref_kind=TransactionKind(kind))
             self._db.execute(
                 "UPDATE transactions SET state = ?, updated_at = ? WHERE tx_id = ?",
                 (State.VOIDED, now, tx_id),
             )
             self._db.execute(
                 "INSERT INTO transactions (tx_id, kind, patron_id, item_id, created_at, offline,"
-                " kiosk_id, ref_tx_id, state, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " kiosk_id, ref_tx_id, ref_kind, state, updated_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (void.tx_id, void.kind.value, patron_id, item_id, void.created_at.isoformat(), 1,
-                 kiosk_id, tx_id, State.PENDING, now),
+                 kiosk_id, tx_id, kind, State.PENDING, now),
             )
         return [r[0] for r in rows]
 
@@ -324,8 +329,8 @@ class Journal:
         """Pending (or sent but unanswered) transactions, oldest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT tx_id, kind, patron_id, item_id, created_at, offline, kiosk_id, ref_tx_id"
-                " FROM transactions WHERE state IN (?, ?) ORDER BY seq LIMIT ?",
+                "SELECT tx_id, kind, patron_id, item_id, created_at, offline, kiosk_id, ref_tx_id,"
+                " ref_kind FROM transactions WHERE state IN (?, ?) ORDER BY seq LIMIT ?",
                 (*_FORWARDABLE, limit),
             ).fetchall()
         return [
@@ -333,8 +338,10 @@ class Journal:
                 kind=TransactionKind(kind), patron_id=patron_id, item_id=item_id, tx_id=tx_id,
                 created_at=datetime.fromisoformat(created), offline=bool(offline),
                 kiosk_id=kiosk_id, ref_tx_id=ref,
+                ref_kind=TransactionKind(ref_kind) if ref_kind else None,
             )
-            for tx_id, kind, patron_id, item_id, created, offline, kiosk_id, ref in rows
+            for tx_id, kind, patron_id, item_id, created, offline, kiosk_id, ref, ref_kind
+            in rows
         ]
 
     def mark_sent(self, tx_ids: Sequence[str]) -> None:

@@ -80,9 +80,10 @@ def run_kiosk(settings: Settings, *, headless: bool = False) -> int:
             from kiosk.ui import UiContext, run_ui, ui_config_from_settings
 
             unlock = _optional("kiosk.ui.technician", "technician_unlock_hook")
+            devs.beep_on_views = False  # the UI cues the buzzer, obeying the sound switch
             run_ui(UiContext(
                 events=kiosk, subscribe=kiosk.subscribe,
-                config=ui_config_from_settings(settings),
+                config=ui_config_from_settings(settings), cue=devs.cue,
                 on_technician_pin=unlock(kiosk, settings) if unlock else None,
             ))
     finally:

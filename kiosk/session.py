@@ -462,7 +462,7 @@ class Session:
             outcome = self._circ.checkin(item_id, s.patron)
         s.handled_items.add(item_id)
         secured_ok = True
-        if outcome.ok and tag is not None and self._security is not None:
+        if outcome.ok and outcome.security_change and tag is not None and self._security:
             # the journal already holds the transaction: flipping now can never lose a loan
             want_secured = s.screen == Screen.RETURN
             secured_ok = all(

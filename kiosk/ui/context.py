@@ -89,6 +89,7 @@ def ui_config_from_settings(settings: Any, **overrides: Any) -> UiConfig:
         values["auto_print_on_timeout"] = session.auto_print_on_timeout
     for name in ("large_text", "high_contrast", "audio_cues", "fullscreen", "window_size"):
         if ui is not None and hasattr(ui, name):
-            values[name] = getattr(ui, name)
+            value = getattr(ui, name)
+            values[name] = tuple(value) if isinstance(value, list) else value
     values.update(overrides)
     return UiConfig(**values)

@@ -235,6 +235,17 @@ def test_void_of_a_checkin_checks_out_again(backend: Sip2Backend, acs: RunningAc
     assert acs.library.items["I006"].holder == "P100"
 
 
+def test_void_after_a_restart_uses_the_kind_the_journal_kept(backend: Sip2Backend,
+                                                             acs: RunningAcs) -> None:
+    out = tx(TransactionKind.CHECKOUT, "P100", "I001")
+    backend.checkout(out)
+    with Sip2Backend(settings_for(acs.port)) as restarted:  # remembers nothing
+        [result] = restarted.replay([tx(TransactionKind.VOID, "P100", "I001",
+                                        ref_tx_id=out.tx_id, ref_kind=TransactionKind.CHECKOUT)])
+    assert result.status is ReplayStatus.DONE
+    assert acs.library.items["I001"].holder is None
+
+
 # ---- status, login, connection life -----------------------------------------------
 
 

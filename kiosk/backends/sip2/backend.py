@@ -210,12 +210,14 @@ class Sip2Backend:
         ]))
         if not reply.yes("ok"):
             raise Refused(reason_from_text(reply.screen_message), reply.screen_message)
-        if reply.flag("desensitize") == "N":
+        desensitize = reply.flag("desensitize") != "N"
+        if not desensitize:
             log.warning("SIP2 checkout ok but the ACS says not to desensitize this item")
         return Outcome(
             ok=True, item_id=reply.get("AB") or item_id, title=(reply.get("AJ") or "").strip(),
             due=parse_due_date(reply.get("AH"), server_tz=self.settings.tz),
             screen_message=reply.screen_message, tx_id=tx.tx_id, offline=False,
+            security_change=desensitize,
         )
 
     def _checkin(self, tx: Transaction, *, no_block: bool) -> Outcome:
@@ -240,6 +242,7 @@ class Sip2Backend:
             ok=True, item_id=reply.get("AB") or item_id, title=(reply.get("AJ") or "").strip(),
             screen_message=reply.screen_message, hold_shelf=hold_shelf,
             sort_bin=(reply.get("CL") or "").strip(), tx_id=tx.tx_id,
+            security_change=reply.flag("resensitize") != "N",
         )
 
     def _renew(self, tx: Transaction, *, no_block: bool) -> Outcome:
@@ -283,6 +286,8 @@ class Sip2Backend:
 
     def _replay_void(self, tx: Transaction, *, no_block: bool) -> ReplayResult:
         original = self._recent.get(tx.ref_tx_id or "")
+        if original is None and tx.ref_kind is not None:  # after a restart: the journal knows
+            original = (tx.ref_kind, tx.patron_id)
         if original is None:
             return ReplayResult(tx.tx_id, ReplayStatus.CONFLICT, detail=(
                 "void: the transaction to undo was not sent through this connection, "
