@@ -204,7 +204,7 @@ class CirculationService:
                 self._journal.abandon(tx.tx_id)
             self.connectivity.report(True)
             return Outcome(ok=False, reason=refusal.reason, item_id=item_id, tx_id=tx.tx_id,
-                           screen_message=refusal.message)
+                           screen_message=refusal.message, title=refusal.title)
         except BackendUnavailable as exc:
             self.connectivity.report(False, str(exc))
             return self._offline(tx, patron, journaled=journaled)

@@ -74,17 +74,33 @@ def run_demo(config_path: Path, *, tour: bool, output: Path) -> int:
     output.mkdir(parents=True, exist_ok=True)
     _log_to_file(output / "kiosk.log")
     print(f"(log: {output / 'kiosk.log'})")
-    if not tour and _has_display():
-        try:
-            from kiosk.ui import run_demo_ui
-        except ImportError:
-            print("The touchscreen UI is not installed here; playing the scripted tour instead.")
-        else:
-            with embedded_library(output, settings) as (kiosk, proxy, _):
-                return run_demo_ui(kiosk, proxy)
-    elif not tour:
-        print("No display found: playing the scripted tour in the terminal.")
-    return play_tour(settings, output)
+    if not tour and _has_display() and _ui_installed():
+        from kiosk.ui import run_demo_ui
+
+        with embedded_library(output, settings) as (kiosk, proxy, _):
+            return run_demo_ui(kiosk, proxy)
+    if not tour:
+        print("No display found: playing the scripted tour instead "
+              "(transcript and screenshots in demo-output/).")
+    status = play_tour(settings, output)
+    if not _ui_installed():
+        print("The touchscreen UI (kivy) is not installed: no screenshots.")
+        return status
+    from kiosk.ui import run_screen_tour
+
+    print("\nThe same kind of visit on the touchscreen, on a virtual display:")
+    with embedded_library(output, settings) as (kiosk, proxy, _):
+        screens = run_screen_tour(kiosk, proxy, output)
+    shots = sorted(p.name for p in output.glob("[0-9][0-9]-*.png"))
+    print(f"   {len(shots)} screenshots in {output}/ ({', '.join(shots[:3])} ...); "
+          f"what each shows: {output / 'ui-transcript.txt'}")
+    return status or screens
+
+
+def _ui_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("kivy") is not None
 
 
 class Transcript:

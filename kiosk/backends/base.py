@@ -57,10 +57,11 @@ class AuthenticationFailed(BackendUnavailable):
 class Refused(BackendError):
     """The central side refused the request for a reason the patron should hear."""
 
-    def __init__(self, reason: ReasonCode, message: str = "") -> None:
+    def __init__(self, reason: ReasonCode, message: str = "", *, title: str = "") -> None:
         super().__init__(f"{reason.value}: {message}" if message else reason.value)
         self.reason = reason
         self.message = message
+        self.title = title  # the item's title when the server named it: "Not borrowed: <title>"
 
 
 class ReplayStatus(enum.StrEnum):

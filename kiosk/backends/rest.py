@@ -325,7 +325,8 @@ class RestBackend:
     @staticmethod
     def _business(reply: _Reply, parse: Callable[[_Reply], T]) -> T:
         if not reply.flag("ok"):
-            raise Refused(reply.reason(), reply.opt_text("screen_message"))
+            raise Refused(reply.reason(), reply.opt_text("screen_message"),
+                          title=reply.opt_text("title"))
         return parse(reply)
 
     # -- CatalogBackend

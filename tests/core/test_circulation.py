@@ -39,7 +39,7 @@ def test_a_refusal_carries_a_reason_the_ui_can_translate(make_core):
     patron = core.circulation.identify(_card(PLAIN)).patron
     outcome = core.circulation.checkout(patron, HELD_ITEMS[0])
     assert not outcome.ok and outcome.reason == ReasonCode.ON_HOLD_FOR_OTHER
-    assert outcome.screen_message
+    assert outcome.screen_message and outcome.title  # "Not borrowed: <title>"
     assert core.journal.counts() == {}
 
 
