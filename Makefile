@@ -22,6 +22,7 @@ system-deps:
 	sh scripts/install-system-deps.sh
 
 demo: $(VENV)/.demo-installed
+	@sh scripts/install-system-deps.sh demo || echo "(no virtual display: the screen tour falls back to SDL offscreen)"
 	$(VENV)/bin/kiosk demo
 
 test: system-deps $(VENV)/.test-installed

@@ -1,9 +1,15 @@
 #!/bin/sh
 # Debian packages the test suite needs (virtual display, PC/SC daemon with a
-# virtual reader, pyscard's build deps, systemd-analyze, a headless browser).
+# virtual reader, pyscard's build deps, systemd-analyze, openssl for the TLS
+# tests, a headless browser), or with "demo" only what `make demo` wants (a
+# virtual display for the screen tour when there is no screen).
 # Runs only as root; elsewhere it lists what is missing and carries on.
 set -e
-PKGS="xvfb libmtdev1 pcscd vsmartcard-vpcd libpcsclite-dev swig systemd chromium"
+if [ "$1" = "demo" ]; then
+    PKGS="xvfb libmtdev1"
+else
+    PKGS="xvfb libmtdev1 pcscd vsmartcard-vpcd libpcsclite-dev swig systemd openssl chromium"
+fi
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
