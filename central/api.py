@@ -298,6 +298,10 @@ def create_app(db_path: str | Path, *, service: CirculationService | None = None
                     "Business answers are always HTTP 200 with ok/reason; see central/api.py.",
     )
     app.state.service = circulation
+    # --- staff fleet dashboard (issue 6): /staff routes live in central/dashboard.py ---
+    from central.dashboard import mount_dashboard
+
+    mount_dashboard(app, circulation.db)
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:

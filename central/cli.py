@@ -4,6 +4,7 @@
     kiosk-central seed --db central.db
     kiosk-central add-kiosk KIOSK_ID --branch B --name N --db central.db   (prints the token once)
     kiosk-central openapi > central/openapi.json
+    kiosk-central add-staff NAME --db central.db [--api-token]   (dashboard login, /staff/)
 
 Errors are one line on stderr and a non-zero exit code, never a traceback.
 """
@@ -58,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--name", required=True)
     add.add_argument("--db", required=True, type=Path)
     sub.add_parser("openapi", help="print the OpenAPI JSON document")
+    # --- staff accounts for the fleet dashboard (issue 6, central/staff.py) ---
+    staff = sub.add_parser("add-staff", help="add a dashboard user (asks the password twice)")
+    staff.add_argument("name")
+    staff.add_argument("--db", required=True, type=Path)
+    staff.add_argument("--api-token", action="store_true", help="also print an API token once")
     return parser
 
 
@@ -103,6 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"kiosk {args.kiosk_id!r} registered; this token is shown only once",
                   file=sys.stderr)
             return 0
+        if args.command == "add-staff":
+            from central.staff import add_staff_command
+
+            return add_staff_command(args.db, args.name, api_token=args.api_token)
         if args.command == "openapi":
             sys.stdout.write(openapi_text())
             return 0

@@ -135,7 +135,30 @@ def _migrate_to_v1(conn: sqlite3.Connection) -> None:
     _execute_script(conn, _SCHEMA_V1)
 
 
-_MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_to_v1,)
+# --- staff accounts for the fleet dashboard (central/staff.py, issue 6) ---
+_SCHEMA_V2_STAFF = """
+CREATE TABLE staff (
+    name            TEXT PRIMARY KEY,
+    password_hash   TEXT NOT NULL,
+    api_token_hash  TEXT UNIQUE,
+    created         TEXT NOT NULL
+);
+CREATE TABLE staff_sessions (
+    token_hash  TEXT PRIMARY KEY,
+    name        TEXT NOT NULL REFERENCES staff(name) ON DELETE CASCADE,
+    created     TEXT NOT NULL,
+    expires     TEXT NOT NULL
+);
+CREATE INDEX conflicts_open ON conflicts(resolved_at, kiosk_id)
+"""
+
+
+def _migrate_to_v2_staff(conn: sqlite3.Connection) -> None:
+    _execute_script(conn, _SCHEMA_V2_STAFF)
+
+
+_MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _migrate_to_v1, _migrate_to_v2_staff)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 DEFAULT_SETTINGS: dict[str, str] = {

@@ -198,6 +198,7 @@ def status_snapshot(kiosk: Any) -> dict[str, Any]:
         "version": _version(),
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
         "uptime_s": round(time.monotonic() - _STARTED_AT, 1),
+        "heartbeat_s": float(s.sync.heartbeat_s),  # the dashboard's "silent" threshold
         "online": online,
         "backend": {
             "type": s.backend.type,

@@ -1,0 +1,287 @@
+"""The staff fleet dashboard: every kiosk's health, open conflicts, loans and returns today.
+
+Why here and not in each kiosk: staff at the desk want one page that says which kiosk needs a
+visit (silent, offline, printer out of paper, a long queue) and which offline loans the
+library system could not apply, so someone can sort them out with the patron.
+
+Pages (HTML in central/templates, JS and CSS in central/static; the page fetches JSON and
+refreshes itself every few seconds):
+
+    GET  /staff/                         fleet table + conflicts (login required)
+    GET  /staff/login                    login form
+    GET  /staff/api/fleet                kiosks as JSON
+    GET  /staff/api/conflicts            open conflicts (?all=1: resolved ones too)
+    POST /staff/api/conflicts/{id}/resolve
+    POST /staff/api/login, /staff/api/logout
+
+A kiosk is "online" while its heartbeats arrive and it says it reaches the catalog,
+"offline" while its heartbeats say it cannot, and "silent" when no heartbeat came for three of
+its own heartbeat intervals (each kiosk reports `heartbeat_s`; 90 s when it does not).
+
+Privacy: the fleet view has counts, states and device names only. The conflict view shows the
+patron id of the transaction, which staff need to fix the loan; never a PIN or card number.
+Every POST needs the `X-Staff-Request: 1` header, which a cross-site form cannot send.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+
+from central.db import Database
+from central.staff import StaffAuth
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+COOKIE = "kiosk_staff"
+DEFAULT_HEARTBEAT_S = 30.0
+SILENT_AFTER_BEATS = 3.0
+MIN_SILENT_S = 5.0
+_STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+                 ".svg": "image/svg+xml"}
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+                               "form-action 'self'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _parse(moment: str | None) -> datetime | None:
+    if not moment:
+        return None
+    try:
+        value = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _status(raw: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def kiosk_state(last_seen: datetime | None, status: dict[str, Any],
+                now: datetime) -> tuple[str, float | None]:
+    """("online" | "offline" | "silent", seconds since the last heartbeat)."""
+    if last_seen is None:
+        return "silent", None
+    age = max(0.0, (now - last_seen).total_seconds())
+    try:
+        beat = float(status.get("heartbeat_s") or DEFAULT_HEARTBEAT_S)
+    except (TypeError, ValueError):
+        beat = DEFAULT_HEARTBEAT_S
+    if age > max(MIN_SILENT_S, SILENT_AFTER_BEATS * beat):
+        return "silent", age
+    return ("offline" if status.get("online") is False else "online"), age
+
+
+def fleet(db: Database, *, now: datetime | None = None) -> dict[str, Any]:
+    now = now or _now()
+    today = now.date().isoformat()
+    with db.read() as conn:
+        kiosks = conn.execute("SELECT kiosk_id, name, branch, last_seen, last_status "
+                              "FROM kiosks ORDER BY branch, name, kiosk_id").fetchall()
+        conflicts = dict(conn.execute("SELECT kiosk_id, COUNT(*) FROM conflicts WHERE "
+                                      "resolved_at IS NULL GROUP BY kiosk_id").fetchall())
+        events: dict[tuple[str, str], int] = {
+            (row[0], row[1]): row[2] for row in conn.execute(
+                "SELECT kiosk_id, kind, COUNT(*) FROM events WHERE day = ? "
+                "GROUP BY kiosk_id, kind", (today,))}
+    rows = []
+    for k in kiosks:
+        status = _status(k["last_status"])
+        last_seen = _parse(k["last_seen"])
+        state, age = kiosk_state(last_seen, status, now)
+        queue = status.get("queue") if isinstance(status.get("queue"), dict) else {}
+        faults = status.get("faults") if isinstance(status.get("faults"), list) else []
+        rows.append({
+            "kiosk_id": k["kiosk_id"], "name": k["name"], "branch": k["branch"],
+            "state": state, "last_seen": k["last_seen"],
+            "silent_for_s": round(age, 1) if age is not None else None,
+            "queue_depth": int(queue.get("pending") or 0),
+            "oldest_pending_age_s": queue.get("oldest_pending_age_s"),
+            "faults": [str(f) for f in faults][:20],
+            "conflicts": int(conflicts.get(k["kiosk_id"], 0)),
+            "loans_today": events.get((k["kiosk_id"], "checkout"), 0),
+            "returns_today": events.get((k["kiosk_id"], "checkin"), 0),
+            "renewals_today": events.get((k["kiosk_id"], "renew"), 0),
+            "version": str(status.get("version", "")),
+        })
+    return {"generated_at": now.isoformat(timespec="seconds"), "day": today, "kiosks": rows}
+
+
+def conflicts(db: Database, *, include_resolved: bool = False) -> list[dict[str, Any]]:
+    where = "" if include_resolved else "WHERE c.resolved_at IS NULL"
+    with db.read() as conn:
+        rows = conn.execute(
+            "SELECT c.conflict_id, c.tx_id, c.tx, c.reason, c.kiosk_id, c.created, "
+            "c.resolved_at, c.resolved_by, k.name AS kiosk_name, k.branch "
+            f"FROM conflicts c LEFT JOIN kiosks k ON k.kiosk_id = c.kiosk_id {where} "
+            "ORDER BY c.resolved_at IS NOT NULL, c.created, c.conflict_id").fetchall()
+        titles: dict[str, str] = {}
+        result = []
+        for r in rows:
+            tx = _status(r["tx"])
+            item_id = str(tx.get("item_id") or "")
+            if item_id and item_id not in titles:
+                found = conn.execute("SELECT title FROM items WHERE item_id = ?",
+                                     (item_id,)).fetchone()
+                titles[item_id] = str(found["title"]) if found else ""
+            result.append({
+                "conflict_id": r["conflict_id"], "tx_id": r["tx_id"],
+                "kind": str(tx.get("kind") or ""), "item_id": item_id,
+                "title": titles.get(item_id, ""), "patron_id": tx.get("patron_id"),
+                "happened_at": tx.get("created_at"), "offline": bool(tx.get("offline")),
+                "reason": r["reason"], "kiosk_id": r["kiosk_id"],
+                "kiosk_name": r["kiosk_name"] or r["kiosk_id"], "branch": r["branch"] or "",
+                "received_at": r["created"], "resolved_at": r["resolved_at"],
+                "resolved_by": r["resolved_by"],
+            })
+    return result
+
+
+def resolve_conflict(db: Database, conflict_id: int, staff: str) -> str:
+    """"resolved", "already" or "missing"."""
+    with db.write() as conn:
+        row = conn.execute("SELECT resolved_at FROM conflicts WHERE conflict_id = ?",
+                           (conflict_id,)).fetchone()
+        if row is None:
+            return "missing"
+        if row["resolved_at"] is not None:
+            return "already"
+        conn.execute("UPDATE conflicts SET resolved_at = ?, resolved_by = ? "
+                     "WHERE conflict_id = ?",
+                     (_now().isoformat(timespec="seconds"), f"staff:{staff}", conflict_id))
+    log.info("conflict %d resolved by %s", conflict_id, staff)
+    return "resolved"
+
+
+def _page(name: str) -> Response:
+    return FileResponse(TEMPLATES / name, media_type="text/html; charset=utf-8",
+                        headers=_SECURITY_HEADERS)
+
+
+def _json(payload: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(payload, status_code=status, headers=_SECURITY_HEADERS)
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return _json({"error": {"code": code, "message": message}}, status)
+
+
+def mount_dashboard(app: FastAPI, db: Database, *,
+                    clock: Callable[[], datetime] = _now) -> StaffAuth:
+    """Add the /staff routes to the central service's app."""
+    auth = StaffAuth(db)
+    app.state.staff_auth = auth
+
+    def who(request: Request) -> str | None:
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("bearer "):
+            return auth.api_token(header[7:].strip())
+        return auth.session(request.cookies.get(COOKIE))
+
+    def posted_by_us(request: Request) -> bool:
+        return request.headers.get("x-staff-request") == "1"
+
+    @app.get("/staff", include_in_schema=False)
+    def staff_root() -> Response:
+        return RedirectResponse("/staff/", status_code=303)
+
+    @app.get("/staff/", include_in_schema=False)
+    def dashboard_page(request: Request) -> Response:
+        if who(request) is None:
+            return RedirectResponse("/staff/login", status_code=303)
+        return _page("dashboard.html")
+
+    @app.get("/staff/login", include_in_schema=False)
+    def login_page() -> Response:
+        return _page("login.html")
+
+    @app.get("/staff/static/{name}", include_in_schema=False)
+    def static(name: str) -> Response:
+        path = (STATIC / name).resolve()
+        if path.parent != STATIC or not path.is_file() or path.suffix not in _STATIC_TYPES:
+            return _error(404, "not_found", "no such file")
+        return FileResponse(path, media_type=_STATIC_TYPES[path.suffix],
+                            headers={"Cache-Control": "no-cache",
+                                     "X-Content-Type-Options": "nosniff"})
+
+    @app.post("/staff/api/login", include_in_schema=False)
+    async def login(request: Request) -> Response:
+        if not posted_by_us(request):
+            return _error(403, "forbidden", "missing X-Staff-Request header")
+        try:
+            body = await request.json()
+            name, password = str(body["name"]), str(body["password"])
+        except (ValueError, KeyError, TypeError):
+            return _error(422, "invalid_request", "send JSON with name and password")
+        locked = auth.locked_for(name)
+        token = None if locked else auth.login(name, password)
+        if token is None:
+            message = (f"too many wrong passwords; try again in {locked:.0f} s" if locked
+                       else "wrong name or password")
+            return _error(401, "unauthorized", message)
+        response = _json({"ok": True, "name": name})
+        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/staff",
+                            secure=request.url.scheme == "https",
+                            max_age=int(auth._session.total_seconds()))
+        return response
+
+    @app.post("/staff/api/logout", include_in_schema=False)
+    def logout(request: Request) -> Response:
+        auth.logout(request.cookies.get(COOKIE))
+        response = _json({"ok": True})
+        response.delete_cookie(COOKIE, path="/staff")
+        return response
+
+    @app.get("/staff/api/fleet", include_in_schema=False)
+    def fleet_json(request: Request) -> Response:
+        staff = who(request)
+        if staff is None:
+            return _error(401, "unauthorized", "log in at /staff/login")
+        return _json({**fleet(db, now=clock()), "staff": staff})
+
+    @app.get("/staff/api/conflicts", include_in_schema=False)
+    def conflicts_json(request: Request, all: int = 0) -> Response:
+        if who(request) is None:
+            return _error(401, "unauthorized", "log in at /staff/login")
+        return _json({"conflicts": conflicts(db, include_resolved=bool(all))})
+
+    @app.post("/staff/api/conflicts/{conflict_id}/resolve", include_in_schema=False)
+    def resolve(conflict_id: int, request: Request) -> Response:
+        staff = who(request)
+        if staff is None:
+            return _error(401, "unauthorized", "log in at /staff/login")
+        if not posted_by_us(request) and not request.headers.get("authorization"):
+            return _error(403, "forbidden", "missing X-Staff-Request header")
+        outcome = resolve_conflict(db, conflict_id, staff)
+        if outcome == "missing":
+            return _error(404, "not_found", f"no conflict {conflict_id}")
+        if outcome == "already":
+            return _error(409, "already_resolved", f"conflict {conflict_id} was resolved "
+                          "already")
+        return _json({"ok": True, "conflict_id": conflict_id, "resolved_by": staff})
+
+    return auth
