@@ -85,6 +85,7 @@ def run_kiosk(settings: Settings, *, headless: bool = False) -> int:
                 events=kiosk, subscribe=kiosk.subscribe,
                 config=ui_config_from_settings(settings), cue=devs.cue,
                 on_technician_pin=unlock(kiosk, settings) if unlock else None,
+                heartbeat=watchdog.tick if watchdog is not None else None,
             ))
     finally:
         if watchdog is not None:

@@ -215,6 +215,9 @@ class KioskApp(App):
         gc.collect()
         gc.freeze()
         self.context.subscribe(self._on_view)
+        heartbeat = self.context.heartbeat
+        if heartbeat is not None:
+            Clock.schedule_interval(lambda _dt: heartbeat(), 1.0)
 
     def on_stop(self) -> None:
         Window.unbind(on_flip=self._on_flip)

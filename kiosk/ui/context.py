@@ -70,6 +70,9 @@ class UiContext:
     cue: Cue | None = None
     on_technician_pin: Callable[[str], None] | None = None
     demo: DemoControls | None = None
+    # called from the Kivy clock about once a second: systemd's watchdog pings only while
+    # the UI loop is alive (kiosk.watchdog.Watchdog.tick)
+    heartbeat: Callable[[], None] | None = None
 
 
 def ui_config_from_settings(settings: Any, **overrides: Any) -> UiConfig:

@@ -70,7 +70,8 @@ def ui() -> Iterator[Ui]:
 
     board = Switchboard()
     app = KioskApp(UiContext(events=board, subscribe=board.subscribe, config=UI_CONFIG,
-                             cue=board.cue, on_technician_pin=board.technician))
+                             cue=board.cue, on_technician_pin=board.technician,
+                             heartbeat=board.heartbeat))
     app._run_prepare()
     Window.size = UI_CONFIG.window_size
     harness = Ui(app, board)

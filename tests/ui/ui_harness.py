@@ -63,6 +63,7 @@ class Switchboard:
         self.cues: list[str] = []
         self.technician_pins: list[str] = []
         self.actions: list[object] = []
+        self.beats = 0
 
     def put(self, item: object, block: bool = True, timeout: float | None = None) -> None:
         self.actions.append(item)
@@ -83,6 +84,9 @@ class Switchboard:
 
     def technician(self, pin: str) -> None:
         self.technician_pins.append(pin)
+
+    def heartbeat(self) -> None:
+        self.beats += 1
 
 
 @dataclasses.dataclass
