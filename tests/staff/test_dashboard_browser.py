@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
-from staff_support import ROOT, DemoKiosk
+from staff_support import ROOT, DemoKiosk, wait_for
 from test_dashboard_api import AN, JAN, PASSWORD, make_conflict
 
 from central.db import Database
@@ -75,14 +75,24 @@ def test_log_in_see_a_kiosk_go_silent_and_resolve_a_conflict(
         token = register_kiosk(db, "gent-kiosk-2", name="Kiosk 2 (entrance)",
                                branch="Gent Zuid")
     make_conflict(url)
+
+    def last_status() -> str:
+        with sqlite3.connect(library.db_path) as db:
+            row = db.execute("SELECT last_status FROM kiosks WHERE kiosk_id = 'demo-kiosk-1'"
+                             ).fetchone()
+        return str(row[0] or "") if row else ""
+
+    # the sync worker beats once at start; let that land before the printer fails
+    assert wait_for(lambda: '"event_loop_age_s"' in last_status(), timeout=10)
     # the demo kiosk reports its real state: printer out of paper
     demo_kiosk.devs.printer.sink = demo_kiosk.kiosk.events
     demo_kiosk.devs.printer.paper_out()
     demo_kiosk.kiosk.put(_printer_down())
     demo_kiosk.kiosk.wait_idle()
+    assert status_snapshot(demo_kiosk.kiosk)["faults"] == ["printer"]
+
     assert demo_kiosk.kiosk.sync.heartbeat()
-    snapshot = status_snapshot(demo_kiosk.kiosk)
-    assert snapshot["faults"] == ["printer"]
+    assert '"printer"' in last_status()
     beater = Beater(url, token, "gent-kiosk-2")
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     try:
