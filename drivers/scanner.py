@@ -250,13 +250,53 @@ def _open_evdev(device_path: str, name_filter: str) -> InputDevice:
     raise ScannerUnavailable(f"no input device matches {name_filter!r}")
 
 
-class EvdevScanner:
+class _ScannerThread:
+    """Start/close for the scanners that read on a thread of their own (evdev, serial).
+
+    Subclasses set `_thread_name`, create `_stop`, `_thread` and `_closed` in `__init__`, and
+    implement `_run`, which loops until `_stop` is set.
+    """
+
+    _thread_name = "scanner"
+    _stop: threading.Event
+    _thread: threading.Thread | None
+    _closed: bool
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        if self._closed:
+            raise DeviceClosed("scanner was closed")
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self._thread_name,
+                                            daemon=True)
+            self._thread.start()
+
+    def close(self) -> None:
+        self._closed = True
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> _ScannerThread:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class EvdevScanner(_ScannerThread):
     """A keyboard-wedge scanner read straight from /dev/input, grabbed exclusively.
 
     Choose the device by `device_path` (e.g. /dev/input/by-id/usb-...-event-kbd,
     stable across reboots) or by a part of its name (`name_filter`). `opener`
     replaces how the device is opened (tests; other input stacks).
     """
+
+    _thread_name = "evdev-scanner"
 
     def __init__(
         self,
@@ -310,27 +350,6 @@ class EvdevScanner:
             return None
         return self.decoder.feed(chars[1] if self._shift else chars[0], timestamp)
 
-    def start(self) -> None:
-        if self._closed:
-            raise DeviceClosed("scanner was closed")
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="evdev-scanner", daemon=True)
-            self._thread.start()
-
-    def close(self) -> None:
-        self._closed = True
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> EvdevScanner:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def _run(self) -> None:
         delay = self.retry_initial
         while not self._stop.is_set():
@@ -370,11 +389,13 @@ class EvdevScanner:
 # --- serial scanners --------------------------------------------------------------
 
 
-class SerialScanner:
+class SerialScanner(_ScannerThread):
     """A scanner on a serial or USB-CDC port sending one code per line (CR and/or LF).
 
     `prefix` is removed when present (some scanners add an AIM identifier).
     """
+
+    _thread_name = "serial-scanner"
 
     def __init__(
         self,
@@ -408,27 +429,6 @@ class SerialScanner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._closed = False
-
-    def start(self) -> None:
-        if self._closed:
-            raise DeviceClosed("scanner was closed")
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="serial-scanner", daemon=True)
-            self._thread.start()
-
-    def close(self) -> None:
-        self._closed = True
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> SerialScanner:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _open(self) -> Any:
         import serial  # pyserial is a core dependency; imported here to keep startup light

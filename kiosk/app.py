@@ -151,7 +151,7 @@ def build_kiosk(
                       batch_size=settings.sync.batch_size, heartbeat_s=settings.sync.heartbeat_s,
                       backoff=Backoff(settings.sync.backoff_base_s, settings.sync.backoff_max_s),
                       status=status)
-    circulation = CirculationService(backend, journal, policy=settings.offline.policy(),
+    circulation = CirculationService(backend, journal, policy=settings.offline,
                                      connectivity=connectivity, kiosk_id=settings.kiosk.id,
                                      flush=sync.flush)
     kiosk: Kiosk

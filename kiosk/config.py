@@ -86,19 +86,6 @@ class SessionSection:
 
 
 @dataclass(frozen=True)
-class OfflineSection:
-    allow_checkout: bool = True
-    max_items_per_patron: int = 5
-    patron_check: str = "cache"
-    cache_days: int = 14
-    card_pattern: str = r"^\S{4,40}$"
-    allow_renew: bool = False
-
-    def policy(self) -> OfflinePolicy:
-        return OfflinePolicy(**dataclasses.asdict(self))
-
-
-@dataclass(frozen=True)
 class JournalSection:
     path: str = ""
     retention_s: float = 0.0
@@ -141,7 +128,7 @@ class Settings:
     library: LibrarySection = field(default_factory=LibrarySection)
     backend: BackendSection = field(default_factory=BackendSection)
     session: SessionSection = field(default_factory=SessionSection)
-    offline: OfflineSection = field(default_factory=OfflineSection)
+    offline: OfflinePolicy = field(default_factory=OfflinePolicy)  # [offline] is the policy
     journal: JournalSection = field(default_factory=JournalSection)
     sync: SyncSection = field(default_factory=SyncSection)
     status: StatusSection = field(default_factory=StatusSection)
