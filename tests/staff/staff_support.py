@@ -11,7 +11,7 @@ from typing import Any
 
 from central.seed import DEMO_KIOSK_ID, DEMO_TOKEN
 from kiosk import config, devices
-from kiosk.app import Kiosk
+from kiosk.app import Kiosk, build_kiosk
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,3 +48,46 @@ class DemoKiosk:
     settings: config.Settings
 
 
+
+
+class RunnerLikeKiosk:
+    """A demo kiosk wired exactly as kiosk/runner.py wires it: devices publish on their own
+    queue and a pump moves events through `Kiosk.put` (which technician mode taps)."""
+
+    def __init__(self, settings: config.Settings) -> None:
+        import queue
+        import threading
+
+        from kiosk.status import status_snapshot
+
+        self.settings = settings
+        self.sink: queue.Queue[object] = queue.Queue()
+        self.devs = devices.build(settings, self.sink)
+        holder: dict[str, Kiosk] = {}
+        self.kiosk = build_kiosk(settings, security=self.devs.security,
+                                 print_receipt=self.devs.print_receipt,
+                                 status=lambda: status_snapshot(holder["kiosk"]))
+        holder["kiosk"] = self.kiosk
+        self.kiosk.extras["devices"] = self.devs
+        if self.devs.printer is not None and self.devs.printer.sink is None:
+            self.devs.printer.sink = self.sink  # SimPrinter(**kwargs) is not handed the sink
+        self._stop = threading.Event()
+
+        def pump() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.kiosk.put(self.sink.get(timeout=0.05))
+                except queue.Empty:
+                    continue
+
+        self._pump = threading.Thread(target=pump, daemon=True)
+        self._pump.start()
+        self.kiosk.subscribe(self.devs.on_view)
+        self.kiosk.start()
+        self.devs.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._pump.join(2)
+        self.devs.close()
+        self.kiosk.close()
