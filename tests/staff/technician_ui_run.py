@@ -1,0 +1,146 @@
+"""Drives the real Kivy window through technician mode; run by test_technician_ui.py in its
+own process (Kivy opens one window per process). Prints one JSON object on its last line.
+
+    python tests/staff/technician_ui_run.py CATALOG_URL DATA_DIR SCREENSHOT_DIR
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parents[1]), str(HERE)]
+os.environ["KIVY_HOME"] = tempfile.mkdtemp(prefix="kiosk-tech-kivy-")
+os.environ["KIVY_LOG_MODE"] = "PYTHON"
+os.environ["KIVY_NO_ARGS"] = "1"
+
+from kiosk.ui.display import HeadlessDisplay  # noqa: E402  (imports no Kivy)
+
+DISPLAY = HeadlessDisplay().start()
+
+from staff_support import RunnerLikeKiosk, demo_settings  # noqa: E402
+
+from central.seed import SEED_PATRONS  # noqa: E402
+from kiosk.session import Screen  # noqa: E402
+from kiosk.technician import hash_pin  # noqa: E402
+from kiosk.ui import env  # noqa: E402
+from kiosk.ui.context import UiConfig, UiContext  # noqa: E402
+from kiosk.ui.technician import technician_unlock_hook  # noqa: E402
+
+PIN = "2468"
+JAN = SEED_PATRONS[0]
+
+
+def main(url: str, data_dir: Path, shots: Path) -> dict[str, object]:
+    config = UiConfig(library_name="Bibliotheek Demo", window_size=(1024, 600),
+                      technician_hold_s=0.3)
+    env.configure(config, max_fps=0)
+    from kivy.core.window import Window
+
+    from kiosk.ui import probe
+    from kiosk.ui.app import KioskApp
+
+    settings = demo_settings(url, data_dir)
+    settings = dataclasses.replace(settings, technician=dataclasses.replace(
+        settings.technician, pin_hash=hash_pin(PIN)))
+    running = RunnerLikeKiosk(settings)
+    kiosk = running.kiosk
+    restarts: list[bool] = []
+    app = KioskApp(UiContext(events=kiosk, subscribe=kiosk.subscribe, config=config,
+                             on_technician_pin=technician_unlock_hook(
+                                 kiosk, settings, restart=lambda: restarts.append(True))))
+    app._run_prepare()
+    Window.size = config.window_size
+    probe.pump(5)
+    found: dict[str, object] = {}
+
+    def panel() -> object:
+        return getattr(app, "_technician_panel", None)
+
+    def enter(pin: str) -> None:
+        probe.long_press(app.hotspot, 0.5)  # the hidden corner
+        assert probe.pump_until(lambda: app.technician_overlay is not None, 5)
+        pad = app.technician_overlay.ids.pad
+        for digit in pin:
+            pad.press(digit)
+        pad.submit()
+
+    def notice() -> str:
+        texts = [w.text for w in probe.on_screen(app) if getattr(w, "technician_notice", False)]
+        return texts[-1] if texts else ""
+
+    try:
+        enter("1111")
+        probe.pump_until(lambda: bool(notice()), 10)
+        found["wrong_pin_notice"] = notice()
+        probe.screenshot(shots / "technician-wrong-pin.png")
+        found["opened_after_wrong_pin"] = panel() is not None
+        probe.pump_until(lambda: not notice(), 10)
+        enter(PIN)
+        found["opened"] = probe.pump_until(lambda: panel() is not None, 10)
+        p = panel()
+        probe.pump(5)
+        found["devices_text"] = probe.screen_text(app)
+        probe.tap(_button(p, "technician-test-card"))
+        running.devs.card_reader.present_uid(JAN.card_uid)
+        probe.pump_until(lambda: "card read" in probe.screen_text(app), 10)
+        running.kiosk.wait_idle()
+        found["card_text"] = [line for line in probe.screen_text(app).splitlines()
+                              if line.startswith("card:")]
+        found["screen_behind"] = kiosk.session.view.screen.value
+        probe.tap(_button(p, "technician-test-printer"))
+        probe.pump_until(lambda: "test receipt printed" in probe.screen_text(app), 10)
+        found["receipts"] = len(running.devs.printer.receipts)
+        probe.screenshot(shots / "technician-devices.png")
+        probe.tap(_button(p, "technician-tab-queue"))
+        probe.pump(3)
+        found["queue_text"] = probe.screen_text(app)
+        probe.screenshot(shots / "technician-queue.png")
+        probe.tap(_button(p, "technician-tab-network"))
+        probe.tap(_button(p, "technician-test-network"))
+        probe.pump_until(lambda: "answered in" in probe.screen_text(app), 10)
+        found["network_text"] = probe.screen_text(app)
+        probe.screenshot(shots / "technician-network.png")
+        probe.tap(_button(p, "technician-tab-log"))
+        probe.pump(3)
+        found["log_text"] = probe.screen_text(app)
+        probe.tap(_button(p, "technician-tab-restart"))
+        probe.tap(_button(p, "technician-restart"))
+        found["restart_after_one_press"] = list(restarts)
+        probe.tap(_button(p, "technician-restart"))
+        probe.pump(3)
+        found["restarts"] = len(restarts)
+        found["closed"] = p.parent is None
+        found["tap_removed"] = "handle" not in vars(kiosk.session)
+        running.devs.card_reader.remove()
+        running.devs.card_reader.present_uid(JAN.card_uid)
+        found["card_starts_visit_after"] = probe.pump_until(
+            lambda: kiosk.session.view.screen == Screen.HOME, 10)
+    finally:
+        app.stop()
+        running.close()
+        Window.close()
+    return found
+
+
+def _button(root: object, name: str) -> object:
+    from kiosk.ui import probe
+
+    for w in probe.walk(root):
+        if getattr(w, "action_name", None) == name:
+            return w
+    raise LookupError(name)
+
+
+if __name__ == "__main__":
+    started = time.monotonic()
+    result = main(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]))
+    result["seconds"] = round(time.monotonic() - started, 1)
+    DISPLAY.stop()
+    print(json.dumps(result, default=str))

@@ -1,0 +1,47 @@
+"""Technician mode in the real Kivy window (own process): the hidden corner and a PIN open it,
+a wrong PIN does not, live tests work, patrons' screens stay untouched, restart asks twice.
+Screenshots: docs/screenshots/technician-*.png."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from staff_support import ROOT
+
+from central.seed import SEED_PATRONS
+
+JAN = SEED_PATRONS[0]
+
+
+def test_technician_mode_on_the_touchscreen(library: Any, tmp_path: Path) -> None:
+    script = Path(__file__).with_name("technician_ui_run.py")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "SDL_VIDEODRIVER")}
+    done = subprocess.run([sys.executable, str(script), library.url, str(tmp_path / "data"),
+                           str(ROOT / "docs" / "screenshots")], capture_output=True, text=True,
+                          timeout=180, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["wrong_pin_notice"] == "Wrong PIN. 4 tries left."
+    assert found["opened_after_wrong_pin"] is False
+    assert found["opened"] is True
+    assert "OK    card_reader (sim)" in found["devices_text"]
+    [card] = found["card_text"]
+    assert card.startswith("card: card read: card_uid") and card.endswith("E5F6 (card_reader)")
+    assert found["screen_behind"] == "idle"  # the test card did not start a patron visit
+    assert found["receipts"] == 1
+    assert "Waiting: 0" in found["queue_text"]
+    assert "Central side: online" in found["network_text"]
+    assert "the central side answered in" in found["network_text"]
+    assert found["restart_after_one_press"] == []  # asks for a second press
+    assert found["restarts"] == 1 and found["closed"] and found["tap_removed"]
+    assert found["card_starts_visit_after"] is True
+    everything = json.dumps(found, ensure_ascii=False) + done.stderr
+    assert JAN.card_uid not in everything and JAN.patron_id not in everything
+    assert "2468" not in done.stderr
+    for name in ("devices", "queue", "network", "wrong-pin"):
+        assert (ROOT / "docs" / "screenshots" / f"technician-{name}.png").stat().st_size > 3000
