@@ -162,4 +162,7 @@ def schedule_on_kivy_clock(watchdog: Watchdog, every_s: float = 1.0) -> Any:
     """
     from kivy.clock import Clock
 
-    return Clock.schedule_interval(lambda _dt: watchdog.tick(), every_s)
+    def tick(_dt: float) -> None:
+        watchdog.tick()  # never return its False: Kivy unschedules a callback returning False
+
+    return Clock.schedule_interval(tick, every_s)

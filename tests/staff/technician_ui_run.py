@@ -76,6 +76,7 @@ def main(url: str, data_dir: Path, shots: Path) -> dict[str, object]:
         return texts[-1] if texts else ""
 
     try:
+        found.update(watchdog_follows_the_ui_clock(kiosk, data_dir))
         enter("1111")
         probe.pump_until(lambda: bool(notice()), 10)
         found["wrong_pin_notice"] = notice()
@@ -127,6 +128,44 @@ def main(url: str, data_dir: Path, shots: Path) -> dict[str, object]:
         running.close()
         Window.close()
     return found
+
+
+def watchdog_follows_the_ui_clock(kiosk: object, data_dir: Path) -> dict[str, object]:
+    """Pings ride on the Kivy clock: while frames run they flow, when the UI thread stops
+    (a hung screen) they stop."""
+    import socket
+
+    from kiosk.ui import probe
+    from kiosk.watchdog import Watchdog, schedule_on_kivy_clock
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(path))
+    sock.setblocking(False)
+
+    def received() -> list[str]:
+        got = []
+        while True:
+            try:
+                got.append(sock.recv(4096).decode())
+            except BlockingIOError:
+                return got
+
+    dog = Watchdog(kiosk, environ={"NOTIFY_SOCKET": str(path)}, interval=0.05)
+    dog.ready()
+    event = schedule_on_kivy_clock(dog, every_s=0.02)
+    deadline = time.monotonic() + 0.6
+    while time.monotonic() < deadline:
+        probe.pump()
+        time.sleep(0.01)
+    running = [m for m in received() if "WATCHDOG=1" in m]
+    time.sleep(0.6)  # the UI thread does not go round: no frames, no clock, no pings
+    hung = [m for m in received() if "WATCHDOG=1" in m]
+    event.cancel()
+    dog.stopping()
+    sock.close()
+    return {"pings_while_ui_runs": len(running), "pings_while_ui_hangs": len(hung)}
 
 
 def _button(root: object, name: str) -> object:

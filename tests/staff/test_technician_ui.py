@@ -1,5 +1,6 @@
 """Technician mode in the real Kivy window (own process): the hidden corner and a PIN open it,
-a wrong PIN does not, live tests work, patrons' screens stay untouched, restart asks twice.
+a wrong PIN does not, live tests work, patrons' screens stay untouched, restart asks twice;
+the systemd watchdog pings follow the UI thread's clock.
 Screenshots: docs/screenshots/technician-*.png."""
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ def test_technician_mode_on_the_touchscreen(library: Any, tmp_path: Path) -> Non
                           timeout=180, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["pings_while_ui_runs"] >= 3, found  # WATCHDOG=1 rides on the Kivy clock ...
+    assert found["pings_while_ui_hangs"] == 0  # ... and stops when the UI thread stops
     assert found["wrong_pin_notice"] == "Wrong PIN. 4 tries left."
     assert found["opened_after_wrong_pin"] is False
     assert found["opened"] is True
