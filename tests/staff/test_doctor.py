@@ -212,3 +212,52 @@ def test_doctor_install_on_this_box_says_what_is_missing(library: Any, tmp_path:
     plain = subprocess.run([sys.executable, "-m", "kiosk.cli", "doctor", "--config", str(path)],
                            capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert plain.returncode == 0, plain.stdout
+
+
+def _sip2_config(tmp_path: Path, port: int, password: str) -> Path:
+    data = tmp_path / "var"
+    data.mkdir(exist_ok=True)
+    path = tmp_path / "sip2.toml"
+    path.write_text(f"""
+[kiosk]
+data_dir = "{data}"
+
+[backend]
+type = "sip2"
+
+[sip2]
+host = "127.0.0.1"
+port = {port}
+login_user = "kiosk1"
+login_password = "{password}"
+location_code = "KIOSK1"
+institution_id = "MAIN"
+terminal_password = ""
+timeout_s = 2.0
+connect_timeout_s = 2.0
+
+[technician]
+pin_hash = "{PIN_HASH}"
+""")
+    path.chmod(0o600)
+    return path
+
+
+def test_doctor_with_a_sip2_backend(tmp_path: Path) -> None:
+    """Against pysip2's server (the SIP2 tests' library): login, status, clock as rows."""
+    sys.path.insert(0, str(ROOT / "tests" / "sip2"))
+    try:
+        from sip2_library_acs import RunningAcs
+    finally:
+        sys.path.pop(0)
+    with RunningAcs() as acs:
+        good = _sip2_config(tmp_path, acs.port, "s3cret")
+        out = io.StringIO()
+        assert run_doctor(str(good), out=out) == 0, out.getvalue()
+        rows = by_check(collect(str(good)))
+        assert rows["SIP2 Login (93)"].level is Level.OK
+        assert rows["clock"].level is Level.OK
+        bad = _sip2_config(tmp_path, acs.port, "Zq9-not-it")
+        out = io.StringIO()
+        assert run_doctor(str(bad), out=out) == 1
+        assert "login_password" in out.getvalue() and "Zq9-not-it" not in out.getvalue()
