@@ -119,6 +119,13 @@ def main(url: str, data_dir: Path, shots: Path) -> dict[str, object]:
         found["restarts"] = len(restarts)
         found["closed"] = p.parent is None
         found["tap_removed"] = "handle" not in vars(kiosk.session)
+        # a technician who walks away: the console closes itself
+        import kiosk.ui.technician as technician_ui
+
+        technician_ui.IDLE_CLOSE_S = 1.0
+        enter(PIN)
+        probe.pump_until(lambda: panel() is not None and panel().parent is not None, 10)
+        found["idle_closed"] = probe.pump_until(lambda: panel().parent is None, 5)
         running.devs.card_reader.remove()
         running.devs.card_reader.present_uid(JAN.card_uid)
         found["card_starts_visit_after"] = probe.pump_until(

@@ -127,7 +127,8 @@ def test_log_in_see_a_kiosk_go_silent_and_resolve_a_conflict(
         expect(conflict).to_contain_text("while offline")
         expect(conflict).to_contain_text(JAN.patron_id)
         expect(conflict).to_contain_text("lent to another patron")
-        shot(page, "conflict")
+        page.locator("section[aria-labelledby='conflicts-heading']").screenshot(
+            path=str(SHOTS / "dashboard-conflict.png"))
         conflict.locator("button.resolve").click()
         expect(page.locator("#no-conflicts")).to_be_visible()
         expect(demo_row.locator("td").nth(5)).to_have_text("0")

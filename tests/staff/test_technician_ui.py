@@ -42,6 +42,7 @@ def test_technician_mode_on_the_touchscreen(library: Any, tmp_path: Path) -> Non
     assert "the central side answered in" in found["network_text"]
     assert found["restart_after_one_press"] == []  # asks for a second press
     assert found["restarts"] == 1 and found["closed"] and found["tap_removed"]
+    assert found["idle_closed"] is True  # left alone, technician mode closes itself
     assert found["card_starts_visit_after"] is True
     everything = json.dumps(found, ensure_ascii=False) + done.stderr
     assert JAN.card_uid not in everything and JAN.patron_id not in everything
