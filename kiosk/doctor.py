@@ -106,6 +106,7 @@ def check_config(path: str) -> tuple[Any | None, list[Row]]:
     for problem in devices.check(settings):
         rows.append(Row("config", Level.FAIL, f"{problem.key}: {problem.message}",
                         f"fix the device table in {path}"))
+    rows.append(status_endpoint_row(settings))
     if not settings.technician.pin_hash:
         rows.append(Row("technician PIN", Level.WARN, "no technician PIN set: the hidden "
                         "technician screen cannot be opened", f"run: kiosk config set-pin {path}"))
@@ -119,6 +120,22 @@ def check_config(path: str) -> tuple[Any | None, list[Row]]:
             rows.append(Row("technician PIN", Level.FAIL, str(exc),
                             f"run: kiosk config set-pin {path}"))
     return settings, rows
+
+
+def status_endpoint_row(settings: Any) -> Row:
+    """The [status] endpoint would start: a valid address, and a token off loopback."""
+    from kiosk.status import StatusConfigError, is_loopback, parse_listen, read_token
+
+    try:
+        host, port = parse_listen(settings.status.listen)
+        token = read_token(settings.status)
+    except StatusConfigError as exc:
+        return Row("status endpoint", Level.FAIL, str(exc), "fix the [status] table")
+    if not is_loopback(host) and not token:
+        return Row("status endpoint", Level.FAIL, f"{host}:{port} is reachable from the network "
+                   "without a token", "set [status] token_file (mode 0600) or token_env")
+    where = f"{host}:{port}" + (", token required" if token else "")
+    return Row("status endpoint", Level.OK, where)
 
 
 def check_journal(settings: Any, *, min_free_factor: float = 10.0) -> list[Row]:

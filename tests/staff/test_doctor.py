@@ -261,3 +261,11 @@ def test_doctor_with_a_sip2_backend(tmp_path: Path) -> None:
         out = io.StringIO()
         assert run_doctor(str(bad), out=out) == 1
         assert "login_password" in out.getvalue() and "Zq9-not-it" not in out.getvalue()
+
+
+def test_status_endpoint_exposed_without_a_token_fails(library: Any, tmp_path: Path) -> None:
+    path = write_config(tmp_path, library.url, extra='\n[status]\nlisten = "0.0.0.0:8787"\n')
+    row = by_check(collect(str(path)))["status endpoint"]
+    assert row.level is Level.FAIL and "without a token" in row.result
+    ok = write_config(tmp_path, library.url)
+    assert by_check(collect(str(ok)))["status endpoint"].result == "127.0.0.1:8787"
