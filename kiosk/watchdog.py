@@ -85,7 +85,9 @@ class Watchdog:
     """READY / WATCHDOG / STATUS / STOPPING for one kiosk.
 
     `tick()` may be called as often as the caller likes (every frame): it pings at most every
-    `interval` seconds, and only while the event thread is not older than `stale_s`.
+    `interval` seconds, and only while the event thread is not older than `stale_s`. It returns
+    None, so `Clock.schedule_interval(lambda dt: watchdog.tick(), 1)` keeps running (Kivy
+    cancels a callback that returns False).
     """
 
     def __init__(self, kiosk: Any, *, clock: Callable[[], float] = time.monotonic,
@@ -110,8 +112,13 @@ class Watchdog:
         self._notifier.notify(f"READY=1\nSTATUS={self._status_line()}\nMAINPID={os.getpid()}")
         log.info("told systemd the kiosk is ready")
 
-    def tick(self) -> bool:
-        """Ping when due and alive; returns True when a ping was sent."""
+    def tick(self) -> None:
+        """Ping when due and alive. Returns None on purpose: Kivy unschedules a clock callback
+        that returns False, and callers pass `tick` straight to `Clock.schedule_interval`.
+        `pings` counts the pings sent (tests, diagnostics)."""
+        self._tick()
+
+    def _tick(self) -> bool:
         if not self._ready:
             return False
         now = self._clock()
@@ -163,6 +170,6 @@ def schedule_on_kivy_clock(watchdog: Watchdog, every_s: float = 1.0) -> Any:
     from kivy.clock import Clock
 
     def tick(_dt: float) -> None:
-        watchdog.tick()  # never return its False: Kivy unschedules a callback returning False
+        watchdog.tick()
 
     return Clock.schedule_interval(tick, every_s)

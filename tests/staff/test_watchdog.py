@@ -72,27 +72,33 @@ def test_pings_stop_when_the_event_thread_hangs(demo_kiosk: DemoKiosk,
     env = {"NOTIFY_SOCKET": str(notify_socket.path), "WATCHDOG_USEC": "4000000"}
     dog = Watchdog(kiosk, clock=clock, environ=env, stale_s=10.0)
     kiosk.last_loop_at = clock.now
-    assert not dog.tick(), "no ping before READY"
+    dog.tick()
+    assert dog.pings == 0, "no ping before READY"
     dog.ready()
     assert notify_socket.collect("READY=1")[0].startswith("READY=1\nSTATUS=serving, online")
-    assert dog.tick()
-    assert not dog.tick(), "rate-limited to half of WatchdogSec"
+    assert dog.tick() is None  # never False: Kivy would unschedule the clock callback
+    assert dog.pings == 1
+    dog.tick()
+    assert dog.pings == 1, "rate-limited to half of WatchdogSec"
     clock.now += 2.0
     kiosk.last_loop_at = clock.now
-    assert dog.tick()
+    dog.tick()
+    assert dog.pings == 2
     got = notify_socket.drain()
     assert sum("WATCHDOG=1" in m for m in got) == 2
     # the event thread stops going round: pings stop, systemd hears why
     clock.now += 11.0
-    assert not dog.tick()
+    dog.tick()
     clock.now += 2.0
-    assert not dog.tick()
+    dog.tick()
+    assert dog.pings == 2
     got = notify_socket.drain()
     assert not any("WATCHDOG=1" in m for m in got)
     assert any("STATUS=event thread stuck" in m for m in got)
     # it recovers: pings resume
     kiosk.last_loop_at = clock.now
-    assert dog.tick()
+    dog.tick()
+    assert dog.pings == 3
     dog.stopping()
     got = notify_socket.drain()
     assert got[0].startswith("WATCHDOG=1") and got[-1].startswith("STOPPING=1")
@@ -141,3 +147,22 @@ def test_kiosk_run_headless_really_notifies_systemd(library: Any, tmp_path: Path
         output = proc.stdout.read().decode() if proc.stdout else ""
         proc.stdout.close() if proc.stdout else None
     assert "Traceback" not in output, output
+
+
+def test_tick_keeps_a_kivy_interval_alive(demo_kiosk: DemoKiosk,
+                                          notify_socket: NotifySocket) -> None:
+    """The UI schedules `lambda dt: watchdog.tick()` on the Kivy clock; Kivy cancels an
+    interval whose callback returns False, so tick() must never return False."""
+    from kivy.clock import ClockBase
+
+    clock = ClockBase()
+    dog = Watchdog(demo_kiosk.kiosk, environ={"NOTIFY_SOCKET": str(notify_socket.path)},
+                   interval=0.05)
+    dog.ready()
+    event = clock.schedule_interval(lambda _dt: dog.tick(), 0.01)
+    deadline = time.monotonic() + 0.5
+    while time.monotonic() < deadline:
+        clock.tick()
+        time.sleep(0.005)
+    assert event.is_triggered, "the Kivy clock dropped the watchdog callback"
+    assert dog.pings >= 4
