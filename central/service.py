@@ -233,8 +233,15 @@ class CirculationService:
     def heartbeat(self, kiosk_id: str, status: Mapping[str, Any]) -> dict[str, Any]:
         now = self.clock()
         with self.db.write() as conn:
-            conn.execute("UPDATE kiosks SET last_seen = ?, last_status = ? WHERE kiosk_id = ?",
-                         (iso(now), json.dumps(dict(status), default=str), kiosk_id))
+            row = conn.execute("SELECT last_status FROM kiosks WHERE kiosk_id = ?",
+                               (kiosk_id,)).fetchone()
+            if _newer_or_same(status, row["last_status"] if row else None):
+                conn.execute("UPDATE kiosks SET last_seen = ?, last_status = ? "
+                             "WHERE kiosk_id = ?",
+                             (iso(now), json.dumps(dict(status), default=str), kiosk_id))
+            else:  # a slow, older heartbeat arrived after a newer one: keep the newer status
+                conn.execute("UPDATE kiosks SET last_seen = ? WHERE kiosk_id = ?",
+                             (iso(now), kiosk_id))
         return {"ok": True, "server_time": iso(now), "checkout_ok": True, "checkin_ok": True,
                 "offline_ok": True, "screen_message": ""}
 
@@ -493,6 +500,18 @@ class CirculationService:
         conn.execute("UPDATE conflicts SET resolved_at = ?, resolved_by = ? "
                      "WHERE tx_id = ? AND resolved_at IS NULL",
                      (iso(self.clock()), f"void {void_id}", ref_id))
+
+
+def _newer_or_same(status: Mapping[str, Any], stored_json: str | None) -> bool:
+    """Compare the kiosk's own clock stamps ("time"); without them, the latest arrival wins."""
+    try:
+        stored = json.loads(stored_json) if stored_json else {}
+        new_time, old_time = status.get("time"), stored.get("time")
+        if not isinstance(new_time, str) or not isinstance(old_time, str):
+            return True
+        return _dt(new_time) >= _dt(old_time)
+    except (ValueError, TypeError, AttributeError):
+        return True
 
 
 def _with_kiosk(tx: TxIn, kiosk_id: str) -> TxIn:

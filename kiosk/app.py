@@ -74,6 +74,9 @@ class Kiosk:
     session: Session
     events: queue.Queue[object]
     listeners: list[Callable[[SessionView], None]] = field(default_factory=list)
+    # each filter sees every event first; True means "mine, not the session's" (e.g. the
+    # technician console takes cards and tags while it is open)
+    event_filters: list[Callable[[object], bool]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
     last_loop_at: float = 0.0  # monotonic time the event thread last went round (watchdog)
     _thread: threading.Thread | None = None
@@ -99,6 +102,9 @@ class Kiosk:
                 event = self.events.get(timeout=0.25)
             except queue.Empty:
                 self.session.tick()
+                continue
+            if any(taken(event) for taken in list(self.event_filters)):
+                self.events.task_done()
                 continue
             slow = not isinstance(event, _INSTANT)
             try:

@@ -62,11 +62,27 @@ def run_kiosk(settings: Settings, *, headless: bool = False) -> int:
     threading.Thread(target=pump, name="device-pump", daemon=True).start()
     kiosk.subscribe(devs.on_view)
     start_status = _optional("kiosk.status", "start_status_server")
-    status_server = start_status(kiosk, settings) if start_status else None
+    status_server = None
+    if start_status is not None:
+        try:
+            status_server = start_status(kiosk, settings)
+        except Exception as exc:  # a bad [status] section must not keep patrons away
+            log.error("status endpoint not started: %s", exc)
     watchdog_cls = _optional("kiosk.watchdog", "Watchdog")
     watchdog = watchdog_cls(kiosk) if watchdog_cls else None
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def on_sigterm(*_: object) -> None:
+        """systemd stops us with SIGTERM: end the UI loop too, or we would be SIGKILLed."""
+        stop.set()
+        if not headless:
+            from kivy.app import App
+
+            app = App.get_running_app()
+            if app is not None:
+                app.stop()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
         kiosk.start()
         devs.start()

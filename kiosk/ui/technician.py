@@ -57,36 +57,31 @@ def mask(identifier: str) -> str:
 class EventTap:
     """Diverts device events from the session to the console while it is open.
 
-    Every event reaches the session through `Session.handle`, called by the kiosk's event
-    thread after it took the event off the queue; the tap wraps `handle` on this one session
-    object (and removes itself on `stop()`), so no event slips past it and UI actions and
-    device states still reach the session.
+    Every event passes the kiosk's `event_filters` on the event thread before the session
+    sees it; the tap is one such filter, added on `start()` and removed on `stop()`, so no
+    event slips past it and UI actions and device states still reach the session.
     """
 
     def __init__(self, kiosk: Any, on_event: Callable[[object], None]) -> None:
-        self._session = kiosk.session
+        self._kiosk = kiosk
         self._on_event = on_event
         self._active = False
 
+    def _take(self, event: object) -> bool:
+        if isinstance(event, _CAPTURED):
+            self._on_event(event)
+            return True
+        return False
+
     def start(self) -> None:
-        if self._active:
-            return
-        original = type(self._session).handle
-        session = self._session
-
-        def handle(event: object) -> Any:
-            if isinstance(event, _CAPTURED):
-                self._on_event(event)
-                return None
-            return original(session, event)
-
-        session.handle = handle
-        self._active = True
+        if not self._active:
+            self._kiosk.event_filters.append(self._take)
+            self._active = True
 
     def stop(self) -> None:
         if self._active:
-            with contextlib.suppress(AttributeError):
-                del self._session.handle
+            with contextlib.suppress(ValueError):
+                self._kiosk.event_filters.remove(self._take)
             self._active = False
 
 

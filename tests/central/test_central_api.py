@@ -353,3 +353,17 @@ def test_two_kiosks_racing_for_one_item_lend_it_once(server: RunningServer, db_p
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM events WHERE tx_id = ?",
                             (same["tx_id"],)).fetchone()[0] == 1
+
+
+def test_a_late_older_heartbeat_does_not_overwrite_a_newer_status(api, db_path):
+    import sqlite3
+
+    newer = {"kiosk_id": "demo-kiosk-1", "time": "2026-11-29T10:00:05+00:00", "faults": []}
+    older = {"kiosk_id": "demo-kiosk-1", "time": "2026-11-29T10:00:01+00:00",
+             "faults": ["printer"]}
+    assert api.ok("POST", "/v1/heartbeat", newer)["ok"]
+    assert api.ok("POST", "/v1/heartbeat", older)["ok"]
+    with sqlite3.connect(db_path) as db:
+        (status,) = db.execute("SELECT last_status FROM kiosks WHERE kiosk_id = 'demo-kiosk-1'"
+                               ).fetchone()
+    assert json.loads(status)["faults"] == []

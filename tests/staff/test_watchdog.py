@@ -166,3 +166,40 @@ def test_tick_keeps_a_kivy_interval_alive(demo_kiosk: DemoKiosk,
         time.sleep(0.005)
     assert event.is_triggered, "the Kivy clock dropped the watchdog callback"
     assert dog.pings >= 4
+
+
+def test_kiosk_run_with_its_screen_stops_cleanly_on_sigterm(library: Any, tmp_path: Path,
+                                                           notify_socket: NotifySocket) -> None:
+    """With the touchscreen UI, SIGTERM (systemd's stop) must end the Kivy loop too, else
+    systemd waits and SIGKILLs a kiosk in the middle of whatever it was doing."""
+    from kiosk.ui.display import HeadlessDisplay
+
+    demo = (ROOT / "config/demo.toml").read_text()
+    demo = demo.replace('url = "http://127.0.0.1:0/"', f'url = "{library.url}/"')
+    demo = demo.replace('data_dir = "demo-output/var"', f'data_dir = "{tmp_path / "var"}"')
+    demo += '\n[status]\nlisten = "127.0.0.1:0"\n'
+    cfg = tmp_path / "kiosk.toml"
+    cfg.write_text(demo)
+    saved = dict(os.environ)
+    with HeadlessDisplay(size=(1024, 600)):
+        env = {**os.environ, "NOTIFY_SOCKET": str(notify_socket.path),
+               "WATCHDOG_USEC": "2000000", "PYTHONPATH": str(ROOT),
+               "KIVY_HOME": str(tmp_path / "kivy"), "KIVY_NO_ARGS": "1"}
+        proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "run", "--config", str(cfg)],
+                                cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
+        try:
+            got = notify_socket.collect("WATCHDOG=1", timeout=30)
+            assert any("WATCHDOG=1" in m for m in got), got
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=20) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            output = proc.stdout.read().decode() if proc.stdout else ""
+            if proc.stdout:
+                proc.stdout.close()
+    os.environ.clear()
+    os.environ.update(saved)
+    assert "Traceback" not in output, output[-3000:]
