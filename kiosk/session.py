@@ -17,11 +17,10 @@ Inactivity: after `timeout_s` without an event a warning with a countdown appear
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
 from drivers.events import (
     BarcodeScanned,
@@ -34,147 +33,33 @@ from drivers.events import (
 )
 from kiosk.circulation import CirculationService
 from kiosk.domain import Account, Credential, CredentialKind, Outcome, Patron, ReasonCode
+from kiosk.session_io import (  # re-exported: the UI and tests import them from here
+    Action,
+    Back,
+    CancelPin,
+    ChooseMode,
+    ConnectivityChanged,
+    Done,
+    EnterBarcode,
+    EnterPin,
+    ItemLine,
+    Mode,
+    Receipt,
+    ReceiptChoice,
+    RenewItems,
+    Screen,
+    SessionView,
+    SetLanguage,
+    StillHere,
+)
 
 log = logging.getLogger(__name__)
-
-
-class Screen(enum.StrEnum):
-    IDLE = "idle"
-    PIN = "pin"
-    HOME = "home"
-    BORROW = "borrow"
-    RETURN = "return"
-    ACCOUNT = "account"
-    RECEIPT = "receipt"
-    GOODBYE = "goodbye"
-
-
-class Mode(enum.StrEnum):
-    BORROW = "borrow"
-    RETURN = "return"
-    ACCOUNT = "account"
-
-
-# ---- actions the UI puts on the event queue -------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ChooseMode:
-    mode: Mode
-
-
-@dataclass(frozen=True, slots=True)
-class EnterPin:
-    pin: str
-
-    def __repr__(self) -> str:  # a PIN never reaches a log, not even through repr
-        return "EnterPin(<hidden>)"
-
-
-@dataclass(frozen=True, slots=True)
-class CancelPin:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class EnterBarcode:
-    """A barcode typed or scanned on screen; same meaning as a scanner's BarcodeScanned."""
-
-    code: str
-
-
-@dataclass(frozen=True, slots=True)
-class RenewItems:
-    item_ids: tuple[str, ...]  # empty tuple: renew everything
-
-
-@dataclass(frozen=True, slots=True)
-class Done:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Back:
-    """Back to the home screen from borrow/return/account."""
-
-
-@dataclass(frozen=True, slots=True)
-class StillHere:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class SetLanguage:
-    language: str
-
-
-@dataclass(frozen=True, slots=True)
-class ReceiptChoice:
-    print_receipt: bool
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectivityChanged:
-    online: bool
-
-
-Action = (
-    ChooseMode | EnterPin | CancelPin | EnterBarcode | RenewItems | Done | Back | StillHere
-    | SetLanguage | ReceiptChoice | ConnectivityChanged
-)
 
 
 _PATRON_ACTIVITY = (
     ChooseMode, EnterPin, CancelPin, EnterBarcode, RenewItems, Done, Back, StillHere,
     SetLanguage, ReceiptChoice, CardPresented, CardUnreadable, BarcodeScanned, ItemsOnPad,
 )
-
-
-# ---- what the UI renders ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ItemLine:
-    """One item on the borrow/return/renew list as the patron sees it."""
-
-    item_id: str
-    title: str
-    ok: bool
-    reason: ReasonCode = ReasonCode.OK
-    due: date | None = None
-    offline: bool = False
-    hold_shelf: bool = False
-    sort_bin: str = ""
-    security_failed: bool = False
-    screen_message: str = ""
-    pending: bool = False  # waiting for the rest of a multi-part set
-
-
-@dataclass(frozen=True, slots=True)
-class SessionView:
-    screen: Screen = Screen.IDLE
-    language: str = "nl"
-    patron_name: str = ""
-    items: tuple[ItemLine, ...] = ()
-    account: Account | None = None
-    renewals: tuple[ItemLine, ...] = ()
-    message: ReasonCode | None = None
-    screen_message: str = ""
-    offline: bool = False
-    busy: bool = False
-    warning_seconds_left: int | None = None
-    receipt_available: bool = False
-    devices_down: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    """What a printed receipt holds: no patron identifier, only titles and dates."""
-
-    language: str
-    when: datetime
-    lines: tuple[ItemLine, ...]
-    offline: bool
 
 
 @dataclass
