@@ -97,12 +97,35 @@ def button(app: Any, name: str) -> KioskButton:
     return found[0]
 
 
+def _touch_at(x: float, y: float) -> Any:
+    """A finger at window position (x, y), fed through Kivy's real input pipeline.
+
+    Our own small MotionEvent rather than kivy.tests.common.UnitTestTouch: that module
+    imports pytest, which `make demo` (the screen tour) does not install.
+    """
+    from kivy.input.motionevent import MotionEvent
+
+    class Finger(MotionEvent):
+        def depack(self, args: dict[str, float]) -> None:
+            self.sx, self.sy = args["x"], args["y"]
+            self.profile = ["pos"]
+            super().depack(args)
+
+        def touch_down(self) -> None:
+            EventLoop.post_dispatch_input("begin", self)
+
+        def touch_up(self) -> None:
+            EventLoop.post_dispatch_input("end", self)
+
+    win = EventLoop.window
+    return Finger("probe", 99, {"x": x / (win.width - 1.0), "y": y / (win.height - 1.0)},
+                  is_touch=True, type_id="touch")
+
+
 def tap(widget: Widget, *, frames: int = 2) -> None:
     """Press and release at the widget's centre through Kivy's input pipeline."""
-    from kivy.tests.common import UnitTestTouch
-
     x, y = widget.to_window(*widget.center)
-    touch = UnitTestTouch(x, y)
+    touch = _touch_at(x, y)
     touch.touch_down()
     pump(frames)
     touch.touch_up()
@@ -110,10 +133,8 @@ def tap(widget: Widget, *, frames: int = 2) -> None:
 
 
 def long_press(widget: Widget, seconds: float) -> None:
-    from kivy.tests.common import UnitTestTouch
-
     x, y = widget.to_window(*widget.center)
-    touch = UnitTestTouch(x, y)
+    touch = _touch_at(x, y)
     touch.touch_down()
     end = time.monotonic() + seconds
     while time.monotonic() < end:
