@@ -28,6 +28,7 @@ Error tree:
 
 from __future__ import annotations
 
+import abc
 import errno
 import logging
 import select
@@ -250,7 +251,7 @@ def _open_evdev(device_path: str, name_filter: str) -> InputDevice:
     raise ScannerUnavailable(f"no input device matches {name_filter!r}")
 
 
-class _ScannerThread:
+class _ScannerThread(abc.ABC):
     """Start/close for the scanners that read on a thread of their own (evdev, serial).
 
     Subclasses set `_thread_name`, create `_stop`, `_thread` and `_closed` in `__init__`, and
@@ -262,8 +263,9 @@ class _ScannerThread:
     _thread: threading.Thread | None
     _closed: bool
 
+    @abc.abstractmethod
     def _run(self) -> None:
-        raise NotImplementedError
+        """Read codes until `_stop` is set (on the scanner's own thread)."""
 
     def start(self) -> None:
         if self._closed:

@@ -394,8 +394,7 @@ def check_printer(table: dict[str, Any]) -> Row:
     if kind == "network":
         host, port = str(args[0]), int(args[1])
         try:
-            with socket.create_connection((host, port), timeout=2.0):
-                pass
+            socket.create_connection((host, port), timeout=2.0).close()  # connecting is the test
         except OSError as exc:
             return Row("printer", Level.FAIL, f"{host}:{port} does not accept a connection "
                        f"({exc.strerror or exc})", "switch the printer on; check its address")

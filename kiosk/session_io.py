@@ -48,7 +48,7 @@ class EnterPin:
 
 @dataclass(frozen=True, slots=True)
 class CancelPin:
-    pass
+    """The patron gave up on the PIN pad: back to the idle screen."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +65,7 @@ class RenewItems:
 
 @dataclass(frozen=True, slots=True)
 class Done:
-    pass
+    """The patron is finished: receipt choice (if a printer is there), then goodbye."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +75,7 @@ class Back:
 
 @dataclass(frozen=True, slots=True)
 class StillHere:
-    pass
+    """ "I'm still here" on the timeout warning: the session carries on."""
 
 
 @dataclass(frozen=True, slots=True)

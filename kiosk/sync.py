@@ -192,10 +192,10 @@ class SyncWorker:
                 return 0.0
             if not self.connectivity.online:
                 self._next_heartbeat = now + min(self._heartbeat_s, self._current_backoff())
-        if self._journal.needs_scrub and not self._journal.pending_count():
+        waiting = self._journal.pending_count()
+        if self._journal.needs_scrub and not waiting:
             self._journal.scrub()
-        wait_until = min(self._next_heartbeat,
-                         self._next_attempt if self._journal.pending_count() else float("inf"))
+        wait_until = min(self._next_heartbeat, self._next_attempt if waiting else float("inf"))
         return max(0.05, wait_until - self._clock())
 
     def _current_backoff(self) -> float:

@@ -326,11 +326,13 @@ class ItemsScreen(KioskScreen):
         self.buttons.add_widget(self.b_back)
         self.buttons.add_widget(self.b_done)
 
+    # BorrowScreen and ReturnScreen say what their lines mean; these two are theirs to define
+    # (abc.ABC cannot be mixed into Kivy widgets: their metaclasses conflict)
     def texts(self, view: SessionView) -> tuple[str, str, str]:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define texts()")
 
     def describe(self, line: ItemLine) -> tuple[str, list[str]]:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define describe()")
 
     def title_of(self, line: ItemLine) -> str:
         return line.title or self.ui.tr("Item {code}").format(code=line.item_id)

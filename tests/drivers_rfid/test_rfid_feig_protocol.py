@@ -190,9 +190,9 @@ def test_garbage_from_the_device_never_escapes_as_foreign_error(
     sim.set_silent(True)
     sim.inject(noise)  # the device side of the pty babbles
     try:
-        reader.inventory()
+        reader.inventory()  # a result or our own RfidError; anything else fails the test
     except RfidError:
-        pass
+        sim.set_silent(False)
     finally:
         sim.set_silent(False)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -41,11 +42,9 @@ class NotifySocket:
     def drain(self) -> list[str]:
         got = []
         self.sock.settimeout(0.05)
-        try:
+        with contextlib.suppress(TimeoutError):  # drained: nothing more within 50 ms
             while True:
                 got.append(self.sock.recv(4096).decode())
-        except TimeoutError:
-            pass
         self.sock.settimeout(0.2)
         return got
 

@@ -72,9 +72,8 @@ def check_connection(settings: Sip2Settings) -> list[CheckRow]:
 
 def _network(settings: Sip2Settings, where: str, rows: list[CheckRow]) -> bool:
     try:
-        with socket.create_connection((settings.host, settings.port),
-                                      timeout=settings.connect_timeout_s):
-            pass
+        socket.create_connection((settings.host, settings.port),
+                                 timeout=settings.connect_timeout_s).close()  # reachable?
     except OSError as exc:
         rows.append(CheckRow(
             f"Connect to {where}", f"failed: {exc.strerror or exc}",
