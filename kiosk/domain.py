@@ -143,6 +143,10 @@ class Transaction:
     # for a VOID: what the voided transaction did, so protocols without undo-by-id (SIP2)
     # can send the inverse act even after a restart
     ref_kind: TransactionKind | None = None
+    # sent before without a definite answer (the line dropped mid-exchange): the server may
+    # already have applied it. REST dedupes by tx_id; SIP2 has no such key, so its backend
+    # looks before sending again (a second checkout is a renewal on most library systems)
+    maybe_applied: bool = False
 
     def __repr__(self) -> str:
         return (

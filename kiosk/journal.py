@@ -270,14 +270,19 @@ class Journal:
             )
 
     def go_offline(self, tx: Transaction) -> Transaction:
-        """An inflight transaction could not reach the server; the offline policy accepted it."""
+        """An inflight transaction got no answer; the offline policy accepted it.
+
+        It was sent (or tried), so it counts as one attempt: the server may have applied it.
+        """
         offline_tx = Transaction(
             kind=tx.kind, patron_id=tx.patron_id, item_id=tx.item_id, tx_id=tx.tx_id,
             created_at=tx.created_at, offline=True, kiosk_id=tx.kiosk_id, ref_tx_id=tx.ref_tx_id,
+            maybe_applied=True,
         )
         with self._write():
             self._db.execute(
-                "UPDATE transactions SET state = ?, offline = 1, updated_at = ? WHERE tx_id = ?",
+                "UPDATE transactions SET state = ?, offline = 1, attempts = attempts + 1,"
+                " updated_at = ? WHERE tx_id = ?",
                 (State.PENDING, utcnow().isoformat(), tx.tx_id),
             )
         return offline_tx
@@ -330,7 +335,7 @@ class Journal:
         with self._lock:
             rows = self._db.execute(
                 "SELECT tx_id, kind, patron_id, item_id, created_at, offline, kiosk_id, ref_tx_id,"
-                " ref_kind FROM transactions WHERE state IN (?, ?) ORDER BY seq LIMIT ?",
+                " ref_kind, attempts FROM transactions WHERE state IN (?, ?) ORDER BY seq LIMIT ?",
                 (*_FORWARDABLE, limit),
             ).fetchall()
         return [
@@ -339,9 +344,10 @@ class Journal:
                 created_at=datetime.fromisoformat(created), offline=bool(offline),
                 kiosk_id=kiosk_id, ref_tx_id=ref,
                 ref_kind=TransactionKind(ref_kind) if ref_kind else None,
+                maybe_applied=attempts > 0,
             )
-            for tx_id, kind, patron_id, item_id, created, offline, kiosk_id, ref, ref_kind
-            in rows
+            for tx_id, kind, patron_id, item_id, created, offline, kiosk_id, ref, ref_kind,
+            attempts in rows
         ]
 
     def mark_sent(self, tx_ids: Sequence[str]) -> None:

@@ -3,7 +3,9 @@
 Exactly once rests on two things: each transaction carries its UUID, which the central side
 uses as an idempotency key (a replay returns the first answer and changes nothing), and a row
 leaves the journal only after the server's answer is committed locally. A crash anywhere
-between means the batch is sent again, which is harmless.
+between means the batch is sent again, which is harmless. (SIP2 has no idempotency key: rows
+sent before without an answer arrive flagged `maybe_applied`, and the SIP2 backend looks at the
+patron's loans before sending such a checkout again; see docs/architecture.md.)
 
 Failures split in two kinds. "Later" (network, timeout, 5xx, 429, a malformed reply): the rows
 stay pending and the worker backs off exponentially with jitter, honouring Retry-After.

@@ -40,6 +40,22 @@ def test_sent_but_unanswered_rows_stay_forwardable(tmp_path):
         assert (row.state, row.attempts, row.last_error) == ("pending", 1, "timeout")
 
 
+def test_rows_that_may_have_reached_the_server_say_so(tmp_path):
+    """A backend without idempotency keys (SIP2) must look before sending these again."""
+    with Journal(tmp_path / "j.db") as journal:
+        never_sent, unanswered = _tx("a"), _tx("b")
+        journal.record(never_sent, State.PENDING)
+        journal.record(unanswered, State.PENDING)
+        journal.mark_sent([unanswered.tx_id])
+        journal.mark_failed([unanswered.tx_id], "timeout")
+        online = Transaction(TransactionKind.CHECKOUT, "P-0001", "c", kiosk_id="k1")
+        journal.record(online, State.INFLIGHT)
+        assert journal.go_offline(online).maybe_applied  # the line dropped mid-request
+    with Journal(tmp_path / "j.db") as journal:  # and it survives a restart
+        flags = {t.item_id: t.maybe_applied for t in journal.forwardable()}
+    assert flags == {"a": False, "b": True, "c": True}
+
+
 def test_done_rows_are_purged_at_once_by_default_and_conflicts_kept(tmp_path):
     with Journal(tmp_path / "j.db") as journal:
         ok, clash = _tx("a"), _tx("b")

@@ -276,6 +276,10 @@ class Sip2Backend:
         try:
             if tx.kind is TransactionKind.VOID:
                 return self._replay_void(tx, no_block=no_block)
+            earlier = self._applied_before(tx)
+            if earlier is not None:
+                return ReplayResult(tx.tx_id, ReplayStatus.DONE, outcome=earlier,
+                                    detail="applied by an earlier attempt whose answer was lost")
             outcome = self._send(tx.kind, tx, no_block=no_block)
         except _BadInput as exc:
             return ReplayResult(tx.tx_id, ReplayStatus.REJECTED, detail=str(exc))
@@ -301,6 +305,30 @@ class Sip2Backend:
             return ReplayResult(tx.tx_id, ReplayStatus.CONFLICT, detail=(
                 "void of a renewal: SIP2 cannot undo a renewal; staff must restore the due date"))
         return ReplayResult(tx.tx_id, ReplayStatus.DONE, outcome=outcome)
+
+    def _applied_before(self, tx: Transaction) -> Outcome | None:
+        """A checkout whose earlier sending got no answer: is the item already on this
+        patron's loans? Then it was applied, and sending it again would renew it (or be refused
+        as a renewal). SIP2 has no idempotency key, so this look is the only way to forward
+        it exactly once. Returns None when it must be sent (or the server cannot tell us).
+
+        Checkins and renewals are sent again as they are: a second checkin of a returned item
+        changes nothing, and a renewal leaves no trace SIP2 can read back.
+        """
+        if (tx.kind is not TransactionKind.CHECKOUT or not tx.maybe_applied
+                or not tx.patron_id or not self.settings.summary_supported("charged")):
+            return None
+        pid = self._checked_id(tx.patron_id, ReasonCode.UNKNOWN_PATRON, "patron")
+        item_id = self._checked_id(tx.item_id, ReasonCode.UNKNOWN_ITEM, "item")
+        reply = self._patron_information(pid, summary="charged")
+        if item_id not in reply.all("AU"):
+            return None
+        self._remember(tx, TransactionKind.CHECKOUT, pid)  # a VOID can still undo it
+        log.info("SIP2 replay: checkout %s was applied by an earlier attempt; not sent again",
+                 tx.tx_id[:8])
+        loan = self._loan(item_id)
+        return Outcome(ok=True, item_id=item_id, title=loan.title,
+                       due=None if loan.due == UNKNOWN_DUE else loan.due, tx_id=tx.tx_id)
 
     def _send(self, kind: TransactionKind, tx: Transaction, *, no_block: bool) -> Outcome:
         if kind is TransactionKind.CHECKOUT:
