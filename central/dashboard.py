@@ -36,6 +36,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from central.db import Database
+from central.service import library_day
 from central.staff import StaffAuth
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ def kiosk_state(last_seen: datetime | None, status: dict[str, Any],
 
 def fleet(db: Database, *, now: datetime | None = None) -> dict[str, Any]:
     now = now or _now()
-    today = now.date().isoformat()
+    today = library_day(now).isoformat()
     with db.read() as conn:
         kiosks = conn.execute("SELECT kiosk_id, name, branch, last_seen, last_status "
                               "FROM kiosks ORDER BY branch, name, kiosk_id").fetchall()

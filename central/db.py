@@ -157,8 +157,13 @@ def _migrate_to_v2_staff(conn: sqlite3.Connection) -> None:
     _execute_script(conn, _SCHEMA_V2_STAFF)
 
 
+def _migrate_to_v3_card_expiry(conn: sqlite3.Connection) -> None:
+    """Library cards run out (usually yearly); NULL means the card does not expire."""
+    conn.execute("ALTER TABLE patrons ADD COLUMN card_expires TEXT")
+
+
 _MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
-    _migrate_to_v1, _migrate_to_v2_staff)
+    _migrate_to_v1, _migrate_to_v2_staff, _migrate_to_v3_card_expiry)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 DEFAULT_SETTINGS: dict[str, str] = {

@@ -41,6 +41,7 @@ class PatronRow:
     loan_limit: int | None = None
     fines_cents: int = 0
     loan_count: int = 0
+    card_expired: bool = False  # on the library's day the row was read
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,8 @@ def patron_block(patron: PatronRow, rules: Rules) -> ReasonCode | None:
     """Why this patron may not borrow at all right now, if anything."""
     if patron.blocked:
         return ReasonCode.BLOCKED
+    if patron.card_expired:
+        return ReasonCode.CARD_EXPIRED
     if patron.fines_cents >= rules.fine_block_cents:
         return ReasonCode.FINES_TOO_HIGH
     return None

@@ -7,7 +7,7 @@ Kiosk
     ``demo-kiosk-1`` (branch "Hoofdbibliotheek"), token ``demo-token-not-a-secret``.
     DEMO ONLY: a real library registers kiosks with ``kiosk-central add-kiosk``.
 
-Patrons (24, ids ``P0001``..``P0024``; barcode ``2100000000NN`` + EAN-13 check digit; every
+Patrons (25, ids ``P0001``..``P0025``; barcode ``2100000000NN`` + EAN-13 check digit; every
 demo patron's PIN is ``1234``; ``require_pin`` is off)
     ========  ======================  =================  ====================================
     id        name                    barcode            role
@@ -23,6 +23,7 @@ demo patron's PIN is ``1234``; ``require_pin`` is off)
                                                          loan someone else waits for
     P0009     Tom Wouters             2100000000098      waits (hold) for Lotte's loan
     P0010..   more patrons, some with card UIDs (``04`` + 6 hex bytes), some with holds ready
+    P0025     Ruben Desmet            2100000000258      card expired 10 days before seeding
     ========  ======================  =================  ====================================
 
 Items (240, ids ``37000000NNNN`` + EAN-13 check digit, e.g. ``3700000000013``)
@@ -79,6 +80,7 @@ class SeedPatron:
     blocked: bool = False
     block_note: str = ""
     fines_cents: int = 0
+    card_expires_days: int | None = None  # relative to the seeding day; None: never expires
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,11 +98,11 @@ _NAMES = (
     "Pieter Claes", "Lotte Goossens", "Tom Wouters", "Nathalie De Smet", "Bart Dubois",
     "Julie Lambert", "Olivier Dupont", "Camille Leclercq", "Marie Martin", "Thomas Simon",
     "Laura Dumont", "Kevin Lemaire", "Hanne Vermeulen", "Wouter Van den Broeck",
-    "Fien De Backer", "Arnaud Renard", "Céline Denis", "Jens Hermans",
+    "Fien De Backer", "Arnaud Renard", "Céline Denis", "Jens Hermans", "Ruben Desmet",
 )
 _ROLES = {
     1: "card", 2: "eid", 3: "blocked", 4: "small_fine", 5: "high_fine", 6: "at_limit",
-    7: "hold_ready", 8: "renew_limit", 9: "waiting",
+    7: "hold_ready", 8: "renew_limit", 9: "waiting", 25: "card_expired",
 }
 
 
@@ -119,6 +121,7 @@ def _patrons() -> tuple[SeedPatron, ...]:
             card_uid=card_uid, eid=eid_number(date(1985, 7, 30), 33) if n == 2 else None,
             blocked=role == "blocked", block_note="lost card reported" if role == "blocked" else "",
             fines_cents={"small_fine": 250, "high_fine": 1250}.get(role, 0),
+            card_expires_days=-10 if role == "card_expired" else None,
         ))
     return tuple(patrons)
 
@@ -224,10 +227,12 @@ def seed(db: Database, *, today: date | None = None) -> None:
             raise SeedError("database already holds patrons; seed an empty database")
         for p in SEED_PATRONS:
             conn.execute(
-                "INSERT INTO patrons(patron_id, name, pin_hash, blocked, block_note, fines_cents)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO patrons(patron_id, name, pin_hash, blocked, block_note, fines_cents,"
+                " card_expires) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (p.patron_id, p.name, hash_pin(DEMO_PIN, n=pin_hash_cost), int(p.blocked),
-                 p.block_note, p.fines_cents))
+                 p.block_note, p.fines_cents,
+                 None if p.card_expires_days is None
+                 else (today + timedelta(days=p.card_expires_days)).isoformat()))
             creds = [("barcode", p.barcode), ("card_uid", p.card_uid), ("eid", p.eid)]
             for kind, value in creds:
                 if value:

@@ -35,6 +35,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def library_day(moment: datetime) -> date:
+    """The calendar day at the library, in the server's local time zone (set TZ, e.g.
+    Europe/Brussels, in kiosk-central.service). Due dates, card expiry and "today" on the staff
+    dashboard are library days: a loan at 00:30 in Ghent belongs to that day, not to the
+    previous UTC day."""
+    return moment.astimezone().date()
+
+
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
@@ -84,6 +92,7 @@ _MESSAGES: dict[ReasonCode, str] = {
     ReasonCode.UNKNOWN_ITEM: "This item is not known to the library.",
     ReasonCode.BLOCKED: "Your account is blocked; please ask at the desk.",
     ReasonCode.FINES_TOO_HIGH: "Outstanding fines: please pay at the desk first.",
+    ReasonCode.CARD_EXPIRED: "Your library card has expired; please renew it at the desk.",
     ReasonCode.TOO_MANY_ITEMS: "You have reached your loan limit.",
     ReasonCode.NOT_FOR_LOAN: "This item cannot be borrowed.",
     ReasonCode.ON_HOLD_FOR_OTHER: "This item is reserved for another reader.",
@@ -133,7 +142,8 @@ def load_rules(conn: sqlite3.Connection) -> r.Rules:
     )
 
 
-def load_patron(conn: sqlite3.Connection, patron_id: str | None) -> r.PatronRow | None:
+def load_patron(conn: sqlite3.Connection, patron_id: str | None,
+                today: date) -> r.PatronRow | None:
     """By patron id, or by card: an offline kiosk under the "format" policy never saw the
     patron online and sends the card itself as "<kind>:<value>" (e.g. "barcode:2100...")."""
     if not patron_id:
@@ -152,7 +162,20 @@ def load_patron(conn: sqlite3.Connection, patron_id: str | None) -> r.PatronRow 
         patron_id=row["patron_id"], name=row["name"], blocked=bool(row["blocked"]),
         block_note=row["block_note"], loan_limit=row["loan_limit"],
         fines_cents=row["fines_cents"], loan_count=row["n"],
+        card_expired=_expired(row["card_expires"], today),
     )
+
+
+def _expired(card_expires: str | None, today: date) -> bool:
+    """A card is valid through its expiry day. An unreadable date is the library's typo, not
+    the patron's fault: logged, and the card treated as valid."""
+    if not card_expires:
+        return False
+    try:
+        return date.fromisoformat(card_expires) < today
+    except ValueError:
+        log.warning("patron card_expires %r is not a date; ignored", card_expires)
+        return False
 
 
 def load_item(conn: sqlite3.Connection, item_id: str | None) -> r.ItemRow | None:
@@ -255,7 +278,8 @@ class CirculationService:
                 "JOIN patrons p USING (patron_id) WHERE c.kind = ? AND c.value = ?",
                 (kind, value)).fetchone()
             rules = load_rules(conn)
-            patron = load_patron(conn, row["patron_id"]) if row else None
+            patron = load_patron(conn, row["patron_id"], library_day(self.clock())) if row \
+                else None
         if row is None or patron is None:
             log.info("identify: unknown %s credential %s", kind, mask(value))
             return {"ok": False, "reason": ReasonCode.UNKNOWN_PATRON.value, "patron": None}
@@ -271,7 +295,7 @@ class CirculationService:
     def account(self, patron_id: str) -> dict[str, Any]:
         with self.db.read() as conn:
             rules = load_rules(conn)
-            patron = load_patron(conn, patron_id)
+            patron = load_patron(conn, patron_id, library_day(self.clock()))
             if patron is None:
                 return {"ok": False, "reason": ReasonCode.UNKNOWN_PATRON.value, "patron": None,
                         "loans": [], "holds": [], "fines_cents": 0}
@@ -362,7 +386,7 @@ class CirculationService:
              json.dumps(result.outcome) if result.outcome is not None else None, result.detail,
              json.dumps(result.undo) if result.undo is not None else None))
         # Counted on the day the patron did it: an offline loan replayed tomorrow is today's.
-        day = (tx.created_at if tx.offline else self.clock()).date().isoformat()
+        day = library_day(tx.created_at if tx.offline else self.clock()).isoformat()
         for kind in result.events:
             conn.execute("INSERT INTO events(kind, kiosk_id, day, tx_id) VALUES (?, ?, ?, ?)",
                          (kind, tx.kiosk_id, day, tx.tx_id))
@@ -380,13 +404,13 @@ class CirculationService:
         item_id = tx.item_id or ""
         before = _snapshot(conn, item_id)
         rules = load_rules(conn)
-        patron = load_patron(conn, tx.patron_id)
+        moment = tx.created_at if tx.offline else self.clock()
+        start = library_day(moment)  # an offline loan is judged by the day the patron made it
+        patron = load_patron(conn, tx.patron_id, start)
         item = load_item(conn, item_id)
         loan = load_loan(conn, item_id)
         holds = load_holds(conn, item_id)
         decision = self._decide(tx, patron, item, loan, holds, rules)
-        start = tx.created_at.date() if tx.offline else self.clock().date()
-        moment = tx.created_at if tx.offline else self.clock()
         detail = "; ".join(decision.notes)
         title = item.title if item else ""
         if decision.action is r.Action.REFUSE:
@@ -453,7 +477,7 @@ class CirculationService:
         hold_shelf, bin_ = r.sort_bin(item, holds)
         hold = r.first_hold(holds)
         if hold is not None and not hold.ready:
-            until = self.clock().date() + timedelta(days=rules.hold_pickup_days)
+            until = library_day(self.clock()) + timedelta(days=rules.hold_pickup_days)
             conn.execute("UPDATE holds SET ready = 1, pickup_until = ? WHERE hold_id = ?",
                          (until.isoformat(), hold.hold_id))
         return hold_shelf, bin_

@@ -31,7 +31,7 @@ class Library:
 
 @pytest.fixture(scope="session")
 def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo library, seeded once per run; tests copy it (seeding hashes 24 PINs)."""
+    """The demo library, seeded once per run; tests copy it (seeding hashes 25 PINs)."""
     path = tmp_path_factory.mktemp("library-template") / "seeded.db"
     with Database(path) as db:
         seed(db)

@@ -101,6 +101,21 @@ def test_blocked_and_fined_patrons_identify_as_blocked(api) -> None:
     assert (fined["blocked"], fined["block_reason"]) == (True, "fines_too_high")
     small = identify(api, "barcode", PATRONS_BY_ROLE["small_fine"].barcode)["patron"]
     assert small["blocked"] is False
+    expired = identify(api, "barcode", PATRONS_BY_ROLE["card_expired"].barcode)["patron"]
+    assert (expired["blocked"], expired["block_reason"]) == (True, "card_expired")
+
+
+def test_a_card_is_valid_through_its_expiry_day(api, db_path: Path) -> None:
+    patron = PATRONS_BY_ROLE["card_expired"]
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE patrons SET card_expires = ? WHERE patron_id = ?",
+                     (TODAY.isoformat(), patron.patron_id))
+    assert identify(api, "barcode", patron.barcode)["patron"]["blocked"] is False
+    assert api.ok("POST", "/v1/checkout", tx(patron.patron_id, AVAILABLE_ITEMS[7]))["ok"]
+    with sqlite3.connect(db_path) as conn:  # a typo in the library's data is not the patron's
+        conn.execute("UPDATE patrons SET card_expires = 'soon' WHERE patron_id = ?",
+                     (patron.patron_id,))
+    assert identify(api, "barcode", patron.barcode)["patron"]["blocked"] is False
 
 
 def test_validation_error_is_422_and_never_echoes_the_pin(api) -> None:
@@ -151,6 +166,7 @@ def test_checkout_lends_for_21_days_and_shows_on_the_account(api) -> None:
 @pytest.mark.parametrize(("role", "item", "reason"), [
     ("blocked", AVAILABLE_ITEMS[1], "blocked"),
     ("high_fine", AVAILABLE_ITEMS[1], "fines_too_high"),
+    ("card_expired", AVAILABLE_ITEMS[1], "card_expired"),
     ("at_limit", AVAILABLE_ITEMS[1], "too_many_items"),
     ("card", "9999999999999", "unknown_item"),
     ("card", REFERENCE_ITEM, "not_for_loan"),

@@ -87,6 +87,24 @@ def test_database_from_a_newer_release_is_refused(tmp_path) -> None:
         Database(db)
 
 
+def test_a_version_2_database_gains_card_expiry_and_keeps_its_patrons(tmp_path) -> None:
+    """An existing reference library upgraded in place: no patron lost, no card expired."""
+    from central.db import _MIGRATIONS
+
+    path = tmp_path / "v2.db"
+    conn = sqlite3.connect(path)
+    for migrate in _MIGRATIONS[:2]:
+        migrate(conn)
+    conn.execute("PRAGMA user_version = 2")
+    conn.execute("INSERT INTO patrons(patron_id, name) VALUES ('P1', 'Old Reader')")
+    conn.commit()
+    conn.close()
+    with Database(path) as db, db.read() as c:
+        assert c.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert [tuple(r) for r in c.execute("SELECT patron_id, card_expires FROM patrons")] == \
+            [("P1", None)]
+
+
 def test_migration_is_idempotent(tmp_path) -> None:
     db = tmp_path / "again.db"
     Database(db).close()

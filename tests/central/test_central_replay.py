@@ -104,6 +104,21 @@ def test_blocks_and_limits_do_not_undo_an_offline_loan_but_are_noted(api, db_pat
     assert loan_of(db_path, AVAILABLE_ITEMS[2])[0] == blocked.patron_id
 
 
+def test_an_offline_loan_is_judged_by_the_day_the_patron_made_it(api, db_path) -> None:
+    """The card ran out 10 days ago: a loan made offline before that is clean, one after is
+    kept (the patron has the book) but noted for staff."""
+    expired = PATRONS_BY_ROLE["card_expired"]
+    before, after = replay(
+        api,
+        entry("checkout", expired.patron_id, AVAILABLE_ITEMS[8],
+              created_at=NOW - timedelta(days=12)),
+        entry("checkout", expired.patron_id, AVAILABLE_ITEMS[9]))
+    assert [before["status"], after["status"]] == ["done", "done"]
+    assert "card_expired" not in before["detail"]
+    assert "card_expired" in after["detail"]
+    assert loan_of(db_path, AVAILABLE_ITEMS[9])[0] == expired.patron_id
+
+
 def test_offline_returns(api, db_path) -> None:
     results = replay(
         api,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -140,3 +141,31 @@ def test_replaying_a_journal_twice_changes_nothing_the_second_time(
         assert holders.get("P0006", 0) <= 10
         assert holders.get("P0003", 0) <= 1  # blocked: keeps the one loan from the seed
     db_path.unlink()
+
+
+def test_the_library_day_is_local_not_utc(seeded_template: Path, tmp_path: Path,
+                                          monkeypatch) -> None:
+    """00:30 in Ghent is 23:30 UTC the evening before: the loan, its due date and the staff
+    dashboard's "today" belong to the Belgian day (kiosk-central.service sets TZ)."""
+    from central.dashboard import fleet
+    from central.seed import AVAILABLE_ITEMS, DEMO_KIOSK_ID
+
+    monkeypatch.setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3")  # POSIX rule: no tzdata needed
+    time.tzset()
+    try:
+        late = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)
+        db_path = copy_database(seeded_template, tmp_path / "central.db")
+        with Database(db_path) as db:
+            service = CirculationService(db, clock=lambda: late)
+            answer = service.transact(TxIn(
+                tx_id=str(uuid.uuid4()), kind=TransactionKind.CHECKOUT,
+                item_id=AVAILABLE_ITEMS[0], created_at=late, kiosk_id=DEMO_KIOSK_ID,
+                patron_id="P0001"))
+            assert answer["ok"] and answer["due"] == "2026-03-23"  # 2 March + 21 days
+            board = fleet(db, now=late)
+        assert board["day"] == "2026-03-02"
+        [kiosk] = [k for k in board["kiosks"] if k["kiosk_id"] == DEMO_KIOSK_ID]
+        assert kiosk["loans_today"] == 1
+    finally:
+        monkeypatch.undo()  # the zone this run had before, then make C library see it
+        time.tzset()

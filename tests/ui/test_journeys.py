@@ -144,6 +144,19 @@ def test_account_marks_overdue_loans_in_words_and_shows_fines(
     assert len(overdue) == 2 and all(r.overdue and r.title.startswith("\u26a0") for r in overdue)
 
 
+def test_an_expired_card_hears_why_and_borrows_nothing(ui: Ui, make_kiosk: MakeKiosk) -> None:
+    kiosk = make_kiosk()
+    p = patron("P0025")  # the card ran out ten days ago
+    ui.device(card(p))
+    assert ui.screen == "home"
+    assert "Uw kaart is verlopen. U kunt ze verlengen aan de balie." in ui.text()
+    ui.tap("mode-borrow")
+    assert "Uw kaart is verlopen. U kunt ze verlengen aan de balie." in ui.text()
+    ui.device(pad(AVAILABLE_ITEMS[11]))
+    assert [r.status for r in rows(ui)] == ["error"]
+    assert kiosk.backend.account(p.patron_id).loans == ()
+
+
 def test_timeout_in_the_middle_of_a_borrow_clears_the_screen(
         ui: Ui, make_kiosk: MakeKiosk) -> None:
     make_kiosk(timeout_s=0.8, warning_s=1.5)
