@@ -134,7 +134,8 @@ class CirculationService:
                 self.connectivity.report(False, str(exc))
             else:
                 self.connectivity.report(True)
-                self._journal.remember_patron(credential, patron.patron_id, patron.blocked)
+                self._journal.remember_patron(credential, patron.patron_id, patron.blocked,
+                                              patron.block_reason)
                 return IdentifyResult(patron, ReasonCode.OK)
         return self._identify_offline(credential)
 
@@ -144,7 +145,8 @@ class CirculationService:
             days=self._policy.cache_days
         ):
             patron = Patron(patron_id=cached.patron_id, blocked=cached.blocked,
-                            block_reason=ReasonCode.BLOCKED if cached.blocked else None)
+                            block_reason=(cached.block_reason or ReasonCode.BLOCKED)
+                            if cached.blocked else None)
             return IdentifyResult(patron, ReasonCode.OK, offline=True)
         if self._policy.patron_check == "format" and self._card_re.match(credential.value):
             # the server resolves the card when the loan is replayed

@@ -42,11 +42,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from kiosk.backends.base import ReplayResult, ReplayStatus
-from kiosk.domain import Credential, Outcome, Transaction, TransactionKind, utcnow
+from kiosk.domain import Credential, Outcome, ReasonCode, Transaction, TransactionKind, utcnow
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -79,6 +79,11 @@ _MIGRATIONS: dict[int, str] = {
     """,
     3: """
     ALTER TABLE transactions ADD COLUMN ref_kind TEXT
+    """,
+    # why a cached card may not borrow (blocked, card_expired, fines_too_high): offline, the
+    # patron hears the same reason as online, not a bare "blocked"
+    4: """
+    ALTER TABLE patron_cache ADD COLUMN block_reason TEXT
     """,
 }
 
@@ -129,6 +134,7 @@ class CachedPatron:
     patron_id: str
     blocked: bool
     verified_at: datetime
+    block_reason: ReasonCode | None = None
 
 
 class Journal:
@@ -483,14 +489,16 @@ class Journal:
             f"{self._salt}|{credential.kind.value}|{credential.value}".encode()
         ).hexdigest()[:22]
 
-    def remember_patron(self, credential: Credential, patron_id: str, blocked: bool) -> None:
+    def remember_patron(self, credential: Credential, patron_id: str, blocked: bool,
+                        block_reason: ReasonCode | None = None) -> None:
         """Seen valid (or blocked) online just now: lets the offline policy recognise the card."""
         try:
             with self._write():
                 self._db.execute(
                     "INSERT OR REPLACE INTO patron_cache(card_hash, patron_id, blocked,"
-                    " verified_at) VALUES (?,?,?,?)",
-                    (self._card_hash(credential), patron_id, int(blocked), utcnow().isoformat()),
+                    " verified_at, block_reason) VALUES (?,?,?,?,?)",
+                    (self._card_hash(credential), patron_id, int(blocked), utcnow().isoformat(),
+                     block_reason.value if blocked and block_reason else None),
                 )
         except JournalError as exc:  # the cache is a convenience; a full disk must not stop a loan
             log.warning("could not update the offline patron cache: %s", exc)
@@ -498,12 +506,17 @@ class Journal:
     def cached_patron(self, credential: Credential) -> CachedPatron | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT patron_id, blocked, verified_at FROM patron_cache WHERE card_hash = ?",
+                "SELECT patron_id, blocked, verified_at, block_reason FROM patron_cache"
+                " WHERE card_hash = ?",
                 (self._card_hash(credential),),
             ).fetchone()
         if row is None:
             return None
-        return CachedPatron(row[0], bool(row[1]), datetime.fromisoformat(row[2]))
+        try:
+            reason = ReasonCode(row[3]) if row[3] else None
+        except ValueError:  # written by a newer kiosk version
+            reason = None
+        return CachedPatron(row[0], bool(row[1]), datetime.fromisoformat(row[2]), reason)
 
     def forget_stale_patrons(self, older_than: timedelta) -> int:
         with self._write():

@@ -91,6 +91,19 @@ def test_offline_item_limit_and_blocked_patrons(make_core, library):
     assert not core.circulation.checkout(offline_blocked, AVAILABLE_ITEMS[7]).ok
 
 
+def test_offline_a_blocked_card_hears_the_same_reason_as_online(make_core, library):
+    expired = next(p for p in SEED_PATRONS if p.role == "card_expired")
+    core = make_core()
+    online = core.circulation.identify(_card(expired)).patron
+    assert online is not None and online.block_reason == ReasonCode.CARD_EXPIRED
+    library.proxy.cut()
+    offline = core.circulation.identify(_card(expired))
+    assert offline.offline and offline.patron is not None
+    assert offline.patron.block_reason == ReasonCode.CARD_EXPIRED  # not a bare "blocked"
+    refused = core.circulation.checkout(offline.patron, AVAILABLE_ITEMS[7])
+    assert (refused.ok, refused.reason) == (False, ReasonCode.CARD_EXPIRED)
+
+
 def test_offline_returns_are_always_accepted(make_core, library):
     core = make_core(policy=OfflinePolicy(allow_checkout=False))
     library.proxy.cut()

@@ -8,8 +8,15 @@ from datetime import timedelta
 import pytest
 
 from kiosk.backends.base import ReplayResult, ReplayStatus
-from kiosk.domain import Credential, CredentialKind, Outcome, Transaction, TransactionKind
-from kiosk.journal import Journal, JournalFull, State
+from kiosk.domain import (
+    Credential,
+    CredentialKind,
+    Outcome,
+    ReasonCode,
+    Transaction,
+    TransactionKind,
+)
+from kiosk.journal import _MIGRATIONS, SCHEMA_VERSION, Journal, JournalFull, State
 
 
 def _tx(item: str, kind: TransactionKind = TransactionKind.CHECKOUT) -> Transaction:
@@ -148,7 +155,32 @@ def test_wal_and_full_synchronous_are_in_force(tmp_path):
         sync = journal._db.execute("PRAGMA synchronous").fetchone()[0]
     assert (mode, sync) == ("wal", 2)
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_version_3_journal_is_migrated_and_loses_nothing(tmp_path):
+    """A kiosk updated with offline loans still queued: they are all still forwarded."""
+    path = tmp_path / "j.db"
+    queued = _tx("queued-before-the-update")
+    with sqlite3.connect(path) as db:
+        for version in (1, 2, 3):
+            for statement in filter(str.strip, _MIGRATIONS[version].split(";")):
+                db.execute(statement)
+        db.execute("PRAGMA user_version = 3")
+        db.execute("INSERT INTO transactions (tx_id, kind, patron_id, item_id, created_at,"
+                   " offline, kiosk_id, state, updated_at) VALUES (?,?,?,?,?,1,'k1','pending',?)",
+                   (queued.tx_id, "checkout", "P-0001", queued.item_id,
+                    queued.created_at.isoformat(), queued.created_at.isoformat()))
+        db.execute("INSERT INTO patron_cache VALUES ('h', 'P-0001', 1, ?)",
+                   (queued.created_at.isoformat(),))
+    with Journal(path) as journal:
+        assert [t.tx_id for t in journal.forwardable()] == [queued.tx_id]
+        card = Credential(CredentialKind.BARCODE, "21000000000017")
+        journal.remember_patron(card, "P-7", blocked=True, block_reason=ReasonCode.CARD_EXPIRED)
+        cached = journal.cached_patron(card)
+        assert cached is not None and cached.block_reason is ReasonCode.CARD_EXPIRED
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT COUNT(*) FROM patron_cache").fetchone()[0] == 2
 
 
 def test_a_journal_from_a_newer_kiosk_version_is_not_overwritten_silently(tmp_path):
