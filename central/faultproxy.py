@@ -193,7 +193,8 @@ class FaultProxy:
                 log.warning("fault proxy %d: too many connections; closing one", self.port)
                 _rst_close(client)
                 continue
-            worker = threading.Thread(target=self._serve, args=(client, mode), daemon=True)
+            worker = threading.Thread(target=self._serve, args=(client, mode), daemon=True,
+                                      name=f"faultproxy-{self.port}-conn")
             with self._lock:
                 self._workers.add(worker)
             worker.start()

@@ -42,6 +42,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from central.db import Database
 from central.hashing import hash_pin
 from central.kiosks import register_kiosk
+from central.service import library_day
 
 DEMO_KIOSK_ID = "demo-kiosk-1"
 DEMO_BRANCH = "Hoofdbibliotheek"
@@ -219,7 +220,7 @@ AVAILABLE_ITEMS: tuple[str, ...] = tuple(
 
 def seed(db: Database, *, today: date | None = None) -> None:
     """Fill an empty database with the demo library; refuses a database that has patrons."""
-    today = today or datetime.now(UTC).date()
+    today = today or library_day(datetime.now(UTC))
     noon = datetime.combine(today, time(12, 0), tzinfo=UTC)
     pin_hash_cost = 2**14
     with db.write() as conn:

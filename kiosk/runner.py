@@ -109,6 +109,7 @@ def run_kiosk(settings: Settings, *, headless: bool = False) -> int:
         pump_stop.set()
         if status_server is not None:
             status_server.stop()
-        devs.close()
+        # the event thread first: a view change after the lights closed would log a fault
         kiosk.close()
+        devs.close()
     return 0

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from central.db import Database, copy_database
 from central.faultproxy import FaultProxy
@@ -17,6 +18,11 @@ from kiosk.backends.rest import RestBackend
 from kiosk.circulation import CirculationService, Connectivity, OfflinePolicy
 from kiosk.journal import Journal
 from kiosk.sync import Backoff, SyncWorker
+
+# A shared CI box can pause a test for a second; Hypothesis' 200 ms per-example deadline would
+# then report a flaky failure that says nothing about the code. Tests that care set their own.
+settings.register_profile("kiosk", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("kiosk")
 
 
 @dataclass
@@ -59,7 +65,7 @@ def make_core(library: Library, tmp_path: Path) -> Iterator[Callable[..., KioskC
     made: list[KioskCore] = []
 
     def make(*, policy: OfflinePolicy | None = None, journal_path: Path | None = None,
-             timeout: tuple[float, float] = (0.5, 1.5), batch_size: int = 100,
+             timeout: tuple[float, float] = (2.0, 10.0), batch_size: int = 100,
              url: str | None = None, **journal_kwargs: object) -> KioskCore:
         journal = Journal(journal_path or tmp_path / f"journal-{len(made)}.db",
                           **journal_kwargs)  # type: ignore[arg-type]

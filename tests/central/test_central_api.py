@@ -27,10 +27,11 @@ from central.seed import (
     WAITED_FOR_ITEM,
 )
 from central.server import RunningServer
+from central.service import library_day
 
 JAN = PATRONS_BY_ROLE["card"]
 AN = PATRONS_BY_ROLE["eid"]
-TODAY = datetime.now(UTC).date()
+TODAY = library_day(datetime.now(UTC))  # the service counts in the library's day
 
 
 def tx(patron_id: str | None, item_id: str, **extra: object) -> dict:

@@ -136,9 +136,9 @@ def test_serve_command_runs_the_real_service(seeded_template: Path, tmp_path: Pa
         deadline = time.monotonic() + 20
         while True:
             try:
-                health = requests.get(f"http://127.0.0.1:{port}/v1/health", timeout=1)
+                health = requests.get(f"http://127.0.0.1:{port}/v1/health", timeout=5)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise
                 time.sleep(0.1)

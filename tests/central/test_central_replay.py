@@ -13,6 +13,7 @@ from central.seed import (
     PATRONS_BY_ROLE,
     SEED_ITEMS,
 )
+from central.service import library_day
 
 JAN = PATRONS_BY_ROLE["card"]  # has SEED_ITEMS[10] on loan since 5..11 days ago
 AN = PATRONS_BY_ROLE["eid"]
@@ -50,7 +51,7 @@ def test_offline_loan_is_dated_from_when_the_patron_borrowed(api, db_path: Path)
     [result] = replay(api, entry("checkout", AN.patron_id, AVAILABLE_ITEMS[0],
                                  created_at=three_days_ago))
     assert result["status"] == "done"
-    expected_due = (three_days_ago.date() + timedelta(days=21)).isoformat()
+    expected_due = (library_day(three_days_ago) + timedelta(days=21)).isoformat()
     assert result["outcome"]["due"] == expected_due
     assert loan_of(db_path, AVAILABLE_ITEMS[0])[:2] == (AN.patron_id, expected_due)
 
@@ -60,7 +61,7 @@ def test_offline_loan_of_an_item_the_patron_already_has_is_a_renewal(api, db_pat
     assert result["status"] == "done"
     assert "renewed" in result["detail"]
     patron, due, renewals, _ = loan_of(db_path, JANS_ITEM)
-    assert (patron, due, renewals) == (JAN.patron_id, (NOW.date() + timedelta(days=21))
+    assert (patron, due, renewals) == (JAN.patron_id, (library_day(NOW) + timedelta(days=21))
                                        .isoformat(), 1)
 
 
@@ -284,4 +285,4 @@ def test_offline_loans_count_on_the_day_they_happened(api, db_path) -> None:
     replay(api, entry("checkout", AN.patron_id, AVAILABLE_ITEMS[17], created_at=yesterday))
     with sqlite3.connect(db_path) as conn:
         days = conn.execute("SELECT day FROM events WHERE kind = 'checkout'").fetchall()
-    assert days == [(yesterday.date().isoformat(),)]
+    assert days == [(library_day(yesterday).isoformat(),)]

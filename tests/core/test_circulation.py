@@ -143,12 +143,14 @@ def test_a_full_disk_refuses_offline_loans_clearly_and_keeps_earlier_ones(make_c
 
 
 def test_a_stalled_server_times_out_into_the_offline_policy(make_core, library):
-    core = make_core(timeout=(0.3, 0.5))
+    core = make_core()
     plain = core.circulation.identify(_card(PLAIN)).patron
+    core.backend.timeout = (0.3, 0.5)  # short only while the server stalls
     library.proxy.mode = "stall"
     outcome = core.circulation.checkout(plain, AVAILABLE_ITEMS[12])
     assert outcome.ok and outcome.offline
     library.proxy.restore()
+    core.backend.timeout = (2.0, 10.0)
     assert core.sync.drain().remaining == 0
     assert AVAILABLE_ITEMS[12] in _loans(core, PLAIN.patron_id)
 

@@ -46,8 +46,8 @@ def demo_kiosk(library, tmp_path):
     kiosk.start()
     devs.start()
     yield kiosk, devs
-    devs.close()
     kiosk.close()
+    devs.close()
 
 
 def test_card_pad_security_receipt_and_lights(demo_kiosk):
@@ -63,13 +63,15 @@ def test_card_pad_security_receipt_and_lights(demo_kiosk):
     assert _wait(lambda: kiosk.session.view.screen == Screen.RECEIPT)
     kiosk.put(ReceiptChoice(True))
     assert _wait(lambda: len(devs.printer.receipts) == 1)
+    # the receipt prints inside the event; the busy mark clears after it: wait for both
+    assert _wait(lambda: kiosk.events.unfinished_tasks == 0 and not kiosk.session.view.busy)
     text = devs.printer.output.decode("cp858", errors="replace")
     titles = [line.title for line in kiosk.session.view.items] or []
     assert "Bibliotheek Demo" in text
     assert JAN.barcode not in text and JAN.card_uid not in text
     assert not titles  # the goodbye screen holds nothing of the patron
     assert devs.lights.beeps.count(BeepPattern.SUCCESS) == 3
-    assert devs.lights.state == LightState.READY
+    assert _wait(lambda: devs.lights.state == LightState.READY)
 
 
 def test_a_failed_flip_keeps_the_loan_and_tells_the_patron(demo_kiosk):

@@ -277,7 +277,7 @@ def _send(sock: socket.socket, payload: bytes) -> None:
     sock.sendall(struct.pack(">H", len(payload)) + payload)
 
 
-def wait_until_empty(reader: str, timeout: float = 3.0) -> None:
+def wait_until_empty(reader: str, timeout: float = 10.0) -> None:
     """Block until pcscd reports no card in `reader` (or pcscd is gone)."""
     hresult, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
     if hresult != scard.SCARD_S_SUCCESS:
@@ -294,5 +294,7 @@ def wait_until_empty(reader: str, timeout: float = 3.0) -> None:
             state = states[0][1] & ~scard.SCARD_STATE_CHANGED
             if not state & scard.SCARD_STATE_PRESENT:
                 return
+        # say so here, rather than let the next test read this card as its own
+        raise TimeoutError(f"pcscd still sees a card in {reader!r} after {timeout} s")
     finally:
         scard.SCardReleaseContext(ctx)

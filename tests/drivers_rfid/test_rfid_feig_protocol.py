@@ -153,7 +153,7 @@ def test_silent_reader_is_unavailable_within_the_timeout(sim: SimRfidReader,
     started = time.monotonic()
     with pytest.raises(ReaderUnavailable, match="did not answer"):
         reader.inventory()
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 5.0  # a timeout, not a hang
     sim.set_silent(False)
     assert reader.inventory() == []
 

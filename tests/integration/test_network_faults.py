@@ -58,8 +58,9 @@ def _server_state(library, tx_ids: set[str]) -> tuple[set[str], dict[str, int]]:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_sync_converges_whatever_the_network_does(make_core, library, seed):
-    core = make_core(batch_size=3, timeout=(0.3, 0.6))
+    core = make_core(batch_size=3)
     tx_ids, expected_loans = _queue_offline_work(core, library)
+    core.backend.timeout = (0.3, 0.6)  # short only while the network misbehaves
     rng = random.Random(seed)
     library.proxy.retry_after = "1"
     for round_ in range(8):
@@ -71,6 +72,7 @@ def test_sync_converges_whatever_the_network_does(make_core, library, seed):
         assert core.journal.pending_count() == 16, "a fault must never lose a queued row"
         assert core.journal.counts().get("conflict", 0) == 0
     library.proxy.restore()
+    core.backend.timeout = (2.0, 10.0)
     assert core.sync.drain().remaining == 0
     loans, applied = _server_state(library, tx_ids)
     assert loans == expected_loans

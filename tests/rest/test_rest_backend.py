@@ -21,6 +21,7 @@ from central.seed import (
     WAITED_FOR_ITEM,
 )
 from central.server import RunningServer
+from central.service import library_day
 from kiosk.backends.base import (
     BackendStatus,
     CatalogBackend,
@@ -42,7 +43,7 @@ from kiosk.domain import (
 
 JAN = PATRONS_BY_ROLE["card"]
 AN = PATRONS_BY_ROLE["eid"]
-TODAY = datetime.now(UTC).date()
+TODAY = library_day(datetime.now(UTC))  # the service counts in the library's day
 
 
 def checkout(patron_id: str, item_id: str, **kw: object) -> Transaction:
@@ -151,7 +152,7 @@ def test_replay_reports_per_transaction(backend: RestBackend) -> None:
     assert [r.status for r in results] == [ReplayStatus.DONE, ReplayStatus.CONFLICT,
                                            ReplayStatus.DONE]
     assert results[0].outcome is not None
-    assert results[0].outcome.due == earlier.date() + timedelta(days=21)
+    assert results[0].outcome.due == library_day(earlier) + timedelta(days=21)
     assert results[1].outcome is not None
     assert results[1].outcome.reason is ReasonCode.UNKNOWN_ITEM and results[1].detail
 

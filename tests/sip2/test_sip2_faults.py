@@ -66,7 +66,7 @@ def test_truncated_reply_then_silence_times_out_without_hanging() -> None:
         started = time.monotonic()
         with pytest.raises(BackendUnavailable, match="no reply within"):
             b.item("I1")
-        assert time.monotonic() - started < 3  # two attempts of 0.5 s, plus connects
+        assert time.monotonic() - started < 6  # two attempts of 0.5 s, plus connects: no hang
 
 
 def test_stall_is_backend_unavailable_within_the_timeout() -> None:
@@ -74,7 +74,7 @@ def test_stall_is_backend_unavailable_within_the_timeout() -> None:
         started = time.monotonic()
         with pytest.raises(BackendUnavailable):
             b.item("I1")
-        assert time.monotonic() - started < 3
+        assert time.monotonic() - started < 6  # not a hang (timeouts 0.5 s each)
 
 
 def test_acs_timeout_is_used_but_never_below_one_second() -> None:
@@ -83,7 +83,7 @@ def test_acs_timeout_is_used_but_never_below_one_second() -> None:
         started = time.monotonic()
         with pytest.raises(BackendUnavailable, match=r"no reply within 1\.0 s"):
             b.checkout(Transaction(TransactionKind.CHECKOUT, "P1", "I1"))  # no retry
-        assert 1.0 <= time.monotonic() - started < 2.0
+        assert 1.0 <= time.monotonic() - started < 4.5  # the ACS's 1 s, not our 5 s
 
 
 def test_garbage_is_malformed_and_the_next_request_reconnects() -> None:

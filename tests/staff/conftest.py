@@ -31,5 +31,5 @@ def demo_kiosk(library: Any, tmp_path: Path) -> Iterator[DemoKiosk]:
     kiosk.start()
     devs.start()
     yield DemoKiosk(kiosk, devs, settings)
-    devs.close()
     kiosk.close()
+    devs.close()

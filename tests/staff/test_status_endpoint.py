@@ -153,7 +153,8 @@ def test_other_address_without_token_refuses_to_start(demo_kiosk: DemoKiosk,
 def test_stuck_event_thread_makes_healthz_fail(demo_kiosk: DemoKiosk) -> None:
     with start_status_server(demo_kiosk.kiosk, demo_kiosk.settings) as server:
         demo_kiosk.kiosk._stop.set()  # the event thread ends, as if it hung
-        demo_kiosk.kiosk._thread.join(2)
+        demo_kiosk.kiosk._thread.join(10)
+        assert not demo_kiosk.kiosk._thread.is_alive()  # else it would overwrite the next line
         demo_kiosk.kiosk.last_loop_at = time.monotonic() - 60
         reply = requests.get(f"{server.url}/healthz", timeout=5)
         assert reply.status_code == 503 and "stuck" in reply.text

@@ -75,7 +75,7 @@ def test_pings_stop_when_the_event_thread_hangs(demo_kiosk: DemoKiosk,
     dog.tick()
     assert dog.pings == 0, "no ping before READY"
     dog.ready()
-    assert notify_socket.collect("READY=1")[0].startswith("READY=1\nSTATUS=serving, online")
+    assert notify_socket.collect("READY=1")[0].startswith("READY=1\nSTATUS=serving")
     assert dog.tick() is None  # never False: Kivy would unschedule the clock callback
     assert dog.pings == 1
     dog.tick()
@@ -164,8 +164,8 @@ def test_tick_keeps_a_kivy_interval_alive(demo_kiosk: DemoKiosk,
                    interval=0.05)
     dog.ready()
     event = clock.schedule_interval(lambda _dt: dog.tick(), 0.01)
-    deadline = time.monotonic() + 0.5
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + 10  # a deadline, not a quota: a slow box only takes longer
+    while dog.pings < 4 and time.monotonic() < deadline:
         clock.tick()
         time.sleep(0.005)
     assert event.is_triggered, "the Kivy clock dropped the watchdog callback"
