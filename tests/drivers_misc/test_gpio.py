@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from gpiozero import Device
@@ -50,6 +50,35 @@ def durations(factory: MockFactory, pin: int) -> list[float]:
     return [s.timestamp for s in factory.pin(pin).states[1:]]
 
 
+# The blink and beep patterns run on a real thread with the real clock, so a loaded CI box
+# can stall them: wait for the expected history instead of sleeping a fixed time, and
+# check durations with lower bounds (a stall only ever lengthens a step).
+TIMEOUT = 5.0
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = TIMEOUT) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def wait_quiet(factory: MockFactory, pin: int, quiet: float = 0.3,
+               timeout: float = TIMEOUT) -> bool:
+    """Wait until the pin has not changed for `quiet` seconds (a beep pattern has ended)."""
+    deadline = time.monotonic() + timeout
+    seen, since = len(factory.pin(pin).states), time.monotonic()
+    while time.monotonic() - since < quiet:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+        if len(factory.pin(pin).states) != seen:
+            seen, since = len(factory.pin(pin).states), time.monotonic()
+    return True
+
+
 def test_ready_is_steady_green(factory: MockFactory) -> None:
     with StatusLight(red_pin=RED, green_pin=GREEN, blue_pin=BLUE, pin_factory=factory) as light:
         light.show(LightState.READY)
@@ -63,38 +92,45 @@ def test_ready_is_steady_green(factory: MockFactory) -> None:
 def test_fault_blinks_red_fast(factory: MockFactory) -> None:
     with StatusLight(red_pin=RED, green_pin=GREEN, blue_pin=BLUE, pin_factory=factory) as light:
         light.show(LightState.FAULT)
-        time.sleep(1.0)
-        red = levels(factory, RED)
-        assert red[:5] == [False, True, False, True, False]
-        assert len(red) >= 6  # about 3 blinks a second
+        assert wait_until(lambda: len(levels(factory, RED)) >= 8), levels(factory, RED)
+        assert levels(factory, RED)[:8] == [False, True] * 4
         assert levels(factory, GREEN) == [False]
-        on_times = durations(factory, RED)[1:-1:2]
-        assert all(0.1 < t < 0.4 for t in on_times), on_times
+        assert levels(factory, BLUE) == [False]
+        steps = durations(factory, RED)[1:7]  # three complete on/off blinks
+        on_times, off_times = steps[0::2], steps[1::2]
+        # 0.15 s each: never shorter; a stall lengthens one blink, not the fastest of three
+        assert all(t > 0.14 for t in steps), steps
+        assert min(on_times) < 0.4 and min(off_times) < 0.4, steps
 
 
 def test_offline_is_amber_long_on_short_off(factory: MockFactory) -> None:
     with StatusLight(red_pin=RED, green_pin=GREEN, blue_pin=BLUE, pin_factory=factory) as light:
         light.show(LightState.OFFLINE)
-        time.sleep(2.3)
+        assert wait_until(lambda: len(levels(factory, RED)) >= 4
+                          and len(levels(factory, GREEN)) >= 4, 2 * TIMEOUT)
         assert levels(factory, RED)[:4] == [False, True, False, True]
         assert levels(factory, GREEN)[:4] == [False, True, False, True]
         assert levels(factory, BLUE) == [False]
-        on, off = durations(factory, RED)[1:3]
-        assert 1.3 < on < 1.9 and 0.3 < off < 0.9
+        for pin in (RED, GREEN):
+            on, off = durations(factory, pin)[1:3]
+            # 1.5 s on, 0.5 s off, lower bounds only (a stall lengthens); swapped fails `on`
+            assert on > 1.45 and off > 0.45, (pin, on, off)
 
 
 def test_busy_without_blue_lamp_blinks_green(factory: MockFactory) -> None:
     with StatusLight(red_pin=RED, green_pin=GREEN, pin_factory=factory) as light:
         light.show(LightState.BUSY)
-        time.sleep(0.7)
+        assert wait_until(lambda: len(levels(factory, GREEN)) >= 4), levels(factory, GREEN)
         assert levels(factory, GREEN)[:4] == [False, True, False, True]
         assert levels(factory, RED) == [False]
+        on, off = durations(factory, GREEN)[1:3]
+        assert on > 0.24 and off > 0.24, (on, off)  # the busy pace, not the fault blink
 
 
 def test_changing_state_stops_the_old_blinking(factory: MockFactory) -> None:
     with StatusLight(red_pin=RED, green_pin=GREEN, blue_pin=BLUE, pin_factory=factory) as light:
         light.show(LightState.BUSY)
-        time.sleep(0.3)
+        assert wait_until(lambda: len(levels(factory, BLUE)) >= 2)  # it is blinking
         light.show(LightState.READY)
         factory.pin(BLUE).clear_states()
         time.sleep(0.6)
@@ -114,18 +150,27 @@ def test_common_anode_led_drives_pins_low(factory: MockFactory) -> None:
 def test_beep_patterns(factory: MockFactory) -> None:
     with Beeper(pin=BUZZER, pin_factory=factory) as beeper:
         beeper.beep(BeepPattern.ATTENTION)
-        time.sleep(0.5)
+        assert wait_until(lambda: len(levels(factory, BUZZER)) >= 5)
+        assert wait_quiet(factory, BUZZER)  # no third beep
         assert levels(factory, BUZZER) == [False, True, False, True, False]
+        short = durations(factory, BUZZER)[1:4]
+        assert all(t > 0.07 for t in short), short
+
         factory.pin(BUZZER).clear_states()
         beeper.beep(BeepPattern.ERROR)
-        time.sleep(1.2)
+        assert wait_until(lambda: len(levels(factory, BUZZER)) >= 5)
+        assert wait_quiet(factory, BUZZER)
         assert levels(factory, BUZZER) == [False, True, False, True, False]
-        first_beep = durations(factory, BUZZER)[1]
-        assert 0.3 < first_beep < 0.6
+        first_beep, gap, second_beep = durations(factory, BUZZER)[1:4]
+        assert first_beep > 0.39 and second_beep > 0.39 and gap > 0.09, durations(
+            factory, BUZZER)
+
         factory.pin(BUZZER).clear_states()
         beeper.beep(BeepPattern.SUCCESS)
-        time.sleep(0.3)
+        assert wait_until(lambda: len(levels(factory, BUZZER)) >= 3)
+        assert wait_quiet(factory, BUZZER)  # one beep only
         assert levels(factory, BUZZER) == [False, True, False]
+        assert durations(factory, BUZZER)[1] > 0.07
 
 
 def test_book_drop_sensor_publishes_changes(factory: MockFactory) -> None:
@@ -144,7 +189,8 @@ def test_pwm_capable_pins_work_too() -> None:
     with GpioLights(red_pin=RED, green_pin=GREEN, buzzer_pin=BUZZER, pin_factory=f) as lights:
         lights.show(LightState.READY)
         lights.beep(BeepPattern.SUCCESS)
-        time.sleep(0.2)
+        assert wait_until(lambda: len(levels(f, BUZZER)) >= 3), levels(f, BUZZER)
+        assert wait_quiet(f, BUZZER)
         assert f.pin(GREEN).state
         assert levels(f, BUZZER) == [False, True, False]
     f.reset()
