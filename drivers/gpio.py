@@ -140,13 +140,18 @@ class _Player:
 
     def _loop(self, steps: tuple[tuple[Any, float], ...], repeat: bool, rest: Any,
               stop: threading.Event) -> None:
+        # `stop` is checked before every step: if a stalled machine makes play()'s join give up
+        # on this thread, it still never paints an old pattern over the new one
         while True:
             for value, seconds in steps:
+                if stop.is_set():
+                    return
                 self._apply(value)
                 if stop.wait(seconds):
                     return
             if not repeat:
-                self._apply(rest)
+                if not stop.is_set():
+                    self._apply(rest)
                 return
 
     def _halt(self) -> None:
