@@ -55,7 +55,9 @@ UI_CONFIG = UiConfig(
                    "thu": "10:00–19:00", "fri": "10:00–19:00", "sat": "10:00–16:00"},
     window_size=(1024, 600),
     auto_print_on_timeout=False,
-    technician_hold_s=0.3,
+    # well above a stalled frame (p99 ~0.5 s on a loaded CI box), so that a short tap, which
+    # draws a couple of frames between down and up, can never turn into a long press
+    technician_hold_s=2.0,
 )
 
 
@@ -79,6 +81,20 @@ def ui() -> Iterator[Ui]:
     yield harness
     app.stop()
     Window.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_window(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The window outlives each test: start every UI test from a clean slate and leave one
+    behind, so that a test failing half-way (an open PIN prompt, a pending corner hold) cannot
+    make the next tests fail, and recorded cues and PINs never depend on the test order."""
+    if "ui" not in request.fixturenames:  # plain tests (i18n, context) need no window
+        yield
+        return
+    harness: Ui = request.getfixturevalue("ui")
+    harness.reset()
+    yield
+    harness.reset()
 
 
 @pytest.fixture

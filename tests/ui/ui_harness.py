@@ -103,6 +103,29 @@ class Ui:
             kiosk.wait_idle(timeout)
         probe.pump_until(lambda: self.app._latest is None, timeout, settle=4)
 
+    def reset(self) -> None:
+        """Back to a clean window between tests: no pending corner hold, no technician prompt
+        or console, no timeout overlay or spinner, the library's defaults, nothing recorded."""
+        from kiosk.ui import probe
+
+        app = self.app
+        app.hotspot._cancel()
+        app.close_technician_prompt()
+        panel = getattr(app, "_technician_panel", None)  # only with the real unlock hook
+        if panel is not None and panel.parent is not None:
+            panel.dismiss()
+        app._close_timeout()
+        app._set_pending(False)
+        app._render_busy()
+        app._restore_defaults()
+        # cues and technician PINs are delivered on the app's single worker thread: let the
+        # queued ones land before forgetting them, so none arrives during the next test
+        app._pool.submit(lambda: None).result(timeout=5)
+        self.board.cues.clear()
+        self.board.technician_pins.clear()
+        self.board.actions.clear()
+        probe.pump(2)
+
     def device(self, event: object) -> None:
         """A simulated device publishes an event, as the drivers do, then the screen updates."""
         if self.board.kiosk is None:
