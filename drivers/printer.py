@@ -391,8 +391,10 @@ class SimPrinter(ReceiptPrinter):
     `is_online()` / `paper_status()` calls as a real printer.
     """
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__("sim", **kwargs)
+    def __init__(self, *, sink: EventSink | None = None, **kwargs: Any) -> None:
+        # `sink` named here, not left in **kwargs: devices.build hands a sink to the factories
+        # whose signature asks for one
+        super().__init__("sim", sink=sink, **kwargs)
         self._state = _SimState()
         self.paper = 2
         self.offline = False

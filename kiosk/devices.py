@@ -234,7 +234,7 @@ def build(settings: Settings, sink: EventSink) -> Devices:
                 continue
             params = inspect.signature(factory).parameters
             kwargs = _options(table)
-            if "sink" in params or name == "printer":  # SimPrinter takes ReceiptPrinter's
+            if "sink" in params:
                 kwargs["sink"] = sink
             setattr(devices, name, factory(**kwargs))
         devices.rfid, devices.rfid_sim = _build_rfid(settings, sink)

@@ -25,8 +25,6 @@ def demo_kiosk(library: Any, tmp_path: Path) -> Iterator[DemoKiosk]:
     kiosk.session._security = devs.security
     kiosk.session._print = devs.print_receipt
     kiosk.extras["devices"] = devs
-    if devs.printer.sink is None:  # devices.build does not hand SimPrinter(**kwargs) the sink
-        devs.printer.sink = kiosk.events
     kiosk.subscribe(devs.on_view)
     kiosk.start()
     devs.start()

@@ -69,8 +69,6 @@ class RunnerLikeKiosk:
                                  status=lambda: status_snapshot(holder["kiosk"]))
         holder["kiosk"] = self.kiosk
         self.kiosk.extras["devices"] = self.devs
-        if self.devs.printer is not None and self.devs.printer.sink is None:
-            self.devs.printer.sink = self.sink  # SimPrinter(**kwargs) is not handed the sink
         self._stop = threading.Event()
 
         def pump() -> None:

@@ -85,7 +85,6 @@ def test_log_in_see_a_kiosk_go_silent_and_resolve_a_conflict(
     # the sync worker beats once at start; let that land before the printer fails
     assert wait_for(lambda: '"event_loop_age_s"' in last_status(), timeout=10)
     # the demo kiosk reports its real state: printer out of paper
-    demo_kiosk.devs.printer.sink = demo_kiosk.kiosk.events
     demo_kiosk.devs.printer.paper_out()
     demo_kiosk.kiosk.put(_printer_down())
     demo_kiosk.kiosk.wait_idle()
