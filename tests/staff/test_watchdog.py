@@ -120,16 +120,22 @@ def test_interval_is_half_the_watchdog_timeout() -> None:
     assert watchdog_interval({"WATCHDOG_USEC": "junk"}) == 5.0
 
 
-def test_kiosk_run_headless_really_notifies_systemd(library: Any, tmp_path: Path,
-                                                    notify_socket: NotifySocket) -> None:
-    """The real `kiosk run --headless` process: READY once serving, WATCHDOG while alive,
-    STOPPING on SIGTERM, exit 0."""
+def demo_config(url: str, tmp_path: Path) -> Path:
+    """The demo kiosk's config against `url`, its data and status port private to this test."""
     demo = (ROOT / "config/demo.toml").read_text()
-    demo = demo.replace('url = "http://127.0.0.1:0/"', f'url = "{library.url}/"')
+    demo = demo.replace('url = "http://127.0.0.1:0/"', f'url = "{url}/"')
     demo = demo.replace('data_dir = "demo-output/var"', f'data_dir = "{tmp_path / "var"}"')
     demo += '\n[status]\nlisten = "127.0.0.1:0"\n'
     cfg = tmp_path / "kiosk.toml"
     cfg.write_text(demo)
+    return cfg
+
+
+def test_kiosk_run_headless_really_notifies_systemd(library: Any, tmp_path: Path,
+                                                    notify_socket: NotifySocket) -> None:
+    """The real `kiosk run --headless` process: READY once serving, WATCHDOG while alive,
+    STOPPING on SIGTERM, exit 0."""
+    cfg = demo_config(library.url, tmp_path)
     env = {**os.environ, "NOTIFY_SOCKET": str(notify_socket.path), "WATCHDOG_USEC": "2000000",
            "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "run", "--headless",
@@ -149,7 +155,8 @@ def test_kiosk_run_headless_really_notifies_systemd(library: Any, tmp_path: Path
             proc.kill()
             proc.wait()
         output = proc.stdout.read().decode() if proc.stdout else ""
-        proc.stdout.close() if proc.stdout else None
+        if proc.stdout:
+            proc.stdout.close()
     assert "Traceback" not in output, output
 
 
@@ -178,12 +185,7 @@ def test_kiosk_run_with_its_screen_stops_cleanly_on_sigterm(library: Any, tmp_pa
     systemd waits and SIGKILLs a kiosk in the middle of whatever it was doing."""
     from kiosk.ui.display import HeadlessDisplay
 
-    demo = (ROOT / "config/demo.toml").read_text()
-    demo = demo.replace('url = "http://127.0.0.1:0/"', f'url = "{library.url}/"')
-    demo = demo.replace('data_dir = "demo-output/var"', f'data_dir = "{tmp_path / "var"}"')
-    demo += '\n[status]\nlisten = "127.0.0.1:0"\n'
-    cfg = tmp_path / "kiosk.toml"
-    cfg.write_text(demo)
+    cfg = demo_config(library.url, tmp_path)
     saved = dict(os.environ)
     with HeadlessDisplay(size=(1024, 600)):
         env = {**os.environ, "NOTIFY_SOCKET": str(notify_socket.path),
