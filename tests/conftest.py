@@ -3,6 +3,8 @@ and kiosk cores (journal + REST client + circulation + sync) wired to it."""
 
 from __future__ import annotations
 
+import ssl
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,31 @@ from kiosk.sync import Backoff, SyncWorker
 # then report a flaky failure that says nothing about the code. Tests that care set their own.
 settings.register_profile("kiosk", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("kiosk")
+
+
+@dataclass(frozen=True)
+class SiteCertificate:
+    """A self-signed certificate for 127.0.0.1, as a library's IT makes for stunnel or nginx."""
+
+    cert: Path
+    key: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert, self.key)
+        return context
+
+
+@pytest.fixture(scope="session")
+def site_certificate(tmp_path_factory: pytest.TempPathFactory) -> SiteCertificate:
+    d = tmp_path_factory.mktemp("site-tls")
+    cert, key = d / "site-ca.pem", d / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=30)
+    return SiteCertificate(cert, key)
 
 
 @dataclass

@@ -4,9 +4,11 @@ a tiny raw HTTP server that answers whatever bytes a test tells it to."""
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,13 +40,14 @@ def backend(server: RunningServer) -> Iterator[RestBackend]:
 class RawServer:
     """Answers every HTTP request with `reply` (exact bytes), then closes the connection."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self._tls = tls
         self.reply = b""
         self.requests: list[bytes] = []
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.1)
         self.port = self._listener.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
@@ -64,6 +67,13 @@ class RawServer:
                 continue
             except OSError:
                 return
+            if self._tls is not None:
+                try:
+                    conn.settimeout(2)
+                    conn = self._tls.wrap_socket(conn, server_side=True)
+                except (OSError, ssl.SSLError):  # the client did not trust us: its business
+                    conn.close()
+                    continue
             with conn:
                 conn.settimeout(2)
                 request = b""
@@ -105,3 +115,12 @@ def raw_backend(raw_server: RawServer) -> Iterator[RestBackend]:
     with RestBackend(raw_server.url, DEMO_TOKEN, kiosk_id=DEMO_KIOSK_ID,
                      timeout=(1.0, 1.0)) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def tls_server(site_certificate: Any) -> Iterator[RawServer]:
+    """An HTTPS server with the site's own self-signed certificate."""
+    running = RawServer(tls=site_certificate.server_context())
+    running.respond("503 Service Unavailable", '{"detail": "maintenance"}')
+    yield running
+    running.close()

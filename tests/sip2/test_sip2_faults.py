@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import socket
-import ssl
-import subprocess
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -29,6 +27,9 @@ from kiosk.domain import (
     Transaction,
     TransactionKind,
 )
+
+if TYPE_CHECKING:
+    from conftest import SiteCertificate  # tests/conftest.py
 
 
 def backend_for(acs: FaultAcs, **overrides: object) -> Sip2Backend:
@@ -174,34 +175,14 @@ def test_closed_client_refuses_politely() -> None:
 # ---- TLS (stunnel-style) -----------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
-    d = tmp_path_factory.mktemp("tls")
-    cert, key = d / "cert.pem", d / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=sip2",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True, timeout=30)
-    yield cert, key
-
-
-def server_tls(cert: Path, key: Path) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    return context
-
-
-def test_tls_with_the_sites_certificate(certificate: tuple[Path, Path]) -> None:
-    cert, key = certificate
-    with FaultAcs(good_item, tls_context=server_tls(cert, key)) as acs, \
-            backend_for(acs, tls=True, tls_ca_file=str(cert)) as b:
+def test_tls_with_the_sites_certificate(site_certificate: SiteCertificate) -> None:
+    with FaultAcs(good_item, tls_context=site_certificate.server_context()) as acs, \
+            backend_for(acs, tls=True, tls_ca_file=str(site_certificate.cert)) as b:
         assert b.item("I1").title == "Kaas"
 
 
-def test_tls_refuses_an_unknown_certificate_by_default(certificate: tuple[Path, Path]) -> None:
-    cert, key = certificate
-    with FaultAcs(good_item, tls_context=server_tls(cert, key)) as acs:
+def test_tls_refuses_an_unknown_certificate_by_default(site_certificate: SiteCertificate) -> None:
+    with FaultAcs(good_item, tls_context=site_certificate.server_context()) as acs:
         with backend_for(acs, tls=True) as b, pytest.raises(BackendUnavailable, match="TLS"):
             b.item("I1")
         with backend_for(acs, tls=True, tls_verify=False) as b:
