@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 from kiosk.backends.base import BackendUnavailable, CatalogBackend, Refused
 from kiosk.domain import (
@@ -185,12 +185,17 @@ class CirculationService:
     def checkin(self, item_id: str, patron: Patron | None = None) -> Outcome:
         return self._transact(TransactionKind.CHECKIN, patron, item_id)
 
-    def renew(self, patron: Patron, item_id: str) -> Outcome:
-        return self._transact(TransactionKind.RENEW, patron, item_id)
+    def renew(self, patron: Patron, item_id: str, *, due_before: date | None = None) -> Outcome:
+        """Renew one loan. `due_before` is the due date the patron was shown: it travels with
+        the transaction so a backend without idempotency keys (SIP2) can tell, when an answer was
+        lost, whether the renewal reached the library (the due date moved) before sending it
+        again or before asking staff to undo it."""
+        return self._transact(TransactionKind.RENEW, patron, item_id, due_before=due_before)
 
-    def _transact(self, kind: TransactionKind, patron: Patron | None, item_id: str) -> Outcome:
+    def _transact(self, kind: TransactionKind, patron: Patron | None, item_id: str, *,
+                  due_before: date | None = None) -> Outcome:
         tx = Transaction(kind=kind, patron_id=patron.patron_id if patron else None,
-                         item_id=item_id, kiosk_id=self._kiosk_id)
+                         item_id=item_id, kiosk_id=self._kiosk_id, due_before=due_before)
         if not self.connectivity.should_try_online() or not self._queue_flushed():
             return self._offline(tx, patron, journaled=False)
         journaled = self._journal_inflight(tx)
@@ -245,9 +250,7 @@ class CirculationService:
             if journaled:
                 tx = self._journal.go_offline(tx)
             else:
-                tx = Transaction(kind=tx.kind, patron_id=tx.patron_id, item_id=tx.item_id,
-                                 tx_id=tx.tx_id, created_at=tx.created_at, offline=True,
-                                 kiosk_id=tx.kiosk_id)
+                tx = dataclasses.replace(tx, offline=True)
                 self._journal.record(tx, State.PENDING)
         except JournalError as exc:
             log.error("journal refused an offline transaction: %s", exc)

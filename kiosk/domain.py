@@ -147,6 +147,10 @@ class Transaction:
     # already have applied it. REST dedupes by tx_id; SIP2 has no such key, so its backend
     # looks before sending again (a second checkout is a renewal on most library systems)
     maybe_applied: bool = False
+    # for a RENEW (and the VOID of one): the due date the patron saw before renewing. SIP2 can
+    # read a renewal back only through the item's due date (17 -> 18 AH), which moves later when
+    # the renewal was applied; None when the kiosk did not know it
+    due_before: date | None = None
 
     def __repr__(self) -> str:
         return (

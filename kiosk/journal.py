@@ -28,6 +28,7 @@ forwarding; the offline patron cache keys on a salted hash of the card, never th
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -38,7 +39,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from kiosk.backends.base import ReplayResult, ReplayStatus
@@ -46,7 +47,7 @@ from kiosk.domain import Credential, Outcome, ReasonCode, Transaction, Transacti
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -84,6 +85,12 @@ _MIGRATIONS: dict[int, str] = {
     # patron hears the same reason as online, not a bare "blocked"
     4: """
     ALTER TABLE patron_cache ADD COLUMN block_reason TEXT
+    """,
+    # the due date (ISO day) a patron saw before renewing: SIP2 has no idempotency key, so a
+    # renewal whose answer was lost is read back by the due date moving later (also after a
+    # restart, hence stored); NULL for other kinds and for rows written before v5
+    5: """
+    ALTER TABLE transactions ADD COLUMN due_before TEXT
     """,
 }
 
@@ -257,10 +264,12 @@ class Journal:
         with self._write():
             self._db.execute(
                 "INSERT INTO transactions (tx_id, kind, patron_id, item_id, created_at, offline,"
-                " kiosk_id, ref_tx_id, state, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " kiosk_id, ref_tx_id, due_before, state, updated_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     tx.tx_id, tx.kind.value, tx.patron_id, tx.item_id, tx.created_at.isoformat(),
-                    int(tx.offline), tx.kiosk_id, tx.ref_tx_id, state, utcnow().isoformat(),
+                    int(tx.offline), tx.kiosk_id, tx.ref_tx_id, _day(tx.due_before), state,
+                    utcnow().isoformat(),
                 ),
             )
 
@@ -280,11 +289,7 @@ class Journal:
 
         It was sent (or tried), so it counts as one attempt: the server may have applied it.
         """
-        offline_tx = Transaction(
-            kind=tx.kind, patron_id=tx.patron_id, item_id=tx.item_id, tx_id=tx.tx_id,
-            created_at=tx.created_at, offline=True, kiosk_id=tx.kiosk_id, ref_tx_id=tx.ref_tx_id,
-            maybe_applied=True,
-        )
+        offline_tx = dataclasses.replace(tx, offline=True, maybe_applied=True)
         with self._write():
             self._db.execute(
                 "UPDATE transactions SET state = ?, offline = 1, attempts = attempts + 1,"
@@ -312,12 +317,14 @@ class Journal:
 
     def _void_locked(self, where: str) -> list[str]:
         rows = self._db.execute(
-            "SELECT tx_id, item_id, patron_id, kiosk_id, kind FROM transactions"
+            "SELECT tx_id, item_id, patron_id, kiosk_id, kind, due_before FROM transactions"
             f" WHERE state = ? AND {where}",
             (State.INFLIGHT,),
         ).fetchall()
         now = utcnow().isoformat()
-        for tx_id, item_id, patron_id, kiosk_id, kind in rows:
+        # the VOID of a renewal keeps the due date from before it, so the backend can still tell
+        # after a restart whether the renewal reached the library (SIP2 cannot undo one)
+        for tx_id, item_id, patron_id, kiosk_id, kind, due_before in rows:
             void = Transaction(kind=TransactionKind.VOID, patron_id=patron_id, item_id=item_id,
                                offline=True, kiosk_id=kiosk_id, ref_tx_id=tx_id,
                                ref_kind=TransactionKind(kind))
@@ -327,10 +334,10 @@ class Journal:
             )
             self._db.execute(
                 "INSERT INTO transactions (tx_id, kind, patron_id, item_id, created_at, offline,"
-                " kiosk_id, ref_tx_id, ref_kind, state, updated_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " kiosk_id, ref_tx_id, ref_kind, due_before, state, updated_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (void.tx_id, void.kind.value, patron_id, item_id, void.created_at.isoformat(), 1,
-                 kiosk_id, tx_id, kind, State.PENDING, now),
+                 kiosk_id, tx_id, kind, due_before, State.PENDING, now),
             )
         return [r[0] for r in rows]
 
@@ -341,7 +348,8 @@ class Journal:
         with self._lock:
             rows = self._db.execute(
                 "SELECT tx_id, kind, patron_id, item_id, created_at, offline, kiosk_id, ref_tx_id,"
-                " ref_kind, attempts FROM transactions WHERE state IN (?, ?) ORDER BY seq LIMIT ?",
+                " ref_kind, attempts, due_before FROM transactions WHERE state IN (?, ?)"
+                " ORDER BY seq LIMIT ?",
                 (*_FORWARDABLE, limit),
             ).fetchall()
         return [
@@ -351,9 +359,10 @@ class Journal:
                 kiosk_id=kiosk_id, ref_tx_id=ref,
                 ref_kind=TransactionKind(ref_kind) if ref_kind else None,
                 maybe_applied=attempts > 0,
+                due_before=date.fromisoformat(due_before) if due_before else None,
             )
             for tx_id, kind, patron_id, item_id, created, offline, kiosk_id, ref, ref_kind,
-            attempts in rows
+            attempts, due_before in rows
         ]
 
     def mark_sent(self, tx_ids: Sequence[str]) -> None:
@@ -535,6 +544,10 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 def _quote(value: str) -> str:

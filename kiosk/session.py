@@ -411,8 +411,13 @@ class Session:
         s = self._state
         if s.patron is None or s.screen != Screen.ACCOUNT:
             return
-        ids = item_ids or tuple(loan.item_id for loan in (s.account.loans if s.account else ()))
-        results = [_line_from(self._circ.renew(s.patron, item_id)) for item_id in ids]
+        loans = s.account.loans if s.account else ()
+        ids = item_ids or tuple(loan.item_id for loan in loans)
+        # the due date the patron saw goes with each renewal: over SIP2 it is how a renewal
+        # whose answer was lost is read back instead of being renewed twice
+        shown = {loan.item_id: loan.due for loan in loans}
+        results = [_line_from(self._circ.renew(s.patron, item_id, due_before=shown.get(item_id)))
+                   for item_id in ids]
         done = {r.item_id for r in results}
         s.renewals = [r for r in s.renewals if r.item_id not in done] + results
         self._refresh_account()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
@@ -101,6 +101,29 @@ def test_interrupted_inflight_transactions_are_voided_at_start(tmp_path):
         assert journal.recover_inflight() == []
 
 
+def test_a_renewal_keeps_the_due_date_seen_before_it_also_in_its_void(tmp_path):
+    """SIP2 reads a renewal back by the due date moving: the date must survive a restart, go
+    offline with the row, and pass to the VOID of an interrupted renewal."""
+    path = tmp_path / "j.db"
+    seen = date(2031, 5, 17)
+    with Journal(path) as journal:
+        queued = Transaction(TransactionKind.RENEW, "P", "x", offline=True, due_before=seen)
+        journal.record(queued, State.PENDING)
+        online = Transaction(TransactionKind.RENEW, "P", "y", due_before=seen)
+        journal.record(online, State.INFLIGHT)
+        assert journal.go_offline(online).due_before == seen
+        interrupted = Transaction(TransactionKind.RENEW, "P", "z", due_before=date(2031, 6, 1))
+        journal.record(interrupted, State.INFLIGHT)
+        journal.record(_tx("w"), State.PENDING)  # not a renewal: no date
+    with Journal(path) as journal:
+        journal.recover_inflight()
+        rows = {t.item_id: t for t in journal.forwardable()}
+    assert rows["x"].due_before == seen and rows["y"].due_before == seen
+    assert rows["z"].kind is TransactionKind.VOID and rows["z"].ref_kind is TransactionKind.RENEW
+    assert rows["z"].due_before == date(2031, 6, 1)
+    assert rows["w"].due_before is None
+
+
 def test_a_corrupt_journal_is_moved_aside_and_a_fresh_one_works(tmp_path):
     path = tmp_path / "journal.db"
     with Journal(path) as journal:
@@ -181,6 +204,37 @@ def test_a_version_3_journal_is_migrated_and_loses_nothing(tmp_path):
         assert cached is not None and cached.block_reason is ReasonCode.CARD_EXPIRED
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT COUNT(*) FROM patron_cache").fetchone()[0] == 2
+
+
+def test_a_version_4_journal_is_migrated_and_forwards_every_queued_row(tmp_path):
+    """The update that adds `due_before`: rows queued before it are all still forwarded, with
+    no due date (a SIP2 renewal among them is sent as before), and new rows keep theirs."""
+    path = tmp_path / "j.db"
+    queued = [_tx("queued-loan"), _tx("queued-return", TransactionKind.CHECKIN),
+              _tx("queued-renewal", TransactionKind.RENEW)]
+    with sqlite3.connect(path) as db:
+        for version in (1, 2, 3, 4):
+            for statement in filter(str.strip, _MIGRATIONS[version].split(";")):
+                db.execute(statement)
+        db.execute("PRAGMA user_version = 4")
+        for tx, attempts in zip(queued, (0, 0, 1), strict=True):
+            db.execute("INSERT INTO transactions (tx_id, kind, patron_id, item_id, created_at,"
+                       " offline, kiosk_id, state, attempts, updated_at)"
+                       " VALUES (?,?,?,?,?,1,'k1','pending',?,?)",
+                       (tx.tx_id, tx.kind.value, "P-0001", tx.item_id,
+                        tx.created_at.isoformat(), attempts, tx.created_at.isoformat()))
+    with Journal(path) as journal:
+        forwarded = journal.forwardable()
+        assert [t.tx_id for t in forwarded] == [t.tx_id for t in queued]
+        assert [t.kind for t in forwarded] == [t.kind for t in queued]
+        assert all(t.due_before is None for t in forwarded)
+        assert forwarded[2].maybe_applied
+        later = Transaction(TransactionKind.RENEW, "P-0001", "renewed-after", offline=True,
+                            due_before=date(2031, 1, 2))
+        journal.record(later, State.PENDING)
+        assert journal.forwardable()[-1].due_before == date(2031, 1, 2)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
 
 
 def test_a_journal_from_a_newer_kiosk_version_is_not_overwritten_silently(tmp_path):

@@ -19,7 +19,9 @@ from central.seed import (
     WAITED_FOR_ITEM,
 )
 from drivers.events import BarcodeScanned, CardPresented, ItemsOnPad, TagRead
-from kiosk.domain import Credential, CredentialKind, ReasonCode
+from kiosk.circulation import OfflinePolicy
+from kiosk.domain import Credential, CredentialKind, ReasonCode, TransactionKind
+from kiosk.journal import Journal
 from kiosk.session import (
     Back,
     ChooseMode,
@@ -60,6 +62,7 @@ class Rig:
     views: list[SessionView]
     printed: list[Receipt]
     flips: list[tuple[str, bool]] = field(default_factory=list)
+    journal: Journal | None = None
 
     @property
     def view(self) -> SessionView:
@@ -81,8 +84,9 @@ class Rig:
 
 @pytest.fixture
 def rig(make_core):
-    def build(*, security_ok: bool = True, **settings: object) -> Rig:
-        core = make_core()
+    def build(*, security_ok: bool = True, policy: OfflinePolicy | None = None,
+              **settings: object) -> Rig:
+        core = make_core(policy=policy)
         clock = FakeClock()
         views: list[SessionView] = []
         printed: list[Receipt] = []
@@ -97,7 +101,7 @@ def rig(make_core):
                                                       "card_barcode_prefixes": ("21",),
                                                       **settings}),
                           security=flip, print_receipt=printed.append)
-        return Rig(session, clock, views, printed, flips)
+        return Rig(session, clock, views, printed, flips, core.journal)
 
     return build
 
@@ -178,6 +182,20 @@ def test_account_and_renew(rig):
     view = r.do(RenewItems((loan.item_id,)))
     assert view.renewals[0].ok and view.renewals[0].due > loan.due
     assert view.account.loans[0].due == view.renewals[0].due
+
+
+def test_a_renewal_carries_the_due_date_the_account_showed(rig, library):
+    """Over SIP2 that date is how a renewal whose answer was lost is read back (did the due date
+    move?), so it must reach the journaled transaction, here one queued while offline."""
+    r = rig(policy=OfflinePolicy(allow_renew=True))
+    r.card(JAN)
+    (loan,) = r.do(ChooseMode(Mode.ACCOUNT)).account.loans
+    library.proxy.cut()
+    view = r.do(RenewItems((loan.item_id,)))
+    assert view.renewals[0].ok and view.renewals[0].offline  # "saved, will be sent later"
+    assert r.journal is not None
+    (queued,) = r.journal.forwardable()
+    assert queued.kind is TransactionKind.RENEW and queued.due_before == loan.due
 
 
 def test_renew_all_reports_each_refusal(rig):

@@ -2,7 +2,9 @@
 
 Why: the worst moment for exactly-once is a request the library system applied whose answer
 never reached the kiosk (a Wi-Fi drop, a switch reboot). The relay forwards the request, lets
-the server answer, then cuts the kiosk's connection instead of passing the answer on.
+the server answer, then cuts the kiosk's connection instead of passing the answer on. Its twin,
+the line dropping before the request got through, looks the same to the kiosk (no answer), so the
+relay can also cut the connection without forwarding the request at all.
 """
 
 from __future__ import annotations
@@ -27,28 +29,38 @@ def _read_frame(sock: socket.socket, buffer: bytearray) -> bytes | None:
 
 
 class LosingRelay:
-    """127.0.0.1 relay; `lose_next("11")` drops the reply to the next request with that code."""
+    """127.0.0.1 relay; `lose_next("11")` drops the reply to the next request with that code
+    (the server applied it); with ``reached_server=False`` the request itself is dropped."""
 
     def __init__(self, upstream_port: int) -> None:
         self._upstream = ("127.0.0.1", upstream_port)
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._lose: str | None = None
+        self._lose_request = False
         self._lock = threading.Lock()
-        self.lost: list[bytes] = []  # requests whose answers were lost
+        self.lost: list[bytes] = []  # requests whose answers (or which themselves) were lost
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._accept, daemon=True)
 
-    def lose_next(self, code: str) -> None:
+    def lose_next(self, code: str, *, reached_server: bool = True) -> None:
         with self._lock:
             self._lose = code
+            self._lose_request = not reached_server
 
-    def _take_lose(self, frame: bytes) -> bool:
+    def _take_lose(self, frame: bytes, *, request: bool) -> bool:
+        """Whether to lose `frame`'s exchange at this point (before or after the server)."""
         with self._lock:
-            if self._lose is not None and frame[:2].decode("latin-1") == self._lose:
+            if (self._lose is not None and self._lose_request == request
+                    and frame[:2].decode("latin-1") == self._lose):
                 self._lose = None
                 return True
         return False
+
+    def _cut(self, client: socket.socket, request: bytes) -> None:
+        self.lost.append(request)
+        with contextlib.suppress(OSError):
+            client.shutdown(socket.SHUT_RDWR)
 
     def _accept(self) -> None:
         self._listener.settimeout(0.1)
@@ -72,14 +84,15 @@ class LosingRelay:
                     return
                 if request is None:
                     return
+                if self._take_lose(request, request=True):
+                    self._cut(client, request)
+                    return
                 upstream.sendall(request)
                 reply = _read_frame(upstream, from_server)
                 if reply is None:
                     return
-                if self._take_lose(request):
-                    self.lost.append(request)
-                    with contextlib.suppress(OSError):
-                        client.shutdown(socket.SHUT_RDWR)
+                if self._take_lose(request, request=False):
+                    self._cut(client, request)
                     return
                 client.sendall(reply)
 

@@ -302,21 +302,55 @@ class Sip2Backend:
         elif kind is TransactionKind.CHECKIN:
             outcome = self._checkout(tx, no_block=no_block, patron_id=tx.patron_id or patron_id)
         else:
-            return ReplayResult(tx.tx_id, ReplayStatus.CONFLICT, detail=(
-                "void of a renewal: SIP2 cannot undo a renewal; staff must restore the due date"))
+            return self._void_renewal(tx, tx.patron_id or patron_id)
         return ReplayResult(tx.tx_id, ReplayStatus.DONE, outcome=outcome)
 
-    def _applied_before(self, tx: Transaction) -> Outcome | None:
-        """A checkout whose earlier sending got no answer: is the item already on this
-        patron's loans? Then it was applied, and sending it again would renew it (or be refused
-        as a renewal). SIP2 has no idempotency key, so this look is the only way to forward
-        it exactly once. Returns None when it must be sent (or the server cannot tell us).
-
-        Checkins and renewals are sent again as they are: a second checkin of a returned item
-        changes nothing, and a renewal leaves no trace SIP2 can read back.
+    def _void_renewal(self, tx: Transaction, patron_id: str | None) -> ReplayResult:
+        """SIP2 has no message that undoes a renewal, so staff must restore the due date, but
+        only when the renewal really reached the library: the patron heard "not renewed" after an
+        answer was lost, and the renewal may never have arrived. The item's due date tells: not
+        later than the one the patron saw (`due_before`) means nothing happened, so the VOID is
+        done without sending anything. When the kiosk cannot tell (no due date from before, the
+        item not on loan to this patron, an AH it cannot read), staff get the conflict as before.
         """
-        if (tx.kind is not TransactionKind.CHECKOUT or not tx.maybe_applied
-                or not tx.patron_id or not self.settings.summary_supported("charged")):
+        cannot_undo = "SIP2 cannot undo a renewal; staff must restore the due date"
+        due_now = self._due_now(patron_id, tx.item_id, tx.due_before)
+        if due_now is None or tx.due_before is None:
+            return ReplayResult(tx.tx_id, ReplayStatus.CONFLICT,
+                                detail=f"void of a renewal: {cannot_undo}")
+        due, _title = due_now
+        if due <= tx.due_before:
+            log.info("SIP2 replay: renewal voided by %s never reached the library; nothing sent",
+                     tx.tx_id[:8])
+            return ReplayResult(tx.tx_id, ReplayStatus.DONE,
+                                detail="void of a renewal that never reached the library")
+        return ReplayResult(tx.tx_id, ReplayStatus.CONFLICT, detail=(
+            f"void of a renewal: the renewal did reach the library although the patron was told "
+            f"it failed; the new due date is {due.isoformat()} (was {tx.due_before.isoformat()}); "
+            f"{cannot_undo}"))
+
+    def _applied_before(self, tx: Transaction) -> Outcome | None:
+        """A checkout or renewal whose earlier sending got no answer: did the library apply it?
+        SIP2 has no idempotency key, so reading the library's records back is the only way to
+        forward it exactly once. Returns None when it must be sent (or the server cannot tell us).
+
+        A checkout was applied when the item is on this patron's loans (63, charged items);
+        sending it again would renew it (or be refused as a renewal).
+
+        A renewal was applied when the item's due date (17 -> 18 AH) is later than the one the
+        patron saw before renewing (`tx.due_before`); sending it again would renew it twice (or be
+        refused at the renewal limit, a conflict for staff). With no `due_before`, an AH the
+        backend cannot read, or the item not seen on this patron's loans (e.g. a server listing
+        titles in AU), the renewal is sent again as before (and may be renewed twice).
+
+        Checkins are sent again as they are: a second checkin of a returned item changes nothing.
+        """
+        if not tx.maybe_applied or not tx.patron_id:
+            return None
+        if tx.kind is TransactionKind.RENEW:
+            return self._renewal_applied(tx, tx.patron_id)
+        if (tx.kind is not TransactionKind.CHECKOUT
+                or not self.settings.summary_supported("charged")):
             return None
         pid = self._checked_id(tx.patron_id, ReasonCode.UNKNOWN_PATRON, "patron")
         item_id = self._checked_id(tx.item_id, ReasonCode.UNKNOWN_ITEM, "item")
@@ -329,6 +363,41 @@ class Sip2Backend:
         loan = self._loan(item_id)
         return Outcome(ok=True, item_id=item_id, title=loan.title,
                        due=None if loan.due == UNKNOWN_DUE else loan.due, tx_id=tx.tx_id)
+
+    def _renewal_applied(self, tx: Transaction, patron_id: str) -> Outcome | None:
+        """The answer to a renewal that reached the library (see `_applied_before`), or None."""
+        due_now = self._due_now(patron_id, tx.item_id, tx.due_before)
+        if due_now is None or tx.due_before is None or due_now[0] <= tx.due_before:
+            return None
+        due, title = due_now
+        self._remember(tx, TransactionKind.RENEW, patron_id)
+        log.info("SIP2 replay: renewal %s was applied by an earlier attempt; not sent again",
+                 tx.tx_id[:8])
+        return Outcome(ok=True, item_id=tx.item_id, title=title, due=due, tx_id=tx.tx_id)
+
+    def _due_now(self, patron_id: str | None, item_id: str,
+                 due_before: date | None) -> tuple[date, str] | None:
+        """The item's due date and title as the library has them now, to read a renewal back;
+        None when they cannot say whether a renewal by this patron moved the due date.
+
+        18 does not name the borrower, only the circulation status: a due date that moved later
+        also needs the item among this patron's charged items (63) when the server lists them,
+        so a return and a loan to someone else is not taken for the renewal.
+        """
+        if due_before is None or due_before >= UNKNOWN_DUE or not patron_id:
+            return None
+        pid = self._checked_id(patron_id, ReasonCode.UNKNOWN_PATRON, "patron")
+        item_id = self._checked_id(item_id, ReasonCode.UNKNOWN_ITEM, "item")
+        info = self._item_information(item_id)
+        if info.flag("circulation_status") not in ON_LOAN_STATUSES:
+            return None
+        due = parse_due_date(info.get("AH"), server_tz=self.settings.tz)
+        if due is None:
+            return None
+        if (due > due_before and self.settings.summary_supported("charged")
+                and item_id not in self._patron_information(pid, summary="charged").all("AU")):
+            return None
+        return due, (info.get("AJ") or "").strip()
 
     def _send(self, kind: TransactionKind, tx: Transaction, *, no_block: bool) -> Outcome:
         if kind is TransactionKind.CHECKOUT:
