@@ -34,6 +34,7 @@ from datetime import datetime
 
 from kiosk.backends.base import AuthenticationFailed, BackendUnavailable, MalformedReply
 from kiosk.backends.sip2.codec import (
+    SPECS,
     ChecksumError,
     Message,
     ProtocolError,
@@ -114,6 +115,10 @@ class AcsStatus:
         )
 
 
+# The requests a kiosk sends, by command code (a reply code is not one).
+_REQUESTS = {code: spec for code, spec in SPECS.items() if spec.reply is not None}
+
+
 class _LinkLost(Exception):
     """Internal: the connection is unusable; the caller decides retry or raise."""
 
@@ -125,6 +130,10 @@ class Sip2Client:
         self, settings: Sip2Settings, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.settings = settings
+        # the wire format, resolved once (settings are frozen): read on every exchange
+        self._charset = settings.codec_charset
+        self._terminator = settings.terminator_bytes
+        self._error_detection = settings.error_detection
         self._clock = clock
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
@@ -133,7 +142,10 @@ class Sip2Client:
         self._buffer = bytearray()
         self._seq = -1
         self._acs: AcsStatus | None = None
-        self._acs_at = float("-inf")
+        self._status_due = float("-inf")  # when the scheduled SC status is next due
+        # per exchange, from the last ACS status (or the settings): see _fetch_status
+        self._exchange_timeout = self._timeout()
+        self._resends = self._resend_budget()
         self._closed = False
         self.connects = 0  # how many times a connection was (re)built; for the doctor/tests
 
@@ -141,13 +153,15 @@ class Sip2Client:
 
     def request(self, message: Message) -> Message:
         """Send one request and return its reply (checked to be the matching command)."""
-        spec = spec_for(message.code)
-        if spec.reply is None:
+        spec = _REQUESTS.get(message.code)
+        if spec is None:
+            spec_for(message.code)  # an unknown code is a ProtocolError
             raise ValueError(f"{message.code} is not a request the kiosk sends")
         with self._lock:
             attempts = 2 if message.code in IDEMPOTENT else 1
             for attempt in range(attempts):
-                self._ensure_session()
+                if self._sock is None or self._clock() >= self._status_due:
+                    self._ensure_session()
                 try:
                     return self._exchange(message, spec.reply)
                 except _LinkLost as exc:
@@ -199,7 +213,7 @@ class Sip2Client:
                 self._drop()
                 raise
             return True
-        if self._clock() - self._acs_at >= self.settings.status_interval_s:
+        if self._clock() >= self._status_due:
             self._fetch_status("0")
             return True
         return False
@@ -266,7 +280,9 @@ class Sip2Client:
             self._drop()
             raise MalformedReply(f"SIP2 status: {exc}") from None
         self._acs = acs
-        self._acs_at = self._clock()
+        self._status_due = self._clock() + self.settings.status_interval_s
+        self._exchange_timeout = self._timeout()
+        self._resends = self._resend_budget()
         if not acs.online:
             log.warning("SIP2 ACS reports itself offline")
 
@@ -294,24 +310,24 @@ class Sip2Client:
         return self.settings.retries
 
     def _exchange(self, message: Message, expect: str) -> Message:
-        s = self.settings
-        self._seq = (self._seq + 1) % 10
-        frame = encode(message, charset=s.codec_charset, error_detection=s.error_detection,
-                       sequence=self._seq, terminator=s.terminator_bytes)
-        budget = self._resend_budget()
-        self._send(frame)
+        checked = self._error_detection
+        self._seq = seq = (self._seq + 1) % 10
+        frame = encode(message, charset=self._charset, error_detection=checked, sequence=seq,
+                       terminator=self._terminator)
+        timeout = self._exchange_timeout
+        budget = self._resends
+        self._send(frame, timeout)
         while True:
-            raw = self._read_frame()
+            raw = self._read_frame(timeout)
             try:
-                reply = decode(raw, charset=s.codec_charset, verify=s.error_detection)
+                reply = decode(raw, charset=self._charset, verify=checked)
             except ChecksumError:
                 if budget <= 0:
                     raise _LinkLost("replies keep failing the checksum") from None
                 budget -= 1
                 log.info("SIP2 reply failed its checksum; asking the ACS to resend (97)")
-                self._send(encode(make("97"), charset=s.codec_charset,
-                                  error_detection=s.error_detection,
-                                  terminator=s.terminator_bytes))
+                self._send(encode(make("97"), charset=self._charset, error_detection=checked,
+                                  terminator=self._terminator), timeout)
                 continue
             except ProtocolError as exc:
                 self._drop()
@@ -321,23 +337,24 @@ class Sip2Client:
                     raise _LinkLost("the ACS keeps asking for a resend (96)")
                 budget -= 1
                 log.info("SIP2 ACS asked for a resend (96)")
-                self._send(frame)
+                self._send(frame, timeout)
                 continue
             if reply.code != expect:
                 self._drop()
                 raise MalformedReply(f"SIP2: expected a {expect} reply, got {reply.code}")
-            if s.error_detection and reply.sequence is not None and reply.sequence != self._seq:
+            if checked and reply.sequence is not None and reply.sequence != seq:
                 self._drop()
                 raise MalformedReply(
-                    f"SIP2: reply sequence {reply.sequence} does not match request {self._seq}"
+                    f"SIP2: reply sequence {reply.sequence} does not match request {seq}"
                 )
             return reply
 
-    def _send(self, frame: bytes) -> None:
+    def _send(self, frame: bytes, timeout: float) -> None:
         if self._sock is None:
             raise _LinkLost("not connected")
         try:
-            self._set_timeout(self._timeout())
+            if timeout != self._sock_timeout:
+                self._set_timeout(timeout)
             self._sock.sendall(frame)
         except OSError as exc:
             raise _LinkLost(f"send failed: {_why(exc)}") from None
@@ -360,15 +377,14 @@ class Sip2Client:
             self._sock.settimeout(seconds)
         self._sock_timeout = seconds
 
-    def _read_frame(self) -> bytes:
+    def _read_frame(self, timeout: float) -> bytes:
         sock = self._sock
         if sock is None:
             raise _LinkLost("not connected")
-        timeout = self._timeout()
         deadline = self._clock() + timeout
         if not self._buffer:
-            # The usual case: one recv brings exactly one whole reply.
-            self._set_timeout(timeout)
+            # The usual case: one recv brings exactly one whole reply. The socket's timeout was
+            # set for this exchange by _send.
             chunk = self._recv(sock, timeout)
             if chunk.endswith(b"\r") and chunk.count(b"\r") == 1:
                 return chunk

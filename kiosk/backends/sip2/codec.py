@@ -20,8 +20,9 @@ missing "required" ones are tolerated on decode because real servers omit them.
 from __future__ import annotations
 
 import functools
+import operator
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 CR = b"\r"
@@ -377,8 +378,19 @@ def make(
     Fields whose value is None are left out, which lets callers write optional
     fields inline (``("AD", pin if send_pin else None)``).
     """
-    spec = spec_for(code)
     fixed = dict(fixed or {})
+    pairs = tuple((fid, value) for fid, value in fields if value is not None)
+    layout = _layout(code)
+    if (fixed.keys() != layout.name_set
+            or _fast_text(layout, fixed, pairs) is None
+            or not layout.required <= {fid for fid, _ in pairs}):
+        _explain_make(code, fixed, pairs)
+    return Message(code=code, fixed=fixed, fields=pairs)
+
+
+def _explain_make(code: str, fixed: Mapping[str, str], pairs: tuple[tuple[str, str], ...]) -> None:
+    """Field by field: raise the ProtocolError that names what is wrong with `make`'s input."""
+    spec = spec_for(code)
     names = {f.name for f in spec.fixed}
     extra = set(fixed) - names
     if extra:
@@ -387,14 +399,17 @@ def make(
         if f.name not in fixed:
             raise ProtocolError(f"message {code}: fixed field {f.name!r} is missing")
         f.check(fixed[f.name], code)
-    pairs = tuple((fid, value) for fid, value in fields if value is not None)
     present = {fid for fid, _ in pairs}
     for var in spec.fields:
         if var.required and var.fid not in present:
             raise ProtocolError(f"message {code}: required field {var.fid} ({var.name}) missing")
     for fid, value in pairs:
         _check_field(code, fid, value)
-    return Message(code=code, fixed=fixed, fields=pairs)
+        if len(value) > MAX_FIELD_BYTES:
+            raise ProtocolError(
+                f"message {code}: field {fid} is {len(value)} characters, "
+                f"over the {MAX_FIELD_BYTES}-byte limit"
+            )
 
 
 _FIELD_ID = re.compile(r"[A-Z0-9]{2}")
@@ -447,23 +462,16 @@ def encode(
 ) -> bytes:
     """The wire bytes of `message`, with AY/AZ when error detection is on.
 
-    The common case (valid, ASCII) is checked with a few whole-message regex
-    matches; only when one fails do we walk field by field to name the problem.
+    The common case (valid, ASCII) is checked with one whole-message regex match
+    (`_fast_text`, the same check `make` runs); only when it fails do we walk
+    field by field to name the problem.
     """
     layout = _layout(message.code)
-    fixed = message.fixed
-    try:
-        head_values = [fixed[name] for name in layout.names]
-    except KeyError:
-        head_values = None
-    fields = "".join([f"{fid}{value}|" for fid, value in message.fields])
-    text = ""
-    if (head_values is None or tuple(map(len, head_values)) != layout.widths
-            or not layout.regex.fullmatch(head := "".join(head_values))
-            or not _VARS.fullmatch(fields) or fields.count("|") != len(message.fields)
-            or not (text := message.code + head + fields).isascii()):
+    text = _fast_text(layout, message.fixed, message.fields)
+    if text is None or not text.isascii():
         _explain(message, charset)  # raises a named ProtocolError unless only non-ASCII text
-        text = message.code + "".join(fixed[name] for name in layout.names) + fields
+        text = message.code + "".join(message.fixed[name] for name in layout.names) + "".join(
+            [f"{fid}{value}|" for fid, value in message.fields])
     try:
         # All three charsets are ASCII supersets; ASCII is the common case and far cheaper.
         out = text.encode("ascii") if text.isascii() else text.encode(charset)
@@ -485,15 +493,20 @@ def encode(
 
 
 # Variable fields as encoded: id (not AY/AZ, which the codec adds), value, '|'.
-_VARS = re.compile(r"(?:(?!A[YZ])[A-Z0-9]{2}[^|\r\n\x00]{0,255}\|)*+")
+_VARS = r"(?:(?!A[YZ])[A-Z0-9]{2}[^|\r\n\x00]{0,255}\|)*+"
 
 
 @dataclass(frozen=True, slots=True)
 class _Layout:
+    code: str
     names: tuple[str, ...]
+    name_set: frozenset[str]
     widths: tuple[int, ...]
     width: int
-    regex: re.Pattern[str]
+    regex: re.Pattern[str]  # the fixed fields, one named group each (decode)
+    text: re.Pattern[str]  # fixed fields + variable fields as encoded, after the code
+    values: Callable[[Mapping[str, str]], tuple[str, ...]]  # the fixed values in wire order
+    required: frozenset[str]
 
 
 def _layout(code: str) -> _Layout:
@@ -501,6 +514,25 @@ def _layout(code: str) -> _Layout:
         return _LAYOUTS[code]
     except KeyError:
         raise ProtocolError(f"unknown SIP2 command {code!r}") from None
+
+
+def _fast_text(layout: _Layout, fixed: Mapping[str, str],
+               fields: tuple[tuple[str, str], ...]) -> str | None:
+    """The message as text when every field is well formed, else None (then explain why).
+
+    One whole-message regex instead of one check per field: the codec's only per-request work
+    before a frame can be sent, so it is kept to a handful of C calls. The widths are compared
+    value by value because a long value next to a short one would still match as a whole.
+    """
+    try:
+        values = layout.values(fixed)
+    except KeyError:
+        return None
+    var_text = "".join([f"{fid}{value}|" for fid, value in fields])
+    if tuple(map(len, values)) != layout.widths or var_text.count("|") != len(fields):
+        return None
+    text = layout.code + "".join(values) + var_text
+    return text if layout.text.fullmatch(text, 2) else None
 
 
 def _explain(message: Message, charset: str) -> None:
@@ -625,8 +657,25 @@ def split_frames(buffer: bytearray) -> list[bytes]:
             frames.append(frame)
 
 
+def _values_getter(names: tuple[str, ...]) -> Callable[[Mapping[str, str]], tuple[str, ...]]:
+    if len(names) > 1:
+        return operator.itemgetter(*names)  # type: ignore[return-value]
+    if names:
+        return lambda fixed: (fixed[names[0]],)
+    return lambda fixed: ()
+
+
 _LAYOUTS: dict[str, _Layout] = {
-    code: _Layout(tuple(f.name for f in spec.fixed), _fixed_widths(code), _fixed_width(code),
-                  _fixed_regex(code))
+    code: _Layout(
+        code=code,
+        names=tuple(f.name for f in spec.fixed),
+        name_set=frozenset(f.name for f in spec.fixed),
+        widths=_fixed_widths(code),
+        width=_fixed_width(code),
+        regex=_fixed_regex(code),
+        text=re.compile("".join(f"(?:{f.pattern})" for f in spec.fixed) + _VARS),
+        values=_values_getter(tuple(f.name for f in spec.fixed)),
+        required=frozenset(v.fid for v in spec.fields if v.required),
+    )
     for code, spec in SPECS.items()
 }
