@@ -1,9 +1,9 @@
-"""A real PC/SC card reader on a kiosk. Skips cleanly where there is none.
+"""A real PC/SC card reader on a kiosk: collected only when a technician asks for it.
 
-Run on the Pi with the reader plugged in and pcscd running:
-    .venv/bin/python -m pytest -q tests/hardware/test_real_card_reader.py
-To also read a card, lay one on the reader first and set KIOSK_HW_CARD=uid
-(an RFID/NFC card) or KIOSK_HW_CARD=eid (a Belgian eID in the slot).
+Run on the Pi with the reader plugged in, pcscd running and a card on the reader:
+    KIOSK_HARDWARE=1 KIOSK_HW_CARD=uid .venv/bin/python -m pytest -q tests/hardware
+KIOSK_HW_CARD says what lies on the reader: uid (an RFID/NFC library card) or eid (a Belgian
+eID in the slot). Without a reader, or without a card, the tests fail and say which.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ import queue
 import time
 
 import pytest
+from smartcard import scard  # pyscard: part of the kiosk's "cards" extra
 
 pytestmark = pytest.mark.hardware
-
-scard = pytest.importorskip("smartcard.scard", reason="pyscard not installed")
 
 
 def real_readers() -> list[str]:
@@ -32,9 +31,11 @@ def real_readers() -> list[str]:
         scard.SCardReleaseContext(ctx)
 
 
-READERS = real_readers()
-if not READERS:
-    pytest.skip("no real PC/SC reader (or pcscd not running)", allow_module_level=True)
+@pytest.fixture(scope="module")
+def reader_name() -> str:
+    readers = real_readers()
+    assert readers, "no real PC/SC reader found: is it plugged in, and is pcscd running?"
+    return readers[0]
 
 
 def next_event(q: queue.Queue, kind: type, timeout: float):
@@ -49,28 +50,28 @@ def next_event(q: queue.Queue, kind: type, timeout: float):
     raise AssertionError(f"no {kind.__name__} within {timeout}s")
 
 
-def test_real_reader_is_reported_ready() -> None:
+def test_real_reader_is_reported_ready(reader_name: str) -> None:
     from drivers.cards import PcscCardReader
     from drivers.events import DeviceState
 
     q: queue.Queue = queue.Queue()
-    with PcscCardReader(q, reader_filter=READERS[0]) as reader:
+    with PcscCardReader(q, reader_filter=reader_name) as reader:
         state = next_event(q, DeviceState, 5)
         assert state.ok
-        assert reader.reader_name == READERS[0]
+        assert reader.reader_name == reader_name
 
 
-@pytest.mark.skipif(not os.environ.get("KIOSK_HW_CARD"), reason="set KIOSK_HW_CARD=uid|eid")
-def test_card_on_the_reader_is_identified() -> None:
+def test_card_on_the_reader_is_identified(reader_name: str) -> None:
     from drivers.cards import PcscCardReader
     from drivers.events import CardPresented
     from kiosk.domain import CredentialKind
 
-    expected = {"uid": CredentialKind.CARD_UID, "eid": CredentialKind.EID}[
-        os.environ["KIOSK_HW_CARD"]
-    ]
+    kinds = {"uid": CredentialKind.CARD_UID, "eid": CredentialKind.EID}
+    on_reader = os.environ.get("KIOSK_HW_CARD", "")
+    assert on_reader in kinds, "lay a card on the reader and set KIOSK_HW_CARD=uid or eid"
+    expected = kinds[on_reader]
     q: queue.Queue = queue.Queue()
-    with PcscCardReader(q, reader_filter=READERS[0]):
+    with PcscCardReader(q, reader_filter=reader_name):
         event = next_event(q, CardPresented, 15)
     assert event.credential.kind is expected
     assert event.credential.value
