@@ -1,4 +1,5 @@
-"""Translations for everything a patron can read: screens, reason sentences, receipts.
+"""Translations for everything a patron or a technician can read: screens, reason sentences,
+receipts, the technician console.
 
 Why gettext catalogs (one ``<lang>.po`` per language beside this file, compiled to ``<lang>.mo``):
 translators work with standard tools, and the receipt printer and the touchscreen share the
@@ -18,6 +19,7 @@ from functools import cache
 from babel import Locale
 from babel.dates import format_date as _babel_format_date
 from babel.numbers import format_currency
+from babel.units import format_unit
 
 from kiosk.i18n.catalog import CatalogError, load_translations
 
@@ -70,6 +72,27 @@ def format_money(cents: int, language: str, currency: str = "EUR") -> str:
     return format_currency(cents / 100, currency, locale=language)
 
 
+def format_duration(seconds: float, language: str) -> str:
+    """A span of time in the unit a person picks ("250 ms", "4,2 s", "12 min", "1,5 uur").
+
+    Why Babel's units: the number, the unit's short name and the space between them (a narrow
+    no-break space in French) differ per language, and a technician reads them in their own.
+    """
+    if seconds < 1:
+        return format_unit(round(seconds * 1000), "duration-millisecond", length="short",
+                           locale=language)
+    if seconds < 10:
+        return format_unit(seconds, "duration-second", length="short", format="#,##0.#",
+                           locale=language)
+    if seconds < 90:
+        return format_unit(round(seconds), "duration-second", length="short", locale=language)
+    if seconds < 5400:
+        return format_unit(round(seconds / 60), "duration-minute", length="short",
+                           locale=language)
+    return format_unit(seconds / 3600, "duration-hour", length="short", format="#,##0.0",
+                       locale=language)
+
+
 def language_name(language: str) -> str:
     """The language's own name ("Nederlands", "Français"): a patron looks for their own."""
     name = Locale.parse(language).get_display_name(language) or language
@@ -84,5 +107,6 @@ def weekday_names(language: str) -> list[str]:
 
 __all__ = [
     "DEFAULT_LANGUAGE", "LANGUAGES", "N_", "UnknownLanguage", "format_date", "format_day",
-    "format_money", "gettext", "language_name", "ngettext", "translations", "weekday_names",
+    "format_duration", "format_money", "gettext", "language_name", "ngettext", "translations",
+    "weekday_names",
 ]

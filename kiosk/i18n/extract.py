@@ -1,6 +1,6 @@
 """Refresh the catalogs: extract every marked string, merge into each ``.po``, compile ``.mo``.
 
-    python -m kiosk.i18n.extract            # after changing any patron-visible text
+    python -m kiosk.i18n.extract            # after changing any text a patron or technician reads
 
 Marked strings: ``N_("...")`` (translated later), ``tr("...")`` / ``ntr("one", "many", n)``
 on the UI, and ``gettext(language, "...")`` / ``ngettext(language, "one", "many", n)``

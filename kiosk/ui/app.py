@@ -38,6 +38,7 @@ from kiosk.ui.widgets import (
     Banner,
     BusyPill,
     KioskButton,
+    LanguageButtons,
     TechnicianHotspot,
     TechnicianOverlay,
     TimeoutOverlay,
@@ -163,12 +164,9 @@ class KioskApp(App):
                                   shorten_from="right", bold=True)
         self.header_title.bind(size=lambda w, s: setattr(w, "text_size", s))
         self.header.add_widget(self.header_title)
-        self.language_buttons: dict[str, KioskButton] = {}
-        for code in self.settings.languages:
-            btn = KioskButton(action_name=f"lang-{code}", size_hint=(None, 1))
-            btn.bind(on_release=lambda _b, c=code: self.choose_language(c))
-            self.language_buttons[code] = btn
-            self.header.add_widget(btn)
+        self.languages = LanguageButtons(self.settings.languages, self.choose_language)
+        self.language_buttons: dict[str, KioskButton] = self.languages.buttons
+        self.languages.add_to(self.header)
         self.banners = BoxLayout(orientation="vertical", size_hint_y=None, height=0,
                                  spacing=dp(2))
         self.banners.bind(minimum_height=self.banners.setter("height"))
@@ -206,8 +204,7 @@ class KioskApp(App):
         self.header.height = t.target + dp(12)
         self.header_title.font_size = t.fs_title
         self.header_title.color = t.text
-        for btn in self.language_buttons.values():
-            btn.width = max(t.target * 1.25, dp(80))
+        self.languages.fit(t)
 
     def on_start(self) -> None:
         # the widgets built so far live as long as the app: keep them out of the cyclic
@@ -290,9 +287,7 @@ class KioskApp(App):
                 screen.clear()  # the screen being left forgets the patron at once
         self.screens[name].render(view)
         self.header_title.text = self.settings.library_name
-        for code, btn in self.language_buttons.items():
-            btn.text = code.upper() + (" \u2714" if code == self.lang else "")
-            btn.kind = "primary" if code == self.lang else "secondary"
+        self.languages.show(self.lang)
         self._render_banners(view)
         self._render_timeout(view)
         self._render_busy()

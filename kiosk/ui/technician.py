@@ -19,6 +19,14 @@ are masked, journal rows are pseudonymised, log lines are scrubbed.
 
 `TechnicianConsole` (plain Python, no Kivy) holds every action and every text the screens
 show, so tests drive it without a window; `ConsolePanel` draws it with Kivy.
+
+Languages: technicians in Belgian libraries speak Dutch, French, German or English, so the
+console speaks the kiosk's four (the same gettext catalogs as the patron screens). It opens in
+the language the patron screen shows at that moment and has the patron header's language
+buttons; its language is its own, so closing it leaves the patron side as the session has it.
+What is not translated, on purpose: log lines (they are what the log files and support say),
+and values (addresses, host names, ISO timestamps, backend and device type names, journal
+kinds and states, error details from drivers and the network).
 """
 
 from __future__ import annotations
@@ -28,14 +36,30 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from drivers.events import BarcodeScanned, CardPresented, CardRemoved, CardUnreadable, ItemsOnPad
+from drivers.events import (
+    BarcodeScanned,
+    CardPresented,
+    CardRemoved,
+    CardUnreadable,
+    ItemsOnPad,
+    TagRead,
+)
+from kiosk.i18n import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    N_,
+    format_duration,
+    gettext,
+    ngettext,
+    translations,
+)
 from kiosk.metrics import pending_age_s
 from kiosk.status import RecentLog, device_states, scrub
 from kiosk.technician import Attempt, PinGate, gate_from_settings
@@ -85,23 +109,76 @@ class EventTap:
             self._active = False
 
 
-@dataclass
+Say = Callable[[str], str]
+"""A sentence not yet put into words: given a language, it returns the text."""
+
+Tone = Literal["plain", "ok", "bad"]
+Line = tuple[str, Tone]
+
+TABS: tuple[str, ...] = ("devices", "network", "queue", "log", "restart")
+TAB_TITLES: dict[str, str] = {
+    "devices": N_("Devices"),
+    "network": N_("Network"),
+    "queue": N_("Queue"),
+    "log": N_("Log"),
+    "restart": N_("Restart"),
+}
+# each tab's buttons: (stable name for tests and the tour, label, TechnicianConsole method)
+ACTIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "devices": (
+        ("technician-test-card", N_("Read a card"), "wait_for_card"),
+        ("technician-test-tag", N_("Read a tag"), "wait_for_tag"),
+        ("technician-test-printer", N_("Print test receipt"), "print_test_receipt"),
+        ("technician-test-lights", N_("Blink the lights"), "blink_lights"),
+    ),
+    "network": (("technician-test-network", N_("Test the connection"), "test_connection"),),
+    "queue": (("technician-sync-now", N_("Sync now"), "sync_now"),),
+    "restart": (("technician-restart", N_("Restart the kiosk application"), "press_restart"),),
+}
+# the live tests' results on the devices tab, in this order, each under its device's name
+RESULT_TITLES: dict[str, str] = {
+    "card": N_("Card reader"),
+    "tag": N_("RFID pad"),
+    "barcode": N_("Barcode scanner"),
+    "printer": N_("Printer"),
+    "lights": N_("Lights"),
+}
+
+
+def _say(message: str, **values: object) -> Say:
+    """`message` (marked with `N_`) with `values` filled in, translated when it is shown."""
+    return lambda language: gettext(language, message).format(**values)
+
+
+@dataclass(frozen=True)
 class CheckResult:
-    """What a live test shows: a line of text, and whether it went well."""
+    """What a live test shows: whether it went well, and its sentence.
+
+    The sentence stays unworded (`say`) until shown, so a technician who switches language
+    after a test reads its result in the new language too.
+    """
 
     ok: bool
-    text: str
+    say: Say
+
+    def text(self, language: str) -> str:
+        return self.say(language)
 
 
 class TechnicianConsole:
     """Everything technician mode can see and do, without Kivy. Thread-safe enough: actions
     run on a small pool, results arrive through `on_update` (the panel hops to the UI thread).
+
+    Every text comes out in `language`, which the panel sets from the patron screen's language
+    when the console opens and from the console's own language buttons; it is the console's
+    alone, so the patron side never takes on the technician's choice.
     """
 
     def __init__(self, kiosk: Any, *, restart: Callable[[], None],
                  on_update: Callable[[], None] | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 blink_step_s: float = 0.6) -> None:
+                 blink_step_s: float = 0.6,
+                 language: str | None = None) -> None:
         self.kiosk = kiosk
         self._restart = restart
         self.on_update = on_update or (lambda: None)
@@ -115,6 +192,23 @@ class TechnicianConsole:
         self._recent = kiosk.extras.get("recent_log")
         self._own_log: RecentLog | None = None
         self.opened = False
+        self.language = DEFAULT_LANGUAGE
+        self.set_language(language or _configured_language(kiosk))
+        self.tab = TABS[0]
+        self.confirming_restart = False
+
+    # ---- language ---------------------------------------------------------------------------
+
+    def set_language(self, language: str) -> None:
+        """Speak `language` from now on (raises UnknownLanguage for one without a catalog)."""
+        translations(language)
+        self.language = language
+
+    def tr(self, message: str) -> str:
+        return gettext(self.language, message)
+
+    def ntr(self, singular: str, plural: str, n: int) -> str:
+        return ngettext(self.language, singular, plural, n)
 
     # ---- lifetime ---------------------------------------------------------------------------
 
@@ -150,12 +244,12 @@ class TechnicianConsole:
         return self.kiosk.extras.get("devices")
 
     def wait_for_card(self) -> CheckResult:
-        return self._wait("card", "Present a card to the reader…")
+        return self._wait("card", _say(N_("Present a card to the reader…")))
 
     def wait_for_tag(self) -> CheckResult:
-        return self._wait("tag", "Place an item on the RFID pad…")
+        return self._wait("tag", _say(N_("Place an item on the RFID pad…")))
 
-    def _wait(self, what: str, prompt: str) -> CheckResult:
+    def _wait(self, what: str, prompt: Say) -> CheckResult:
         with self._lock:
             self._waiting[what] = self._clock()
             result = self.results[what] = CheckResult(True, prompt)
@@ -167,17 +261,16 @@ class TechnicianConsole:
         result: tuple[str, CheckResult] | None = None
         match event:
             case CardPresented(credential=cred, source=source):
-                result = ("card", CheckResult(True, f"card read: {cred.kind.value} "
-                                                   f"{mask(cred.value)} ({source or 'reader'})"))
+                card = f"{cred.kind.value} {mask(cred.value)}" + (f" ({source})" if source else "")
+                result = ("card", CheckResult(True, _say(N_("Card read: {card}"), card=card)))
             case CardUnreadable(detail=detail):
-                result = ("card", CheckResult(False, f"card seen but not read: {detail}"))
+                result = ("card", CheckResult(False, _say(N_("Card seen but not read: {detail}"),
+                                                          detail=detail)))
             case ItemsOnPad(tags=tags) if tags:
-                parts = [f"{t.item_id or '(unreadable tag)'}"
-                         f"{' [' + t.owner_isil + ']' if t.owner_isil else ''}"
-                         f" {'secured' if t.secured else 'unsecured'}" for t in tags[:6]]
-                result = ("tag", CheckResult(True, f"{len(tags)} tag(s): " + "; ".join(parts)))
+                result = ("tag", CheckResult(True, _tags_read(tags)))
             case BarcodeScanned(code=code):
-                result = ("barcode", CheckResult(True, f"barcode scanned: {mask(code)}"))
+                result = ("barcode", CheckResult(True, _say(N_("Barcode scanned: {code}"),
+                                                            code=mask(code))))
         if result is None:
             return
         with self._lock:
@@ -191,17 +284,18 @@ class TechnicianConsole:
     def _print(self) -> CheckResult:
         devs = self._devices()
         if devs is None or devs.printer is None:
-            return CheckResult(False, "no printer configured")
+            return CheckResult(False, _say(N_("No printer configured.")))
         from drivers.printer import PrinterError, Receipt
 
+        language = self.language  # the paper speaks the technician's language too
         receipt = Receipt(library_name=self.kiosk.settings.library.name,
-                          when=datetime.now(UTC), language="en", kind="test",
-                          lines=(("Printer test – technician mode", None),))
+                          when=datetime.now(UTC), language=language, kind="test",
+                          lines=((gettext(language, "Printer test – technician mode"), None),))
         try:
-            devs.printer.print_receipt(receipt)
+            devs.printer.print_receipt(receipt, gettext=translations(language).gettext)
         except PrinterError as exc:
-            return CheckResult(False, f"printing failed: {exc}")
-        return CheckResult(True, "test receipt printed: check the paper")
+            return CheckResult(False, _say(N_("Printing failed: {error}"), error=exc))
+        return CheckResult(True, _say(N_("Test receipt printed: check the paper.")))
 
     def blink_lights(self) -> Future[CheckResult]:
         return self._run("lights", self._blink)
@@ -209,7 +303,7 @@ class TechnicianConsole:
     def _blink(self) -> CheckResult:
         devs = self._devices()
         if devs is None or devs.lights is None:
-            return CheckResult(False, "no lights configured")
+            return CheckResult(False, _say(N_("No lights configured.")))
         from drivers.gpio import BeepPattern, GpioError, LightState
 
         try:
@@ -220,8 +314,9 @@ class TechnicianConsole:
             devs.lights.beep(BeepPattern.SUCCESS)
             devs.lights.show(LightState.READY)
         except GpioError as exc:
-            return CheckResult(False, f"lights failed: {exc}")
-        return CheckResult(True, "green, blue, amber, red, one beep: did you see and hear them?")
+            return CheckResult(False, _say(N_("Lights failed: {error}"), error=exc))
+        return CheckResult(True, _say(N_(
+            "Green, blue, amber, red, one beep: did you see and hear them?")))
 
     def test_connection(self) -> Future[CheckResult]:
         return self._run("network", self._probe)
@@ -229,17 +324,32 @@ class TechnicianConsole:
     def _probe(self) -> CheckResult:
         started = time.perf_counter()
         online = self.kiosk.sync.heartbeat()
-        took = (time.perf_counter() - started) * 1000
+        took = time.perf_counter() - started
         if online:
-            return CheckResult(True, f"the central side answered in {took:.0f} ms")
-        error = scrub(self.kiosk.connectivity.last_error or "no answer")
-        return CheckResult(False, f"no answer from the central side: {error}")
+            return CheckResult(True, lambda language: gettext(
+                language, "The central side answered in {duration}.").format(
+                    duration=format_duration(took, language)))
+        error = scrub(self.kiosk.connectivity.last_error or "")
+        if not error:
+            return CheckResult(False, _say(N_("No answer from the central side.")))
+        return CheckResult(False, _say(N_("No answer from the central side: {error}"),
+                                       error=error))
 
     def sync_now(self) -> CheckResult:
         self.kiosk.sync.wake(now=True)
-        result = self.results["sync"] = CheckResult(True, "sending the queue now…")
+        result = self.results["sync"] = CheckResult(True, _say(N_("Sending the queue now…")))
         self.on_update()
         return result
+
+    def press_restart(self) -> bool:
+        """The restart button: the first press only asks (a stray touch must not take the
+        kiosk down), the second restarts. True when it restarted."""
+        if not self.confirming_restart:
+            self.confirming_restart = True
+            self.on_update()
+            return False
+        self.restart()
+        return True
 
     def restart(self) -> None:
         log.warning("technician restarted the kiosk application")
@@ -247,7 +357,7 @@ class TechnicianConsole:
         self._restart()
 
     def _run(self, name: str, action: Callable[[], CheckResult]) -> Future[CheckResult]:
-        self.results[name] = CheckResult(True, "working…")
+        self.results[name] = CheckResult(True, _say(N_("Working…")))
         self.on_update()
 
         def job() -> CheckResult:
@@ -255,7 +365,8 @@ class TechnicianConsole:
                 result = action()
             except Exception as exc:  # a test must report, never take the console down
                 log.exception("technician test %s failed", name)
-                result = CheckResult(False, f"{name} test failed: {scrub(str(exc))}")
+                result = CheckResult(False, _say(N_("Test failed: {error}"),
+                                                 error=scrub(str(exc))))
             self.results[name] = result
             self.on_update()
             return result
@@ -268,6 +379,66 @@ class TechnicianConsole:
 
     # ---- what the screens show ------------------------------------------------------------
 
+    def result_text(self, name: str) -> str:
+        """The latest result of live test `name` ("card", "tag", ...), in the console's language."""
+        result = self.results.get(name)
+        return result.text(self.language) if result is not None else ""
+
+    def select_tab(self, tab: str) -> None:
+        if tab not in TABS:
+            raise ValueError(f"no technician tab {tab!r}; have {', '.join(TABS)}")
+        self.tab = tab
+        self.confirming_restart = False
+
+    def tab_title(self, tab: str) -> str:
+        return self.tr(TAB_TITLES[tab])
+
+    def actions(self, tab: str | None = None) -> list[tuple[str, str, Callable[[], object]]]:
+        """The buttons of `tab` (default: the current one): (name, label, what a press does)."""
+        return [(name, self.tr(label), getattr(self, method))
+                for name, label, method in ACTIONS.get(tab or self.tab, ())]
+
+    def lines(self) -> list[Line]:
+        """What the current tab shows, line by line, each with its tone (ok, bad, plain)."""
+        try:
+            return self._tab_lines()
+        except Exception as exc:  # a broken journal must not close the console
+            log.exception("technician view failed")
+            return [(self.tr("Cannot show this: {error}").format(error=scrub(str(exc))), "bad")]
+
+    def _tab_lines(self) -> list[Line]:
+        results = dict(self.results)
+        out: list[Line] = []
+        if self.tab == "devices":
+            for name, ok, kind in self.devices_text():
+                status = (self.tr("OK") if ok else self.tr("DOWN")).ljust(4)
+                out.append((f"{status}  {name} ({kind})", "ok" if ok else "bad"))
+            if not out:
+                out.append((self.tr("No devices configured."), "plain"))
+            for key, title in RESULT_TITLES.items():
+                if key in results:
+                    r = results[key]
+                    out.append((self.tr("{device}: {result}").format(
+                        device=self.tr(title), result=r.text(self.language)), _tone(r)))
+        elif self.tab == "network":
+            out += [(line, "plain") for line in self.network_lines()]
+            if "network" in results:
+                out.append((results["network"].text(self.language), _tone(results["network"])))
+        elif self.tab == "queue":
+            out += [(line, "plain") for line in self.queue_lines()]
+            if "sync" in results:
+                out.append((results["sync"].text(self.language), "ok"))
+        elif self.tab == "log":
+            out += [(line, "plain") for line in self.log_lines()] or [
+                (self.tr("(no log lines yet)"), "plain")]
+        elif self.tab == "restart":
+            out.append((self.tr("Restarting closes the kiosk application; it starts again by "
+                                "itself within seconds. Transactions in the queue are kept."),
+                        "plain"))
+            if self.confirming_restart:
+                out.append((self.tr("Press the button again to restart now."), "bad"))
+        return out
+
     def devices_text(self) -> list[tuple[str, bool, str]]:
         """(device, ok, type) for each configured device."""
         return [(name, bool(state["ok"]), str(state["type"]))
@@ -275,19 +446,25 @@ class TechnicianConsole:
 
     def network_lines(self) -> list[str]:
         s = self.kiosk.settings
-        online = self.kiosk.connectivity.online
-        lines = [f"Central side: {'online' if online else 'OFFLINE'} ({s.backend.type})"]
+        tr = self.tr
+        status = (tr("Central side: online ({backend})") if self.kiosk.connectivity.online
+                  else tr("Central side: OFFLINE ({backend})"))
+        lines = [status.format(backend=s.backend.type)]
         target = _backend_target(s)
         if target:
-            lines.append(f"Address: {target[0]}:{target[1]}")
+            lines.append(tr("Address: {address}").format(address=f"{target[0]}:{target[1]}"))
         error = scrub(self.kiosk.connectivity.last_error or "")
         if error:
-            lines.append(f"Last error: {error}")
-        lines.append(f"This kiosk: {socket.gethostname()} {_local_address(target) or ''}".rstrip())
+            lines.append(tr("Last error: {error}").format(error=error))
+        here = f"{socket.gethostname()} {_local_address(target) or ''}".rstrip()
+        lines.append(tr("This kiosk: {kiosk}").format(kiosk=here))
         report = self.kiosk.sync.last_report
-        lines.append(f"Last sync: {report.sent} sent, {report.done} done, "
-                     f"{report.conflicts} conflict(s)"
-                     + (f", stopped: {scrub(report.error)}" if report.error else ""))
+        lines.append(self.ntr("Last sync: {sent} sent, {done} done, {n} conflict.",
+                              "Last sync: {sent} sent, {done} done, {n} conflicts.",
+                              report.conflicts).format(sent=report.sent, done=report.done,
+                                                       n=report.conflicts))
+        if report.error:
+            lines.append(tr("Last sync stopped: {error}").format(error=scrub(report.error)))
         return lines
 
     def queue_lines(self, limit: int = 12) -> list[str]:
@@ -295,19 +472,50 @@ class TechnicianConsole:
         counts = j.counts()
         oldest = j.oldest_pending()
         pending = counts.get("pending", 0) + counts.get("sent", 0)
-        lines = [f"Waiting: {pending}   Conflicts: {counts.get('conflict', 0)}   "
-                 f"Rejected: {counts.get('rejected', 0)}"]
+        lines = [self.tr("Waiting: {pending}   Conflicts: {conflicts}   Rejected: {rejected}")
+                 .format(pending=pending, conflicts=counts.get("conflict", 0),
+                         rejected=counts.get("rejected", 0))]
         if oldest is not None:
-            lines.append(f"Oldest waiting: {oldest.isoformat(timespec='minutes')} "
-                         f"({_age(pending_age_s(oldest))} ago)")
+            lines.append(self.tr("Oldest waiting: {time} ({age} ago)").format(
+                time=oldest.isoformat(timespec="minutes"),
+                age=format_duration(pending_age_s(oldest), self.language)))
+        row_text = self.tr("#{seq} {kind} {state} item {item} patron {patron} {time}")
         for row in j.rows()[-limit:]:
-            lines.append(f"#{row.seq} {row.kind} {row.state} item {row.item_id} "
-                         f"patron {row.patron_ref} {row.created_at[:16]}"
+            lines.append(row_text.format(seq=row.seq, kind=row.kind, state=row.state,
+                                         item=row.item_id, patron=row.patron_ref,
+                                         time=row.created_at[:16])
                          + (f" – {scrub(row.last_error)[:60]}" if row.last_error else ""))
         return lines
 
     def log_lines(self, count: int = 40) -> list[str]:
+        """The scrubbed log tail, as logged (log lines are not translated: they are what
+        support and the log files say)."""
         return self._recent.lines(count) if self._recent is not None else []
+
+
+def _tone(result: CheckResult) -> Tone:
+    return "ok" if result.ok else "bad"
+
+
+def _tags_read(tags: Sequence[TagRead]) -> Say:
+    """The tag test's result: how many tags, and the first six with owner and security bit."""
+
+    def say(language: str) -> str:
+        parts = [(t.item_id or gettext(language, "(unreadable tag)"))
+                 + (f" [{t.owner_isil}]" if t.owner_isil else "") + " "
+                 + (gettext(language, "secured") if t.secured
+                    else gettext(language, "unsecured"))
+                 for t in tags[:6]]
+        return ngettext(language, "{n} tag: {tags}", "{n} tags: {tags}", len(tags)).format(
+            n=len(tags), tags="; ".join(parts))
+
+    return say
+
+
+def _configured_language(kiosk: Any) -> str:
+    """The kiosk's default language (what the idle screen shows between patrons)."""
+    settings = getattr(kiosk, "settings", None)
+    return str(getattr(getattr(settings, "kiosk", None), "language", DEFAULT_LANGUAGE))
 
 
 def _backend_target(settings: Any) -> tuple[str, int] | None:
@@ -332,32 +540,29 @@ def _local_address(target: tuple[str, int] | None) -> str:
         return ""
 
 
-def _age(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 # ---- the unlock hook (runner) -------------------------------------------------------------------
 
 
-def attempt_message(result: Attempt) -> str:
+def attempt_message(result: Attempt, language: str) -> str:
+    """Why the PIN did not open technician mode, in `language` (the patron screen's)."""
     if result.ok:
         return ""
     if result.not_configured:
-        return "No technician PIN is set on this kiosk (kiosk config set-pin)."
+        return gettext(language, "No technician PIN is set on this kiosk (kiosk config set-pin).")
     if result.locked:
-        return f"Technician mode is locked for {max(1, round(result.locked_for_s / 60))} min."
-    return f"Wrong PIN. {result.tries_left} tries left."
+        minutes = max(1, round(result.locked_for_s / 60))
+        return ngettext(language, "Technician mode is locked for {n} minute.",
+                        "Technician mode is locked for {n} minutes.", minutes).format(n=minutes)
+    return ngettext(language, "Wrong PIN. {n} try left.", "Wrong PIN. {n} tries left.",
+                    result.tries_left).format(n=result.tries_left)
 
 
 def technician_unlock_hook(kiosk: Any, settings: Any, *,
                            gate: PinGate | None = None,
                            restart: Callable[[], None] | None = None) -> Callable[[str], None]:
     """The UI's `on_technician_pin`: check the PIN (worker thread), then open the console on
-    the Kivy thread, or show why not."""
+    the Kivy thread, or show why not. Both speak the language on screen at that moment, read
+    on the Kivy thread, where the patron side changes it."""
     pin_gate = gate or gate_from_settings(settings)
 
     def on_pin(pin: str) -> None:
@@ -367,8 +572,8 @@ def technician_unlock_hook(kiosk: Any, settings: Any, *,
         if result.ok:
             Clock.schedule_once(lambda _dt: open_console(kiosk, restart=restart), 0)
         else:
-            message = attempt_message(result)
-            Clock.schedule_once(lambda _dt: show_notice(message), 0)
+            Clock.schedule_once(
+                lambda _dt: show_notice(attempt_message(result, _screen_language(kiosk))), 0)
 
     return on_pin
 
@@ -382,8 +587,18 @@ def _stop_app() -> None:
         app.stop()
 
 
+def _screen_language(kiosk: Any) -> str:
+    """The language the patron screen shows now (the idle screen's is the configured default
+    between patrons); the kiosk's default when no KioskApp runs."""
+    from kivy.app import App
+
+    lang = getattr(App.get_running_app(), "lang", None)
+    return lang if lang in LANGUAGES else _configured_language(kiosk)
+
+
 def open_console(kiosk: Any, *, restart: Callable[[], None] | None = None) -> Any:
-    """Open the console over the running app's screens (Kivy thread). Returns the panel."""
+    """Open the console over the running app's screens (Kivy thread), in the language the
+    screen shows. Returns the panel."""
     from kivy.app import App
 
     app = App.get_running_app()
@@ -391,8 +606,10 @@ def open_console(kiosk: Any, *, restart: Callable[[], None] | None = None) -> An
     existing = getattr(app, "_technician_panel", None)
     if existing is not None and existing.parent is not None:
         return existing
+    languages = tuple(getattr(getattr(app, "settings", None), "languages", LANGUAGES))
     panel_cls = _panel_class()
-    panel = panel_cls(TechnicianConsole(kiosk, restart=restart or _stop_app))
+    panel = panel_cls(TechnicianConsole(kiosk, restart=restart or _stop_app,
+                                        language=_screen_language(kiosk)), languages=languages)
     if root is not None:
         root.add_widget(panel)
     if app is not None:
@@ -438,6 +655,7 @@ def _panel_class() -> type:
 
 
 def _build_panel_class() -> type:
+    from kivy.app import App
     from kivy.clock import Clock
     from kivy.graphics import Color, Rectangle
     from kivy.metrics import dp
@@ -447,12 +665,17 @@ def _build_panel_class() -> type:
     from kivy.uix.label import Label
     from kivy.uix.scrollview import ScrollView
 
+    from kiosk.ui.widgets import LanguageButtons
+
     bg = (0.08, 0.1, 0.13, 1)
-    ok_colour = (0.45, 0.85, 0.5, 1)
-    bad_colour = (1, 0.45, 0.4, 1)
+    colours: dict[Tone, tuple[float, ...]] = {
+        "plain": (1, 1, 1, 1), "ok": (0.45, 0.85, 0.5, 1), "bad": (1, 0.45, 0.4, 1)}
 
     def button(text: str, action: Callable[[], object], name: str) -> Button:
-        b = Button(text=text, size_hint=(1, None), height=dp(56), font_size=dp(18))
+        b = Button(text=text, size_hint=(1, None), height=dp(56), font_size=dp(18),
+                   halign="center", valign="middle")
+        # a long label ("Imprimer un ticket test") wraps onto a second line, never off the edge
+        b.bind(size=lambda w, v: setattr(w, "text_size", (max(v[0] - dp(12), dp(10)), v[1])))
         b.action_name = name
         b.bind(on_release=lambda _b: action())
         return b
@@ -466,30 +689,34 @@ def _build_panel_class() -> type:
         return lbl
 
     class ConsolePanel(FloatLayout):
-        """The technician console: tabs on the left, the tab's content on the right."""
+        """The technician console: a header with the language buttons, tabs on the left, the
+        tab's buttons and content on the right. Every text comes from the console."""
 
-        TABS = ("Devices", "Network", "Queue", "Log", "Restart")
-
-        def __init__(self, console: TechnicianConsole, **kwargs: Any) -> None:
+        def __init__(self, console: TechnicianConsole, *,
+                     languages: tuple[str, ...] = LANGUAGES, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self.console = console
-            self.tab = "Devices"
-            self._confirm_restart = False
             with self.canvas.before:
                 Color(*bg)
                 self._rect = Rectangle(pos=self.pos, size=self.size)
             self.bind(pos=self._sync, size=self._sync)
             outer = BoxLayout(orientation="vertical", padding=dp(12), spacing=dp(8))
             header = BoxLayout(size_hint_y=None, height=dp(56), spacing=dp(8))
-            header.add_widget(Label(text="Technician mode", font_size=dp(24), bold=True,
-                                    halign="left"))
-            header.add_widget(button("Back to patrons", self.dismiss, "technician-close"))
+            self.title = Label(font_size=dp(24), bold=True, halign="left")
+            header.add_widget(self.title)
+            # the patron header's buttons; a press changes the console's language only
+            self.languages = LanguageButtons(languages, self.choose_language,
+                                             prefix="technician-lang-")
+            self.languages.fit(App.get_running_app().theme)
+            self.languages.add_to(header)
+            self.back = button("", self.dismiss, "technician-close")
+            header.add_widget(self.back)
             outer.add_widget(header)
             body = BoxLayout(spacing=dp(12))
             tabs = BoxLayout(orientation="vertical", size_hint_x=0.24, spacing=dp(6))
             self.tab_buttons: dict[str, Button] = {}
-            for name in self.TABS:
-                b = button(name, lambda n=name: self.show(n), f"technician-tab-{name.lower()}")
+            for name in TABS:
+                b = button("", lambda n=name: self.show(n), f"technician-tab-{name}")
                 self.tab_buttons[name] = b
                 tabs.add_widget(b)
             tabs.add_widget(Label())
@@ -509,7 +736,11 @@ def _build_panel_class() -> type:
             console.on_update = lambda: Clock.schedule_once(lambda _dt: self.refresh(), 0)
             console.open()
             self._tick = Clock.schedule_interval(self._periodic, 1.0)
-            self.show("Devices")
+            self.show(TABS[0])
+
+        @property
+        def tab(self) -> str:
+            return self.console.tab
 
         def _sync(self, *_args: object) -> None:
             self._rect.pos, self._rect.size = self.pos, self.size
@@ -535,83 +766,46 @@ def _build_panel_class() -> type:
                 return
             self.refresh()
 
-        def show(self, tab: str) -> None:
-            self.tab = tab
-            self._confirm_restart = False
-            for name, b in self.tab_buttons.items():
-                b.background_color = (0.2, 0.55, 0.8, 1) if name == tab else (1, 1, 1, 1)
-            self.actions.clear_widgets()
-            c = self.console
-            if tab == "Devices":
-                for text, action, name in (
-                    ("Read a card", c.wait_for_card, "technician-test-card"),
-                    ("Read a tag", c.wait_for_tag, "technician-test-tag"),
-                    ("Print test receipt", c.print_test_receipt, "technician-test-printer"),
-                    ("Blink the lights", c.blink_lights, "technician-test-lights"),
-                ):
-                    self.actions.add_widget(button(text, action, name))
-            elif tab == "Network":
-                self.actions.add_widget(button("Test the connection", c.test_connection,
-                                               "technician-test-network"))
-            elif tab == "Queue":
-                self.actions.add_widget(button("Sync now", c.sync_now, "technician-sync-now"))
-            elif tab == "Restart":
-                self.actions.add_widget(button("Restart the kiosk application",
-                                               self._restart, "technician-restart"))
+        def choose_language(self, code: str) -> None:
+            """The technician's own language: the console changes, the patron side does not."""
+            self.console.set_language(code)
+            self._label()
+            self._build_actions()
             self.refresh()
 
-        def _restart(self) -> None:
-            if not self._confirm_restart:
-                self._confirm_restart = True
-                self.refresh()
-                return
-            self.dismiss()
-            self.console.restart()
+        def show(self, tab: str) -> None:
+            self.console.select_tab(tab)
+            self._label()
+            self._build_actions()
+            self.refresh()
 
-        def lines(self) -> list[tuple[str, tuple[float, ...]]]:
+        def _label(self) -> None:
             c = self.console
-            white = (1, 1, 1, 1)
-            out: list[tuple[str, tuple[float, ...]]] = []
-            results = dict(c.results)
-            if self.tab == "Devices":
-                for name, ok, kind in c.devices_text():
-                    out.append((f"{'OK  ' if ok else 'DOWN'}  {name} ({kind})",
-                                ok_colour if ok else bad_colour))
-                if not out:
-                    out.append(("No devices configured.", white))
-                for key in ("card", "tag", "barcode", "printer", "lights"):
-                    if key in results:
-                        r = results[key]
-                        out.append((f"{key}: {r.text}", ok_colour if r.ok else bad_colour))
-            elif self.tab == "Network":
-                out += [(line, white) for line in c.network_lines()]
-                if "network" in results:
-                    r = results["network"]
-                    out.append((r.text, ok_colour if r.ok else bad_colour))
-            elif self.tab == "Queue":
-                out += [(line, white) for line in c.queue_lines()]
-                if "sync" in results:
-                    out.append((results["sync"].text, ok_colour))
-            elif self.tab == "Log":
-                out += [(line, white) for line in c.log_lines()] or [("(no log lines yet)",
-                                                                       white)]
-            elif self.tab == "Restart":
-                out.append(("Restarting closes the kiosk application; it starts again by "
-                            "itself within seconds. Transactions in the queue are kept.", white))
-                if self._confirm_restart:
-                    out.append(("Press the button again to restart now.", bad_colour))
-            return out
+            self.title.text = c.tr("Technician mode")
+            self.back.text = c.tr("Back to patrons")
+            self.languages.show(c.language)
+            for name, b in self.tab_buttons.items():
+                b.text = c.tab_title(name)
+                b.background_color = (0.2, 0.55, 0.8, 1) if name == c.tab else (1, 1, 1, 1)
+
+        def _build_actions(self) -> None:
+            self.actions.clear_widgets()
+            for name, label, action in self.console.actions():
+                self.actions.add_widget(button(label, self._pressing(action), name))
+
+        def _pressing(self, action: Callable[[], object]) -> Callable[[], None]:
+            def press() -> None:
+                action()
+                if not self.console.opened:  # it restarted the kiosk: nothing left to show
+                    self.dismiss()
+
+            return press
 
         def refresh(self) -> None:
-            try:
-                lines = self.lines()
-            except Exception as exc:  # a broken journal must not close the console
-                log.exception("technician view failed")
-                lines = [(f"cannot show this: {scrub(str(exc))}", bad_colour)]
             self.content.clear_widgets()
-            for text, colour in lines:
-                self.content.add_widget(text_label(text, colour,
-                                                   14 if self.tab == "Log" else 17))
+            size = 14 if self.tab == "log" else 17
+            for text, tone in self.console.lines():
+                self.content.add_widget(text_label(text, colours[tone], size))
 
         def dismiss(self) -> None:
             self._tick.cancel()

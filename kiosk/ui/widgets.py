@@ -1,5 +1,6 @@
 """Reusable touchscreen widgets: buttons that fit their text, auto-height labels, status
-rows with icon + word + colour, a PIN pad, overlays and the hidden technician corner.
+rows with icon + word + colour, a PIN pad, overlays, the hidden technician corner and the
+language buttons the patron header and the technician console share.
 
 Why text-fitting widgets: the same screen must work at 800×480 and 1920×1080, in four
 languages (German words are long) and in large-text mode, without cutting anything off.
@@ -26,6 +27,8 @@ from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.label import Label
 from kivy.uix.widget import Widget
+
+from kiosk.ui.theme import Theme
 
 log = logging.getLogger(__name__)
 
@@ -257,3 +260,37 @@ class ButtonRow(GridLayout):
         n = max(1, len(self.children))
         fits = self.width >= n * self.min_button_width + (n - 1) * self.spacing[0]
         self.cols = n if fits else max(1, int(self.width // self.min_button_width) or 1)
+
+
+class LanguageButtons:
+    """The language buttons ("NL ✔", "FR", "DE", "EN") of a header.
+
+    Why one class: the patron header and the technician console show the same buttons, so a
+    technician finds the switch where patrons do. What a press does is the owner's business
+    (the patron header asks the session, the console only changes its own language), hence
+    `on_choose`; `prefix` keeps the two sets apart for tests and the tour.
+    """
+
+    def __init__(self, codes: tuple[str, ...], on_choose: Callable[[str], None], *,
+                 prefix: str = "lang-") -> None:
+        self.buttons: dict[str, KioskButton] = {}
+        for code in codes:
+            btn = KioskButton(action_name=f"{prefix}{code}", size_hint=(None, 1))
+            btn.bind(on_release=lambda _b, c=code: on_choose(c))
+            self.buttons[code] = btn
+
+    def add_to(self, layout: Widget) -> None:
+        for btn in self.buttons.values():
+            layout.add_widget(btn)
+
+    def fit(self, t: Theme) -> None:
+        """Wide enough for "NL ✔" at the theme's touch target."""
+        width = max(t.target * 1.25, dp(80))
+        for btn in self.buttons.values():
+            btn.width = width
+
+    def show(self, current: str) -> None:
+        """Mark `current` (a tick, the primary colour): the language in use is seen at once."""
+        for code, btn in self.buttons.items():
+            btn.text = code.upper() + (" \u2714" if code == current else "")
+            btn.kind = "primary" if code == current else "secondary"

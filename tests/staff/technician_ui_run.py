@@ -12,7 +12,9 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parents[1]), str(HERE)]
@@ -75,8 +77,20 @@ def main(url: str, data_dir: Path, shots: Path) -> dict[str, object]:
         texts = [w.text for w in probe.on_screen(app) if getattr(w, "technician_notice", False)]
         return texts[-1] if texts else ""
 
+    def on_screen(prefix: str) -> list[str]:
+        """The texts of the buttons on screen whose names start with `prefix`, top to bottom."""
+        hits = [w for w in probe.on_screen(app)
+                if str(getattr(w, "action_name", "")).startswith(prefix)]
+        return [w.text for w in sorted(hits, key=lambda w: (-w.to_window(*w.pos)[1],
+                                                            w.to_window(*w.pos)[0]))]
+
+    def choose_on_idle(code: str) -> bool:
+        probe.tap(probe.button(app, f"lang-{code}"))
+        return probe.pump_until(lambda: kiosk.session.view.language == code, 5)
+
     try:
         found.update(watchdog_follows_the_ui_clock(kiosk, data_dir))
+        choose_on_idle("en")  # the English screenshots: a patron chose English on the idle screen
         enter("1111")
         probe.pump_until(lambda: bool(notice()), 10)
         found["wrong_pin_notice"] = notice()
@@ -90,13 +104,13 @@ def main(url: str, data_dir: Path, shots: Path) -> dict[str, object]:
         found["devices_text"] = probe.screen_text(app)
         probe.tap(_button(p, "technician-test-card"))
         running.devs.card_reader.present_uid(JAN.card_uid)
-        probe.pump_until(lambda: "card read" in probe.screen_text(app), 10)
+        probe.pump_until(lambda: "Card read:" in probe.screen_text(app), 10)
         running.kiosk.wait_idle()
         found["card_text"] = [line for line in probe.screen_text(app).splitlines()
-                              if line.startswith("card:")]
+                              if line.startswith("Card reader:")]
         found["screen_behind"] = kiosk.session.view.screen.value
         probe.tap(_button(p, "technician-test-printer"))
-        probe.pump_until(lambda: "test receipt printed" in probe.screen_text(app), 10)
+        probe.pump_until(lambda: "Test receipt printed" in probe.screen_text(app), 10)
         found["receipts"] = len(running.devs.printer.receipts)
         probe.screenshot(shots / "technician-devices.png")
         probe.tap(_button(p, "technician-tab-queue"))
@@ -119,6 +133,8 @@ def main(url: str, data_dir: Path, shots: Path) -> dict[str, object]:
         found["restarts"] = len(restarts)
         found["closed"] = p.parent is None
         found["tap_removed"] = "handle" not in vars(kiosk.session)
+        found.update(console_follows_the_idle_language(app, kiosk, enter, notice, on_screen,
+                                                       choose_on_idle, shots))
         # a technician who walks away: the console closes itself
         import kiosk.ui.technician as technician_ui
 
@@ -134,6 +150,47 @@ def main(url: str, data_dir: Path, shots: Path) -> dict[str, object]:
         app.stop()
         running.close()
         Window.close()
+    return found
+
+
+def console_follows_the_idle_language(app: Any, kiosk: Any, enter: Callable[[str], None],
+                                      notice: Callable[[], str],
+                                      on_screen: Callable[[str], list[str]],
+                                      choose_on_idle: Callable[[str], bool],
+                                      shots: Path) -> dict[str, object]:
+    """The idle screen in French: the PIN notice and the console are French; the console's own
+    Dutch button changes the console only; closing it leaves the patron side in French."""
+    from kiosk.ui import probe
+
+    found: dict[str, object] = {}
+    choose_on_idle("fr")
+    enter("1111")
+    probe.pump_until(lambda: bool(notice()), 10)
+    found["fr_wrong_pin_notice"] = notice()
+    probe.pump_until(lambda: not notice(), 10)
+    enter(PIN)
+    probe.pump_until(lambda: getattr(app, "_technician_panel", None) is not None
+                     and app._technician_panel.parent is not None, 10)
+    panel = app._technician_panel
+
+    def console_labels() -> dict[str, object]:
+        return {"title": panel.title.text, "back": on_screen("technician-close"),
+                "tabs": on_screen("technician-tab-"), "buttons": on_screen("technician-test-"),
+                "languages": on_screen("technician-lang-"),
+                "text": probe.screen_text(app).splitlines()}
+
+    found["fr_console"] = console_labels()
+    probe.screenshot(shots / "technician-devices-fr.png")
+    probe.tap(_button(panel, "technician-lang-nl"))
+    probe.pump(3)
+    found["nl_console"] = console_labels()
+    found["while_open"] = {"app_lang": app.lang, "session": kiosk.session.view.language}
+    probe.tap(_button(panel, "technician-close"))
+    probe.pump(3)
+    found["after_close"] = {
+        "closed": panel.parent is None, "app_lang": app.lang,
+        "session": kiosk.session.view.language, "screen": kiosk.session.view.screen.value,
+        "patron_languages": on_screen("lang-"), "text": probe.screen_text(app).splitlines()}
     return found
 
 

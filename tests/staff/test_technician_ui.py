@@ -1,7 +1,8 @@
 """Technician mode in the real Kivy window (own process): the hidden corner and a PIN open it,
 a wrong PIN does not, live tests work, patrons' screens stay untouched, restart asks twice;
-the systemd watchdog pings follow the UI thread's clock.
-Screenshots: docs/screenshots/technician-*.png."""
+the systemd watchdog pings follow the UI thread's clock. The console speaks the idle screen's
+language, switches on its own, and leaves the patron side's language alone.
+Screenshots: docs/screenshots/technician-*.png (English; technician-devices-fr.png French)."""
 
 from __future__ import annotations
 
@@ -34,12 +35,13 @@ def test_technician_mode_on_the_touchscreen(library: Any, tmp_path: Path) -> Non
     assert found["opened"] is True
     assert "OK    card_reader (sim)" in found["devices_text"]
     [card] = found["card_text"]
-    assert card.startswith("card: card read: card_uid") and card.endswith("E5F6 (card_reader)")
+    assert card.startswith("Card reader: Card read: card_uid") and card.endswith(
+        "E5F6 (card_reader)")
     assert found["screen_behind"] == "idle"  # the test card did not start a patron visit
     assert found["receipts"] == 1
     assert "Waiting: 0" in found["queue_text"]
     assert "Central side: online" in found["network_text"]
-    assert "the central side answered in" in found["network_text"]
+    assert "The central side answered in" in found["network_text"]
     assert found["restart_after_one_press"] == []  # asks for a second press
     assert found["restarts"] == 1 and found["closed"] and found["tap_removed"]
     assert found["idle_closed"] is True  # left alone, technician mode closes itself
@@ -47,5 +49,34 @@ def test_technician_mode_on_the_touchscreen(library: Any, tmp_path: Path) -> Non
     everything = json.dumps(found, ensure_ascii=False) + done.stderr
     assert JAN.card_uid not in everything and JAN.patron_id not in everything
     assert "2468" not in done.stderr
-    for name in ("devices", "queue", "network", "wrong-pin"):
+    assert_console_follows_the_idle_language(found)
+    for name in ("devices", "queue", "network", "wrong-pin", "devices-fr"):
         assert (ROOT / "docs" / "screenshots" / f"technician-{name}.png").stat().st_size > 3000
+
+
+def assert_console_follows_the_idle_language(found: dict[str, Any]) -> None:
+    """A patron left the idle screen in French when the technician came."""
+    assert found["fr_wrong_pin_notice"] == "Code PIN erroné. Encore 4 essais."
+    fr = found["fr_console"]
+    assert fr["title"] == "Mode technicien" and fr["back"] == ["Retour aux usagers"]
+    assert fr["tabs"] == ["Appareils", "Réseau", "File d'attente", "Journal", "Redémarrer"]
+    assert fr["buttons"] == ["Lire une carte", "Lire une étiquette", "Imprimer un ticket test",
+                             "Tester les voyants"]
+    assert fr["languages"] == ["NL", "FR \u2714", "DE", "EN"]  # the patron header's buttons
+    assert "OK    card_reader (sim)" in fr["text"]
+    # the technician switches the console to Dutch: everything on it follows ...
+    nl = found["nl_console"]
+    assert nl["title"] == "Technicusmodus" and nl["back"] == ["Terug naar leners"]
+    assert nl["tabs"] == ["Apparaten", "Netwerk", "Wachtrij", "Logboek", "Herstarten"]
+    assert nl["buttons"] == ["Kaart lezen", "Tag lezen", "Testticket afdrukken",
+                             "Lampjes testen"]
+    assert nl["languages"] == ["NL \u2714", "FR", "DE", "EN"]
+    assert not any("Appareils" in line or "Lire une carte" in line for line in nl["text"])
+    # ... but the patron side does not take on the technician's choice
+    assert found["while_open"] == {"app_lang": "fr", "session": "fr"}
+    after = found["after_close"]
+    assert after["closed"] and after["screen"] == "idle"
+    assert after["app_lang"] == "fr" and after["session"] == "fr"
+    assert after["patron_languages"] == ["NL", "FR \u2714", "DE", "EN"]
+    assert "Posez votre carte de bibliothèque sur le lecteur ou scannez-la." in after["text"]
+    assert not any("Technicusmodus" in line or "Apparaten" in line for line in after["text"])

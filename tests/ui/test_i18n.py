@@ -138,3 +138,14 @@ def test_no_patron_text_is_hard_coded_in_the_kv_file() -> None:
     kv = (Path(catalog.CATALOG_DIR).parent / "ui" / "kiosk.kv").read_text(encoding="utf-8")
     literal_texts = re.findall(r"^\s*text:\s*'([^'\\]*[A-Za-z]{2,}[^']*)'", kv, re.M)
     assert literal_texts == []
+
+
+def test_durations_follow_each_language() -> None:
+    """How long the catalog took to answer, how old the oldest queued loan is (technician
+    console): the unit a person picks, written the way each language writes it."""
+    assert [i18n.format_duration(s, "nl") for s in (0.012, 4.25, 45, 700, 5400)] == [
+        "12 ms", "4,2 sec", "45 sec", "12 min", "1,5 uur"]
+    assert i18n.format_duration(700, "fr") == "12\xa0min"
+    assert i18n.format_duration(5400, "fr") == "1,5\u202fh"
+    assert i18n.format_duration(45, "de") == "45 Sek."
+    assert i18n.format_duration(1.5, "en") == "1.5 sec"
