@@ -4,8 +4,10 @@ Exactly once rests on two things: each transaction carries its UUID, which the c
 uses as an idempotency key (a replay returns the first answer and changes nothing), and a row
 leaves the journal only after the server's answer is committed locally. A crash anywhere
 between means the batch is sent again, which is harmless. (SIP2 has no idempotency key: rows
-sent before without an answer arrive flagged `maybe_applied`, and the SIP2 backend looks at the
-patron's loans before sending such a checkout again; see docs/architecture.md.)
+sent before without an answer arrive flagged `maybe_applied`, and the SIP2 backend reads the
+library's records back before sending such a row again. That can settle one row in doubt, not a
+batch, so a backend may cap its batches with `replay_batch_limit` (SIP2: one row, each answer
+journaled before the next is sent); see docs/architecture.md.)
 
 Failures split in two kinds. "Later" (network, timeout, 5xx, 429, a malformed reply): the rows
 stay pending and the worker backs off exponentially with jitter, honouring Retry-After.
@@ -77,7 +79,8 @@ class SyncWorker:
         self._journal = journal
         self._backend = backend
         self.connectivity = connectivity or Connectivity()
-        self._batch_size = batch_size
+        limit = getattr(backend, "replay_batch_limit", None)  # see the module doc
+        self._batch_size = min(batch_size, limit) if limit else batch_size
         self._backoff = backoff or Backoff()
         self._heartbeat_s = heartbeat_s
         self._status = status or (lambda: {})

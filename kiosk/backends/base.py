@@ -93,7 +93,10 @@ class BackendStatus:
 @runtime_checkable
 class CatalogBackend(Protocol):
     """What the kiosk needs from the library system. Every method may raise
-    `BackendUnavailable` or `Refused`, and nothing else."""
+    `BackendUnavailable` or `Refused`, and nothing else.
+
+    A backend may also have `replay_batch_limit` (an int): the most transactions the sync
+    worker hands `replay` at once (SIP2: 1, see `Sip2Backend`)."""
 
     def identify(self, credential: Credential, pin: str | None = None) -> Patron: ...
 

@@ -2,14 +2,15 @@
 
 Tests that fork kiosk processes must not have server threads of their own (a fork copies only
 the forking thread, and any lock another thread held stays locked in the child), so the service
-runs in a subprocess and lives as long as its stdin is open.
+runs in a subprocess and lives as long as its stdin is open (see `ServerProcess`).
 """
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
+
+from kiosk.testing.server_process import ServerProcess
 
 _SERVE = """
 import sys
@@ -27,31 +28,12 @@ server.stop()
 """
 
 
-class CentralProcess:
+class CentralProcess(ServerProcess):
     def __init__(self, db_path: Path, *, seed: bool = True) -> None:
         self.db_path = db_path
-        self._proc = subprocess.Popen(
-            [sys.executable, "-c", _SERVE, str(db_path), "seed" if seed else "-"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )
-        assert_line = self._proc.stdout.readline() if self._proc.stdout else ""
-        if not assert_line.strip().isdigit():
-            self.close()
-            raise RuntimeError("the central service did not start")
-        self.port = int(assert_line)
+        super().__init__([sys.executable, "-c", _SERVE, str(db_path), "seed" if seed else "-"],
+                         what="the central service")
         self.url = f"http://127.0.0.1:{self.port}"
-
-    def close(self) -> None:
-        if self._proc.stdin:
-            self._proc.stdin.close()
-        try:
-            self._proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait(5)
 
     def __enter__(self) -> CentralProcess:
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

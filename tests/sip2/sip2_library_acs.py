@@ -1,13 +1,18 @@
 """A small library system behind pysip2's SIP2 server (someone else's ACS code).
 
-Used by the SIP2 tests and by bench/sip2_roundtrip.py. The circulation rules
-are deliberately tiny (a loan period, a loan limit, holds, fines) but the
-protocol side is pysip2's own codec and TCP server, so our client is
+Used by the SIP2 tests, by the SIP2 crash-consistency run (tests/sip2/sip2_crash_world.py) and
+by bench/sip2_roundtrip.py. The circulation rules are deliberately tiny (a loan period, a loan
+limit, holds, fines) but the protocol side is pysip2's own codec and TCP server, so our client is
 checked against framing, checksums and field layouts we did not write.
+
+Run as a program it serves in its own process until stdin closes (`serve_until_stdin_closes`);
+with ``--crash`` it serves `Library.for_crash()` and then prints that library's `summary()`.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -55,6 +60,18 @@ LOGIN_PASSWORD = "s3cret"
 INSTITUTION = "MAIN"
 LOAN_DAYS = 21
 LOAN_LIMIT = 3
+CRASH_PATRON = "P900"
+CRASH_ITEMS = tuple(f"C{n:02d}" for n in range(1, 9))
+
+# What the library did with each checkout/checkin, logged per item (`Library.acts`). SIP2 carries
+# no transaction id, so exactly-once is judged by these: a checkout of an item the same patron
+# already held (most library systems renew it) or a checkin of an item not on loan is a request
+# that arrived once too often.
+LENT = "O"  # checkout applied to an item that was not on loan
+RELENT = "R"  # checkout of an item the same patron already held: applied, in effect a renewal
+NOT_LENT = "N"  # checkout refused
+RETURNED = "I"  # checkin applied
+NOT_ON_LOAN = "X"  # checkin of an item not on loan: refused ("Item not checked out")
 
 
 def sip_date(moment: datetime) -> str:
@@ -85,7 +102,9 @@ class Library:
     patrons: dict[str, LibPatron] = field(default_factory=dict)
     items: dict[str, LibItem] = field(default_factory=dict)
     requests: list[object] = field(default_factory=list)  # every decoded request, in order
+    acts: dict[str, list[str]] = field(default_factory=dict)  # item -> LENT, RETURNED ... in order
     logins: int = 0
+    loan_limit: int = LOAN_LIMIT
     # Like Evergreen's default: AS lists every hold. Otherwise (Koha-like) AS lists the
     # holds waiting on the shelf and CD the ones not yet available.
     list_all_holds_in_as: bool = False
@@ -112,8 +131,35 @@ class Library:
         lib.items["I006"].due = now + timedelta(days=5)
         return lib
 
+    @classmethod
+    def for_crash(cls) -> Library:
+        """The crash-consistency run's library: one patron, eight plain items, and a loan limit
+        that never gets in the way (the run judges what was applied, not the rules)."""
+        lib = cls(patrons={CRASH_PATRON: LibPatron("Crash Tester", "9000")},
+                  items={iid: LibItem(f"Crash title {iid}") for iid in CRASH_ITEMS})
+        lib.loan_limit = len(CRASH_ITEMS)
+        return lib
+
     def loans_of(self, patron_id: str) -> list[str]:
         return [iid for iid, item in self.items.items() if item.holder == patron_id]
+
+    def act(self, item_id: str, code: str) -> None:
+        self.acts.setdefault(item_id, []).append(code)
+
+    def summary(self) -> dict[str, Any]:
+        """The library's state and what it did, JSON-ready: who holds each item, each item's acts
+        (as a string of LENT, RELENT ... codes), the checkouts and checkins applied, and the
+        requests that arrived once too often (`checkouts_of_held`, `checkins_not_on_loan`)."""
+        acts = {iid: "".join(codes) for iid, codes in self.acts.items()}
+        every = "".join(acts.values())
+        return {
+            "holders": {iid: item.holder for iid, item in self.items.items()},
+            "acts": acts,
+            "checkouts": every.count(LENT) + every.count(RELENT),
+            "checkins": every.count(RETURNED),
+            "checkouts_of_held": every.count(RELENT),
+            "checkins_not_on_loan": every.count(NOT_ON_LOAN),
+        }
 
 
 def build_server(lib: Library, *, without: tuple[str, ...] = (),
@@ -176,7 +222,7 @@ def build_server(lib: Library, *, without: tuple[str, ...] = (),
             institution_id=req.institution_id,
             patron_identifier=req.patron_identifier,
             personal_name=p.name if p else "",
-            charged_items_limit=f"{LOAN_LIMIT:04d}",
+            charged_items_limit=f"{lib.loan_limit:04d}",
             valid_patron="Y" if p else "N",
             valid_patron_password="Y" if p and req.patron_password == p.pin else "N",
             currency_type="EUR",
@@ -226,6 +272,7 @@ def build_server(lib: Library, *, without: tuple[str, ...] = (),
         it = lib.items.get(req.item_identifier)
 
         def no(message: str) -> CheckoutResponse:
+            lib.act(req.item_identifier, NOT_LENT)
             return CheckoutResponse(
                 ok="0", renewal_ok="N", magnetic_media="N", desensitize="N",
                 transaction_date=sip_date(now), institution_id=req.institution_id,
@@ -246,8 +293,9 @@ def build_server(lib: Library, *, without: tuple[str, ...] = (),
             return no("Item on hold for another patron")
         if it.holder and it.holder != req.patron_identifier:
             return no("Item already checked out to another patron")
-        if blocks and len(lib.loans_of(req.patron_identifier)) >= LOAN_LIMIT:
+        if blocks and len(lib.loans_of(req.patron_identifier)) >= lib.loan_limit:
             return no("Too many items checked out")
+        lib.act(req.item_identifier, RELENT if it.holder else LENT)
         it.holder = req.patron_identifier
         it.hold_for = None
         it.due = now + timedelta(days=LOAN_DAYS)
@@ -264,11 +312,13 @@ def build_server(lib: Library, *, without: tuple[str, ...] = (),
         now = datetime.now()
         it = lib.items.get(req.item_identifier)
         if it is None or it.holder is None:
+            lib.act(req.item_identifier, NOT_ON_LOAN)
             return CheckinResponse(
                 ok="0", resensitize="N", magnetic_media="N", alert="Y",
                 transaction_date=sip_date(now), institution_id=req.institution_id,
                 item_identifier=req.item_identifier, permanent_location="Main",
                 screen_message=("Item not checked out",))
+        lib.act(req.item_identifier, RETURNED)
         it.holder = None
         it.due = None
         waiting = "P300" if req.item_identifier == "I003" else None  # a hold for someone else
@@ -372,18 +422,22 @@ class RunningAcs:
         self._thread.join(10)
 
 
-def serve_until_stdin_closes() -> None:
-    """Run as a separate process (the benchmark): print the port, serve until stdin closes."""
-    import sys
+def serve_until_stdin_closes(library: Library | None = None, *, report: bool = False) -> None:
+    """Run as a separate process (the benchmark, the crash run): print the port, serve until
+    stdin closes; with `report`, then print the library's `summary()` as one JSON line."""
+    lib = library if library is not None else Library.sample()
 
     async def main() -> None:
-        server = build_server(Library.sample())
+        server = build_server(lib)
         async with server.start(host="127.0.0.1", port=0) as port:
             print(port, flush=True)
             await anyio.to_thread.run_sync(sys.stdin.read)
 
     anyio.run(main)
+    if report:
+        print(json.dumps(lib.summary()), flush=True)
 
 
 if __name__ == "__main__":
-    serve_until_stdin_closes()
+    crash = "--crash" in sys.argv[1:]
+    serve_until_stdin_closes(Library.for_crash() if crash else None, report=crash)

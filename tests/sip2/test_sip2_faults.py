@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pysip2 import CheckinResponse, EndSessionResponse
+from pysip2 import CheckinResponse, EndSessionResponse, PatronInformationResponse
 from sip2_fault_acs import CLOSE, STALL, FaultAcs, encode_reply, item_reply
 from sip2_library_acs import settings_for
 
@@ -233,11 +233,26 @@ def test_any_server_bytes_give_an_answer_or_a_backend_error(operation: str,
             assert result.ok  # a refusal must come as Refused, never as a silent ok=False
 
 
-def test_void_after_a_checkout_whose_answer_never_came() -> None:
-    """The VOID case that matters: the checkout may or may not have happened."""
+def charged(items: tuple[str, ...], frame: bytes) -> bytes:
+    """A 64 for patron P1 listing `items` as charged (what a VOID reads back first)."""
+    return encode_reply(PatronInformationResponse(
+        patron_status=" " * 14, language="000", transaction_date="20240101    120000",
+        hold_items_count="0000", overdue_items_count="0000",
+        charged_items_count=f"{len(items):04d}", fine_items_count="0000",
+        recall_items_count="0000", unavailable_holds_count="0000", institution_id="MAIN",
+        patron_identifier="P1", personal_name="", valid_patron="Y", charged_items=items), frame)
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_void_after_a_checkout_whose_answer_never_came(applied: bool) -> None:
+    """The VOID case that matters: the checkout may or may not have happened. The patron's
+    charged items tell: on loan, a no-block checkin undoes it; not, nothing is sent (a checkin
+    of an item not on loan is refused, and staff would get a conflict)."""
     def script(code: str, frame: bytes, n: int) -> object:
         if code == "11":
             return CLOSE  # the link dies before the answer
+        if code == "63":
+            return charged(("I1",) if applied else (), frame)
         return encode_reply(CheckinResponse(
             ok="1", resensitize="Y", magnetic_media="N", alert="N",
             transaction_date="20240101    120000", institution_id="MAIN",
@@ -249,5 +264,6 @@ def test_void_after_a_checkout_whose_answer_never_came() -> None:
             b.checkout(lost)
         [result] = b.replay([Transaction(TransactionKind.VOID, "P1", "I1", ref_tx_id=lost.tx_id)])
         assert result.status is ReplayStatus.DONE
-        checkin = next(f for f in acs.frames if f[:2] == b"09")
-        assert checkin[2:3] == b"Y"  # no-block: undo regardless of blocks
+        checkins = [f for f in acs.frames if f[:2] == b"09"]
+        assert len(checkins) == (1 if applied else 0)
+        assert all(c[2:3] == b"Y" for c in checkins)  # no-block: undo regardless of blocks

@@ -72,6 +72,13 @@ class _BadInput(Refused):
 class Sip2Backend:
     """CatalogBackend over SIP2. Thread-safe: the client serialises requests."""
 
+    # The sync worker hands `replay` one transaction at a time, so each answer is journaled
+    # before the next request goes out. SIP2 has no idempotency key: after a crash the kiosk
+    # reads the library back to learn whether a transaction in doubt was applied, and that only
+    # works for one transaction; with a whole batch in doubt, a loan and a later return of the
+    # same item both applied look exactly like neither applied, and both would be sent again.
+    replay_batch_limit = 1
+
     def __init__(self, settings: Sip2Settings, *, client: Sip2Client | None = None) -> None:
         self.settings = settings
         self._client = client if client is not None else Sip2Client(settings)
@@ -284,6 +291,11 @@ class Sip2Backend:
         except _BadInput as exc:
             return ReplayResult(tx.tx_id, ReplayStatus.REJECTED, detail=str(exc))
         except Refused as exc:
+            if tx.kind is TransactionKind.CHECKIN and exc.reason is ReasonCode.NOT_ON_LOAN:
+                # The book is back, which is all a return wants (an earlier return whose answer
+                # nobody saw, or the desk, got there first): nothing for staff to do.
+                return ReplayResult(tx.tx_id, ReplayStatus.DONE, detail=(
+                    f"the library had the item back already: {exc.message or exc.reason.value}"))
             return ReplayResult(tx.tx_id, ReplayStatus.CONFLICT,
                                 detail=exc.message or exc.reason.value)
         return ReplayResult(tx.tx_id, ReplayStatus.DONE, outcome=outcome)
@@ -297,13 +309,30 @@ class Sip2Backend:
                 "void: the transaction to undo was not sent through this connection, "
                 "so SIP2 cannot tell whether it was a checkout or a checkin"))
         kind, patron_id = original
+        patron_id = tx.patron_id or patron_id
+        if kind is TransactionKind.RENEW:
+            return self._void_renewal(tx, patron_id)
+        if not self._shows_in_records(kind, patron_id, tx.item_id):
+            log.info("SIP2 replay: the %s voided by %s never reached the library; nothing sent",
+                     kind.value, tx.tx_id[:8])
+            return ReplayResult(tx.tx_id, ReplayStatus.DONE, detail=(
+                f"void of a {kind.value} that never reached the library (or was undone already)"))
         if kind is TransactionKind.CHECKOUT:
             outcome = self._checkin(tx, no_block=no_block)
-        elif kind is TransactionKind.CHECKIN:
-            outcome = self._checkout(tx, no_block=no_block, patron_id=tx.patron_id or patron_id)
         else:
-            return self._void_renewal(tx, tx.patron_id or patron_id)
+            outcome = self._checkout(tx, no_block=no_block, patron_id=patron_id)
         return ReplayResult(tx.tx_id, ReplayStatus.DONE, outcome=outcome)
+
+    def _shows_in_records(self, kind: TransactionKind, patron_id: str | None,
+                          item_id: str) -> bool:
+        """Whether the checkout or checkin a VOID cancels shows in the library's records, so the
+        inverse act must be sent. SIP2 cannot undo by transaction id, and an inverse act for
+        something that never arrived is itself a wrong act: a checkin of an item not on loan
+        (refused: a conflict for staff) or a checkout of a book the patron still has (in effect
+        a renewal nobody asked for). True when the library cannot tell us (sent as before)."""
+        if kind is TransactionKind.CHECKOUT:
+            return self._charged_to(patron_id, item_id) is not False
+        return self._item_on_loan(item_id) is not True
 
     def _void_renewal(self, tx: Transaction, patron_id: str | None) -> ReplayResult:
         """SIP2 has no message that undoes a renewal, so staff must restore the due date, but
@@ -330,7 +359,7 @@ class Sip2Backend:
             f"{cannot_undo}"))
 
     def _applied_before(self, tx: Transaction) -> Outcome | None:
-        """A checkout or renewal whose earlier sending got no answer: did the library apply it?
+        """A transaction whose earlier sending got no answer: did the library apply it?
         SIP2 has no idempotency key, so reading the library's records back is the only way to
         forward it exactly once. Returns None when it must be sent (or the server cannot tell us).
 
@@ -343,26 +372,55 @@ class Sip2Backend:
         backend cannot read, or the item not seen on this patron's loans (e.g. a server listing
         titles in AU), the renewal is sent again as before (and may be renewed twice).
 
-        Checkins are sent again as they are: a second checkin of a returned item changes nothing.
+        A checkin was applied when the item is no longer on loan (17 -> 18 circulation status,
+        whoever had it: a patron may return a family member's book). Sent again, most library
+        systems refuse it ("not checked out"), which would leave a conflict for staff.
         """
-        if not tx.maybe_applied or not tx.patron_id:
+        if not tx.maybe_applied:
+            return None
+        if tx.kind is TransactionKind.CHECKIN:
+            return self._checkin_applied(tx)
+        if not tx.patron_id:
             return None
         if tx.kind is TransactionKind.RENEW:
             return self._renewal_applied(tx, tx.patron_id)
-        if (tx.kind is not TransactionKind.CHECKOUT
-                or not self.settings.summary_supported("charged")):
+        if tx.kind is not TransactionKind.CHECKOUT or not self._charged_to(tx.patron_id,
+                                                                            tx.item_id):
             return None
-        pid = self._checked_id(tx.patron_id, ReasonCode.UNKNOWN_PATRON, "patron")
-        item_id = self._checked_id(tx.item_id, ReasonCode.UNKNOWN_ITEM, "item")
-        reply = self._patron_information(pid, summary="charged")
-        if item_id not in reply.all("AU"):
-            return None
+        pid, item_id = tx.patron_id, tx.item_id
         self._remember(tx, TransactionKind.CHECKOUT, pid)  # a VOID can still undo it
         log.info("SIP2 replay: checkout %s was applied by an earlier attempt; not sent again",
                  tx.tx_id[:8])
         loan = self._loan(item_id)
         return Outcome(ok=True, item_id=item_id, title=loan.title,
                        due=None if loan.due == UNKNOWN_DUE else loan.due, tx_id=tx.tx_id)
+
+    def _checkin_applied(self, tx: Transaction) -> Outcome | None:
+        """The answer to a checkin that reached the library (see `_applied_before`), or None."""
+        if self._item_on_loan(tx.item_id) is not False:
+            return None
+        self._remember(tx, TransactionKind.CHECKIN, tx.patron_id)  # a VOID can still undo it
+        log.info("SIP2 replay: checkin %s was applied by an earlier attempt; not sent again",
+                 tx.tx_id[:8])
+        return Outcome(ok=True, item_id=tx.item_id, tx_id=tx.tx_id)
+
+    def _charged_to(self, patron_id: str | None, item_id: str) -> bool | None:
+        """Whether the item is among the patron's charged items (63) now; None when the kiosk
+        cannot ask (no patron, or the server is not configured for the charged summary)."""
+        if not patron_id or not self.settings.summary_supported("charged"):
+            return None
+        pid = self._checked_id(patron_id, ReasonCode.UNKNOWN_PATRON, "patron")
+        item_id = self._checked_id(item_id, ReasonCode.UNKNOWN_ITEM, "item")
+        return item_id in self._patron_information(pid, summary="charged").all("AU")
+
+    def _item_on_loan(self, item_id: str) -> bool | None:
+        """Whether the item is on loan to anyone now (17 -> 18 circulation status); None when
+        the library does not know the item."""
+        item_id = self._checked_id(item_id, ReasonCode.UNKNOWN_ITEM, "item")
+        info = self._item_information(item_id)
+        if _unknown_item(info):
+            return None
+        return info.flag("circulation_status") in ON_LOAN_STATUSES
 
     def _renewal_applied(self, tx: Transaction, patron_id: str) -> Outcome | None:
         """The answer to a renewal that reached the library (see `_applied_before`), or None."""
@@ -394,8 +452,7 @@ class Sip2Backend:
         due = parse_due_date(info.get("AH"), server_tz=self.settings.tz)
         if due is None:
             return None
-        if (due > due_before and self.settings.summary_supported("charged")
-                and item_id not in self._patron_information(pid, summary="charged").all("AU")):
+        if due > due_before and self._charged_to(pid, item_id) is False:
             return None
         return due, (info.get("AJ") or "").strip()
 
