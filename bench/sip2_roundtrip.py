@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import socket
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -43,6 +41,7 @@ from sip2_library_acs import INSTITUTION, LOGIN_PASSWORD, LOGIN_USER, RunningAcs
 from kiosk.backends.sip2 import Sip2Client, Sip2Settings  # noqa: E402
 from kiosk.backends.sip2.codec import _LAYOUTS, Message, encode, make  # noqa: E402
 from kiosk.backends.sip2.dates import format_sip_date  # noqa: E402
+from kiosk.testing.server_process import ServerProcess  # noqa: E402
 
 ROUNDS = 300
 RUNS = 5  # a fresh server process each: one run's placement on the CPUs biases it
@@ -92,25 +91,9 @@ def floor_exchange(sock: socket.socket, message: Message, sequence: int) -> Mess
 @contextlib.contextmanager
 def acs_process() -> Iterator[int]:
     """pysip2's server with the test library in a child process; yields its port."""
-    child = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "sip2" / "sip2_library_acs.py")],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
-    try:
-        if child.stdout is None or child.stdin is None:
-            raise SystemExit("cannot talk to the ACS process")
-        line = child.stdout.readline()
-        if not line.strip().isdigit():
-            raise SystemExit(f"ACS process did not start: {line!r}")
-        yield int(line)
-    finally:
-        if child.stdin is not None:
-            child.stdin.close()
-        try:
-            child.wait(10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait(5)
+    with ServerProcess([sys.executable, str(ROOT / "tests" / "sip2" / "sip2_library_acs.py")],
+                       what="the ACS process", env={"PYTHONPATH": str(ROOT)}) as acs:
+        yield acs.port
 
 
 def measure(port: int) -> dict[str, list[float]]:
