@@ -769,12 +769,13 @@ def _build_panel_class() -> type:
         def choose_language(self, code: str) -> None:
             """The technician's own language: the console changes, the patron side does not."""
             self.console.set_language(code)
-            self._label()
-            self._build_actions()
-            self.refresh()
+            self._redraw()
 
         def show(self, tab: str) -> None:
             self.console.select_tab(tab)
+            self._redraw()
+
+        def _redraw(self) -> None:
             self._label()
             self._build_actions()
             self.refresh()
