@@ -147,6 +147,8 @@ def build_kiosk(
         settings.journal_path,
         retention=timedelta(seconds=settings.journal.retention_s),
         min_free_bytes=int(settings.journal.min_free_mb * 1024 * 1024),
+        reserve_bytes=int(settings.journal.reserve_mb * 1024 * 1024),
+        conflict_max_age=timedelta(days=settings.journal.conflict_max_days),
     )
     journal.recover_inflight()
     backend = backend if backend is not None else build_backend(settings)
@@ -156,10 +158,12 @@ def build_kiosk(
     sync = SyncWorker(journal, backend, connectivity=connectivity,
                       batch_size=settings.sync.batch_size, heartbeat_s=settings.sync.heartbeat_s,
                       backoff=Backoff(settings.sync.backoff_base_s, settings.sync.backoff_max_s),
-                      status=status)
+                      status=status, poison_after=settings.sync.poison_after,
+                      patron_cache_max_age=timedelta(days=settings.offline.cache_days))
     circulation = CirculationService(backend, journal, policy=settings.offline,
                                      connectivity=connectivity, kiosk_id=settings.kiosk.id,
-                                     flush=sync.flush)
+                                     flush=sync.flush,
+                                     patron_wait_s=settings.session.patron_wait_s)
     kiosk: Kiosk
     session = Session(
         circulation, clock=clock, settings=session_settings(settings),

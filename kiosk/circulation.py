@@ -19,7 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from kiosk.backends.base import BackendUnavailable, CatalogBackend, Refused
+from kiosk.backends.base import (
+    BackendUnavailable,
+    CatalogBackend,
+    Refused,
+    patron_wait,
+    unexpected,
+)
 from kiosk.domain import (
     Account,
     Credential,
@@ -109,8 +115,12 @@ class CirculationService:
         connectivity: Connectivity | None = None,
         kiosk_id: str = "",
         flush: Callable[[], bool] | None = None,
+        patron_wait_s: float | None = 5.0,
     ) -> None:
         self._backend = backend
+        # the longest a patron waits for one action (identify, account, one item) before the
+        # offline policy answers instead; see kiosk.backends.base.patron_wait
+        self._wait_s = patron_wait_s
         self._flush = flush
         self._journal = journal
         self._policy = policy or OfflinePolicy()
@@ -127,7 +137,8 @@ class CirculationService:
     def identify(self, credential: Credential, pin: str | None = None) -> IdentifyResult:
         if self.connectivity.should_try_online():
             try:
-                patron = self._backend.identify(credential, pin)
+                with patron_wait(self._wait_s):
+                    patron = self._backend.identify(credential, pin)
             except Refused as refusal:
                 return IdentifyResult(None, refusal.reason)
             except BackendUnavailable as exc:
@@ -161,7 +172,8 @@ class CirculationService:
         if not self.connectivity.should_try_online():
             return None
         try:
-            account = self._backend.account(patron.patron_id)
+            with patron_wait(self._wait_s):
+                account = self._backend.account(patron.patron_id)
         except (BackendUnavailable, Refused) as exc:
             if isinstance(exc, BackendUnavailable):
                 self.connectivity.report(False, str(exc))
@@ -173,7 +185,8 @@ class CirculationService:
         if not self.connectivity.online:
             return
         try:
-            self._backend.end_session(patron.patron_id)
+            with patron_wait(self._wait_s):
+                self._backend.end_session(patron.patron_id)
         except (BackendUnavailable, Refused) as exc:
             log.info("end of session not acknowledged: %s", type(exc).__name__)
 
@@ -196,33 +209,56 @@ class CirculationService:
                   due_before: date | None = None) -> Outcome:
         tx = Transaction(kind=kind, patron_id=patron.patron_id if patron else None,
                          item_id=item_id, kiosk_id=self._kiosk_id, due_before=due_before)
-        if not self.connectivity.should_try_online() or not self._queue_flushed():
-            return self._offline(tx, patron, journaled=False)
-        journaled = self._journal_inflight(tx)
+        with patron_wait(self._wait_s):
+            if (not self.connectivity.should_try_online() or self._journal.held(item_id)
+                    or not self._queue_flushed()):
+                return self._offline(tx, patron, journaled=False)
+            try:
+                self._journal.record(tx, State.INFLIGHT)
+            except JournalError as exc:
+                # Every transaction is journaled before it is sent: without the row, a lost
+                # answer would leave a loan nobody knows about and no VOID to undo it.
+                log.error("journal cannot take an online transaction; refused before sending: %s",
+                          exc)
+                return Outcome(ok=False, reason=ReasonCode.JOURNAL_FULL, item_id=item_id,
+                               tx_id=tx.tx_id)
+            try:
+                return self._send(tx, patron)
+            except Exception as exc:
+                # Whatever went wrong (a bug, a journal error after the server answered), the
+                # server may have applied it and the patron hears "no": a VOID settles it in
+                # the next sync round. Should even that write fail, the row stays inflight and
+                # the sync worker voids it as an orphan (Journal.void_orphans).
+                unexpected(f"circulation {kind.value}", exc)
+                self._cancel_unknown(tx)
+                return Outcome(ok=False, reason=ReasonCode.REFUSED, item_id=item_id,
+                               tx_id=tx.tx_id)
+            finally:
+                self._journal.release(tx.tx_id)
+
+    def _send(self, tx: Transaction, patron: Patron | None) -> Outcome:
         send = {
             TransactionKind.CHECKOUT: self._backend.checkout,
             TransactionKind.CHECKIN: self._backend.checkin,
             TransactionKind.RENEW: self._backend.renew,
-        }[kind]
+        }[tx.kind]
         try:
             outcome = send(tx)
         except Refused as refusal:
-            if journaled:
-                self._journal.abandon(tx.tx_id)
+            self._journal.abandon(tx.tx_id)
             self.connectivity.report(True)
-            return Outcome(ok=False, reason=refusal.reason, item_id=item_id, tx_id=tx.tx_id,
+            return Outcome(ok=False, reason=refusal.reason, item_id=tx.item_id, tx_id=tx.tx_id,
                            screen_message=refusal.message, title=refusal.title)
         except BackendUnavailable as exc:
             self.connectivity.report(False, str(exc))
-            return self._offline(tx, patron, journaled=journaled)
+            return self._offline(tx, patron, journaled=True)
         self.connectivity.report(True)
         if outcome.tx_id != tx.tx_id:
             outcome = dataclasses.replace(outcome, tx_id=tx.tx_id)
-        if journaled:
-            try:
-                self._journal.settle(tx.tx_id, outcome)
-            except JournalError as exc:  # the server has it; a stale inflight row is voided later
-                log.error("could not settle a confirmed transaction: %s", exc)
+        try:
+            self._journal.settle(tx.tx_id, outcome)
+        except JournalError as exc:  # the server has it; the stale inflight row is voided later
+            log.error("could not settle a confirmed transaction: %s", exc)
         return outcome
 
     def _queue_flushed(self) -> bool:
@@ -230,15 +266,6 @@ class CirculationService:
         if self._flush is None or self._journal.pending_count() == 0:
             return True
         return self._flush()
-
-    def _journal_inflight(self, tx: Transaction) -> bool:
-        """Journal before sending; on a full disk the online path still works without it."""
-        try:
-            self._journal.record(tx, State.INFLIGHT)
-        except JournalError as exc:
-            log.error("journal unavailable for an online transaction, sending anyway: %s", exc)
-            return False
-        return True
 
     def _offline(self, tx: Transaction, patron: Patron | None, *, journaled: bool) -> Outcome:
         refusal = self._offline_refusal(tx, patron)

@@ -83,6 +83,8 @@ class SessionSection:
     goodbye_s: float = 4.0
     require_pin: bool = False
     auto_print_on_timeout: bool = False
+    # the longest a patron waits for one action before the offline policy answers
+    patron_wait_s: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ class JournalSection:
     path: str = ""
     retention_s: float = 0.0
     min_free_mb: float = 5.0
+    reserve_mb: float = 2.0
+    conflict_max_days: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,7 @@ class SyncSection:
     backoff_base_s: float = 1.0
     backoff_max_s: float = 300.0
     recheck_s: float = 30.0
+    poison_after: int = 5
 
 
 @dataclass(frozen=True)

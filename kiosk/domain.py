@@ -116,6 +116,24 @@ class Hold:
     pickup_until: date | None = None
 
 
+# The most loans or holds an account shows (and a backend fetches details for): a patron with
+# more sees the first ones and is asked to go to the desk; a server listing thousands cannot
+# make the kiosk look each one up.
+ACCOUNT_LIST_LIMIT = 100
+
+
+def listable(ids: list[str]) -> list[str]:
+    """Identifiers for an account list: blanks dropped, each once, at most ACCOUNT_LIST_LIMIT."""
+    seen: dict[str, None] = {}
+    for raw in ids:
+        value = raw.strip()
+        if value and value not in seen:
+            seen[value] = None
+            if len(seen) >= ACCOUNT_LIST_LIMIT:
+                break
+    return list(seen)
+
+
 @dataclass(frozen=True, slots=True)
 class Account:
     patron: Patron

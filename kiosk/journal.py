@@ -107,6 +107,60 @@ class JournalCorrupt(JournalError):
     """The journal could not be opened even after moving a damaged file aside."""
 
 
+class _Attempt:
+    """One try at a durable transaction (see `Journal._writes`)."""
+
+    def __init__(self, journal: Journal, *, last: bool) -> None:
+        self._journal = journal
+        self._db = journal._db
+        self._last = last
+        self.done = False
+
+    def __enter__(self) -> None:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            self._raise(exc)
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: object) -> bool:
+        if exc is None:
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.OperationalError as commit_error:
+                return self._failed(commit_error)
+            self.done = True
+            return False
+        if self._db.in_transaction:  # SQLITE_FULL may have rolled back already
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.OperationalError):
+            return self._failed(exc)
+        return False
+
+    def _failed(self, exc: sqlite3.OperationalError) -> bool:
+        """True (swallow, try again) when the reserve could make room; else raise ours."""
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+        if _is_full(exc) and not self._last:
+            self._journal._release_reserve()
+            return True
+        self._raise(exc)
+        return False  # pragma: no cover - _raise always raises
+
+    @staticmethod
+    def _raise(exc: sqlite3.OperationalError) -> None:
+        if _is_full(exc):
+            raise JournalFull(f"journal cannot grow: {exc}") from exc
+        raise JournalError(f"journal write failed: {exc}") from exc
+
+
+def _is_full(exc: sqlite3.Error) -> bool:
+    message = str(exc).lower()
+    return "full" in message or "disk i/o" in message
+
+
 class State:
     INFLIGHT = "inflight"
     PENDING = "pending"
@@ -115,6 +169,9 @@ class State:
     CONFLICT = "conflict"
     REJECTED = "rejected"
     VOIDED = "voided"
+    # the server failed on this row every time while answering everything else: set aside for
+    # staff with the evidence, with the later rows for the same item (see SyncWorker)
+    QUARANTINED = "quarantined"
 
 
 _FORWARDABLE = (State.PENDING, State.SENT)
@@ -154,13 +211,22 @@ class Journal:
         retention: timedelta = timedelta(0),
         min_free_bytes: int = 5 * 1024 * 1024,
         max_pages: int | None = None,
+        reserve_bytes: int = 2 * 1024 * 1024,
+        conflict_max_age: timedelta = timedelta(days=30),
     ) -> None:
         self.path = Path(path)
         self.retention = retention
         self.min_free_bytes = min_free_bytes
+        self.reserve_bytes = reserve_bytes
+        self.conflict_max_age = conflict_max_age
         self.moved_aside: Path | None = None
+        self._reserve = self.path.with_name(self.path.name + ".reserve")
         self._lock = threading.RLock()
         self._dirty = False
+        # inflight rows a live call is still working on (not orphans, see void_orphans), and
+        # answers the server gave that could not be written yet (settled again, never voided)
+        self._active: set[str] = set()
+        self._unsettled: dict[str, Outcome] = {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = self._open_checked()
@@ -173,6 +239,8 @@ class Journal:
         if max_pages is not None:
             self._db.execute(f"PRAGMA max_page_count = {int(max_pages)}")
         self._salt = self._meta("salt") or self._init_salt()
+        self._db.create_function("kiosk_pseudonym", 1, self._stored_pseudonym, deterministic=True)
+        self.keep_reserve()
 
     # ---- opening, integrity, migrations -------------------------------------------------------
 
@@ -223,33 +291,58 @@ class Journal:
 
     def _init_salt(self) -> str:
         salt = secrets.token_hex(16)
-        with self._write():
-            self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('salt', ?)", (salt,))
+        for attempt in self._writes():
+            with attempt:
+                self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('salt', ?)",
+                                 (salt,))
         return self._meta("salt") or salt
 
     # ---- writing ------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[None]:
-        """One durable transaction; SQLITE_FULL and I/O errors become JournalFull."""
+    def _writes(self) -> Iterator[_Attempt]:
+        """Attempts at one durable transaction: ``for attempt in self._writes(): with attempt:``.
+
+        SQLITE_FULL and I/O errors become JournalFull; the first one releases the reserve file
+        (see `Journal`) and the write is tried once more in the room it leaves."""
         with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
+            for last in (False, True):
+                attempt = _Attempt(self, last=last or not self._reserve.exists())
+                yield attempt
+                if attempt.done:
+                    return
+
+    def _release_reserve(self) -> None:
+        with contextlib.suppress(OSError):
+            self._reserve.unlink()
+        log.warning("journal disk is full: released the %d-byte reserve so transactions in "
+                    "progress can be settled; new offline transactions are refused until there "
+                    "is room again", self.reserve_bytes)
+
+    def keep_reserve(self) -> bool:
+        """(Re)create the reserve file when there is room for it and for `min_free_bytes` more;
+        True when it is in place."""
+        if self.reserve_bytes <= 0 or self._reserve.exists():
+            return True
+        try:
+            if shutil.disk_usage(self.path.parent).free < self.reserve_bytes + self.min_free_bytes:
+                return False
+            with open(self._reserve, "wb") as f:
                 try:
-                    yield
-                except BaseException:
-                    if self._db.in_transaction:  # SQLITE_FULL has rolled back already
-                        self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
-                if self._db.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
-                        self._db.execute("ROLLBACK")
-                message = str(exc).lower()
-                if "full" in message or "disk i/o" in message:
-                    raise JournalFull(f"journal cannot grow: {exc}") from exc
-                raise JournalError(f"journal write failed: {exc}") from exc
+                    os.posix_fallocate(f.fileno(), 0, self.reserve_bytes)
+                except (AttributeError, OSError):
+                    f.write(b"\0" * self.reserve_bytes)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                self._reserve.unlink()
+            log.warning("could not set aside the journal reserve: %s", exc)
+            return False
+        return True
+
+    @property
+    def reserve_in_place(self) -> bool:
+        return self.reserve_bytes <= 0 or self._reserve.exists()
 
     def check_space(self) -> None:
         """Refuse early, before the patron is promised anything, when the disk is nearly full."""
@@ -258,31 +351,76 @@ class Journal:
             raise JournalFull(f"only {free} bytes free for the journal")
 
     def record(self, tx: Transaction, state: str) -> None:
-        """Commit a new transaction durably. Returns only once it is on disk."""
-        if state in (State.PENDING, State.INFLIGHT):
+        """Commit a new transaction durably. Returns only once it is on disk.
+
+        An offline (pending) row needs `min_free_bytes` to spare: that caps the offline queue so
+        the disk always has room to settle what is in progress. An inflight row (online) may use
+        that room and the reserve: it is written before sending, always, and settled after. A
+        pending row for an item held behind a quarantined one joins it in quarantine."""
+        if state == State.PENDING:
             self.check_space()
-        with self._write():
-            self._db.execute(
-                "INSERT INTO transactions (tx_id, kind, patron_id, item_id, created_at, offline,"
-                " kiosk_id, ref_tx_id, due_before, state, updated_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    tx.tx_id, tx.kind.value, tx.patron_id, tx.item_id, tx.created_at.isoformat(),
-                    int(tx.offline), tx.kiosk_id, tx.ref_tx_id, _day(tx.due_before), state,
-                    utcnow().isoformat(),
-                ),
-            )
+            if self.held(tx.item_id):
+                state = State.QUARANTINED
+        for attempt in self._writes():
+            with attempt:
+                self._db.execute(
+                    "INSERT INTO transactions (tx_id, kind, patron_id, item_id, created_at,"
+                    " offline, kiosk_id, ref_tx_id, due_before, state, updated_at)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        tx.tx_id, tx.kind.value, tx.patron_id, tx.item_id,
+                        tx.created_at.isoformat(),
+                        int(tx.offline), tx.kiosk_id, tx.ref_tx_id, _day(tx.due_before), state,
+                        utcnow().isoformat(),
+                    ),
+                )
+        if state == State.INFLIGHT:
+            self._active.add(tx.tx_id)
 
     def settle(self, tx_id: str, outcome: Outcome) -> None:
-        """An online transaction got its answer: done, and purged when retention is zero."""
-        self._finish([(tx_id, State.DONE, _outcome_json(outcome), "")])
+        """An online transaction got its answer: done, and purged when retention is zero.
+
+        The patron is told this outcome, so should the write fail the answer is kept here and
+        written again by `void_orphans`; such a row is never voided."""
+        try:
+            self._finish([(tx_id, State.DONE, _outcome_json(outcome), "")])
+        except JournalError:
+            self._unsettled[tx_id] = outcome
+            raise
+        self._unsettled.pop(tx_id, None)
+
+    def release(self, tx_id: str) -> None:
+        """The call that wrote this inflight row is over (answered, offline, voided, or failed)."""
+        self._active.discard(tx_id)
+
+    def void_orphans(self) -> list[str]:
+        """Settle what a failed call left behind, without waiting for a restart: answers not
+        yet written are written; inflight rows no live call owns are voided (their fate on the
+        server is unknown, as after a crash). Returns the voided tx ids."""
+        for tx_id, outcome in list(self._unsettled.items()):
+            with contextlib.suppress(JournalError):
+                self.settle(tx_id, outcome)
+        with self._lock:
+            rows = self._db.execute("SELECT tx_id FROM transactions WHERE state = ?",
+                                    (State.INFLIGHT,)).fetchall()
+        orphans = [r[0] for r in rows if r[0] not in self._active and r[0] not in self._unsettled]
+        voided: list[str] = []
+        for tx_id in orphans:
+            for attempt in self._writes():
+                with attempt:
+                    voided += self._void_locked(f"tx_id = '{_quote(tx_id)}'")
+        if voided:
+            log.warning("voided %d transaction(s) left in doubt by a failed call", len(voided))
+        return voided
 
     def abandon(self, tx_id: str) -> None:
         """The server refused an online transaction: nothing to forward, nothing to keep."""
-        with self._write():
-            self._db.execute(
-                "DELETE FROM transactions WHERE tx_id = ? AND state = ?", (tx_id, State.INFLIGHT)
-            )
+        for attempt in self._writes():
+            with attempt:
+                self._db.execute(
+                    "DELETE FROM transactions WHERE tx_id = ? AND state = ?",
+                    (tx_id, State.INFLIGHT)
+                )
 
     def go_offline(self, tx: Transaction) -> Transaction:
         """An inflight transaction got no answer; the offline policy accepted it.
@@ -290,18 +428,20 @@ class Journal:
         It was sent (or tried), so it counts as one attempt: the server may have applied it.
         """
         offline_tx = dataclasses.replace(tx, offline=True, maybe_applied=True)
-        with self._write():
-            self._db.execute(
-                "UPDATE transactions SET state = ?, offline = 1, attempts = attempts + 1,"
-                " updated_at = ? WHERE tx_id = ?",
-                (State.PENDING, utcnow().isoformat(), tx.tx_id),
-            )
+        for attempt in self._writes():
+            with attempt:
+                self._db.execute(
+                    "UPDATE transactions SET state = ?, offline = 1, attempts = attempts + 1,"
+                    " updated_at = ? WHERE tx_id = ?",
+                    (State.PENDING, utcnow().isoformat(), tx.tx_id),
+                )
         return offline_tx
 
     def void_inflight(self, tx_id: str) -> None:
         """Cancel one inflight transaction whose fate on the server is unknown (see module doc)."""
-        with self._write():
-            self._void_locked(f"tx_id = '{_quote(tx_id)}'")
+        for attempt in self._writes():
+            with attempt:
+                self._void_locked(f"tx_id = '{_quote(tx_id)}'")
 
     def recover_inflight(self) -> list[str]:
         """At start: transactions whose answer the patron never saw are cancelled with a VOID.
@@ -309,8 +449,9 @@ class Journal:
         Their effect on the server is unknown (the kiosk died between sending and telling), so the
         VOID undoes it there if it happened and bars it if it did not. Returns the voided tx ids.
         """
-        with self._write():
-            voided = self._void_locked("1 = 1")
+        for attempt in self._writes():
+            with attempt:
+                voided = self._void_locked("1 = 1")
         if voided:
             log.warning("voiding %d transaction(s) interrupted by a restart", len(voided))
         return voided
@@ -366,21 +507,25 @@ class Journal:
         ]
 
     def mark_sent(self, tx_ids: Sequence[str]) -> None:
-        with self._write():
-            self._db.executemany(
-                "UPDATE transactions SET state = ?, attempts = attempts + 1, updated_at = ?"
-                " WHERE tx_id = ? AND state IN (?, ?)",
-                [(State.SENT, utcnow().isoformat(), t, *_FORWARDABLE) for t in tx_ids],
-            )
+        for attempt in self._writes():
+            with attempt:
+                self._db.executemany(
+                    "UPDATE transactions SET state = ?, attempts = attempts + 1, updated_at = ?"
+                    " WHERE tx_id = ? AND state IN (?, ?)",
+                    [(State.SENT, utcnow().isoformat(), t, *_FORWARDABLE) for t in tx_ids],
+                )
 
     def mark_failed(self, tx_ids: Sequence[str], error: str) -> None:
         """No answer: the rows stay forwardable (a replay is harmless thanks to the UUID)."""
-        with self._write():
-            self._db.executemany(
-                "UPDATE transactions SET state = ?, last_error = ?, updated_at = ? WHERE tx_id = ?"
-                " AND state = ?",
-                [(State.PENDING, error[:500], utcnow().isoformat(), t, State.SENT) for t in tx_ids],
-            )
+        for attempt in self._writes():
+            with attempt:
+                self._db.executemany(
+                    "UPDATE transactions SET state = ?, last_error = ?, updated_at = ?"
+                    " WHERE tx_id = ?"
+                    " AND state = ?",
+                    [(State.PENDING, error[:500], utcnow().isoformat(), t, State.SENT)
+                     for t in tx_ids],
+                )
 
     def record_results(self, results: Sequence[ReplayResult]) -> None:
         state_of = {
@@ -398,14 +543,17 @@ class Journal:
 
     def _finish(self, rows: Sequence[tuple[str, str, str | None, str]]) -> None:
         now = utcnow().isoformat()
-        with self._write():
-            self._db.executemany(
-                "UPDATE transactions SET state = ?, answer = ?, last_error = ?, updated_at = ?"
-                " WHERE tx_id = ?",
-                [(state, answer, detail, now, tx_id) for tx_id, state, answer, detail in rows],
-            )
-            if self.retention <= timedelta(0):
-                self._purge_locked(now)
+        for attempt in self._writes():
+            with attempt:
+                # a finished row is never forwarded again: its patron becomes a pseudonym (a
+                # card number stands in for the patron under the "format" offline policy)
+                self._db.executemany(
+                    "UPDATE transactions SET state = ?, answer = ?, last_error = ?, updated_at = ?,"
+                    " patron_id = kiosk_pseudonym(patron_id) WHERE tx_id = ?",
+                    [(state, answer, detail, now, tx_id) for tx_id, state, answer, detail in rows],
+                )
+                if self.retention <= timedelta(0):
+                    self._purge_locked(now)
 
     def scrub(self) -> None:
         """Fold the write-ahead log into the database and empty it.
@@ -427,17 +575,90 @@ class Journal:
 
     def purge(self) -> int:
         """Forget synced transactions older than the retention (patron privacy)."""
-        with self._write():
-            return self._purge_locked((utcnow() - self.retention).isoformat())
+        for attempt in self._writes():
+            with attempt:
+                return self._purge_locked((utcnow() - self.retention).isoformat())
 
     def _purge_locked(self, older_than: str) -> int:
         cur = self._db.execute(
             "DELETE FROM transactions WHERE state IN (?, ?) AND updated_at <= ?",
             (State.DONE, State.VOIDED, older_than),
         )
+        # what staff must look at stays until they resolve it (forget_resolved), but never
+        # longer than the hard cap: a kiosk is no archive of who borrowed what
+        capped = self._db.execute(
+            "DELETE FROM transactions WHERE state IN (?, ?) AND updated_at <= ?",
+            (State.CONFLICT, State.REJECTED,
+             (utcnow() - self.conflict_max_age).isoformat()),
+        )
+        gone = cur.rowcount + capped.rowcount
+        if gone:
+            self._dirty = True
+        return gone
+
+    def forget_resolved(self, tx_ids: Sequence[str]) -> int:
+        """Staff resolved these conflicts centrally: nothing is left for the kiosk to keep."""
+        if not tx_ids:
+            return 0
+        for attempt in self._writes():
+            with attempt:
+                cur = self._db.executemany(
+                    "DELETE FROM transactions WHERE tx_id = ? AND state IN (?, ?)",
+                    [(t, State.CONFLICT, State.REJECTED) for t in tx_ids])
         if cur.rowcount:
             self._dirty = True
-        return cur.rowcount
+        return max(cur.rowcount, 0)
+
+    # ---- quarantine ---------------------------------------------------------------------------
+
+    def quarantine(self, tx_id: str, evidence: str) -> list[str]:
+        """Set aside a row the server fails on every time while it answers everything else,
+        with the later rows for the same item (they must never overtake it). Staff see them all
+        as quarantined; `release_quarantine` puts them back in the queue. Returns the tx ids."""
+        for attempt in self._writes():
+            with attempt:
+                row = self._db.execute("SELECT seq, item_id FROM transactions WHERE tx_id = ?",
+                                       (tx_id,)).fetchone()
+                if row is None:
+                    return []
+                seq, item_id = row
+                ids = [r[0] for r in self._db.execute(
+                    "SELECT tx_id FROM transactions WHERE item_id = ? AND seq >= ?"
+                    " AND state IN (?, ?) ORDER BY seq", (item_id, seq, *_FORWARDABLE))]
+                now = utcnow().isoformat()
+                self._db.executemany(
+                    "UPDATE transactions SET state = ?, last_error = ?, updated_at = ?"
+                    " WHERE tx_id = ?",
+                    [(State.QUARANTINED, (evidence if t == tx_id else
+                      f"held behind quarantined transaction {tx_id[:8]}")[:500], now, t)
+                     for t in ids])
+        log.error("transaction %s quarantined for staff (%d row(s) for the same item held with "
+                  "it): %s", tx_id[:8], len(ids), evidence[:300])
+        return ids
+
+    def held(self, item_id: str) -> bool:
+        """True while a quarantined row for this item waits: new acts on it queue behind."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT 1 FROM transactions WHERE item_id = ? AND state = ? LIMIT 1",
+                (item_id, State.QUARANTINED)).fetchone() is not None
+
+    def release_quarantine(self, tx_ids: Sequence[str] | None = None) -> int:
+        """A technician or staff fixed the cause: quarantined rows go back in the queue (all, or
+        those given), in their original order."""
+        for attempt in self._writes():
+            with attempt:
+                if tx_ids is None:
+                    cur = self._db.execute(
+                        "UPDATE transactions SET state = ?, updated_at = ? WHERE state = ?",
+                        (State.PENDING, utcnow().isoformat(), State.QUARANTINED))
+                else:
+                    cur = self._db.executemany(
+                        "UPDATE transactions SET state = ?, updated_at = ? WHERE tx_id = ?"
+                        " AND state = ?",
+                        [(State.PENDING, utcnow().isoformat(), t, State.QUARANTINED)
+                         for t in tx_ids])
+        return max(cur.rowcount, 0)
 
     # ---- questions ----------------------------------------------------------------------------
 
@@ -470,7 +691,8 @@ class Journal:
         return int(row[0])
 
     def rows(self, states: Sequence[str] = (State.PENDING, State.SENT, State.CONFLICT,
-                                           State.REJECTED, State.INFLIGHT)) -> list[QueueRow]:
+                                           State.REJECTED, State.INFLIGHT,
+                                           State.QUARANTINED)) -> list[QueueRow]:
         marks = ",".join("?" * len(states))
         with self._lock:
             rows = self._db.execute(
@@ -489,7 +711,14 @@ class Journal:
         """A stable, salted, short stand-in for a patron identifier, safe for logs and screens."""
         if not identifier:
             return "-"
+        if identifier.startswith(_PSEUDONYM_MARK):  # a finished row keeps only this
+            return identifier[len(_PSEUDONYM_MARK):]
         return hashlib.sha256(f"{self._salt}:{identifier}".encode()).hexdigest()[:10]
+
+    def _stored_pseudonym(self, identifier: str | None) -> str | None:
+        if identifier is None or identifier.startswith(_PSEUDONYM_MARK):
+            return identifier
+        return _PSEUDONYM_MARK + self.pseudonym(identifier)
 
     # ---- offline patron cache -----------------------------------------------------------------
 
@@ -502,13 +731,14 @@ class Journal:
                         block_reason: ReasonCode | None = None) -> None:
         """Seen valid (or blocked) online just now: lets the offline policy recognise the card."""
         try:
-            with self._write():
-                self._db.execute(
-                    "INSERT OR REPLACE INTO patron_cache(card_hash, patron_id, blocked,"
-                    " verified_at, block_reason) VALUES (?,?,?,?,?)",
-                    (self._card_hash(credential), patron_id, int(blocked), utcnow().isoformat(),
-                     block_reason.value if blocked and block_reason else None),
-                )
+            for attempt in self._writes():
+                with attempt:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO patron_cache(card_hash, patron_id, blocked,"
+                        " verified_at, block_reason) VALUES (?,?,?,?,?)",
+                        (self._card_hash(credential), patron_id, int(blocked), utcnow().isoformat(),
+                         block_reason.value if blocked and block_reason else None),
+                    )
         except JournalError as exc:  # the cache is a convenience; a full disk must not stop a loan
             log.warning("could not update the offline patron cache: %s", exc)
 
@@ -528,12 +758,13 @@ class Journal:
         return CachedPatron(row[0], bool(row[1]), datetime.fromisoformat(row[2]), reason)
 
     def forget_stale_patrons(self, older_than: timedelta) -> int:
-        with self._write():
-            cur = self._db.execute(
-                "DELETE FROM patron_cache WHERE verified_at < ?",
-                ((utcnow() - older_than).isoformat(),),
-            )
-            return cur.rowcount
+        for attempt in self._writes():
+            with attempt:
+                cur = self._db.execute(
+                    "DELETE FROM patron_cache WHERE verified_at < ?",
+                    ((utcnow() - older_than).isoformat(),),
+                )
+                return cur.rowcount
 
     def close(self) -> None:
         with self._lock:
@@ -544,6 +775,9 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_PSEUDONYM_MARK = "~"
 
 
 def _day(value: date | None) -> str | None:

@@ -16,19 +16,40 @@ never retried blindly.
 
 The worker also owns the online/offline state the UI shows: a heartbeat probes the central
 side while the queue is empty, so the kiosk notices both an outage and the recovery.
+
+"The server is down" and "this row breaks the server" look alike from one failed request (a
+SIP2 server's worker that dies on one message closes the connection; a REST service may answer
+500 for one row). So after a failed batch the worker asks the server how it is (a heartbeat).
+When it answers, the kiosk stays online; a batch of several rows is retried one row at a time
+to find the one at fault, and a row that fails `poison_after` times in a row while the server
+answers is quarantined for staff with the evidence, with the later rows for the same item (they
+never overtake it); rows for other items go on in order.
+
+The worker also keeps the journal tidy on a schedule (`maintain`): retention, the offline patron
+cache, rows left in doubt by a failed call, and the disk reserve.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
-from kiosk.backends.base import BackendUnavailable, CatalogBackend, Refused
+from kiosk.backends.base import (
+    AuthenticationFailed,
+    BackendUnavailable,
+    CatalogBackend,
+    Refused,
+    patron_waiting,
+    unexpected,
+)
 from kiosk.circulation import Connectivity
+from kiosk.domain import Transaction
 from kiosk.journal import Journal, JournalError
 
 log = logging.getLogger(__name__)
@@ -58,6 +79,7 @@ class DrainReport:
     conflicts: int = 0
     rejected: int = 0
     remaining: int = 0
+    quarantined: int = 0
     error: str = ""
     retry_in: float | None = None
 
@@ -75,12 +97,21 @@ class SyncWorker:
         status: Callable[[], Mapping[str, object]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        poison_after: int = 5,
+        maintain_s: float = 60.0,
+        patron_cache_max_age: timedelta = timedelta(days=14),
     ) -> None:
         self._journal = journal
         self._backend = backend
         self.connectivity = connectivity or Connectivity()
         limit = getattr(backend, "replay_batch_limit", None)  # see the module doc
         self._batch_size = min(batch_size, limit) if limit else batch_size
+        self._poison_after = max(1, poison_after)
+        self._suspect: tuple[str, int] = ("", 0)  # head row failing while the server answers
+        self._isolating = False  # a batch broke the server: one row at a time to find which
+        self._maintain_s = maintain_s
+        self._next_maintenance = 0.0
+        self._patron_cache_max_age = patron_cache_max_age
         self._backoff = backoff or Backoff()
         self._heartbeat_s = heartbeat_s
         self._status = status or (lambda: {})
@@ -102,7 +133,10 @@ class SyncWorker:
 
         An online transaction must never overtake queued ones (an offline return of a book must
         reach the server before someone else borrows it online), so circulation flushes first.
+        A row known to break the server is not sent again on a patron's time while it backs off.
         """
+        if self._suspect[1] and self._clock() < self._next_attempt:
+            return self._journal.pending_count() == 0
         self.drain()
         return self._journal.pending_count() == 0
 
@@ -117,51 +151,101 @@ class SyncWorker:
         report = DrainReport()
         batches = 0
         while max_batches is None or batches < max_batches:
-            batch = self._journal.forwardable(self._batch_size)
-            if not batch:
+            try:
+                if not self._one_batch(report):
+                    break
+            except JournalError as exc:  # the disk, not the network: stay online, try later
+                log.error("sync paused, the journal cannot record answers: %s", exc)
+                report.error = str(exc)
                 break
             batches += 1
-            ids = [tx.tx_id for tx in batch]
-            try:
-                self._journal.mark_sent(ids)
-                results = self._backend.replay(batch)
-            except BackendUnavailable as exc:
-                self._fail(ids, exc, report)
-                break
-            except (Refused, JournalError) as exc:  # a whole-batch refusal is a server fault
-                self._fail(ids, BackendUnavailable(str(exc)), report)
-                break
-            answered = {r.tx_id for r in results}
-            missing = [t for t in ids if t not in answered]
-            self._journal.record_results(results)
-            if missing:  # a server that skips rows must not make us forget them
-                self._journal.mark_failed(missing, "no answer for this transaction in the batch")
-            report.sent += len(ids)
-            for r in results:
-                if r.status.value == "done":
-                    report.done += 1
-                elif r.status.value == "conflict":
-                    report.conflicts += 1
-                    log.warning("transaction %s needs staff: %s", r.tx_id[:8], r.detail)
-                else:
-                    report.rejected += 1
-                    log.warning("transaction %s rejected: %s", r.tx_id[:8], r.detail)
-            self._succeeded()
             if progress is not None:
                 report.remaining = self._journal.pending_count()
                 progress(report)
-            if missing:
-                break
         report.remaining = self._journal.pending_count()
         self.last_report = report
         return report
 
-    def _fail(self, ids: list[str], exc: BackendUnavailable, report: DrainReport) -> None:
-        self._journal.mark_failed(ids, str(exc))
+    def _one_batch(self, report: DrainReport) -> bool:
+        """Send one batch and record its answers; False when the drain should stop."""
+        batch = self._journal.forwardable(1 if self._isolating else self._batch_size)
+        if not batch:
+            self._isolating = False
+            return False
+        ids = [tx.tx_id for tx in batch]
+        self._journal.mark_sent(ids)
+        try:
+            results = self._backend.replay(batch)
+        except BackendUnavailable as exc:
+            return self._failed(batch, exc, report)
+        except Refused as exc:  # a whole-batch refusal is a server fault
+            return self._failed(batch, BackendUnavailable(str(exc)), report)
+        answered = {r.tx_id for r in results}
+        missing = [t for t in ids if t not in answered]
+        self._journal.record_results(results)
+        if missing:  # a server that skips rows must not make us forget them
+            self._journal.mark_failed(missing, "no answer for this transaction in the batch")
+        report.sent += len(ids)
+        for r in results:
+            if r.status.value == "done":
+                report.done += 1
+            elif r.status.value == "conflict":
+                report.conflicts += 1
+                log.warning("transaction %s needs staff: %s", r.tx_id[:8], r.detail)
+            else:
+                report.rejected += 1
+                log.warning("transaction %s rejected: %s", r.tx_id[:8], r.detail)
+        if results and results[0].tx_id == self._suspect[0]:
+            self._suspect = ("", 0)
+        self._succeeded()
+        return not missing
+
+    def _failed(self, batch: list[Transaction], exc: BackendUnavailable,
+                report: DrainReport) -> bool:
+        """A batch got no answer: is the server down, or does this batch break it?"""
+        with contextlib.suppress(JournalError):  # still `sent`: forwardable all the same
+            self._journal.mark_failed([tx.tx_id for tx in batch], str(exc))
+        report.error = str(exc)
+        if isinstance(exc, AuthenticationFailed) or not self._server_answers():
+            self._fail(exc, report)
+            return False
+        self.connectivity.report(True)
+        if len(batch) > 1:
+            log.warning("sync: the server answers but failed on a batch of %d; sending one row "
+                        "at a time to find the one at fault (%s)", len(batch), exc)
+            self._isolating = True
+            return True
+        if patron_waiting():  # a patron's flush counts no strikes; the background does
+            return False
+        head = batch[0].tx_id
+        strikes = self._suspect[1] + 1 if self._suspect[0] == head else 1
+        if strikes >= self._poison_after:
+            self._suspect = ("", 0)
+            evidence = (f"quarantined: the server failed on this transaction {strikes} times in a "
+                        f"row while it answered other requests; it may or may not have been "
+                        f"applied; last error: {exc}")
+            report.quarantined += len(self._journal.quarantine(head, evidence))
+            self._isolating = False
+            return True
+        self._suspect = (head, strikes)
+        delay = self._backoff.delay(strikes, exc.retry_after, self._rng)
+        self._next_attempt = self._clock() + delay
+        report.retry_in = delay
+        log.warning("sync: transaction %s failed %d time(s) while the server answers; next try "
+                    "in %.1f s (%s)", head[:8], strikes, delay, exc)
+        return False
+
+    def _server_answers(self) -> bool:
+        try:
+            self._backend.heartbeat(self._status())
+        except (BackendUnavailable, Refused):
+            return False
+        return True
+
+    def _fail(self, exc: BackendUnavailable, report: DrainReport) -> None:
         self._failures += 1
         delay = self._backoff.delay(self._failures, exc.retry_after, self._rng)
         self._next_attempt = self._clock() + delay
-        report.error = str(exc)
         report.retry_in = delay
         self.connectivity.report(False, str(exc))
         log.info("sync paused for %.1f s after: %s", delay, exc)
@@ -171,14 +255,40 @@ class SyncWorker:
         self._next_attempt = 0.0
         self.connectivity.report(True)
 
+    # ---- keeping the journal tidy ---------------------------------------------------------------
+
+    def maintain(self) -> None:
+        """Retention, the offline patron cache, rows left in doubt, the disk reserve: each on its
+        own, so one failing (a full disk) does not stop the others."""
+        jobs: tuple[tuple[str, Callable[[], object]], ...] = (
+            ("settle rows left in doubt", self._journal.void_orphans),
+            ("purge synced transactions", self._journal.purge),
+            ("forget stale offline patrons",
+             lambda: self._journal.forget_stale_patrons(self._patron_cache_max_age)),
+            ("keep the disk reserve", self._journal.keep_reserve),
+        )
+        for what, job in jobs:
+            try:
+                job()
+            except JournalError as exc:
+                log.warning("journal upkeep (%s) postponed: %s", what, exc)
+            except Exception as exc:
+                unexpected(f"journal upkeep ({what})", exc)
+        self._next_maintenance = self._clock() + self._maintain_s
+
     def heartbeat(self) -> bool:
         """Probe the central side and report the kiosk's essentials; returns online or not."""
         try:
-            self._backend.heartbeat(self._status())
+            answer = self._backend.heartbeat(self._status())
         except (BackendUnavailable, Refused) as exc:
             self.connectivity.report(False, str(exc))
             return False
         self.connectivity.report(True)
+        if answer.resolved:
+            try:
+                self._journal.forget_resolved(answer.resolved)
+            except JournalError as exc:
+                log.warning("could not forget conflicts staff resolved: %s", exc)
         return True
 
     # ---- background loop ----------------------------------------------------------------------
@@ -186,6 +296,8 @@ class SyncWorker:
     def step(self) -> float:
         """One round of the loop; returns how long to sleep before the next round."""
         now = self._clock()
+        if now >= self._next_maintenance:
+            self.maintain()
         if self._journal.pending_count() and now >= self._next_attempt:
             report = self.drain()
             if report.retry_in is not None:

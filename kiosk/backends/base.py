@@ -13,15 +13,33 @@ backend translates them at its boundary into this tree::
 Refusals for a transaction (blocked patron, item on hold ...) raise `Refused`;
 `replay` never raises `Refused`, it reports a status per transaction instead,
 because one refused transaction must not hold back the rest of the queue.
+
+Each backend translates the errors it knows at its own boundary, and `seam_guard` makes the
+promise hold for the ones it does not: a reply that drives parsing into an OverflowError or a
+RecursionError is a reply the kiosk cannot use, so it leaves the seam as `MalformedReply` (logged
+for the technician with where it happened, never with the values), and the offline policy and
+the journal's VOID / read-back path take over as for any other unanswered request.
+
+How long a patron waits is bounded the same way for every backend: circulation opens a
+`patron_wait(seconds)` scope around what a patron is waiting for, and each backend reads
+`wait_left()` for its socket timeouts, so one action (however many requests it takes, however
+slowly a server drips its bytes) ends by the deadline. Background work (sync, heartbeats) runs
+outside any scope and uses the backend's own, longer timeouts.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import enum
-from collections.abc import Mapping, Sequence
+import functools
+import logging
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from kiosk.domain import (
     Account,
@@ -32,6 +50,8 @@ from kiosk.domain import (
     ReasonCode,
     Transaction,
 )
+
+log = logging.getLogger(__name__)
 
 
 class BackendError(Exception):
@@ -88,6 +108,8 @@ class BackendStatus:
     checkin_ok: bool = True
     offline_ok: bool = True
     screen_message: str = ""
+    # conflicts of this kiosk's that staff resolved centrally: the kiosk forgets them
+    resolved: tuple[str, ...] = ()
 
 
 @runtime_checkable
@@ -95,8 +117,10 @@ class CatalogBackend(Protocol):
     """What the kiosk needs from the library system. Every method may raise
     `BackendUnavailable` or `Refused`, and nothing else.
 
-    A backend may also have `replay_batch_limit` (an int): the most transactions the sync
-    worker hands `replay` at once (SIP2: 1, see `Sip2Backend`)."""
+    `replay_batch_limit` is the most transactions the sync worker hands `replay` at once
+    (None: no limit of the backend's own; SIP2: 1, see `Sip2Backend`)."""
+
+    replay_batch_limit: int | None
 
     def identify(self, credential: Credential, pin: str | None = None) -> Patron: ...
 
@@ -117,3 +141,86 @@ class CatalogBackend(Protocol):
     def heartbeat(self, status: Mapping[str, object]) -> BackendStatus: ...
 
     def close(self) -> None: ...
+
+
+# ---------------------------------------------------------------- the seam's guarantees
+
+SEAM_METHODS = ("identify", "account", "item", "checkout", "checkin", "renew", "replay",
+                "end_session", "heartbeat")
+
+B = TypeVar("B", bound=type)
+
+
+def seam_guard(cls: B) -> B:
+    """Class decorator: nothing but `BackendError` leaves the seam methods of `cls`."""
+    for name in SEAM_METHODS:
+        method = getattr(cls, name, None)
+        if method is not None and not getattr(method, "_seam_guarded", False):
+            setattr(cls, name, _guarded(cls.__name__, name, method))
+    return cls
+
+
+def _guarded(owner: str, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(self: object, *args: object, **kwargs: object) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except BackendError:
+            raise
+        except Exception as exc:
+            raise MalformedReply(unexpected(f"{owner}.{name}", exc)) from None
+
+    call._seam_guarded = True  # type: ignore[attr-defined]
+    return call
+
+
+def unexpected(where: str, exc: BaseException) -> str:
+    """Log an exception nobody expected, for the technician, without its message (which may
+    carry a value from a reply: a patron's name, a card number); returns a short description."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    at = f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else "?"
+    log.error("%s: unexpected %s at %s; treated as a reply the kiosk cannot use",
+              where, type(exc).__name__, at)
+    return f"{where}: reply not understood ({type(exc).__name__})"
+
+
+# ---------------------------------------------------------------- how long a patron waits
+
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "kiosk_patron_deadline", default=None)
+
+
+class WaitExpired(BackendUnavailable, TimeoutError):
+    """The patron's wait bound for this action ran out before the central side answered."""
+
+
+@contextlib.contextmanager
+def patron_wait(seconds: float | None) -> Iterator[None]:
+    """Bound everything inside to `seconds` in total (an inner scope never extends an outer)."""
+    if seconds is None:
+        yield
+        return
+    outer = _deadline.get()
+    deadline = time.monotonic() + seconds
+    token = _deadline.set(deadline if outer is None else min(outer, deadline))
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def wait_left(default: float) -> float:
+    """The timeout for the next blocking step: `default`, cut to what the patron's wait has
+    left. Raises `WaitExpired` when nothing is left."""
+    deadline = _deadline.get()
+    if deadline is None:
+        return default
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise WaitExpired("the patron's wait bound ran out")
+    return min(default, left)
+
+
+def patron_waiting() -> bool:
+    """True inside a `patron_wait` scope (a patron is at the screen waiting for this)."""
+    return _deadline.get() is not None

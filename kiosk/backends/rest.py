@@ -24,14 +24,17 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import quote
 
 import requests
+import urllib3
 
+from kiosk.backends import rest_deadline
 from kiosk.backends.base import (
     AuthenticationFailed,
     BackendStatus,
@@ -40,7 +43,10 @@ from kiosk.backends.base import (
     Refused,
     ReplayResult,
     ReplayStatus,
+    seam_guard,
+    wait_left,
 )
+from kiosk.backends.rest_deadline import exchange_deadline
 from kiosk.domain import (
     Account,
     Credential,
@@ -52,12 +58,19 @@ from kiosk.domain import (
     ReasonCode,
     Transaction,
     TransactionKind,
+    listable,
 )
 
 log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 500
-_FOREIGN_ERRORS = (requests.RequestException, OSError, ValueError, http.client.HTTPException)
+MAX_COUNT = 10**9
+# The largest reply the kiosk reads (a 500-row batch answer is ~100 KB): a hostile or broken
+# server cannot make a Pi hold more than this in memory.
+MAX_REPLY_BYTES = 8 * 1024 * 1024
+# urllib3's own errors reach us from the raw body reads (requests wraps them only in its helpers)
+_FOREIGN_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError, ValueError,
+                   http.client.HTTPException)
 
 T = TypeVar("T")
 Json = dict[str, Any]
@@ -106,12 +119,20 @@ class _Reply:
         return self._get(key, (bool,), "true or false", False)  # type: ignore[no-any-return]
 
     def count(self, key: str) -> int:
-        return self._get(key, (int,), "an integer", False)  # type: ignore[no-any-return]
+        return self._bounded(key, self._get(key, (int,), "an integer", False))
 
     def opt_count(self, key: str) -> int | None:
         if key not in self.data:
             return None
-        return self._get(key, (int,), "an integer", True)  # type: ignore[no-any-return]
+        value = self._get(key, (int,), "an integer", True)
+        return None if value is None else self._bounded(key, value)
+
+    def _bounded(self, key: str, value: int) -> int:
+        """Counts, limits and amounts of a library account: anything outside this range is a
+        server fault, not a number to show a patron (or to format on a small CPU)."""
+        if not -MAX_COUNT <= value <= MAX_COUNT:
+            _malformed(f"{self.where}: field {key!r} is out of range")
+        return value
 
     def day(self, key: str, optional: bool = False) -> date | None:
         if optional and key not in self.data:
@@ -196,10 +217,19 @@ def parse_account(reply: _Reply) -> Account:
         _malformed(f"{reply.where}: account without patron")
     return Account(
         patron=parse_patron(patron),
-        loans=tuple(parse_loan(x) for x in reply.entries("loans")),
-        holds=tuple(parse_hold(x) for x in reply.entries("holds")),
+        loans=_listed(parse_loan(x) for x in reply.entries("loans")),
+        holds=_listed(parse_hold(x) for x in reply.entries("holds")),
         fines_cents=reply.count("fines_cents"),
     )
+
+
+L = TypeVar("L", Loan, Hold)
+
+
+def _listed(entries: Iterable[L]) -> tuple[L, ...]:
+    """What the account screen can show: entries with an identifier, each once, capped."""
+    by_id = {e.item_id: e for e in entries if e.item_id.strip()}
+    return tuple(by_id[i] for i in listable(list(by_id)))
 
 
 def parse_outcome(reply: _Reply) -> Outcome:
@@ -248,11 +278,11 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
         return max(0.0, float(value))
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    except (TypeError, ValueError, IndexError, OverflowError):  # e.g. a year 2200000000
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def transaction_json(tx: Transaction, kiosk_id: str) -> Json:
@@ -286,8 +316,11 @@ def session_from_environment(
     return session, verify
 
 
+@seam_guard
 class RestBackend:
     """`CatalogBackend` over the Kiosk Catalog API v1 (see central/openapi.json)."""
+
+    replay_batch_limit: int | None = None  # the client splits into BATCH_LIMIT requests itself
 
     def __init__(self, base_url: str, token: str, *, kiosk_id: str,
                  timeout: float | tuple[float, float] = (3.05, 10.0), verify: bool | str = True,
@@ -298,6 +331,7 @@ class RestBackend:
         self._own_session = session is None
         if session is None:
             session, verify = session_from_environment(self.base_url, verify)
+            rest_deadline.install(session)
         self.verify = verify
         self._session = session
         self._headers = {
@@ -312,15 +346,28 @@ class RestBackend:
     # -- transport
 
     def _call(self, method: str, path: str, what: str, body: object = None) -> _Reply:
-        """One request; `what` names the endpoint in errors (the path may hold a patron id)."""
+        """One request; `what` names the endpoint in errors (the path may hold a patron id).
+
+        The read timeout of requests is per read, so a server that drips a byte a second never
+        trips it: the body is read here in chunks against one deadline for the whole exchange
+        (cut to the patron's wait, see `patron_wait`) and against `MAX_REPLY_BYTES`."""
+        connect_s, read_s = self.timeout if isinstance(self.timeout, tuple) else (
+            self.timeout, self.timeout)
+        budget = wait_left(connect_s + read_s)
+        deadline = time.monotonic() + budget
         try:
             data = None if body is None else json.dumps(body, default=str)
-            response = self._session.request(
-                method, self.base_url + path, data=data, headers=self._headers,
-                timeout=self.timeout, verify=self.verify, allow_redirects=False)
-            status = response.status_code
-            content = response.content
-            headers = response.headers
+            with exchange_deadline(deadline):
+                response = self._session.request(
+                    method, self.base_url + path, data=data, headers=self._headers,
+                    timeout=(min(connect_s, budget), min(read_s, budget)), verify=self.verify,
+                    allow_redirects=False, stream=True)
+                try:
+                    status = response.status_code
+                    headers = response.headers
+                    content = _read_body(response, deadline, what)
+                finally:
+                    response.close()
         except requests.Timeout as exc:
             raise BackendUnavailable(f"{what}: central service timed out") from exc
         except _FOREIGN_ERRORS as exc:
@@ -340,7 +387,7 @@ class RestBackend:
             _malformed(f"{what}: expected JSON, got {content_type or 'no content type'!s:.60}")
         try:
             parsed = json.loads(content)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested a thousand deep
             _malformed(f"{what}: reply is not valid JSON")
         return _Reply(parsed, what)
 
@@ -427,10 +474,29 @@ class RestBackend:
         self.close()
 
 
+def _read_body(response: requests.Response, deadline: float, what: str) -> bytes:
+    """The whole body, or BackendUnavailable when it comes too slowly or is too large."""
+    chunks: list[bytes] = []
+    size = 0
+    raw = response.raw
+    while True:
+        chunk = raw.read1(64 * 1024, decode_content=True) if hasattr(raw, "read1") \
+            else raw.read(64 * 1024, decode_content=True)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > MAX_REPLY_BYTES:
+            raise MalformedReply(f"{what}: reply larger than {MAX_REPLY_BYTES} bytes")
+        chunks.append(chunk)
+        if time.monotonic() > deadline:
+            raise BackendUnavailable(f"{what}: central service answered too slowly")
+    return b"".join(chunks)
+
+
 def _error_message(content: bytes) -> str:
     """The service's own error message, if the body is our error JSON."""
     try:
         message = json.loads(content)["error"]["message"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return ""
     return f" ({str(message)[:200]})"

@@ -43,6 +43,7 @@ class RawServer:
     def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self._tls = tls
         self.reply = b""
+        self.drip_s = 0.0  # > 0: send the reply one byte at a time, this far apart
         self.requests: list[bytes] = []
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.1)
@@ -92,7 +93,12 @@ class RawServer:
                             break
                         body += chunk
                     self.requests.append(head + b"\r\n\r\n" + body)
-                    if self.reply:
+                    if self.reply and self.drip_s > 0:
+                        for byte in self.reply:
+                            if self._stop.wait(self.drip_s):
+                                break
+                            conn.sendall(bytes((byte,)))
+                    elif self.reply:
                         conn.sendall(self.reply)
                 except OSError:
                     continue

@@ -25,6 +25,8 @@ from pysip2 import (
 
 STALL = object()
 CLOSE = object()
+DRIP = object()  # (bytes, DRIP): send them one byte every DRIP_S seconds
+DRIP_S = 0.25
 Script = Callable[[str, bytes, int], object]
 
 
@@ -149,6 +151,12 @@ class FaultAcs:
                     if remember is CLOSE:  # send, then drop the connection
                         conn.sendall(out)
                         return
+                    if remember is DRIP:
+                        for byte in out:
+                            if self._stop.wait(DRIP_S):
+                                return
+                            conn.sendall(bytes((byte,)))
+                        continue
                     if code != "97":
                         last = remember if isinstance(remember, bytes) else out
                     conn.sendall(out)

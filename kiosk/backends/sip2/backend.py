@@ -15,6 +15,7 @@ logged by command name only (see `Message.__repr__`).
 from __future__ import annotations
 
 import logging
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
@@ -28,6 +29,7 @@ from kiosk.backends.base import (
     Refused,
     ReplayResult,
     ReplayStatus,
+    seam_guard,
 )
 from kiosk.backends.sip2.client import Sip2Client
 from kiosk.backends.sip2.codec import Message, ProtocolError, make
@@ -40,6 +42,7 @@ from kiosk.backends.sip2.settings import (
     Sip2Settings,
 )
 from kiosk.domain import (
+    ACCOUNT_LIST_LIMIT,
     Account,
     Credential,
     Hold,
@@ -50,6 +53,7 @@ from kiosk.domain import (
     ReasonCode,
     Transaction,
     TransactionKind,
+    listable,
     utcnow,
 )
 
@@ -69,6 +73,7 @@ class _BadInput(Refused):
     """Input the protocol cannot carry; never sent, never retried (REJECTED in a replay)."""
 
 
+@seam_guard
 class Sip2Backend:
     """CatalogBackend over SIP2. Thread-safe: the client serialises requests."""
 
@@ -118,7 +123,8 @@ class Sip2Backend:
         charged_wanted = self.settings.summary_supported("charged")
         first = self._patron_information(patron_id, summary="charged" if charged_wanted else None)
         patron = self._translate(lambda: self._patron_from(first, patron_id, checked_pin=False))
-        loans = tuple(self._loan(i) for i in first.all("AU")) if charged_wanted else ()
+        loans = tuple(self._loan(i) for i in listable(first.all("AU"))) \
+            if charged_wanted else ()
         holds = self._holds(patron_id)
         fines = self._translate(lambda: _cents(first.get("BV")))
         return Account(patron=patron, loans=loans, holds=holds, fines_cents=fines)
@@ -504,7 +510,8 @@ class Sip2Backend:
             blocked=block is not None,
             block_reason=block,
             loan_count=_count(reply.fixed.get("charged_items_count", "")),
-            loan_limit=int(limit) if limit and limit.strip().isdigit() else None,
+            loan_limit=int(limit) if limit and limit.strip().isdigit() and len(limit) < 7
+            else None,
         )
 
     def _loan(self, item_id: str) -> Loan:
@@ -519,7 +526,7 @@ class Sip2Backend:
         s = self.settings
         holds: list[Hold] = []
         if s.summary_supported("hold"):
-            listed = self._patron_information(patron_id, summary="hold").all("AS")
+            listed = listable(self._patron_information(patron_id, summary="hold").all("AS"))
             for entry in listed:
                 info = self._item_or_none(entry)
                 if s.hold_counting is HoldCounting.READY_ONLY:
@@ -528,8 +535,10 @@ class Sip2Backend:
                     ready = info is not None and info.flag("circulation_status") == ON_HOLD_SHELF
                 holds.append(self._hold(entry, info, ready=ready))
         if s.hold_counting is HoldCounting.READY_ONLY and s.summary_supported("unavailable_holds"):
-            waiting = self._patron_information(patron_id, summary="unavailable_holds").all("CD")
-            holds.extend(self._hold(e, self._item_or_none(e), ready=False) for e in waiting)
+            waiting = listable(
+                self._patron_information(patron_id, summary="unavailable_holds").all("CD"))
+            holds.extend(self._hold(e, self._item_or_none(e), ready=False)
+                         for e in waiting[:ACCOUNT_LIST_LIMIT - len(holds)])
         return tuple(holds)
 
     def _hold(self, entry: str, info: Message | None, *, ready: bool) -> Hold:
@@ -608,10 +617,19 @@ def _count(text: str) -> int:
     return int(text) if text.isdigit() else 0
 
 
+_AMOUNT = re.compile(r"[+-]?[0-9]{1,9}(?:[.,][0-9]{0,4})?")
+
+
 def _cents(amount: str | None) -> int:
-    """BV is a decimal amount ("12.50", "0", "-2.00" for a credit); credits owe nothing."""
+    """BV is a decimal amount ("12.50", "0", "-2.00" for a credit); credits owe nothing.
+
+    Up to 999,999,999.9999 in plain digits: an exponent ("1E999990" is a number to Decimal and
+    half a minute of CPU to scale) or a longer figure is not a library fine but a protocol
+    error."""
     if amount is None or not amount.strip():
         return 0
-    cleaned = amount.strip().replace(",", ".")
-    value = Decimal(cleaned)
+    cleaned = amount.strip()
+    if not _AMOUNT.fullmatch(cleaned):
+        raise ProtocolError(f"fee amount {cleaned[:20]!r} is not a plain decimal amount")
+    value = Decimal(cleaned.replace(",", "."))
     return max(0, int((value * 100).to_integral_value()))

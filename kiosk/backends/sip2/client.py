@@ -17,12 +17,24 @@ sent again once on a fresh connection after a drop. A circulation request
 (checkout, checkin, renew, fee) is not: SIP2 has no idempotency key and a
 repeated checkout is a renewal on some servers, so the caller learns the
 outcome is unknown (BackendUnavailable) and the journal's VOID path decides.
+Except when it cannot have arrived: servers close idle connections (60 s is
+common), so before sending, a connection the peer has closed (or that holds
+bytes nobody asked for) is replaced with a fresh one and a fresh login; and a
+request none of whose bytes could be written is sent once more on a fresh
+connection, whatever it is.
+
+Deadlines: one request, with its resends and any reconnect and login it needs,
+ends by one deadline (`timeout_s`, or the ACS's own timeout when configured),
+cut to the patron's wait bound (`kiosk.backends.base.patron_wait`): a server
+that drips a byte at a time cannot stretch a patron's wait.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
+import select
 import socket
 import ssl
 import struct
@@ -32,7 +44,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from kiosk.backends.base import AuthenticationFailed, BackendUnavailable, MalformedReply
+from kiosk.backends.base import (
+    AuthenticationFailed,
+    BackendUnavailable,
+    MalformedReply,
+    WaitExpired,
+    wait_left,
+)
 from kiosk.backends.sip2.codec import (
     SPECS,
     ChecksumError,
@@ -123,6 +141,10 @@ class _LinkLost(Exception):
     """Internal: the connection is unusable; the caller decides retry or raise."""
 
 
+class _NothingSent(_LinkLost):
+    """Internal: the link failed before any byte of the request was written (safe to resend)."""
+
+
 class Sip2Client:
     """A thread-safe SIP2 connection to one ACS; use as a context manager or close()."""
 
@@ -158,26 +180,55 @@ class Sip2Client:
             spec_for(message.code)  # an unknown code is a ProtocolError
             raise ValueError(f"{message.code} is not a request the kiosk sends")
         with self._lock:
-            attempts = 2 if message.code in IDEMPOTENT else 1
-            for attempt in range(attempts):
+            idempotent = message.code in IDEMPOTENT
+            for attempt in range(2):
+                if self._sock is not None and self._peer_gone():
+                    log.info("SIP2: the server closed the idle connection; reconnecting")
+                    self._drop()
                 if self._sock is None or self._clock() >= self._status_due:
-                    self._ensure_session()
+                    self._ensure_session(self._clock() + self._budget(self._exchange_timeout))
+                # after the status: a fresh ACS status may have changed the exchange timeout
+                deadline = self._clock() + self._budget(self._exchange_timeout)
                 try:
-                    return self._exchange(message, spec.reply)
+                    return self._exchange(message, spec.reply, deadline)
                 except _LinkLost as exc:
                     self._drop()
-                    if attempt + 1 < attempts:
+                    if attempt == 0 and (idempotent or isinstance(exc, _NothingSent)) \
+                            and self._clock() < deadline:
                         log.info("SIP2 %s: %s; reconnecting and retrying", spec.name, exc)
                         continue
                     raise BackendUnavailable(f"SIP2 {spec.name}: {exc}") from None
         raise BackendUnavailable("SIP2: unreachable")  # pragma: no cover - loop returns
 
+    def _budget(self, seconds: float) -> float:
+        try:
+            return wait_left(seconds)
+        except WaitExpired:
+            raise BackendUnavailable("SIP2: the patron's wait bound ran out") from None
+
+    def _peer_gone(self) -> bool:
+        """An idle connection that is readable has been closed by the server (or holds bytes
+        no request asked for): either way it must not carry the next request."""
+        sock = self._sock
+        if sock is None:
+            return True
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            return True
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
+
     def status(self, *, refresh: bool = False, status_code: str = "0") -> AcsStatus:
         """The ACS status, fetched now when `refresh` or when older than the schedule."""
         with self._lock:
-            fresh = self._ensure_session()
+            deadline = self._clock() + self._budget(self._exchange_timeout)
+            if self._sock is not None and self._peer_gone():
+                self._drop()
+            fresh = self._ensure_session(deadline)
             if (refresh and not fresh) or status_code != "0":
-                self._fetch_status(status_code)
+                self._fetch_status(status_code, deadline)
             if self._acs is None:  # pragma: no cover - _ensure_session sets it
                 raise BackendUnavailable("SIP2: no ACS status")
             return self._acs
@@ -199,29 +250,33 @@ class Sip2Client:
 
     # -- session ------------------------------------------------------------
 
-    def _ensure_session(self) -> bool:
+    def _ensure_session(self, deadline: float) -> bool:
         """Connect/login/status when needed; True if a status was fetched just now."""
         if self._closed:
             raise BackendUnavailable("SIP2 client is closed")
         if self._sock is None:
-            self._connect()
+            self._connect(deadline)
             try:
                 if self.settings.login_required:
-                    self._login()
-                self._fetch_status("0")
+                    self._login(deadline)
+                self._fetch_status("0", deadline)
             except BaseException:
                 self._drop()
                 raise
             return True
         if self._clock() >= self._status_due:
-            self._fetch_status("0")
+            self._fetch_status("0", deadline)
             return True
         return False
 
-    def _connect(self) -> None:
+    def _connect(self, deadline: float) -> None:
         s = self.settings
+        left = deadline - self._clock()
+        if left <= 0:
+            raise BackendUnavailable("SIP2: no time left to connect")
         try:
-            sock = socket.create_connection((s.host, s.port), timeout=s.connect_timeout_s)
+            sock = socket.create_connection((s.host, s.port),
+                                            timeout=min(s.connect_timeout_s, left))
         except OSError as exc:
             raise BackendUnavailable(
                 f"SIP2: cannot connect to {s.host}:{s.port}: {_why(exc)}"
@@ -229,7 +284,7 @@ class Sip2Client:
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if s.tls:
-                sock = self._wrap_tls(sock)
+                sock = self._wrap_tls(sock, min(s.connect_timeout_s, left))
         except (OSError, ValueError) as exc:
             sock.close()
             raise BackendUnavailable(f"SIP2: TLS with {s.host}:{s.port} failed: {_why(exc)}") \
@@ -241,23 +296,23 @@ class Sip2Client:
         self.connects += 1
         log.info("SIP2 connected to %s:%s%s", s.host, s.port, " (TLS)" if s.tls else "")
 
-    def _wrap_tls(self, sock: socket.socket) -> socket.socket:
+    def _wrap_tls(self, sock: socket.socket, timeout: float) -> socket.socket:
         s = self.settings
         context = ssl.create_default_context(cafile=s.tls_ca_file or None)
         if not s.tls_verify:
             log.warning("SIP2 TLS certificate verification is OFF (tls_verify = false)")
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
-        sock.settimeout(s.connect_timeout_s)
+        sock.settimeout(timeout)
         return context.wrap_socket(sock, server_hostname=s.tls_server_name or s.host)
 
-    def _login(self) -> None:
+    def _login(self, deadline: float) -> None:
         s = self.settings
         login = make("93", {"uid_algorithm": "0", "pwd_algorithm": "0"}, [
             ("CN", s.login_user), ("CO", s.login_password), ("CP", s.location_code or None),
         ])
         try:
-            reply = self._exchange(login, "94")
+            reply = self._exchange(login, "94", deadline)
         except _LinkLost as exc:
             raise BackendUnavailable(f"SIP2 login: {exc}") from None
         if not reply.yes("ok"):
@@ -266,12 +321,12 @@ class Sip2Client:
                 "login_password and location_code"
             )
 
-    def _fetch_status(self, status_code: str) -> None:
+    def _fetch_status(self, status_code: str, deadline: float) -> None:
         sc = make("99", {"status_code": status_code,
                          "max_print_width": f"{self.settings.max_print_width:03d}",
                          "protocol_version": "2.00"})
         try:
-            reply = self._exchange(sc, "98")
+            reply = self._exchange(sc, "98", deadline)
             acs = AcsStatus.from_message(reply, self.settings)
         except _LinkLost as exc:
             self._drop()
@@ -309,16 +364,15 @@ class Sip2Client:
             return min(acs.retries, 9)
         return self.settings.retries
 
-    def _exchange(self, message: Message, expect: str) -> Message:
+    def _exchange(self, message: Message, expect: str, deadline: float) -> Message:
         checked = self._error_detection
         self._seq = seq = (self._seq + 1) % 10
         frame = encode(message, charset=self._charset, error_detection=checked, sequence=seq,
                        terminator=self._terminator)
-        timeout = self._exchange_timeout
         budget = self._resends
-        self._send(frame, timeout)
+        self._send(frame, deadline, first=True)
         while True:
-            raw = self._read_frame(timeout)
+            raw = self._read_frame(deadline)
             try:
                 reply = decode(raw, charset=self._charset, verify=checked)
             except ChecksumError:
@@ -327,7 +381,7 @@ class Sip2Client:
                 budget -= 1
                 log.info("SIP2 reply failed its checksum; asking the ACS to resend (97)")
                 self._send(encode(make("97"), charset=self._charset, error_detection=checked,
-                                  terminator=self._terminator), timeout)
+                                  terminator=self._terminator), deadline)
                 continue
             except ProtocolError as exc:
                 self._drop()
@@ -337,7 +391,7 @@ class Sip2Client:
                     raise _LinkLost("the ACS keeps asking for a resend (96)")
                 budget -= 1
                 log.info("SIP2 ACS asked for a resend (96)")
-                self._send(frame, timeout)
+                self._send(frame, deadline)
                 continue
             if reply.code != expect:
                 self._drop()
@@ -349,15 +403,24 @@ class Sip2Client:
                 )
             return reply
 
-    def _send(self, frame: bytes, timeout: float) -> None:
-        if self._sock is None:
-            raise _LinkLost("not connected")
+    def _send(self, frame: bytes, deadline: float, *, first: bool = False) -> None:
+        """Write the whole frame by the deadline. With `first`, a failure before any byte left
+        is `_NothingSent`: the request cannot have reached the server."""
+        sock = self._sock
+        if sock is None:
+            raise _NothingSent("not connected")
+        view = memoryview(frame)
+        sent = 0
         try:
-            if timeout != self._sock_timeout:
-                self._set_timeout(timeout)
-            self._sock.sendall(frame)
+            while sent < len(view):
+                left = deadline - self._clock()
+                if left <= 0:
+                    raise TimeoutError
+                self._set_timeout(left)
+                sent += sock.send(view[sent:])
         except OSError as exc:
-            raise _LinkLost(f"send failed: {_why(exc)}") from None
+            lost = _NothingSent if first and sent == 0 else _LinkLost
+            raise lost(f"send failed: {_why(exc)}") from None
 
     def _set_timeout(self, seconds: float) -> None:
         """Change the socket's timeout only when it differs (each change is a system call).
@@ -366,6 +429,9 @@ class Sip2Client:
         socket): Python's own timeouts poll() before every send and recv, two extra system
         calls per exchange. TLS sockets keep Python's timeouts, which ssl understands.
         """
+        # a quarter-second grid: deadlines move every call, the socket's timeout changes only
+        # when the grid step does (the deadline may be overshot by at most that step)
+        seconds = math.ceil(seconds * 4) / 4
         if self._sock is None or seconds == self._sock_timeout:
             return
         if self._kernel_timeouts:
@@ -377,20 +443,12 @@ class Sip2Client:
             self._sock.settimeout(seconds)
         self._sock_timeout = seconds
 
-    def _read_frame(self, timeout: float) -> bytes:
+    def _read_frame(self, deadline: float) -> bytes:
         sock = self._sock
         if sock is None:
             raise _LinkLost("not connected")
-        deadline = self._clock() + timeout
-        if not self._buffer:
-            # The usual case: one recv brings exactly one whole reply. The socket's timeout was
-            # set for this exchange by _send.
-            chunk = self._recv(sock, timeout)
-            if chunk.endswith(b"\r") and chunk.count(b"\r") == 1:
-                return chunk
-            self._buffer += chunk
         while True:
-            frames = split_frames(self._buffer)
+            frames = split_frames(self._buffer) if self._buffer else []
             if frames:
                 if len(frames) > 1:
                     # Anything after the first frame would be a reply to nobody: keep it for
@@ -401,10 +459,12 @@ class Sip2Client:
                 raise _LinkLost(f"reply longer than {MAX_FRAME_BYTES} bytes without a CR")
             remaining = deadline - self._clock()
             if remaining <= 0:
-                raise _LinkLost(f"no reply within {timeout:.1f} s")
-            # After a partial reply, wait only for what is left until the deadline.
+                raise _LinkLost("no whole reply in time")
             self._set_timeout(remaining)
-            self._buffer += self._recv(sock, timeout)
+            chunk = self._recv(sock, remaining)
+            if not self._buffer and chunk.endswith(b"\r") and chunk.count(b"\r") == 1:
+                return chunk  # the usual case: one recv brings exactly one whole reply
+            self._buffer += chunk
 
     @staticmethod
     def _recv(sock: socket.socket, timeout: float) -> bytes:

@@ -348,7 +348,9 @@ class Message:
         return default
 
     def all(self, fid: str) -> list[str]:
-        return [value for key, value in self.fields if key == fid]
+        """Every non-blank value of a repeated field, in order. A blank one names nothing (a
+        server answering a holds request with 999 empty AS fields has no holds to show)."""
+        return [value for key, value in self.fields if key == fid and value.strip()]
 
     def flag(self, name: str) -> str:
         try:

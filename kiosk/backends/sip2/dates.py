@@ -49,9 +49,14 @@ def parse_sip_date(text: str, *, server_tz: tzinfo) -> datetime:
     except ValueError as exc:
         raise ProtocolError(f"{text!r} is not a real date/time") from exc
     if zone in _UTC_ZONES or zone.endswith("Z"):
-        return naive.replace(tzinfo=UTC)
-    # Blank or a zone name we cannot resolve reliably (e.g. "EST "): server local time.
-    return naive.replace(tzinfo=server_tz)
+        moment = naive.replace(tzinfo=UTC)
+    else:  # blank or a zone name we cannot resolve reliably (e.g. "EST "): server local time
+        moment = naive.replace(tzinfo=server_tz)
+    try:  # a moment at the edge of the calendar cannot be converted to every zone
+        moment.astimezone(UTC).astimezone(server_tz)
+    except (OverflowError, ValueError):
+        raise ProtocolError(f"{text!r} is outside the dates the kiosk can handle") from None
+    return moment
 
 
 _DUE_FORMATS = (
@@ -80,7 +85,10 @@ def parse_due_date(text: str | None, *, server_tz: tzinfo) -> date | None:
         parsed = None
     if parsed is not None:
         if parsed.tzinfo is not None:
-            parsed = parsed.astimezone(server_tz)
+            try:
+                parsed = parsed.astimezone(server_tz)
+            except (OverflowError, ValueError):  # "0001-01-01000+01" and the like
+                return None
         return parsed.date()
     for fmt in _DUE_FORMATS:
         try:
