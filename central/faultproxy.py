@@ -14,6 +14,9 @@ switch, so a kept-alive client connection cannot sneak past the new mode):
     http_503  answer with HTTP 503 and `Retry-After: <retry_after>`
     reset     forward the request, relay only part of the upstream reply, then send a TCP RST
 
+In pass mode, a request that contains `poison` (bytes) gets HTTP 500 from the proxy instead:
+one transaction the central side fails on every time while it answers everything else.
+
 Threads are bounded: at most `max_connections` connections are served at once; more are closed
 at once. Use as a context manager or call `close()`.
 """
@@ -95,6 +98,7 @@ class FaultProxy:
         self.retry_after = retry_after
         self.reset_after_bytes = reset_after_bytes
         self.connections_total = 0
+        self.poison: bytes | None = None  # see the module doc
         self._mode = Mode(mode)
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -244,6 +248,9 @@ class FaultProxy:
                         data = source.recv(_CHUNK)
                         if not data:
                             return
+                        if source is client and self.poison and self.poison in data:
+                            self._answer_500(client)
+                            return
                         key.data.sendall(data)
         finally:
             self._untrack(upstream)
@@ -257,6 +264,12 @@ class FaultProxy:
                     return
             except TimeoutError:
                 continue
+
+    @staticmethod
+    def _answer_500(client: socket.socket) -> None:
+        body = b'{"error": {"code": "injected_fault", "message": "poisoned request"}}'
+        client.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json"
+                       b"\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
 
     def _answer(self, client: socket.socket, mode: Mode) -> None:
         request = _read_request(client, self._stop)

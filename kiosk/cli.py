@@ -58,15 +58,27 @@ def cmd_queue(args: argparse.Namespace) -> int:
 
     settings = _load(args.config)
     with Journal(settings.journal_path) as journal:
+        if args.release:
+            released = journal.release_quarantine()
+            print(f"{released} quarantined transaction(s) back in the queue, in their order.")
+        if args.clear_salvage:
+            journal.clear_salvage()
+            print("The report of the damaged journal is cleared.")
         rows = journal.rows()
         oldest = journal.oldest_pending()
+        salvage = journal.salvage
+    if salvage is not None:
+        print(f"journal replaced after a {salvage.reason}: {salvage.recovered} transaction(s) "
+              f"recovered from {salvage.moved_to}"
+              + ("" if salvage.complete else "; SOME COULD NOT BE READ (compare the library's "
+                 "records, then `kiosk queue --clear-salvage`)"))
     if not rows:
         print("The queue is empty: every transaction has reached the central side.")
         return 0
-    print(f"{'#':>5}  {'kind':8}  {'state':9}  {'item':16}  {'patron*':10}  {'when (UTC)':19}  "
+    print(f"{'#':>5}  {'kind':8}  {'state':11}  {'item':16}  {'patron*':10}  {'when (UTC)':19}  "
           f"{'tries':>5}  last error")
     for r in rows:
-        print(f"{r.seq:>5}  {r.kind:8}  {r.state:9}  {r.item_id[:16]:16}  {r.patron_ref:10}  "
+        print(f"{r.seq:>5}  {r.kind:8}  {r.state:11}  {r.item_id[:16]:16}  {r.patron_ref:10}  "
               f"{r.created_at[:19]:19}  {r.attempts:>5}  {r.last_error[:60]}")
     print("* patron shown as a pseudonym; the card number is never displayed")
     if oldest is not None:
@@ -162,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("queue", help="transactions waiting for the central side, and conflicts")
     p.add_argument("--config")
+    p.add_argument("--release", action="store_true",
+                   help="put quarantined transactions back in the queue (the cause is fixed)")
+    p.add_argument("--clear-salvage", action="store_true",
+                   help="clear the report of a damaged journal (records were compared)")
     p.set_defaults(func=cmd_queue)
 
     p = sub.add_parser("sync", help="send pending transactions now (one shot)")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import grp
+import json
 import logging
 import os
 import pwd
@@ -200,15 +201,27 @@ def _queue_row(path: Path) -> Row:
             counts = dict(db.execute("SELECT state, COUNT(*) FROM transactions GROUP BY state"))
             oldest = db.execute("SELECT MIN(created_at) FROM transactions WHERE state IN "
                                 "('pending', 'sent')").fetchone()[0]
+            row = db.execute("SELECT value FROM meta WHERE key = 'salvage'").fetchone()
+            salvage = row[0] if row else None
     except sqlite3.Error as exc:
         return Row("journal", Level.FAIL, f"cannot read {path.name}: {exc}",
                    "the kiosk moves a damaged journal aside on start; see its log")
     pending = counts.get("pending", 0) + counts.get("sent", 0)
     conflicts = counts.get("conflict", 0)
-    text = f"{pending} waiting, {conflicts} conflict(s)"
+    quarantined = counts.get("quarantined", 0)
+    text = f"{pending} waiting, {conflicts} conflict(s), {quarantined} quarantined"
     if oldest:
         text += f", oldest from {str(oldest)[:16]}"
-    if pending or conflicts:
+    if salvage is not None:
+        report = json.loads(salvage)
+        said = (f"replaced after a {report['reason']}: {report['recovered']} transaction(s) "
+                f"recovered from {report['moved_to']}")
+        if report.get("unreadable") or report.get("wal_damaged"):
+            return Row("journal", Level.FAIL, said + "; some could not be read",
+                       "compare the library's records with the kiosk's receipts for the time "
+                       "before; then `kiosk queue --clear-salvage`")
+        return Row("journal", Level.WARN, said + f"; {text}")
+    if pending or conflicts or quarantined:
         return Row("journal queue", Level.WARN, text, "kiosk sync sends them now; conflicts are "
                    "resolved on the staff dashboard")
     return Row("journal queue", Level.OK, text)

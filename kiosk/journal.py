@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from kiosk import journal_salvage
 from kiosk.backends.base import ReplayResult, ReplayStatus
 from kiosk.domain import Credential, Outcome, ReasonCode, Transaction, TransactionKind, utcnow
 
@@ -228,7 +229,10 @@ class Journal:
         self._active: set[str] = set()
         self._unsettled: dict[str, Outcome] = {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        damaged_wal = journal_salvage.wal_damaged(self.path)
         try:
+            if damaged_wal:
+                raise sqlite3.DatabaseError("the write-ahead log's header is damaged")
             self._db = self._open_checked()
         except sqlite3.DatabaseError as exc:
             self.moved_aside = self._move_aside(exc)
@@ -238,9 +242,47 @@ class Journal:
                 raise JournalCorrupt(f"no fresh journal at {self.path}: {again}") from again
         if max_pages is not None:
             self._db.execute(f"PRAGMA max_page_count = {int(max_pages)}")
+        rows: list[dict[str, object]] = []
+        if self.moved_aside is not None:
+            rows, unreadable, old_salt = journal_salvage.read_rows(self.moved_aside)
+            if old_salt and not self._meta("salt"):  # pseudonyms stay what staff saw before
+                self._init_salt(old_salt)
         self._salt = self._meta("salt") or self._init_salt()
         self._db.create_function("kiosk_pseudonym", 1, self._stored_pseudonym, deterministic=True)
+        if self.moved_aside is not None:
+            self._requeue(rows, unreadable or damaged_wal, damaged_wal)
         self.keep_reserve()
+
+    @property
+    def salvage(self) -> journal_salvage.SalvageReport | None:
+        """The last time a damaged journal was replaced (kept until staff clear it), or None."""
+        raw = self._meta("salvage")
+        if not raw:
+            return None
+        try:
+            return journal_salvage.SalvageReport(**json.loads(raw))
+        except (ValueError, TypeError):
+            return None
+
+    def _requeue(self, rows: list[dict[str, object]], unreadable: bool, wal: bool) -> None:
+        """Queue again what the damaged journal still held, in its order; record the report."""
+        report = journal_salvage.SalvageReport(
+            moved_to=str(self.moved_aside), recovered=len(rows), unreadable=unreadable,
+            wal_damaged=wal, reason="damaged write-ahead log" if wal else "damaged journal")
+        cols = journal_salvage.COLUMNS
+        for attempt in self._writes():
+            with attempt:
+                self._db.executemany(
+                    f"INSERT OR IGNORE INTO transactions ({', '.join(cols)})"
+                    f" VALUES ({', '.join('?' * len(cols))})",
+                    [tuple(_salvaged(r, c) for c in cols) for r in rows])
+                self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('salvage', ?)",
+                                 (json.dumps(dataclasses.asdict(report)),))
+        (log.warning if report.complete else log.error)(
+            "journal was replaced (%s): %d transaction(s) recovered from %s%s", report.reason,
+            report.recovered, report.moved_to,
+            "" if report.complete else "; SOME COULD NOT BE READ: staff must compare the "
+            "library's records with the kiosk's receipts for the time before")
 
     # ---- opening, integrity, migrations -------------------------------------------------------
 
@@ -289,8 +331,8 @@ class Journal:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
-    def _init_salt(self) -> str:
-        salt = secrets.token_hex(16)
+    def _init_salt(self, salt: str | None = None) -> str:
+        salt = salt or secrets.token_hex(16)
         for attempt in self._writes():
             with attempt:
                 self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('salt', ?)",
@@ -662,6 +704,23 @@ class Journal:
 
     # ---- questions ----------------------------------------------------------------------------
 
+    def health(self) -> dict[str, object]:
+        """What staff and technicians need to know about the journal itself: /status, metrics,
+        doctor. Not ok (a device fault) when a damaged journal could not be read back whole."""
+        salvage = self.salvage
+        return {
+            "ok": salvage is None or salvage.complete,
+            "reserve_in_place": self.reserve_in_place,
+            "quarantined": self.counts().get(State.QUARANTINED, 0),
+            "salvage": dataclasses.asdict(salvage) if salvage is not None else None,
+        }
+
+    def clear_salvage(self) -> None:
+        """Staff have compared the records after a damaged journal: the fault is theirs no more."""
+        for attempt in self._writes():
+            with attempt:
+                self._db.execute("DELETE FROM meta WHERE key = 'salvage'")
+
     def counts(self) -> dict[str, int]:
         with self._lock:
             rows = self._db.execute(
@@ -778,6 +837,18 @@ class Journal:
 
 
 _PSEUDONYM_MARK = "~"
+
+
+def _salvaged(row: dict[str, object], column: str) -> object:
+    """A column of a salvaged row, with the defaults a fresh row would have."""
+    value = row.get(column)
+    if value is None and column in ("attempts", "offline"):
+        return 0
+    if value is None and column in ("kiosk_id", "last_error"):
+        return ""
+    if value is None and column in ("updated_at", "created_at"):
+        return utcnow().isoformat()
+    return value
 
 
 def _day(value: date | None) -> str | None:

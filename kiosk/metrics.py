@@ -55,6 +55,17 @@ class KioskMetrics:
         self.conflicts = Gauge(
             "kiosk_queue_conflicts", "Offline transactions the central side could not apply",
             registry=r)
+        self.quarantined = Gauge(
+            "kiosk_queue_quarantined",
+            "Transactions set aside because the central side fails on them every time",
+            registry=r)
+        self.journal_salvage_recovered = Gauge(
+            "kiosk_journal_salvage_recovered",
+            "Transactions read back from a damaged journal at the last replacement", registry=r)
+        self.journal_salvage_incomplete = Gauge(
+            "kiosk_journal_salvage_incomplete",
+            "1 when a damaged journal could not be read back whole (staff must compare records)",
+            registry=r)
         self.oldest_pending_age = Gauge(
             "kiosk_oldest_pending_age_seconds", "Age of the oldest transaction still waiting",
             registry=r)
@@ -127,7 +138,11 @@ class KioskMetrics:
         else:
             self.queue_depth.set(counts.get("pending", 0) + counts.get("sent", 0))
             self.conflicts.set(counts.get("conflict", 0))
+            self.quarantined.set(counts.get("quarantined", 0))
             self.oldest_pending_age.set(pending_age_s(oldest))
+            salvage = kiosk.journal.salvage
+            self.journal_salvage_recovered.set(salvage.recovered if salvage else 0)
+            self.journal_salvage_incomplete.set(1 if salvage and not salvage.complete else 0)
         self.online.set(1 if kiosk.connectivity.online else 0)
         last = float(getattr(kiosk, "last_loop_at", 0.0) or 0.0)
         self.event_loop_age.set(max(0.0, now() - last) if last else 0.0)

@@ -187,6 +187,13 @@ def status_snapshot(kiosk: Any) -> dict[str, Any]:
         }
     devices = device_states(kiosk)
     faults = sorted(name for name, state in devices.items() if not state["ok"])
+    try:
+        journal = kiosk.journal.health()
+    except Exception as exc:  # report it, do not fail the heartbeat
+        journal = {"ok": False, "error": scrub(str(exc))}
+    if not journal["ok"]:
+        faults.append("journal")
+    queue["quarantined"] = journal.get("quarantined", 0)
     last = float(getattr(kiosk, "last_loop_at", 0.0) or 0.0)
     loop_age = round(time.monotonic() - last, 2) if last else None
     report = kiosk.sync.last_report
@@ -209,6 +216,7 @@ def status_snapshot(kiosk: Any) -> dict[str, Any]:
         "last_sync": {"sent": report.sent, "done": report.done, "conflicts": report.conflicts,
                       "rejected": report.rejected, "error": scrub(report.error or "")},
         "devices": devices,
+        "journal": journal,
         "faults": faults,
         "printer_out_of_paper": "printer" in faults,
         "session": {"screen": str(getattr(view.screen, "value", view.screen)),
