@@ -281,7 +281,16 @@ def _kiosk(
 Kiosk = Annotated[str, Depends(_kiosk)]
 
 
-def create_app(db_path: str | Path, *, service: CirculationService | None = None) -> FastAPI:
+# Request bodies: a kiosk's request is a few hundred bytes, a batch of 500 journal rows ~250 KB.
+# Anything larger is refused (413) before it is read, whoever sends it: FastAPI's own limit
+# answers from the Content-Length, and counts a chunked body as it arrives.
+MAX_BODY_BYTES = 1024 * 1024
+MAX_BATCH_BODY_BYTES = 8 * 1024 * 1024
+
+
+def create_app(db_path: str | Path, *, service: CirculationService | None = None,
+               max_body_bytes: int = MAX_BODY_BYTES,
+               max_batch_body_bytes: int = MAX_BATCH_BODY_BYTES) -> FastAPI:
     """The service over the database at `db_path` (created and migrated if needed)."""
     if service is None:
         service = CirculationService(Database(db_path))
@@ -294,6 +303,7 @@ def create_app(db_path: str | Path, *, service: CirculationService | None = None
 
     app = FastAPI(
         title="Kiosk Catalog API", version=API_VERSION, lifespan=lifespan,
+        max_body_size=max_body_bytes,
         description="What a self-service library kiosk needs from the library's central system. "
                     "Business answers are always HTTP 200 with ok/reason; see central/api.py.",
     )
@@ -309,7 +319,8 @@ def create_app(db_path: str | Path, *, service: CirculationService | None = None
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+            exc.status_code, "http_error")
         return _error(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
@@ -389,7 +400,7 @@ def create_app(db_path: str | Path, *, service: CirculationService | None = None
             patron_id=body.patron_id))
 
     @app.post("/v1/transactions/batch", response_model=BatchReply, responses=_ERRORS,
-              tags=["circulation"])
+              tags=["circulation"], max_body_size=max_batch_body_bytes)
     def batch(body: BatchRequest, kiosk_id: Kiosk) -> dict[str, Any]:
         """Replay a kiosk's journal (offline loans, returns, renewals and voids), in order."""
         entries = [_parse_entry(raw) for raw in body.transactions]

@@ -25,6 +25,7 @@ Every POST needs the `X-Staff-Request: 1` header, which a cross-site form cannot
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from central.db import Database
@@ -197,14 +199,24 @@ def mount_dashboard(app: FastAPI, db: Database, *,
     auth = StaffAuth(db)
     app.state.staff_auth = auth
 
-    def who(request: Request) -> str | None:
+    # password hashing costs ~50 ms of CPU: never on the event loop, and one at a time, so a
+    # storm of wrong passwords leaves the other core to the kiosks; a longer queue is refused
+    hashing = asyncio.Semaphore(1)
+    waiting = [0]
+
+    def bearer(request: Request) -> str | None:
         header = request.headers.get("authorization", "")
         if header.lower().startswith("bearer "):
             return auth.api_token(header[7:].strip())
-        return auth.session(request.cookies.get(COOKIE))
+        return None
+
+    def who(request: Request) -> str | None:
+        return bearer(request) or auth.session(request.cookies.get(COOKIE))
 
     def posted_by_us(request: Request) -> bool:
-        return request.headers.get("x-staff-request") == "1"
+        """A state change with the session cookie needs our header, which a cross-site form
+        cannot send; one with an API token (no cookie involved) does not."""
+        return request.headers.get("x-staff-request") == "1" or bearer(request) is not None
 
     @app.get("/staff", include_in_schema=False)
     def staff_root() -> Response:
@@ -222,8 +234,12 @@ def mount_dashboard(app: FastAPI, db: Database, *,
 
     @app.get("/staff/static/{name}", include_in_schema=False)
     def static(name: str) -> Response:
-        path = (STATIC / name).resolve()
-        if path.parent != STATIC or not path.is_file() or path.suffix not in _STATIC_TYPES:
+        try:
+            path = (STATIC / name).resolve()
+            found = path.parent == STATIC and path.is_file() and path.suffix in _STATIC_TYPES
+        except (ValueError, OSError):  # a NUL byte, a name too long
+            found = False
+        if not found:
             return _error(404, "not_found", "no such file")
         return FileResponse(path, media_type=_STATIC_TYPES[path.suffix],
                             headers={"Cache-Control": "no-cache",
@@ -236,10 +252,20 @@ def mount_dashboard(app: FastAPI, db: Database, *,
         try:
             body = await request.json()
             name, password = str(body["name"]), str(body["password"])
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             return _error(422, "invalid_request", "send JSON with name and password")
         locked = auth.locked_for(name)
-        token = None if locked else auth.login(name, password)
+        if locked:
+            token = None
+        elif waiting[0] >= 8:
+            return _error(429, "busy", "too many logins at once; try again in a moment")
+        else:
+            waiting[0] += 1
+            try:
+                async with hashing:
+                    token = await run_in_threadpool(auth.login, name, password)
+            finally:
+                waiting[0] -= 1
         if token is None:
             message = (f"too many wrong passwords; try again in {locked:.0f} s" if locked
                        else "wrong name or password")
@@ -252,6 +278,8 @@ def mount_dashboard(app: FastAPI, db: Database, *,
 
     @app.post("/staff/api/logout", include_in_schema=False)
     def logout(request: Request) -> Response:
+        if not posted_by_us(request):
+            return _error(403, "forbidden", "missing X-Staff-Request header")
         auth.logout(request.cookies.get(COOKIE))
         response = _json({"ok": True})
         response.delete_cookie(COOKIE, path="/staff")
@@ -275,7 +303,7 @@ def mount_dashboard(app: FastAPI, db: Database, *,
         staff = who(request)
         if staff is None:
             return _error(401, "unauthorized", "log in at /staff/login")
-        if not posted_by_us(request) and not request.headers.get("authorization"):
+        if not posted_by_us(request):
             return _error(403, "forbidden", "missing X-Staff-Request header")
         outcome = resolve_conflict(db, conflict_id, staff)
         if outcome == "missing":

@@ -21,6 +21,7 @@ import re
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,6 +35,10 @@ SESSION_HOURS = 12
 MIN_PASSWORD_LENGTH = 10
 MAX_FAILURES = 5
 LOCK_S = 60.0
+# Failed logins are remembered per name, for LOCK_S: a name that cannot be a staff name is not
+# remembered at all, and the table never holds more than this many names (oldest go first),
+# so a flood of made-up names cannot grow the service's memory.
+MAX_REMEMBERED_FAILURES = 10_000
 _NAME_RE = re.compile(r"^[A-Za-z0-9._@-]{2,64}$")
 
 
@@ -104,7 +109,7 @@ class StaffAuth:
         self.db = db
         self._clock = clock
         self._session = timedelta(hours=session_hours)
-        self._failures: dict[str, tuple[int, float]] = {}
+        self._failures: OrderedDict[str, tuple[int, float]] = OrderedDict()
         self._lock = threading.Lock()
 
     def locked_for(self, name: str) -> float:
@@ -118,8 +123,26 @@ class StaffAuth:
                 return 0.0
             return left
 
+    def _count_failure(self, name: str) -> None:
+        now = self._clock()
+        with self._lock:
+            count, _ = self._failures.pop(name, (0, 0.0))
+            self._failures[name] = (count + 1, now)
+            while self._failures:  # expired first, then the oldest beyond the cap
+                oldest, (_, since) = next(iter(self._failures.items()))
+                if now - since <= LOCK_S and len(self._failures) <= MAX_REMEMBERED_FAILURES:
+                    break
+                self._failures.pop(oldest)
+
+    @property
+    def remembered_failures(self) -> int:
+        return len(self._failures)
+
     def login(self, name: str, password: str) -> str | None:
         """A new session token, or None (wrong name or password, or locked)."""
+        if not _NAME_RE.match(name) or len(password) > 1024:
+            log.warning("staff login refused: not a possible name or password")
+            return None
         if self.locked_for(name) > 0:
             log.warning("staff login refused: %s is locked after wrong passwords", _safe(name))
             return None
@@ -129,9 +152,7 @@ class StaffAuth:
         stored = row["password_hash"] if row else _DUMMY_HASH
         ok = verify_pin(password, stored) and row is not None
         if not ok:
-            with self._lock:
-                count, _ = self._failures.get(name, (0, 0.0))
-                self._failures[name] = (count + 1, self._clock())
+            self._count_failure(name)
             log.warning("staff login failed for %s", _safe(name))
             return None
         with self._lock:

@@ -39,6 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from kiosk import technician
 from kiosk.metrics import CONTENT_TYPE, KioskMetrics, instrument_backend, pending_age_s
 
 log = logging.getLogger(__name__)
@@ -193,6 +194,9 @@ def status_snapshot(kiosk: Any) -> dict[str, Any]:
         journal = {"ok": False, "error": scrub(str(exc))}
     if not journal["ok"]:
         faults.append("journal")
+    pin_lock = technician.lockout(s)
+    if pin_lock["locked"]:
+        faults.append("technician_pin")
     queue["quarantined"] = journal.get("quarantined", 0)
     last = float(getattr(kiosk, "last_loop_at", 0.0) or 0.0)
     loop_age = round(time.monotonic() - last, 2) if last else None
@@ -217,6 +221,7 @@ def status_snapshot(kiosk: Any) -> dict[str, Any]:
                       "rejected": report.rejected, "error": scrub(report.error or "")},
         "devices": devices,
         "journal": journal,
+        "technician_lock": pin_lock,
         "faults": faults,
         "printer_out_of_paper": "printer" in faults,
         "session": {"screen": str(getattr(view.screen, "value", view.screen)),

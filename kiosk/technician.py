@@ -3,8 +3,9 @@
 Why a hash and not the PIN: the config file sits on an SD card in a public building; whoever
 pulls the card must not learn the PIN that opens technician mode on every kiosk of the library.
 Why a lock: a PIN of four to eight digits falls to patient guessing on a touchscreen; five wrong
-tries lock technician mode for five minutes. The lock survives a restart of the application
-(it is kept in a small file in the data directory), so pulling the plug does not reset it.
+tries lock technician mode for five minutes, each further lock twice as long (up to a day). The
+lock survives a restart of the application (it is kept in a small file in the data directory),
+so pulling the plug does not reset it.
 
 `kiosk config set-pin [FILE]` reads the PIN twice from the terminal without echo and writes
 `[technician] pin_hash = "..."` into FILE, changing nothing else in it. The PIN is never
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 
 MAX_TRIES = 5
 LOCK_S = 300.0
+# each lock after the first lasts twice as long as the one before, up to a day: a 4-digit PIN
+# that fell in about a week of patient 5-tries-per-5-minutes now takes years
+MAX_LOCK_S = 24 * 3600.0
 PIN_MIN_LENGTH = 4
 PIN_MAX_LENGTH = 12
 _SCRYPT_N = 2**14
@@ -132,6 +136,7 @@ class PinGate:
         self._mutex = threading.Lock()
         self._failures = 0
         self._locked_until = 0.0
+        self._rounds = 0  # locks since the last right PIN (the doubling)
         self._load()
 
     @property
@@ -145,6 +150,7 @@ class PinGate:
             data = json.loads(self._state_path.read_text(encoding="utf-8"))
             self._failures = int(data.get("failures", 0))
             self._locked_until = float(data.get("locked_until", 0.0))
+            self._rounds = int(data.get("rounds", 0))
         except FileNotFoundError:
             return
         except (OSError, ValueError, TypeError, AttributeError) as exc:
@@ -157,7 +163,8 @@ class PinGate:
             return
         try:
             _atomic_write(self._state_path, json.dumps(
-                {"failures": self._failures, "locked_until": self._locked_until}))
+                {"failures": self._failures, "locked_until": self._locked_until,
+                 "rounds": self._rounds}))
         except OSError as exc:
             log.warning("technician lock state not saved: %s", exc)
 
@@ -176,20 +183,23 @@ class PinGate:
                 log.warning("technician PIN entered but none is configured (kiosk config set-pin)")
                 return Attempt(ok=False, not_configured=True, tries_left=0)
             if verify_pin(pin, self._hash):
-                if self._failures:
+                if self._failures or self._rounds:
                     self._failures = 0
+                    self._rounds = 0
                     self._locked_until = 0.0
                     self._save()
                 log.info("technician mode unlocked")
                 return Attempt(ok=True)
             self._failures += 1
             if self._failures >= self._max_tries:
+                lock_s = min(self._lock_s * 2 ** min(self._rounds, 30), MAX_LOCK_S)
                 self._failures = 0
-                self._locked_until = now + self._lock_s
+                self._rounds += 1
+                self._locked_until = now + lock_s
                 self._save()
-                log.warning("technician mode locked for %.0f s after %d wrong PINs",
-                            self._lock_s, self._max_tries)
-                return Attempt(ok=False, locked=True, tries_left=0, locked_for_s=self._lock_s)
+                log.warning("technician mode locked for %.0f s after %d wrong PINs (lock %d in "
+                            "a row)", lock_s, self._max_tries, self._rounds)
+                return Attempt(ok=False, locked=True, tries_left=0, locked_for_s=lock_s)
             self._save()
             left = self._max_tries - self._failures
             log.warning("wrong technician PIN (%d tries left)", left)
@@ -297,6 +307,22 @@ def set_pin_command(config_path: str, *, read_secret: Callable[[str], str] = get
 
 def lock_state_path(data_dir: str | os.PathLike[str]) -> Path:
     return Path(data_dir) / "technician-lock.json"
+
+
+def lockout(settings: object, *, clock: Callable[[], float] = time.time) -> dict[str, object]:
+    """The technician lock as staff see it (the dashboard shows a lock as a device fault: a
+    wrong-PIN storm at a kiosk is someone trying): read from the lock file, never changed."""
+    kiosk = getattr(settings, "kiosk", None)
+    path = lock_state_path(getattr(kiosk, "data_dir", "var"))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        left = max(0.0, float(data.get("locked_until", 0.0)) - clock())
+        rounds = int(data.get("rounds", 0))
+    except FileNotFoundError:
+        return {"locked": False, "locked_for_s": 0.0, "rounds": 0}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {"locked": True, "locked_for_s": 0.0, "rounds": 0}
+    return {"locked": left > 0, "locked_for_s": round(left), "rounds": rounds}
 
 
 def gate_from_settings(settings: object) -> PinGate:

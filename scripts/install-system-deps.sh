@@ -8,7 +8,7 @@ set -e
 if [ "$1" = "demo" ]; then
     PKGS="xvfb libmtdev1"
 else
-    PKGS="xvfb libmtdev1 pcscd vsmartcard-vpcd libpcsclite-dev swig systemd openssl chromium"
+    PKGS="xvfb libmtdev1 pcscd vsmartcard-vpcd libpcsclite-dev swig systemd openssl chromium sqlite3"
 fi
 missing=""
 for p in $PKGS; do

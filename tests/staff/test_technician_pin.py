@@ -186,3 +186,32 @@ def test_kiosk_config_set_pin_on_a_real_terminal_does_not_echo(tmp_path: Path) -
     assert os.waitstatus_to_exitcode(status) == 0
     assert b"97531" not in seen
     assert verify_pin("97531", config.load(path).technician.pin_hash)
+
+
+def test_each_further_lock_doubles_up_to_a_day_and_survives_a_restart(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from kiosk.technician import MAX_LOCK_S, lock_state_path, lockout
+
+    clock = Clock()
+    state = lock_state_path(tmp_path)
+    locks = []
+    for round_ in range(12):
+        gate = PinGate(hash_pin("2468"), state_path=state, clock=clock)  # a restart each round
+        for _ in range(4):
+            gate.attempt("0000")
+        fifth = gate.attempt("0000")
+        assert fifth.locked
+        locks.append(fifth.locked_for_s)
+        if round_ == 3:  # staff see the lock on the dashboard as a device fault
+            seen = lockout(SimpleNamespace(kiosk=SimpleNamespace(data_dir=str(tmp_path))),
+                           clock=clock)
+            assert seen == {"locked": True, "locked_for_s": 2400, "rounds": 4}
+        clock.now += fifth.locked_for_s + 1
+    assert locks[:5] == [300, 600, 1200, 2400, 4800]
+    assert max(locks) == MAX_LOCK_S and locks[-1] == MAX_LOCK_S
+    gate = PinGate(hash_pin("2468"), state_path=state, clock=clock)
+    assert gate.attempt("2468").ok  # the right PIN ends the doubling
+    for _ in range(5):
+        last = gate.attempt("0000")
+    assert last.locked_for_s == 300
