@@ -11,6 +11,7 @@ instead of failing at the first byte.
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 import re
@@ -146,10 +147,11 @@ def _bend(rng: random.Random, node: Any) -> None:
     parent, key = path[-1]
     action = rng.random()
     if action < 0.7:
-        parent[key] = rng.choice(NASTY_JSON)
+        parent[key] = copy.deepcopy(rng.choice(NASTY_JSON))  # never share a nasty [] or {}
     elif action < 0.85 and isinstance(parent, dict):
         del parent[key]
     elif isinstance(parent, list):
-        parent.extend([parent[key]] * rng.choice((1, 50, 999)))
+        parent.extend(copy.deepcopy(parent[key]) for _ in range(rng.choice((1, 50, 999))))
     else:
-        parent[rng.choice(("extra", "", "ok", "patron", "loans"))] = rng.choice(NASTY_JSON)
+        parent[rng.choice(("extra", "", "ok", "patron", "loans"))] = \
+            copy.deepcopy(rng.choice(NASTY_JSON))
