@@ -40,8 +40,8 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     path = _config_path(args.file)
     try:
         settings = config.load(path)
-    except config.ConfigError as exc:
-        problems = exc.problems
+    except config.ConfigError as exc:  # every section in one pass: [devices.*] too
+        problems = exc.problems + (devices.check(exc.settings) if exc.settings else [])
     else:
         problems = devices.check(settings)
     if not problems:

@@ -14,7 +14,9 @@ Environment overrides: `KIOSK__SECTION__KEY=value` (double underscores; nested d
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import re
 import stat
 import tomllib
 import types
@@ -41,9 +43,10 @@ class Problem:
 class ConfigError(Exception):
     """The configuration has problems; `problems` lists every one of them."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], *, settings: Settings | None = None) -> None:
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = problems
+        self.settings = settings  # what could be read, so later checks ([devices.*]) still run
 
 
 @dataclass(frozen=True)
@@ -177,7 +180,7 @@ def load(path: str | os.PathLike[str] | None = None, *,
         _check_semantics(settings, source, problems)
         settings = dataclasses.replace(settings, api_token=token)
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(problems, settings=settings)
     if settings is None:
         raise ConfigError([Problem(source, "", "configuration could not be read")])
     return settings
@@ -204,6 +207,9 @@ def _read_toml(path: Path, problems: list[Problem]) -> dict[str, Any]:
         problems.append(Problem(str(path), "", "the file is not UTF-8 text"))
     except tomllib.TOMLDecodeError as exc:
         problems.append(Problem(str(path), "", f"not valid TOML (half-written?): {exc}"))
+    except RecursionError:
+        problems.append(Problem(str(path), "", "not a kiosk config: arrays or tables nested "
+                                               "hundreds deep"))
     return {}
 
 
@@ -296,15 +302,22 @@ def _type_problem(value: Any, expected: Any) -> str:
         return f"expected a list of {inner.__name__}, got {_kind(bad[0])} inside" if bad else ""
     if expected is float:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if ok and not (abs(value) < _HUGE and math.isfinite(value)):
+            return f"expected a finite number of sensible size, got {_kind(value)[:60]}"
         return "" if ok else f"expected a number, got {_kind(value)}"
     if expected is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
+        if ok and abs(value) >= _HUGE:
+            return f"expected a whole number of sensible size, got {_kind(value)[:60]}"
         return "" if ok else f"expected a whole number, got {_kind(value)}"
     if expected is bool:
         return "" if isinstance(value, bool) else f"expected true or false, got {_kind(value)}"
     if expected is str:
         return "" if isinstance(value, str) else f"expected text in quotes, got {_kind(value)}"
     return ""
+
+
+_HUGE = 10**12  # no setting of a kiosk is this large; TOML allows any number of digits
 
 
 def _kind(value: Any) -> str:
@@ -366,5 +379,19 @@ def _check_semantics(settings: Settings, source: str, problems: list[Problem]) -
             problems.append(Problem(source, f"session.{key}", "expected a positive number"))
     if len(settings.ui.window_size) != 2 or min(settings.ui.window_size, default=0) < 320:
         problems.append(Problem(source, "ui.window_size", "expected [width, height] in pixels"))
+    try:
+        re.compile(settings.offline.card_pattern)
+    except (re.error, RecursionError, OverflowError) as exc:
+        problems.append(Problem(source, "offline.card_pattern",
+                                f"not a valid regular expression: {exc}"))
+    listen = settings.status.listen
+    host, sep, port = listen.rpartition(":")
+    if listen and (not sep or not host or not port.isdigit() or not 0 < int(port) < 65536):
+        problems.append(Problem(source, "status.listen",
+                                f"expected host:port, e.g. 127.0.0.1:8787; got {listen!r}"))
+    if settings.session.patron_wait_s <= 0:
+        problems.append(Problem(source, "session.patron_wait_s", "expected a positive number"))
+    if settings.sync.poison_after < 1:
+        problems.append(Problem(source, "sync.poison_after", "expected 1 or more"))
     if settings.offline.max_items_per_patron < 0:
         problems.append(Problem(source, "offline.max_items_per_patron", "expected 0 or more"))

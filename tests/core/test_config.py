@@ -92,3 +92,17 @@ def test_the_cli_prints_every_problem_and_fails(tmp_path):
     assert result.returncode == 1
     assert "session.timeout_s" in result.stdout and "backend.url" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_one_pass_finds_patterns_numbers_addresses_and_nesting(tmp_path) -> None:
+    path = tmp_path / "kiosk.toml"
+    path.write_text('[offline]\ncard_pattern = "("\n[session]\ntimeout_s = nan\n'
+                    'patron_wait_s = 1' + "0" * 400 + '\n[status]\nlisten = "localhost"\n',
+                    encoding="utf-8")
+    found = {p.key for p in config.check(path, environ={})}
+    assert {"offline.card_pattern", "session.timeout_s", "session.patron_wait_s",
+            "status.listen"} <= found
+    deep = tmp_path / "deep.toml"
+    deep.write_text("[kiosk]\nlanguages = " + "[" * 1000 + "]" * 1000 + "\n", encoding="utf-8")
+    [problem] = config.check(deep, environ={})
+    assert "nested" in problem.message
