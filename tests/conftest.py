@@ -98,14 +98,16 @@ def make_core(library: Library, tmp_path: Path) -> Iterator[Callable[..., KioskC
 
     def make(*, policy: OfflinePolicy | None = None, journal_path: Path | None = None,
              timeout: tuple[float, float] = (2.0, 10.0), batch_size: int = 100,
-             url: str | None = None, **journal_kwargs: object) -> KioskCore:
+             url: str | None = None, poison_after: int = 5,
+             **journal_kwargs: object) -> KioskCore:
         journal = Journal(journal_path or tmp_path / f"journal-{len(made)}.db",
                           **journal_kwargs)  # type: ignore[arg-type]
         backend = RestBackend(url or library.url, DEMO_TOKEN, kiosk_id=DEMO_KIOSK_ID,
                               timeout=timeout)
         connectivity = Connectivity(recheck_s=0.0)
         sync = SyncWorker(journal, backend, connectivity=connectivity, batch_size=batch_size,
-                          backoff=Backoff(0.01, 0.05), heartbeat_s=0.05)
+                          backoff=Backoff(0.01, 0.05), heartbeat_s=0.05,
+                          poison_after=poison_after)
         circulation = CirculationService(backend, journal, policy=policy,
                                          connectivity=connectivity, kiosk_id=DEMO_KIOSK_ID,
                                          flush=sync.flush)

@@ -182,3 +182,30 @@ def test_a_transaction_cut_off_before_the_answer_is_voided_on_restart(make_core,
     assert core.journal.recover_inflight() == [tx.tx_id]
     assert core.sync.drain().done == 1
     assert AVAILABLE_ITEMS[14] not in _loans(core, PLAIN.patron_id)
+
+
+def test_a_row_the_server_fails_on_every_time_is_quarantined_the_rest_goes_on(make_core,
+                                                                              library):
+    """HTTP 500 for one row while heartbeats succeed: the row and the later return of the same
+    book are set aside for staff, the other loans reach the library, the kiosk stays online."""
+    core = make_core(poison_after=3, batch_size=10)
+    plain = core.circulation.identify(_card(PLAIN)).patron
+    library.proxy.cut()
+    first, poison, third = AVAILABLE_ITEMS[40], AVAILABLE_ITEMS[41], AVAILABLE_ITEMS[42]
+    for item in (first, poison, third):
+        assert core.circulation.checkout(plain, item).offline
+    assert core.circulation.checkin(poison, plain).offline
+    library.proxy.restore()
+    library.proxy.poison = poison.encode()
+    reports = [core.sync.drain() for _ in range(8)]
+    assert sum(r.quarantined for r in reports) == 2
+    assert core.connectivity.online
+    assert {first, third} <= _loans(core, PLAIN.patron_id)
+    assert poison not in _loans(core, PLAIN.patron_id)
+    held = [r for r in core.journal.rows() if r.state == State.QUARANTINED]
+    assert [r.kind for r in held] == ["checkout", "checkin"]
+    assert "HTTP 500" in held[0].last_error
+    library.proxy.poison = None
+    assert core.journal.release_quarantine() == 2
+    assert core.sync.drain().remaining == 0
+    assert poison not in _loans(core, PLAIN.patron_id)  # lent, then returned, in that order
