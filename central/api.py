@@ -220,6 +220,8 @@ class HeartbeatReply(BaseModel):
     checkin_ok: bool
     offline_ok: bool
     screen_message: str
+    clock_skew_s: float | None = None  # the kiosk's clock minus the server's, when it said
+    resolved: list[str] = []  # this kiosk's conflicts staff resolved (last 30 days)
 
 
 class ErrorBody(BaseModel):

@@ -62,6 +62,9 @@ _SECURITY_HEADERS = {
 }
 
 
+CLOCK_FLAG_S = 120.0  # a kiosk clock further off than this is flagged for staff
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -103,7 +106,8 @@ def fleet(db: Database, *, now: datetime | None = None) -> dict[str, Any]:
     now = now or _now()
     today = library_day(now).isoformat()
     with db.read() as conn:
-        kiosks = conn.execute("SELECT kiosk_id, name, branch, last_seen, last_status "
+        kiosks = conn.execute("SELECT kiosk_id, name, branch, last_seen, last_status, "
+                              "clock_skew_s, status_problem "
                               "FROM kiosks ORDER BY branch, name, kiosk_id").fetchall()
         conflicts = dict(conn.execute("SELECT kiosk_id, COUNT(*) FROM conflicts WHERE "
                                       "resolved_at IS NULL GROUP BY kiosk_id").fetchall())
@@ -113,25 +117,47 @@ def fleet(db: Database, *, now: datetime | None = None) -> dict[str, Any]:
                 "GROUP BY kiosk_id, kind", (today,))}
     rows = []
     for k in kiosks:
-        status = _status(k["last_status"])
-        last_seen = _parse(k["last_seen"])
-        state, age = kiosk_state(last_seen, status, now)
-        queue = status.get("queue") if isinstance(status.get("queue"), dict) else {}
-        faults = status.get("faults") if isinstance(status.get("faults"), list) else []
-        rows.append({
-            "kiosk_id": k["kiosk_id"], "name": k["name"], "branch": k["branch"],
-            "state": state, "last_seen": k["last_seen"],
-            "silent_for_s": round(age, 1) if age is not None else None,
-            "queue_depth": int(queue.get("pending") or 0),
-            "oldest_pending_age_s": queue.get("oldest_pending_age_s"),
-            "faults": [str(f) for f in faults][:20],
-            "conflicts": int(conflicts.get(k["kiosk_id"], 0)),
-            "loans_today": events.get((k["kiosk_id"], "checkout"), 0),
-            "returns_today": events.get((k["kiosk_id"], "checkin"), 0),
-            "renewals_today": events.get((k["kiosk_id"], "renew"), 0),
-            "version": str(status.get("version", "")),
-        })
+        try:
+            rows.append(_fleet_row(k, conflicts, events, now))
+        except Exception as exc:
+            log.error("fleet: kiosk %s has a status the dashboard cannot show: %s",
+                      k["kiosk_id"], type(exc).__name__)
+            rows.append({"kiosk_id": k["kiosk_id"], "name": k["name"], "branch": k["branch"],
+                         "state": "unknown", "faults": ["status unreadable"],
+                         "status_problem": "status unreadable"})
     return {"generated_at": now.isoformat(timespec="seconds"), "day": today, "kiosks": rows}
+
+
+def _fleet_row(k: Any, conflicts: dict[str, int], events: dict[tuple[str, str], int],
+               now: datetime) -> dict[str, Any]:
+    status = _status(k["last_status"])
+    last_seen = _parse(k["last_seen"])
+    state, age = kiosk_state(last_seen, status, now)
+    queue = status.get("queue") if isinstance(status.get("queue"), dict) else {}
+    faults = [str(f) for f in status.get("faults") or [] if isinstance(f, str)][:20]
+    skew = k["clock_skew_s"]
+    if skew is not None and abs(skew) > CLOCK_FLAG_S:
+        faults.append("clock")
+    return {
+        "kiosk_id": k["kiosk_id"], "name": k["name"], "branch": k["branch"],
+        "state": state, "last_seen": k["last_seen"],
+        "silent_for_s": round(age, 1) if age is not None else None,
+        "queue_depth": _int(queue.get("pending")),
+        "quarantined": _int(queue.get("quarantined")),
+        "oldest_pending_age_s": queue.get("oldest_pending_age_s"),
+        "faults": faults,
+        "clock_skew_s": skew,
+        "status_problem": k["status_problem"],
+        "conflicts": int(conflicts.get(k["kiosk_id"], 0)),
+        "loans_today": events.get((k["kiosk_id"], "checkout"), 0),
+        "returns_today": events.get((k["kiosk_id"], "checkin"), 0),
+        "renewals_today": events.get((k["kiosk_id"], "renew"), 0),
+        "version": str(status.get("version", ""))[:40],
+    }
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def conflicts(db: Database, *, include_resolved: bool = False) -> list[dict[str, Any]]:

@@ -162,8 +162,42 @@ def _migrate_to_v3_card_expiry(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE patrons ADD COLUMN card_expires TEXT")
 
 
+def _migrate_to_v4_kiosk_scope(conn: sqlite3.Connection) -> None:
+    """Idempotency keys are one kiosk's (UNIQUE (kiosk_id, tx_id), no longer tx_id alone): a
+    kiosk that sends another's tx_id must neither read that kiosk's answer nor bar its
+    transaction. And the kiosks' clocks: the skew the last heartbeat showed, and whether its
+    status could be used."""
+    _execute_script(conn, """
+CREATE TABLE transactions_v4 (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    tx_id       TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    kiosk_id    TEXT NOT NULL,
+    created_at  TEXT,
+    received_at TEXT NOT NULL,
+    patron_id   TEXT,
+    item_id     TEXT,
+    offline     INTEGER NOT NULL DEFAULT 0,
+    status      TEXT NOT NULL,
+    outcome     TEXT,
+    detail      TEXT NOT NULL DEFAULT '',
+    undo        TEXT,
+    voided_by   TEXT,
+    UNIQUE (kiosk_id, tx_id)
+);
+INSERT INTO transactions_v4 SELECT seq, tx_id, kind, kiosk_id, created_at, received_at,
+    patron_id, item_id, offline, status, outcome, detail, undo, voided_by FROM transactions;
+DROP TABLE transactions;
+ALTER TABLE transactions_v4 RENAME TO transactions;
+CREATE INDEX transactions_item ON transactions(item_id, seq);
+ALTER TABLE kiosks ADD COLUMN clock_skew_s REAL;
+ALTER TABLE kiosks ADD COLUMN status_problem TEXT
+""")
+
+
 _MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
-    _migrate_to_v1, _migrate_to_v2_staff, _migrate_to_v3_card_expiry)
+    _migrate_to_v1, _migrate_to_v2_staff, _migrate_to_v3_card_expiry,
+    _migrate_to_v4_kiosk_scope)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 DEFAULT_SETTINGS: dict[str, str] = {
@@ -173,6 +207,10 @@ DEFAULT_SETTINGS: dict[str, str] = {
     "loan_limit": "10",
     "fine_block_cents": "1000",
     "hold_pickup_days": "7",
+    # an offline transaction stamped further back than this (or in the future by more than
+    # clock_skew_bound_s) was stamped by a wrong kiosk clock: its due date counts from receipt
+    "max_offline_age_days": "30",
+    "clock_skew_bound_s": "300",
 }
 
 

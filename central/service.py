@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from central import heartbeats
 from central import rules as r
 from central.db import Database, get_setting
 from central.hashing import hash_token, mask, verify_pin
@@ -254,19 +255,34 @@ class CirculationService:
         return None if row is None else str(row["kiosk_id"])
 
     def heartbeat(self, kiosk_id: str, status: Mapping[str, Any]) -> dict[str, Any]:
+        """Store what is valid of a kiosk's status (see central/heartbeats.py), stamped with the
+        server's receive time; answer with the server's clock, the skew the kiosk's clock shows
+        and the conflicts staff resolved, which the kiosk may forget."""
         now = self.clock()
+        checked = heartbeats.check(status, now)
         with self.db.write() as conn:
-            row = conn.execute("SELECT last_status FROM kiosks WHERE kiosk_id = ?",
+            bound = float(get_setting(conn, "clock_skew_bound_s"))
+            row = conn.execute("SELECT last_status, clock_skew_s FROM kiosks WHERE kiosk_id = ?",
                                (kiosk_id,)).fetchone()
-            if _newer_or_same(status, row["last_status"] if row else None):
-                conn.execute("UPDATE kiosks SET last_seen = ?, last_status = ? "
-                             "WHERE kiosk_id = ?",
-                             (iso(now), json.dumps(dict(status), default=str), kiosk_id))
+            stored = _json_object(row["last_status"] if row else None)
+            problem = ", ".join(checked.problems) or None
+            if heartbeats.newer(checked, stored, row["clock_skew_s"] if row else None, bound):
+                conn.execute("UPDATE kiosks SET last_seen = ?, last_status = ?, clock_skew_s = ?,"
+                             " status_problem = ? WHERE kiosk_id = ?",
+                             (iso(now), json.dumps(checked.status, default=str)[:65536],
+                              checked.skew_s, problem, kiosk_id))
             else:  # a slow, older heartbeat arrived after a newer one: keep the newer status
                 conn.execute("UPDATE kiosks SET last_seen = ? WHERE kiosk_id = ?",
                              (iso(now), kiosk_id))
+            resolved = [r[0] for r in conn.execute(
+                "SELECT tx_id FROM conflicts WHERE kiosk_id = ? AND resolved_at >= ? "
+                "ORDER BY resolved_at DESC LIMIT 500",
+                (kiosk_id, iso(now - timedelta(days=30))))]
+        if problem:
+            log.warning("heartbeat from %s: dropped invalid field(s) %s", kiosk_id, problem)
         return {"ok": True, "server_time": iso(now), "checkout_ok": True, "checkin_ok": True,
-                "offline_ok": True, "screen_message": ""}
+                "offline_ok": True, "screen_message": "", "clock_skew_s": checked.skew_s,
+                "resolved": resolved}
 
     # -- lookups
 
@@ -334,7 +350,7 @@ class CirculationService:
     def transact(self, tx: TxIn) -> dict[str, Any]:
         """A single online transaction (checkout, checkin or renew): the patron's answer."""
         with self.db.write() as conn:
-            stored = self._stored(conn, tx.tx_id)
+            stored = self._stored(conn, tx.kiosk_id, tx.tx_id)
             if stored is not None:
                 return stored.outcome or _voided_outcome(tx.tx_id, tx.item_id)
             result = self._apply(conn, tx)
@@ -358,16 +374,18 @@ class CirculationService:
                                               f"the token's kiosk {kiosk_id!r}"})
                     continue
                 tx = entry if entry.kiosk_id else _with_kiosk(entry, kiosk_id)
-                stored = self._stored(conn, tx.tx_id)
+                stored = self._stored(conn, tx.kiosk_id, tx.tx_id)
                 if stored is None:
                     stored = self._apply(conn, tx)
                     self._store(conn, tx, stored)
                 answers.append(_batch_answer(tx.tx_id, stored))
         return answers
 
-    def _stored(self, conn: sqlite3.Connection, tx_id: str) -> Result | None:
+    def _stored(self, conn: sqlite3.Connection, kiosk_id: str, tx_id: str) -> Result | None:
+        """What this kiosk's tx_id got before: idempotency is scoped by kiosk, so another
+        kiosk's id (a bug, or an attacker) neither reads this answer nor bars this one."""
         row = conn.execute("SELECT status, outcome, detail, voided_by FROM transactions "
-                           "WHERE tx_id = ?", (tx_id,)).fetchone()
+                           "WHERE kiosk_id = ? AND tx_id = ?", (kiosk_id, tx_id)).fetchone()
         if row is None:
             return None
         outcome = json.loads(row["outcome"]) if row["outcome"] else None
@@ -404,14 +422,14 @@ class CirculationService:
         item_id = tx.item_id or ""
         before = _snapshot(conn, item_id)
         rules = load_rules(conn)
-        moment = tx.created_at if tx.offline else self.clock()
+        moment, skew_note = self._when(conn, tx)
         start = library_day(moment)  # an offline loan is judged by the day the patron made it
         patron = load_patron(conn, tx.patron_id, start)
         item = load_item(conn, item_id)
         loan = load_loan(conn, item_id)
         holds = load_holds(conn, item_id)
         decision = self._decide(tx, patron, item, loan, holds, rules)
-        detail = "; ".join(decision.notes)
+        detail = "; ".join((*decision.notes, skew_note) if skew_note else decision.notes)
         title = item.title if item else ""
         if decision.action is r.Action.REFUSE:
             outcome = _outcome(tx, decision.reason, ok=False, title=title)
@@ -457,6 +475,22 @@ class CirculationService:
                            hold_shelf=hold_shelf, sort_bin=bin_)
         return Result("done", outcome, detail, undo, events)
 
+    def _when(self, conn: sqlite3.Connection, tx: TxIn) -> tuple[datetime, str]:
+        """When the patron did it: the kiosk's stamp for an offline act, unless that stamp is
+        impossible (in the future, or older than any offline spell), which only a wrong kiosk
+        clock makes; then the receive time, so a loan of today is not due in 2019."""
+        now = self.clock()
+        if not tx.offline:
+            return now, ""
+        bound = timedelta(seconds=float(get_setting(conn, "clock_skew_bound_s")))
+        oldest = timedelta(days=float(get_setting(conn, "max_offline_age_days")))
+        stamp = tx.created_at if tx.created_at.tzinfo else tx.created_at.replace(tzinfo=UTC)
+        if stamp > now + bound or stamp < now - oldest:
+            log.warning("offline %s from %s stamped %s: the kiosk's clock is wrong; dated by "
+                        "receipt", tx.kind.value, tx.kiosk_id, iso(stamp))
+            return now, f"kiosk clock skew: stamped {iso(stamp)}, dated by receipt {iso(now)}"
+        return stamp, ""
+
     @staticmethod
     def _decide(tx: TxIn, patron: r.PatronRow | None, item: r.ItemRow | None,
                 loan: r.LoanRow | None, holds: list[r.HoldRow], rules: r.Rules) -> r.Decision:
@@ -486,7 +520,8 @@ class CirculationService:
         ref_id = tx.ref_tx_id
         if not ref_id:
             return Result("rejected", None, "void without ref_tx_id")
-        ref = conn.execute("SELECT * FROM transactions WHERE tx_id = ?", (ref_id,)).fetchone()
+        ref = conn.execute("SELECT * FROM transactions WHERE kiosk_id = ? AND tx_id = ?",
+                           (tx.kiosk_id, ref_id)).fetchone()
         if ref is None:
             conn.execute(
                 "INSERT INTO transactions(tx_id, kind, kiosk_id, received_at, item_id, status, "
@@ -500,7 +535,7 @@ class CirculationService:
         if ref["status"] == "voided" or ref["voided_by"]:
             return Result("done", None, f"{ref_id} was already voided")
         if ref["status"] != "done" or ref["undo"] is None:
-            self._mark_voided(conn, ref_id, tx.tx_id)
+            self._mark_voided(conn, tx.kiosk_id, ref_id, tx.tx_id)
             return Result("done", None, f"{ref_id} had no effect; marked void")
         later = conn.execute(
             "SELECT tx_id FROM transactions WHERE item_id = ? AND seq > ? AND undo IS NOT NULL "
@@ -514,28 +549,26 @@ class CirculationService:
             return Result("conflict", None,
                           f"cannot void {ref_id}: the item's loan changed since")
         _restore(conn, ref["item_id"], undo["before"])
-        conn.execute("DELETE FROM events WHERE tx_id = ?", (ref_id,))
-        self._mark_voided(conn, ref_id, tx.tx_id)
+        conn.execute("DELETE FROM events WHERE kiosk_id = ? AND tx_id = ?", (tx.kiosk_id, ref_id))
+        self._mark_voided(conn, tx.kiosk_id, ref_id, tx.tx_id)
         return Result("done", None, f"{ref['kind']} {ref_id} undone")
 
-    def _mark_voided(self, conn: sqlite3.Connection, ref_id: str, void_id: str) -> None:
+    def _mark_voided(self, conn: sqlite3.Connection, kiosk_id: str, ref_id: str,
+                     void_id: str) -> None:
         # The status and answer stay: a repeated tx_id still gets its first answer verbatim.
-        conn.execute("UPDATE transactions SET voided_by = ? WHERE tx_id = ?", (void_id, ref_id))
+        conn.execute("UPDATE transactions SET voided_by = ? WHERE kiosk_id = ? AND tx_id = ?",
+                     (void_id, kiosk_id, ref_id))
         conn.execute("UPDATE conflicts SET resolved_at = ?, resolved_by = ? "
-                     "WHERE tx_id = ? AND resolved_at IS NULL",
-                     (iso(self.clock()), f"void {void_id}", ref_id))
+                     "WHERE kiosk_id = ? AND tx_id = ? AND resolved_at IS NULL",
+                     (iso(self.clock()), f"void {void_id}", kiosk_id, ref_id))
 
 
-def _newer_or_same(status: Mapping[str, Any], stored_json: str | None) -> bool:
-    """Compare the kiosk's own clock stamps ("time"); without them, the latest arrival wins."""
+def _json_object(raw: str | None) -> dict[str, Any]:
     try:
-        stored = json.loads(stored_json) if stored_json else {}
-        new_time, old_time = status.get("time"), stored.get("time")
-        if not isinstance(new_time, str) or not isinstance(old_time, str):
-            return True
-        return _dt(new_time) >= _dt(old_time)
-    except (ValueError, TypeError, AttributeError):
-        return True
+        value = json.loads(raw) if raw else {}
+    except (ValueError, RecursionError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _with_kiosk(tx: TxIn, kiosk_id: str) -> TxIn:

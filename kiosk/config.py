@@ -386,7 +386,7 @@ def _check_semantics(settings: Settings, source: str, problems: list[Problem]) -
                                 f"not a valid regular expression: {exc}"))
     listen = settings.status.listen
     host, sep, port = listen.rpartition(":")
-    if listen and (not sep or not host or not port.isdigit() or not 0 < int(port) < 65536):
+    if listen and (not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536):
         problems.append(Problem(source, "status.listen",
                                 f"expected host:port, e.g. 127.0.0.1:8787; got {listen!r}"))
     if settings.session.patron_wait_s <= 0:

@@ -266,7 +266,18 @@ def parse_status(reply: _Reply) -> BackendStatus:
         checkin_ok=reply.flag("checkin_ok", default=True),
         offline_ok=reply.flag("offline_ok", default=True),
         screen_message=reply.opt_text("screen_message"),
+        resolved=_resolved(reply),
     )
+
+
+def _resolved(reply: _Reply) -> tuple[str, ...]:
+    """Conflicts staff resolved (optional; servers before this field send none)."""
+    value = reply.data.get("resolved")
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        _malformed(f"{reply.where}: field 'resolved' should be a list of transaction ids")
+    return tuple(v for v in value[:1000] if v.strip())
 
 
 def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:

@@ -374,9 +374,11 @@ def test_two_kiosks_racing_for_one_item_lend_it_once(server: RunningServer, db_p
 
 def test_a_late_older_heartbeat_does_not_overwrite_a_newer_status(api, db_path):
     import sqlite3
+    from datetime import UTC, datetime, timedelta
 
-    newer = {"kiosk_id": "demo-kiosk-1", "time": "2026-11-29T10:00:05+00:00", "faults": []}
-    older = {"kiosk_id": "demo-kiosk-1", "time": "2026-11-29T10:00:01+00:00",
+    now = datetime.now(UTC)  # kiosk clocks order heartbeats only while they agree with ours
+    newer = {"kiosk_id": "demo-kiosk-1", "time": now.isoformat(), "faults": []}
+    older = {"kiosk_id": "demo-kiosk-1", "time": (now - timedelta(seconds=4)).isoformat(),
              "faults": ["printer"]}
     assert api.ok("POST", "/v1/heartbeat", newer)["ok"]
     assert api.ok("POST", "/v1/heartbeat", older)["ok"]
