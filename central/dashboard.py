@@ -123,8 +123,12 @@ def fleet(db: Database, *, now: datetime | None = None) -> dict[str, Any]:
             log.error("fleet: kiosk %s has a status the dashboard cannot show: %s",
                       k["kiosk_id"], type(exc).__name__)
             rows.append({"kiosk_id": k["kiosk_id"], "name": k["name"], "branch": k["branch"],
-                         "state": "unknown", "faults": ["status unreadable"],
-                         "status_problem": "status unreadable"})
+                         "state": "unknown", "last_seen": None, "silent_for_s": None,
+                         "queue_depth": 0, "quarantined": 0, "oldest_pending_age_s": None,
+                         "faults": ["status unreadable"], "clock_skew_s": None,
+                         "status_problem": "status unreadable", "conflicts": 0,
+                         "loans_today": 0, "returns_today": 0, "renewals_today": 0,
+                         "version": ""})
     return {"generated_at": now.isoformat(timespec="seconds"), "day": today, "kiosks": rows}
 
 

@@ -68,12 +68,21 @@ function drawFleet(data) {
     if (k.queue_depth && k.oldest_pending_age_s) {
       queue.append(el("div", `oldest ${duration(k.oldest_pending_age_s)}`, "muted"));
     }
+    if (k.quarantined) {
+      queue.append(el("div", `${k.quarantined} quarantined`, "bad"));
+    }
     const faults = el("td", k.faults.length ? k.faults.join(", ") : "none",
                       k.faults.length ? "faults bad" : "faults muted");
+    if (k.clock_skew_s !== null && k.clock_skew_s !== undefined && k.faults.includes("clock")) {
+      faults.append(el("div", `clock off by ${duration(Math.abs(k.clock_skew_s))}`, "muted"));
+    }
+    if (k.status_problem) {
+      faults.append(el("div", `status not understood: ${k.status_problem}`, "muted"));
+    }
     const conflicts = el("td", k.conflicts, k.conflicts ? "num bad" : "num");
     tr.append(el("td", k.branch), name, stateCell(k), queue, faults, conflicts,
               el("td", k.loans_today, "num"), el("td", k.returns_today, "num"));
-    if (k.state !== "online" || k.faults.length || k.conflicts) {
+    if (k.state !== "online" || k.faults.length || k.conflicts || k.quarantined) {
       attention += 1;
       tr.classList.add("attention");
     }
