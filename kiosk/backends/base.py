@@ -143,6 +143,24 @@ class CatalogBackend(Protocol):
     def close(self) -> None: ...
 
 
+def status_flags_advice(*, online: bool, checkout_ok: bool, checkin_ok: bool) -> str:
+    """The one rule for what a library system says about itself (SIP2 98, the REST
+    heartbeat), and what `kiosk doctor` tells a technician about it: the flags are advice.
+
+    Many library systems report checkout or checkin "not allowed" in their status while they
+    accept every request (a static template, a flag nobody maintains), so the kiosk does not
+    go offline on them: it sends each loan and return online, and the answer to that request
+    decides (a refusal the patron hears, or the offline policy when there is no answer).
+    Returns "" when every flag says yes, else what the technician should know."""
+    off = [name for name, ok in (("online", online), ("checkout", checkout_ok),
+                                 ("checkin", checkin_ok)) if not ok]
+    if not off:
+        return ""
+    return (f"The server's status says {', '.join(off)}: no. The kiosk still sends each loan "
+            "and return online and follows the server's answer to it (refused, or offline "
+            "when there is no answer). If patrons are refused, check the server's settings.")
+
+
 # ---------------------------------------------------------------- the seam's guarantees
 
 SEAM_METHODS = ("identify", "account", "item", "checkout", "checkin", "renew", "replay",

@@ -57,8 +57,10 @@ class FaultAcs:
     """
 
     def __init__(self, script: Script, *, terminator: bytes = b"\r",
-                 tls_context: ssl.SSLContext | None = None, acs_timeout: str = "000") -> None:
+                 tls_context: ssl.SSLContext | None = None, acs_timeout: str = "000",
+                 checkout_ok: str = "Y") -> None:
         self.script = script
+        self.checkout_ok = checkout_ok
         self.acs_timeout = acs_timeout
         self.terminator = terminator
         self.tls_context = tls_context
@@ -125,7 +127,7 @@ class FaultAcs:
                         out: object = encode_reply(LoginResponse(ok="1"), frame)
                     elif code == "99":
                         out = encode_reply(ACSStatusResponse(
-                            online_status="Y", checkin_ok="Y", checkout_ok="Y",
+                            online_status="Y", checkin_ok="Y", checkout_ok=self.checkout_ok,
                             acs_renewal_policy="Y", status_update_ok="N", offline_ok="Y",
                             timeout_period=self.acs_timeout, retries_allowed="002",
                             date_time_sync=now18(), protocol_version="2.00",

@@ -129,3 +129,61 @@ def test_a_patron_never_waits_past_the_bound(journal, mode) -> None:
         [row] = journal.forwardable()
         assert row.maybe_applied  # read back before it is sent again (exactly once)
         backend.close()
+
+
+def test_a_refused_return_of_a_book_already_back_is_read_back_not_a_conflict() -> None:
+    """Return refused with no message at all: the item's status says it is not on loan, so the
+    patron hears "was not on loan" (not "that did not work"), and a replay is done."""
+    from pysip2 import CheckinResponse
+    from sip2_fault_acs import item_reply
+
+    from kiosk.backends.base import Refused, ReplayStatus
+    from kiosk.domain import ReasonCode
+
+    def script(code: str, frame: bytes, n: int) -> object:
+        if code == "09":
+            return encode_reply(CheckinResponse(
+                ok="0", resensitize="N", magnetic_media="N", alert="N", transaction_date=now18(),
+                institution_id="MAIN", item_identifier="I001", permanent_location="MAIN"), frame)
+        if code == "17":
+            return encode_reply(item_reply("I001"), frame)  # circulation status 03: available
+        return STALL
+
+    with FaultAcs(script) as acs:
+        backend = Sip2Backend(Sip2Settings.from_mapping({
+            "host": "127.0.0.1", "port": acs.port, "login_user": "k", "login_password": "x",
+            "institution_id": "MAIN", "timeout_s": 2.0}))
+        with pytest.raises(Refused) as refused:
+            backend.checkin(Transaction(TransactionKind.CHECKIN, None, "I001"))
+        assert refused.value.reason is ReasonCode.NOT_ON_LOAN
+        [result] = backend.replay([Transaction(TransactionKind.CHECKIN, None, "I001",
+                                               offline=True)])
+        assert result.status is ReplayStatus.DONE
+        backend.close()
+
+
+def test_status_flags_are_advice_and_doctor_says_what_the_kiosk_does(journal) -> None:
+    """The ACS says checkout N in its 98 yet lends: the kiosk lends online, and doctor says so
+    (it used to promise "patrons will be served offline")."""
+    from kiosk.backends.sip2.doctor import _status_rows
+
+    def script(code: str, frame: bytes, n: int) -> object:
+        if code == "11":
+            return encode_reply(CheckoutResponse(
+                ok="1", renewal_ok="N", magnetic_media="N", desensitize="Y",
+                transaction_date=now18(), institution_id="MAIN", patron_identifier="P100",
+                item_identifier="I001", title_identifier="Kaas", due_date=now18()), frame)
+        return STALL
+
+    with FaultAcs(script, checkout_ok="N") as acs:
+        settings = Sip2Settings.from_mapping({
+            "host": "127.0.0.1", "port": acs.port, "login_user": "k", "login_password": "x",
+            "institution_id": "MAIN", "timeout_s": 2.0})
+        backend = Sip2Backend(settings)
+        circulation = CirculationService(backend, journal, connectivity=Connectivity())
+        outcome = circulation.checkout(Patron("P100"), "I001")
+        assert outcome.ok and not outcome.offline
+        [row, *_] = _status_rows(backend._client.status(), settings)
+        assert "still sends each loan and return online" in row.advice
+        assert "served offline" not in row.advice
+        backend.close()

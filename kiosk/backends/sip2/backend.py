@@ -245,7 +245,10 @@ class Sip2Backend:
             ("AB", item_id), ("AC", self._terminal_password(required=True)),
         ]))
         if not reply.yes("ok"):
-            raise Refused(reason_from_text(reply.screen_message), reply.screen_message)
+            reason = reason_from_text(reply.screen_message)
+            if reason is not ReasonCode.NOT_ON_LOAN and self._already_back(item_id):
+                reason = ReasonCode.NOT_ON_LOAN  # what the refusal meant (replayed: done)
+            raise Refused(reason, reply.screen_message)
         alert_type = reply.get("CV")
         if alert_type is not None:
             hold_shelf = alert_type in HOLD_ALERT_TYPES
@@ -257,6 +260,17 @@ class Sip2Backend:
             sort_bin=(reply.get("CL") or "").strip(), tx_id=tx.tx_id,
             security_change=reply.flag("resensitize") != "N",
         )
+
+    def _already_back(self, item_id: str) -> bool:
+        """A refused return, read back: many library systems refuse a return of a book they
+        already have back with a message the kiosk cannot read, or none at all. The item's
+        circulation status (17 -> 18) tells: not on loan means the book is back, which the
+        patron hears as "was not on loan", and a replayed return records as done, never as a
+        conflict for staff."""
+        try:
+            return self._item_on_loan(item_id) is False
+        except (BackendUnavailable, Refused):
+            return False
 
     def _renew(self, tx: Transaction, *, no_block: bool) -> Outcome:
         pid = self._checked_id(tx.patron_id or "", ReasonCode.UNKNOWN_PATRON, "patron")

@@ -14,7 +14,7 @@ import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from kiosk.backends.base import AuthenticationFailed, BackendError
+from kiosk.backends.base import AuthenticationFailed, BackendError, status_flags_advice
 from kiosk.backends.sip2.client import BX_ORDER, MESSAGE_NAMES, AcsStatus, Sip2Client
 from kiosk.backends.sip2.settings import Sip2Settings
 
@@ -124,8 +124,8 @@ def _status_rows(status: AcsStatus, settings: Sip2Settings) -> list[CheckRow]:
         f"checkin {_yes(status.checkin_ok)}, offline allowed {_yes(status.offline_ok)}, "
         f"protocol {status.protocol_version}"
         + (f", library {status.library_name!r}" if status.library_name else ""),
-        "" if status.online and status.checkout_ok and status.checkin_ok else
-        "The server says it cannot circulate now: patrons will be served offline.",
+        status_flags_advice(online=status.online, checkout_ok=status.checkout_ok,
+                            checkin_ok=status.checkin_ok),
         ok=status.online)]
     if status.institution_id and settings.institution_id and \
             status.institution_id != settings.institution_id:
