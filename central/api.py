@@ -200,6 +200,7 @@ class OutcomeOut(BaseModel):
     screen_message: str
     hold_shelf: bool
     sort_bin: str
+    renewed: bool = False  # a checkout of the patron's own loan: renewed instead
 
 
 class BatchResultOut(BaseModel):

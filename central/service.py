@@ -473,6 +473,8 @@ class CirculationService:
         undo = {"before": before, "after": after} if after != before else None
         outcome = _outcome(tx, decision.reason, ok=True, title=title, due=due,
                            hold_shelf=hold_shelf, sort_bin=bin_)
+        if tx.kind is TransactionKind.CHECKOUT and decision.action is r.Action.RENEW:
+            outcome["renewed"] = True  # the patron already had it: tell them the truth
         return Result("done", outcome, detail, undo, events)
 
     def _when(self, conn: sqlite3.Connection, tx: TxIn) -> tuple[datetime, str]:

@@ -193,3 +193,6 @@ class Outcome:
     secure_failed: bool = False
     # the server may say "do not (de)sensitize" (SIP2 desensitize/resensitize = N)
     security_change: bool = True
+    # a checkout of an item the patron already had: the library renewed it instead (the patron
+    # is told so, with the new due date, not "borrowed")
+    renewed: bool = False

@@ -493,6 +493,7 @@ def _line_from(outcome: Outcome, *, security_failed: bool = False) -> ItemLine:
         sort_bin=outcome.sort_bin,
         security_failed=security_failed,
         screen_message=outcome.screen_message,
+        renewed=outcome.renewed,
     )
 
 

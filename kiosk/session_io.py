@@ -115,6 +115,7 @@ class ItemLine:
     security_failed: bool = False
     screen_message: str = ""
     pending: bool = False  # waiting for the rest of a multi-part set
+    renewed: bool = False  # borrowed again what the patron already had: renewed instead
 
 
 @dataclass(frozen=True, slots=True)

@@ -243,6 +243,7 @@ def parse_outcome(reply: _Reply) -> Outcome:
         hold_shelf=reply.flag("hold_shelf", default=False),
         sort_bin=reply.opt_text("sort_bin"),
         tx_id=reply.opt_text("tx_id"),
+        renewed=reply.flag("renewed", default=False),
     )
 
 

@@ -385,6 +385,10 @@ class BorrowScreen(ItemsScreen):
         tr = self.ui.tr
         if line.pending:
             return "wait", [reason_sentence(ReasonCode.INCOMPLETE_SET, self.ui.lang)]
+        if line.ok and line.renewed:
+            due = (tr("You had this already: renewed — due back on {date}.").format(
+                date=self.ui.day(line.due)) if line.due else tr("You had this already."))
+            return ("attention" if line.security_failed else "ok"), [due]
         if line.ok:
             due = (tr("Borrowed — due back on {date}.").format(date=self.ui.day(line.due))
                    if line.due else tr("Borrowed."))

@@ -9,7 +9,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import requests
-from conftest import Api
 
 from central.db import Database
 from central.kiosks import register_kiosk
@@ -20,13 +19,27 @@ JAN = PATRONS_BY_ROLE["card"]
 AN = PATRONS_BY_ROLE["eid"]
 
 
+class Api:
+    """Another kiosk's client (the `api` fixture is kiosk-1's)."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url = url
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def ok(self, method: str, path: str, body: object = None) -> dict:
+        reply = self.session.request(method, self.url + path, json=body, timeout=10)
+        assert reply.status_code == 200, reply.text
+        return reply.json()
+
+
 def _second_kiosk(server, db_path) -> Api:
     with Database(db_path) as db:
         token = register_kiosk(db, "kiosk-2", name="Second", branch="Main")
     return Api(server.url, token)
 
 
-def _checkout(api: Api, tx_id: str, patron: str, item: str, **extra: object) -> dict:
+def _checkout(api, tx_id: str, patron: str, item: str, **extra: object) -> dict:
     body = {"tx_id": tx_id, "patron_id": patron, "item_id": item,
             "created_at": datetime.now(UTC).isoformat(), **extra}
     return api.ok("POST", "/v1/checkout", body)

@@ -209,3 +209,14 @@ def test_a_row_the_server_fails_on_every_time_is_quarantined_the_rest_goes_on(ma
     assert core.journal.release_quarantine() == 2
     assert core.sync.drain().remaining == 0
     assert poison not in _loans(core, PLAIN.patron_id)  # lent, then returned, in that order
+
+
+def test_borrowing_a_book_you_already_have_says_renewed_and_lists_it_once(make_core):
+    core = make_core()
+    plain = core.circulation.identify(_card(PLAIN)).patron
+    first = core.circulation.checkout(plain, AVAILABLE_ITEMS[44])
+    again = core.circulation.checkout(plain, AVAILABLE_ITEMS[44])
+    assert first.ok and not first.renewed
+    assert again.ok and again.renewed and again.due >= first.due
+    account = core.circulation.account(plain)
+    assert [loan.item_id for loan in account.loans].count(AVAILABLE_ITEMS[44]) == 1

@@ -231,6 +231,8 @@ class Sip2Backend:
             due=parse_due_date(reply.get("AH"), server_tz=self.settings.tz),
             screen_message=reply.screen_message, tx_id=tx.tx_id, offline=False,
             security_change=desensitize,
+            # 12 says "renewal ok" when the item was already this patron's: renewed, not lent
+            renewed=reply.flag("renewal_ok") == "Y",
         )
 
     def _checkin(self, tx: Transaction, *, no_block: bool) -> Outcome:
