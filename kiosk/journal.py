@@ -145,7 +145,7 @@ class _Attempt:
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
         if _is_full(exc) and not self._last:
-            self._journal._release_reserve()
+            self._journal._make_room()
             return True
         self._raise(exc)
         return False  # pragma: no cover - _raise always raises
@@ -344,21 +344,34 @@ class Journal:
     def _writes(self) -> Iterator[_Attempt]:
         """Attempts at one durable transaction: ``for attempt in self._writes(): with attempt:``.
 
-        SQLITE_FULL and I/O errors become JournalFull; the first one releases the reserve file
-        (see `Journal`) and the write is tried once more in the room it leaves."""
+        SQLITE_FULL and I/O errors become JournalFull; the first one makes room (`_make_room`)
+        and the write is tried once more in the room it leaves."""
         with self._lock:
             for last in (False, True):
-                attempt = _Attempt(self, last=last or not self._reserve.exists())
+                attempt = _Attempt(self, last=last)
                 yield attempt
                 if attempt.done:
                     return
 
-    def _release_reserve(self) -> None:
-        with contextlib.suppress(OSError):
-            self._reserve.unlink()
-        log.warning("journal disk is full: released the %d-byte reserve so transactions in "
-                    "progress can be settled; new offline transactions are refused until there "
-                    "is room again", self.reserve_bytes)
+    def _make_room(self) -> None:
+        """The disk is full: release the reserve file, or, without one, fold the write-ahead
+        log into the database and truncate it (the WAL keeps its largest size until then, often
+        megabytes), so transactions in progress can still be settled and the queue drained."""
+        if self._reserve.exists():
+            with contextlib.suppress(OSError):
+                self._reserve.unlink()
+            log.warning("journal disk is full: released the reserve so transactions in "
+                        "progress can be settled; new offline transactions are refused until "
+                        "there is room again")
+            return
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+        try:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            log.warning("journal disk is full: truncated the write-ahead log to make room")
+        except sqlite3.Error as exc:
+            log.error("journal disk is full and no room could be made: %s", exc)
 
     def keep_reserve(self) -> bool:
         """(Re)create the reserve file when there is room for it and for `min_free_bytes` more;
@@ -366,13 +379,18 @@ class Journal:
         if self.reserve_bytes <= 0 or self._reserve.exists():
             return True
         try:
-            if shutil.disk_usage(self.path.parent).free < self.reserve_bytes + self.min_free_bytes:
+            # the whole reserve when there is room for it and the offline margin; on a disk
+            # that is nearly full already, half of what is left (some reserve beats none)
+            free = shutil.disk_usage(self.path.parent).free
+            size = self.reserve_bytes if free >= self.reserve_bytes + self.min_free_bytes \
+                else min(self.reserve_bytes, (free - 64 * 1024) // 2)
+            if size < 64 * 1024:
                 return False
             with open(self._reserve, "wb") as f:
                 try:
-                    os.posix_fallocate(f.fileno(), 0, self.reserve_bytes)
+                    os.posix_fallocate(f.fileno(), 0, size)
                 except (AttributeError, OSError):
-                    f.write(b"\0" * self.reserve_bytes)
+                    f.write(b"\0" * size)
                 f.flush()
                 os.fsync(f.fileno())
         except OSError as exc:
@@ -490,10 +508,16 @@ class Journal:
 
         Their effect on the server is unknown (the kiosk died between sending and telling), so the
         VOID undoes it there if it happened and bars it if it did not. Returns the voided tx ids.
+        A full disk must not stop the kiosk from starting: the rows stay inflight, no live
+        call owns them, and the sync worker's upkeep voids them once there is room.
         """
-        for attempt in self._writes():
-            with attempt:
-                voided = self._void_locked("1 = 1")
+        try:
+            for attempt in self._writes():
+                with attempt:
+                    voided = self._void_locked("1 = 1")
+        except JournalFull as exc:
+            log.error("could not void interrupted transactions yet (disk full): %s", exc)
+            return []
         if voided:
             log.warning("voiding %d transaction(s) interrupted by a restart", len(voided))
         return voided

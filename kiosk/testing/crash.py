@@ -304,15 +304,17 @@ def _read_until(rfd: int, deadline: float | None) -> tuple[bytes, bool]:
 
 
 def run(workdir: Path, cycles: int = 200, seed: int = 1, *, world: CrashWorld | None = None,
-        online_share: float = 0.6, max_life_s: float = 0.25) -> CrashReport:
-    """Kill and restart a kiosk `cycles` times against `world` (the REST service by default)."""
+        online_share: float = 0.6, max_life_s: float = 0.25,
+        journal_dir: Path | None = None) -> CrashReport:
+    """Kill and restart a kiosk `cycles` times against `world` (the REST service by default).
+    `journal_dir` puts the kiosk's journal elsewhere (e.g. on a nearly full disk of its own)."""
     world = world if world is not None else RestWorld()
     workdir.mkdir(parents=True, exist_ok=True)
     report = world.new_report()
     rng = random.Random(seed)
     started = time.monotonic()
     told = Told()
-    journal_path = workdir / "journal.db"
+    journal_path = (journal_dir or workdir) / "journal.db"
     world.start(workdir)
     try:
         for cycle in range(cycles):
@@ -360,9 +362,11 @@ def main(argv: list[str] | None = None, *, world: CrashWorld | None = None) -> i
     parser.add_argument("--cycles", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", default="")
+    parser.add_argument("--journal-dir", default="", help="where the kiosk's journal lives")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="kiosk-crash-") as tmp:
-        report = run(Path(args.workdir or tmp), cycles=args.cycles, seed=args.seed, world=world)
+        report = run(Path(args.workdir or tmp), cycles=args.cycles, seed=args.seed, world=world,
+                     journal_dir=Path(args.journal_dir) if args.journal_dir else None)
     print(json.dumps(dataclasses.asdict(report)))
     return 0 if not report.problems else 1
 
