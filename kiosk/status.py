@@ -221,6 +221,7 @@ def status_snapshot(kiosk: Any) -> dict[str, Any]:
                       "rejected": report.rejected, "error": scrub(report.error or "")},
         "devices": devices,
         "journal": journal,
+        "clock_skew_s": getattr(kiosk.sync, "clock_skew_s", None),
         "technician_lock": pin_lock,
         "faults": faults,
         "printer_out_of_paper": "printer" in faults,

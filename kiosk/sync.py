@@ -49,7 +49,7 @@ from kiosk.backends.base import (
     unexpected,
 )
 from kiosk.circulation import Connectivity
-from kiosk.domain import Transaction
+from kiosk.domain import Transaction, utcnow
 from kiosk.journal import Journal, JournalError
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,8 @@ class SyncWorker:
         self._draining = threading.Lock()
         self._thread: threading.Thread | None = None
         self.last_report = DrainReport()
+        # this kiosk's clock minus the central side's, from the last heartbeat (None: unknown)
+        self.clock_skew_s: float | None = None
 
     # ---- one pass -----------------------------------------------------------------------------
 
@@ -284,6 +286,9 @@ class SyncWorker:
             self.connectivity.report(False, str(exc))
             return False
         self.connectivity.report(True)
+        if answer.server_time is not None:  # shown to the technician and in /status
+            with contextlib.suppress(OverflowError, TypeError, ValueError):
+                self.clock_skew_s = round((utcnow() - answer.server_time).total_seconds(), 1)
         if answer.resolved:
             try:
                 self._journal.forget_resolved(answer.resolved)

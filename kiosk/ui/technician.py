@@ -465,6 +465,11 @@ class TechnicianConsole:
                                                        n=report.conflicts))
         if report.error:
             lines.append(tr("Last sync stopped: {error}").format(error=scrub(report.error)))
+        skew = self.kiosk.sync.clock_skew_s
+        if skew is not None:
+            text = (tr("Clock: {seconds} s ahead of the central side.") if skew >= 0
+                    else tr("Clock: {seconds} s behind the central side."))
+            lines.append(text.format(seconds=f"{abs(skew):.0f}"))
         return lines
 
     def queue_lines(self, limit: int = 12) -> list[str]:

@@ -103,6 +103,13 @@ def test_network_state_and_live_probe(running: RunnerLikeKiosk, console: Technic
     library.proxy.restore()
 
 
+def test_the_console_shows_the_kiosk_clock_against_the_central_side(
+        running: RunnerLikeKiosk, console: TechnicianConsole) -> None:
+    assert running.kiosk.sync.heartbeat()
+    [clock] = [line for line in console.network_lines() if line.startswith("Clock:")]
+    assert "central side" in clock and int(clock.split()[1]) < 60  # same machine: in step
+
+
 def test_queue_and_sync_now(running: RunnerLikeKiosk, library: Any, tmp_path: Path) -> None:
     kiosk, devs = running.kiosk, running.devs
     # one visit online (the card is cached), then two loans while the catalog is cut off
