@@ -49,3 +49,32 @@ def test_queue_lists_offline_work_without_card_numbers_then_sync_sends_it(librar
     assert "3 done" in sent.stdout and "0 still pending" in sent.stdout
     assert "empty" in _kiosk(tmp_path, library.url, "queue").stdout
     assert "Traceback" not in failed.stderr + sent.stderr + listing.stderr
+
+
+def test_queue_accounts_for_quarantined_rows_and_a_damaged_journal(library, tmp_path):
+    """Every row a technician must know about is in `kiosk queue`: quarantined with their
+    evidence, released in their order by --release; a damaged journal's salvage report until
+    --clear-salvage."""
+    import sqlite3
+
+    from kiosk.domain import Transaction, TransactionKind
+    from kiosk.journal import State
+
+    with Journal(tmp_path / "journal.db") as journal:
+        ids = []
+        for item in AVAILABLE_ITEMS[64:67]:
+            tx = Transaction(TransactionKind.CHECKOUT, PATRON.patron_id, item, offline=True)
+            journal.record(tx, State.PENDING)
+            ids.append(tx.tx_id)
+        journal.quarantine(ids[1], "quarantined: the server failed on this transaction")
+    listing = _kiosk(tmp_path, library.url, "queue").stdout
+    assert listing.count(" quarantined ") == 1 and listing.count(" pending ") == 2
+    assert "the server failed on this transaction" in listing  # the evidence, for staff
+    released = _kiosk(tmp_path, library.url, "queue", "--release").stdout
+    assert "1 quarantined transaction(s) back in the queue" in released
+    with sqlite3.connect(tmp_path / "journal.db") as db:
+        db.execute("PRAGMA user_version = 99")  # written by a newer kiosk: moved aside
+    damaged = _kiosk(tmp_path, library.url, "queue").stdout
+    assert "3 transaction(s) recovered" in damaged and damaged.count(" pending ") == 3
+    cleared = _kiosk(tmp_path, library.url, "queue", "--clear-salvage").stdout
+    assert "cleared" in cleared and "recovered" not in cleared.split("cleared")[1]
