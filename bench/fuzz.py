@@ -26,7 +26,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, date
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +42,7 @@ from kiosk.backends.sip2 import Sip2Backend, Sip2Settings
 from kiosk.backends.sip2.client import AcsStatus
 from kiosk.backends.sip2.codec import SPECS, ProtocolError, decode
 from kiosk.backends.sip2.dates import parse_due_date, parse_sip_date
-from kiosk.domain import Credential, CredentialKind, Transaction, TransactionKind
-from kiosk.testing.hostile import NASTY_TEXT, rest_reply, sip2_reply
+from kiosk.testing.hostile import BACKEND_CALLS, NASTY_TEXT, REPLAY_BATCH, rest_reply, sip2_reply
 
 SETTINGS = Sip2Settings.from_mapping({"host": "127.0.0.1", "port": 1, "login_user": "k",
                                       "login_password": "x", "institution_id": "MAIN",
@@ -91,7 +90,7 @@ class HostileAdapter(BaseAdapter):
         self.endpoint = "checkout"
 
     def send(self, request: requests.PreparedRequest, **_: Any) -> requests.Response:
-        body = rest_reply(self.rng, self.endpoint, tx_ids=[TX.tx_id])
+        body = rest_reply(self.rng, self.endpoint, tx_ids=[tx.tx_id for tx in REPLAY_BATCH])
         status = self.rng.choice((200,) * 8 + (429, 503, 404, 401))
         headers = {"Content-Type": "application/json",
                    "Retry-After": self.rng.choice(NASTY_TEXT)}
@@ -109,23 +108,7 @@ class HostileAdapter(BaseAdapter):
         return None
 
 
-TX = Transaction(TransactionKind.CHECKIN, None, "I-1", offline=True)
-BACKEND_OPS: dict[str, Callable[[Any], object]] = {
-    "identify": lambda b: b.identify(Credential(CredentialKind.BARCODE, "P100"), "1234"),
-    "account": lambda b: b.account("P100"),
-    "item": lambda b: b.item("I001"),
-    "checkout": lambda b: b.checkout(Transaction(TransactionKind.CHECKOUT, "P100", "I001")),
-    "checkin": lambda b: b.checkin(Transaction(TransactionKind.CHECKIN, None, "I001")),
-    "renew": lambda b: b.renew(Transaction(TransactionKind.RENEW, "P100", "I001",
-                                           due_before=date(2026, 12, 20))),
-    "heartbeat": lambda b: b.heartbeat({}),
-    "replay": lambda b: b.replay([
-        Transaction(TransactionKind.CHECKOUT, "P100", "I001", offline=True, maybe_applied=True),
-        Transaction(TransactionKind.RENEW, "P100", "I002", offline=True, maybe_applied=True,
-                    due_before=date(2026, 12, 20)),
-        Transaction(TransactionKind.VOID, "P100", "I003", offline=True, ref_tx_id="x",
-                    ref_kind=TransactionKind.CHECKIN)]),
-}
+BACKEND_OPS = BACKEND_CALLS
 
 
 def targets(rng: random.Random) -> dict[str, tuple[Callable[[], object], tuple[type, ...]]]:

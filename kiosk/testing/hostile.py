@@ -15,10 +15,12 @@ import copy
 import json
 import random
 import re
-from datetime import datetime
+from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any
 
 from kiosk.backends.sip2.codec import SPECS, FixedField
+from kiosk.domain import Credential, CredentialKind, Transaction, TransactionKind
 
 # values that broke or nearly broke the kiosk before, and their relatives
 NASTY_TEXT = (
@@ -82,6 +84,32 @@ def sip2_reply(rng: random.Random, code: str) -> bytes:
 
 def _word(rng: random.Random) -> str:
     return "".join(rng.choice("ABCDEFGHIJ0123456789 -") for _ in range(rng.randint(0, 24)))
+
+
+# ---------------------------------------------------------------- what to call
+
+# a replay that makes SIP2 read the library back (a checkout and a renewal whose answers were
+# lost, a VOID of a return) and REST send a batch; hostile replay replies answer these ids
+REPLAY_BATCH = (
+    Transaction(TransactionKind.CHECKOUT, "P100", "I001", offline=True, maybe_applied=True),
+    Transaction(TransactionKind.RENEW, "P100", "I002", offline=True, maybe_applied=True,
+                due_before=date(2026, 12, 20)),
+    Transaction(TransactionKind.VOID, "P100", "I003", offline=True, ref_tx_id="x",
+                ref_kind=TransactionKind.CHECKIN),
+)
+BACKEND_CALLS: dict[str, Callable[[Any], object]] = {
+    "identify": lambda b: b.identify(Credential(CredentialKind.BARCODE, "P100"), "1234"),
+    "account": lambda b: b.account("P100"),
+    "item": lambda b: b.item("I001"),
+    "checkout": lambda b: b.checkout(Transaction(TransactionKind.CHECKOUT, "P100", "I001")),
+    "checkin": lambda b: b.checkin(Transaction(TransactionKind.CHECKIN, None, "I001")),
+    "renew": lambda b: b.renew(Transaction(TransactionKind.RENEW, "P100", "I001",
+                                           due_before=date(2026, 12, 20))),
+    "end_session": lambda b: b.end_session("P100"),
+    "heartbeat": lambda b: b.heartbeat({"queue": {"pending": 0}}),
+    "replay": lambda b: b.replay(list(REPLAY_BATCH)),
+}
+"""Every operation of the backend seam, with arguments either backend accepts."""
 
 
 # ---------------------------------------------------------------- REST

@@ -11,28 +11,17 @@ from __future__ import annotations
 import contextlib
 import random
 import time
-from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kiosk.backends.base import BackendError, BackendUnavailable, MalformedReply, patron_wait
-from kiosk.backends.rest import RestBackend, retry_after_seconds
-from kiosk.domain import Credential, CredentialKind, Transaction, TransactionKind
-from kiosk.testing.hostile import NASTY_TEXT, rest_reply
+from kiosk.backends.rest import retry_after_seconds
+from kiosk.domain import Transaction, TransactionKind
+from kiosk.testing.hostile import BACKEND_CALLS, NASTY_TEXT, REPLAY_BATCH, rest_reply
 
-TX = Transaction(TransactionKind.CHECKIN, None, "I-1", offline=True)
-OPS: dict[str, Callable[[RestBackend], object]] = {
-    "identify": lambda b: b.identify(Credential(CredentialKind.BARCODE, "2100"), "1234"),
-    "account": lambda b: b.account("P-1"),
-    "item": lambda b: b.item("I-1"),
-    "checkout": lambda b: b.checkout(Transaction(TransactionKind.CHECKOUT, "P-1", "I-1")),
-    "checkin": lambda b: b.checkin(Transaction(TransactionKind.CHECKIN, None, "I-1")),
-    "renew": lambda b: b.renew(Transaction(TransactionKind.RENEW, "P-1", "I-1")),
-    "replay": lambda b: b.replay([TX]),
-    "heartbeat": lambda b: b.heartbeat({"queue": {"pending": 0}}),
-}
+OPS = {name: call for name, call in BACKEND_CALLS.items() if name != "end_session"}
 
 
 @settings(max_examples=300, deadline=None, derandomize=True,
@@ -44,7 +33,7 @@ OPS: dict[str, Callable[[RestBackend], object]] = {
                                     "Wed, 21 Oct 99999 07:28:00 GMT")))
 def test_only_backend_errors_leave_the_rest_backend(raw_server, raw_backend, seed, op, status,
                                                     retry_after) -> None:
-    body = rest_reply(random.Random(seed), op, tx_ids=[TX.tx_id])
+    body = rest_reply(random.Random(seed), op, tx_ids=[tx.tx_id for tx in REPLAY_BATCH])
     raw_server.respond(status, body, headers=f"Retry-After: {retry_after}\r\n")
     with contextlib.suppress(BackendError):
         OPS[op](raw_backend)

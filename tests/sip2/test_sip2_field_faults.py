@@ -29,6 +29,14 @@ def journal(tmp_path: Path) -> Iterator[Journal]:
         yield j
 
 
+def lent(request: bytes) -> bytes:
+    """pysip2's 12 for a checkout of I001 to P100 that the library applied."""
+    return encode_reply(CheckoutResponse(
+        ok="1", renewal_ok="N", magnetic_media="N", desensitize="Y",
+        transaction_date=now18(), institution_id="MAIN", patron_identifier="P100",
+        item_identifier="I001", title_identifier="Kaas", due_date=now18()), request)
+
+
 def _offline(kind: TransactionKind, patron: str | None, item: str) -> Transaction:
     return Transaction(kind, patron, item, offline=True)
 
@@ -78,12 +86,7 @@ def test_an_idle_connection_the_server_closed_is_replaced_before_a_checkout() ->
     """The server drops the connection after answering (its idle timeout): the next checkout
     must go out once on a fresh connection, not fail as 'unreachable'."""
     def script(code: str, frame: bytes, n: int) -> object:
-        if code == "11":
-            return encode_reply(CheckoutResponse(
-                ok="1", renewal_ok="N", magnetic_media="N", desensitize="Y",
-                transaction_date=now18(), institution_id="MAIN", patron_identifier="P100",
-                item_identifier="I001", title_identifier="Kaas", due_date=now18()), frame)
-        return STALL
+        return lent(frame) if code == "11" else STALL
 
     with FaultAcs(script) as acs:
         backend = Sip2Backend(Sip2Settings.from_mapping({
@@ -109,10 +112,7 @@ def test_a_patron_never_waits_past_the_bound(journal, mode) -> None:
             return STALL
         if mode == "frozen":
             return STALL  # accepted, never answered
-        reply = encode_reply(CheckoutResponse(
-            ok="1", renewal_ok="N", magnetic_media="N", desensitize="Y",
-            transaction_date=now18(), institution_id="MAIN", patron_identifier="P100",
-            item_identifier="I001", title_identifier="Kaas", due_date=now18()), frame)
+        reply = lent(frame)
         return reply, DRIP
 
     with FaultAcs(script, acs_timeout="600") as acs:
@@ -168,12 +168,7 @@ def test_status_flags_are_advice_and_doctor_says_what_the_kiosk_does(journal) ->
     from kiosk.backends.sip2.doctor import _status_rows
 
     def script(code: str, frame: bytes, n: int) -> object:
-        if code == "11":
-            return encode_reply(CheckoutResponse(
-                ok="1", renewal_ok="N", magnetic_media="N", desensitize="Y",
-                transaction_date=now18(), institution_id="MAIN", patron_identifier="P100",
-                item_identifier="I001", title_identifier="Kaas", due_date=now18()), frame)
-        return STALL
+        return lent(frame) if code == "11" else STALL
 
     with FaultAcs(script, checkout_ok="N") as acs:
         settings = Sip2Settings.from_mapping({

@@ -12,8 +12,7 @@ import contextlib
 import dataclasses
 import random
 import time
-from collections.abc import Callable, Iterator
-from datetime import date
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,29 +24,10 @@ from kiosk.backends.sip2 import Sip2Backend, Sip2Settings
 from kiosk.backends.sip2.codec import SPECS
 from kiosk.domain import (
     ACCOUNT_LIST_LIMIT,
-    Credential,
-    CredentialKind,
-    Transaction,
-    TransactionKind,
 )
-from kiosk.testing.hostile import sip2_reply
+from kiosk.testing.hostile import BACKEND_CALLS, sip2_reply
 
-OPS: dict[str, Callable[[Sip2Backend], object]] = {
-    "identify": lambda b: b.identify(Credential(CredentialKind.BARCODE, "P100"), "1234"),
-    "account": lambda b: b.account("P100"),
-    "item": lambda b: b.item("I001"),
-    "checkout": lambda b: b.checkout(Transaction(TransactionKind.CHECKOUT, "P100", "I001")),
-    "checkin": lambda b: b.checkin(Transaction(TransactionKind.CHECKIN, None, "I001")),
-    "renew": lambda b: b.renew(Transaction(TransactionKind.RENEW, "P100", "I001")),
-    "end_session": lambda b: b.end_session("P100"),
-    "replay": lambda b: b.replay([
-        Transaction(TransactionKind.CHECKOUT, "P100", "I001", offline=True, maybe_applied=True),
-        Transaction(TransactionKind.RENEW, "P100", "I002", offline=True, maybe_applied=True,
-                    due_before=date(2026, 12, 20)),
-        Transaction(TransactionKind.VOID, "P100", "I003", offline=True, ref_tx_id="x",
-                    ref_kind=TransactionKind.CHECKIN),
-    ]),
-}
+OPS = BACKEND_CALLS
 
 
 class Replies:
