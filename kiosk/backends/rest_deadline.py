@@ -77,7 +77,8 @@ class _WatchedPool(HTTPConnectionPool):
 
 
 class _WatchedHttpsPool(HTTPSConnectionPool, _WatchedPool):
-    pass
+    """HTTPS pools watched the same way (HTTPSConnectionPool keeps the inherited
+    _make_request, so the mixin's comes first in the MRO)."""
 
 
 class DeadlineAdapter(HTTPAdapter):

@@ -3,6 +3,7 @@ newer schema, a full disk; and its upkeep (retention, orphans, privacy of finish
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -114,13 +115,10 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 def _fill_disk(folder: Path) -> Path:
     filler = folder / "filler"
-    with open(filler, "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-        except OSError:
-            pass
+    with open(filler, "wb") as f, contextlib.suppress(OSError):  # until ENOSPC
+        while True:
+            f.write(b"\0" * 65536)
+            f.flush()
     return filler
 
 
