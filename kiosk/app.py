@@ -1,8 +1,14 @@
 """Composition root: the one place that turns settings into a running kiosk.
 
-Everything else receives its collaborators as arguments (backend, journal, clock, devices), so
-tests and the demo build the same objects with other parts. The event thread here is the only
-caller of `Session.handle`: devices and the UI put events on one queue, nothing polls hardware.
+`build_kiosk` makes every part and every connection between them: the journal (recovered before
+any device can speak), the devices from `[devices.*]`, publishing straight onto the kiosk's one
+event queue, the backend behind a timing wrapper, circulation, sync, the session, and the
+observers (metrics, lights and buzzer, the change heartbeat, the technician's recent log).
+`kiosk run`, `kiosk demo`, the benches and the test harnesses differ only in what they pass it
+(settings, a backend, a device builder, a clock); nothing else wires parts together.
+
+The event thread here is the only caller of `Session.handle`: devices and the UI put events on
+one queue, nothing polls hardware.
 """
 
 from __future__ import annotations
@@ -11,16 +17,18 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
-from drivers.events import CardRemoved, DeviceState, SensorChanged
+from drivers.events import CardRemoved, DeviceState, EventSink, SensorChanged
+from kiosk import devices as device_bundle
 from kiosk.backends.base import CatalogBackend
 from kiosk.circulation import CirculationService, Connectivity
 from kiosk.config import Settings
+from kiosk.devices import Devices
 from kiosk.journal import Journal
+from kiosk.metrics import KioskMetrics, TimedBackend
 from kiosk.session import (
     ConnectivityChanged,
     Session,
@@ -29,9 +37,13 @@ from kiosk.session import (
     SetLanguage,
     StillHere,
 )
+from kiosk.status import ChangeHeartbeat, RecentLog, status_snapshot
 from kiosk.sync import Backoff, SyncWorker
 
 log = logging.getLogger(__name__)
+
+# builds the devices from the settings; they publish on the sink (the kiosk's event queue)
+DeviceBuilder = Callable[[Settings, EventSink], Devices]
 
 # events answered without the backend: no busy indicator flicker for these
 _INSTANT = (ConnectivityChanged, DeviceState, CardRemoved, SensorChanged, StillHere, SetLanguage)
@@ -63,21 +75,24 @@ def session_settings(settings: Settings) -> SessionSettings:
 
 @dataclass
 class Kiosk:
-    """A running kiosk core: journal, backend, circulation, sync and the session's event thread."""
+    """A running kiosk: devices, journal, backend, circulation, sync, the session's event
+    thread and the observers. `backend` is the timed wrapper; the client is `backend.inner`."""
 
     settings: Settings
     journal: Journal
-    backend: CatalogBackend
+    backend: TimedBackend
     connectivity: Connectivity
     circulation: CirculationService
     sync: SyncWorker
     session: Session
     events: queue.Queue[object]
+    devices: Devices
+    metrics: KioskMetrics
+    recent_log: RecentLog
     listeners: list[Callable[[SessionView], None]] = field(default_factory=list)
     # each filter sees every event first; True means "mine, not the session's" (e.g. the
     # technician console takes cards and tags while it is open)
     event_filters: list[Callable[[object], bool]] = field(default_factory=list)
-    extras: dict[str, Any] = field(default_factory=dict)
     last_loop_at: float = 0.0  # monotonic time the event thread last went round (watchdog)
     _thread: threading.Thread | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -91,9 +106,11 @@ class Kiosk:
         self.events.put(event)
 
     def start(self) -> None:
+        """Serve: the event thread and the sync worker first, then the devices may speak."""
         self.sync.start()
         self._thread = threading.Thread(target=self._run, name="session", daemon=True)
         self._thread.start()
+        self.devices.start()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -126,52 +143,77 @@ class Kiosk:
             time.sleep(0.002)
 
     def close(self) -> None:
+        # the event thread first: a view change after the lights closed would log a fault
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)
+        self.devices.close()
         self.sync.stop()
         self.backend.close()
         self.journal.close()
+        logging.getLogger().removeHandler(self.recent_log)
+
+
+def open_journal(settings: Settings) -> Journal:
+    """The journal, with interrupted transactions settled before anything else can run."""
+    j = settings.journal
+    journal = Journal(
+        settings.journal_path,
+        retention=timedelta(seconds=j.retention_s),
+        min_free_bytes=int(j.min_free_mb * 1024 * 1024),
+        reserve_bytes=int(j.reserve_mb * 1024 * 1024),
+        conflict_max_age=timedelta(days=j.conflict_max_days),
+    )
+    journal.recover_inflight()
+    if journal.moved_aside is not None:
+        log.error("started on a fresh journal; the damaged one is at %s", journal.moved_aside)
+    return journal
 
 
 def build_kiosk(
     settings: Settings,
     *,
     backend: CatalogBackend | None = None,
-    security: Callable[[str, bool], bool] | None = None,
-    print_receipt: Callable[..., None] | None = None,
-    status: Callable[[], Mapping[str, object]] | None = None,
+    devices: DeviceBuilder = device_bundle.build,
     clock: Callable[[], float] = time.monotonic,
 ) -> Kiosk:
-    journal = Journal(
-        settings.journal_path,
-        retention=timedelta(seconds=settings.journal.retention_s),
-        min_free_bytes=int(settings.journal.min_free_mb * 1024 * 1024),
-        reserve_bytes=int(settings.journal.reserve_mb * 1024 * 1024),
-        conflict_max_age=timedelta(days=settings.journal.conflict_max_days),
-    )
-    journal.recover_inflight()
-    backend = backend if backend is not None else build_backend(settings)
+    """Everything a kiosk is, from its settings. Raises `DeviceConfigError` for a device table
+    that cannot be opened (nothing is left open then)."""
+    journal = open_journal(settings)
     events: queue.Queue[object] = queue.Queue()
+    try:
+        devs = devices(settings, events)
+    except Exception:
+        journal.close()
+        raise
+    active = [name for name, table in settings.devices.items()
+              if str(table.get("type", "none")) != "none"]
+    metrics = KioskMetrics(devices=active)
+    timed = TimedBackend(backend if backend is not None else build_backend(settings), metrics)
     connectivity = Connectivity(recheck_s=settings.sync.recheck_s,
                                 on_change=lambda online: events.put(ConnectivityChanged(online)))
-    sync = SyncWorker(journal, backend, connectivity=connectivity,
+    kiosk: Kiosk
+    sync = SyncWorker(journal, timed, connectivity=connectivity,
                       batch_size=settings.sync.batch_size, heartbeat_s=settings.sync.heartbeat_s,
                       backoff=Backoff(settings.sync.backoff_base_s, settings.sync.backoff_max_s),
-                      status=status, poison_after=settings.sync.poison_after,
+                      status=lambda: status_snapshot(kiosk),
+                      poison_after=settings.sync.poison_after,
                       patron_cache_max_age=timedelta(days=settings.offline.cache_days))
-    circulation = CirculationService(backend, journal, policy=settings.offline,
+    circulation = CirculationService(timed, journal, policy=settings.offline,
                                      connectivity=connectivity, kiosk_id=settings.kiosk.id,
                                      flush=sync.flush,
                                      patron_wait_s=settings.session.patron_wait_s)
-    kiosk: Kiosk
     session = Session(
         circulation, clock=clock, settings=session_settings(settings),
         on_change=lambda view: [listener(view) for listener in kiosk.listeners],
-        security=security, print_receipt=print_receipt,
+        security=devs.security, print_receipt=devs.print_receipt,
     )
-    kiosk = Kiosk(settings=settings, journal=journal, backend=backend, connectivity=connectivity,
-                  circulation=circulation, sync=sync, session=session, events=events)
-    if journal.moved_aside is not None:
-        log.error("started on a fresh journal; the damaged one is at %s", journal.moved_aside)
+    recent_log = RecentLog()
+    logging.getLogger().addHandler(recent_log)
+    kiosk = Kiosk(settings=settings, journal=journal, backend=timed, connectivity=connectivity,
+                  circulation=circulation, sync=sync, session=session, events=events,
+                  devices=devs, metrics=metrics, recent_log=recent_log)
+    kiosk.subscribe(metrics.observe_view)
+    kiosk.subscribe(ChangeHeartbeat(sync.wake))
+    kiosk.subscribe(devs.on_view)
     return kiosk

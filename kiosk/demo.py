@@ -21,10 +21,9 @@ from central.db import Database
 from central.faultproxy import FaultProxy
 from central.seed import AVAILABLE_ITEMS, SEED_PATRONS, seed
 from central.server import start_in_thread
-from drivers.events import BarcodeScanned, CardPresented
 from kiosk import config
 from kiosk.app import Kiosk, build_kiosk
-from kiosk.domain import Credential, CredentialKind
+from kiosk.demo_devices import DemoHands
 from kiosk.session import ChooseMode, Done, Mode, ReceiptChoice, Screen, SessionView
 
 log = logging.getLogger(__name__)
@@ -33,7 +32,8 @@ log = logging.getLogger(__name__)
 @contextlib.contextmanager
 def embedded_library(output: Path, settings: config.Settings) -> Iterator[
         tuple[Kiosk, FaultProxy, config.Settings]]:
-    """Fresh demo library + fault proxy + kiosk wired to it; everything stops on exit."""
+    """Fresh demo library + fault proxy + the kiosk of `settings` (its simulated devices from
+    the config) in front of it; everything stops on exit."""
     var = output / "var"
     shutil.rmtree(var, ignore_errors=True)
     var.mkdir(parents=True)
@@ -142,27 +142,31 @@ def play_tour(settings: config.Settings, output: Path) -> int:
     items = AVAILABLE_ITEMS[100:105]
     try:
         with embedded_library(output, settings) as (kiosk, proxy, _):
-            views: list[SessionView] = []
-            kiosk.subscribe(views.append)
+            hands = DemoHands.at(kiosk, proxy)
 
             def act(event: object) -> SessionView:
                 kiosk.put(event)
                 kiosk.wait_idle()
                 return kiosk.session.view
 
+            def scan(code: str) -> SessionView:
+                hands.scan(code)
+                kiosk.wait_idle()
+                return kiosk.session.view
+
             say(f"Demo library on {proxy.url} (reference catalog behind a fault proxy)")
             say(f"1. {patron.name.split()[0]} scans the library card {patron.barcode[:4]}…")
-            view = act(CardPresented(Credential(CredentialKind.BARCODE, patron.barcode)))
+            view = scan(patron.barcode)
             say(f"   screen: {view.screen.value}, greeting {view.patron_name!r}, "
                 f"{'offline' if view.offline else 'online'}")
             view = act(ChooseMode(Mode.BORROW))
             for item in items[:3]:
-                view = act(BarcodeScanned(item))
+                view = scan(item)
                 say(f"   scans {item}: {_item_line(view, item)}")
             say("2. The network is cut.")
-            proxy.cut()
+            hands.network(False)
             for item in items[3:]:
-                view = act(BarcodeScanned(item))
+                view = scan(item)
                 say(f"   scans {item}: {_item_line(view, item)}")
             say(f"   offline banner shown: {view.offline}; waiting in the journal: "
                 f"{kiosk.journal.pending_count()}")
@@ -171,7 +175,7 @@ def play_tour(settings: config.Settings, output: Path) -> int:
                 view = act(ReceiptChoice(False))
             say(f"   patron leaves; screen: {view.screen.value}")
             say("3. The network returns; the sync worker drains the queue.")
-            proxy.restore()
+            hands.network(True)
             kiosk.sync.wake(now=True)
             drained = _wait(lambda: kiosk.journal.pending_count() == 0, 30)
             say(f"   queue empty: {drained}; online: {kiosk.connectivity.online}")

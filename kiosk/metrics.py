@@ -8,8 +8,8 @@ figures come from three places instead:
   reason code), and every device that goes down is one device fault;
 * the journal and the connectivity flag, read at scrape time (queue depth, conflicts, oldest
   pending age, online);
-* the catalog backend, whose calls are timed by wrapping the one backend object the kiosk
-  shares between circulation and sync (`instrument_backend`).
+* the catalog backend, whose calls are timed by the `TimedBackend` the composition root puts
+  between the core and the client.
 
 Labels never carry a patron or item identifier: only kinds, outcomes and device names.
 Each `KioskMetrics` has its own registry, so tests (and two kiosks in one process) never share
@@ -18,24 +18,24 @@ counters.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from kiosk.backends.base import BackendStatus, CatalogBackend, ReplayResult
+from kiosk.domain import Account, Credential, Item, Outcome, Patron, Transaction
+
+R = TypeVar("R")
+
 log = logging.getLogger(__name__)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
-# the backend methods a patron waits for, and the sync worker's
-TIMED_CALLS = ("identify", "account", "item", "checkout", "checkin", "renew", "end_session",
-               "replay", "heartbeat")
 _LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _KIND_BY_SCREEN = {"borrow": "checkout", "return": "checkin", "account": "renew"}
 
@@ -153,25 +153,6 @@ class KioskMetrics:
             self.refresh(kiosk)
         return generate_latest(self.registry)
 
-    # ---- backend timing ---------------------------------------------------------------------
-
-    def timed(self, call: str, func: Callable[..., Any]) -> Callable[..., Any]:
-        histogram = self.backend_latency.labels(call)
-
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return func(*args, **kwargs)
-            except Exception as exc:
-                self.backend_errors.labels(call, type(exc).__name__).inc()
-                raise
-            finally:
-                histogram.observe(time.perf_counter() - started)
-
-        return wrapper
-
-
 def outcome_label(line: Any) -> str:
     """ok | offline | the refusal's reason code (a small, fixed set of values)."""
     if getattr(line, "ok", False):
@@ -188,26 +169,57 @@ def pending_age_s(oldest: datetime | None, *, now: datetime | None = None) -> fl
     return max(0.0, ((now or datetime.now(UTC)) - oldest).total_seconds())
 
 
-def instrument_backend(backend: Any, metrics: KioskMetrics) -> list[str]:
-    """Time every call of `backend` in place; returns the calls wrapped.
+class TimedBackend:
+    """The kiosk's backend as circulation and sync see it: every call timed, nothing changed.
 
-    In place because circulation and sync already hold this very object: wrapping it here
-    needs no change in the core. Already-wrapped backends are left as they are.
-    """
-    if getattr(backend, "_kiosk_metrics_timed", False):
-        return []
-    wrapped: list[str] = []
-    for name in TIMED_CALLS:
-        func = getattr(backend, name, None)
-        if not callable(func):
-            continue
+    A wrapper built by the composition root, not a patch on the backend object: the client
+    stays as its module wrote it, and a backend of any shape (slotted, frozen, a test twin) is
+    timed the same way. Errors pass through untouched, so the seam's contract holds."""
+
+    def __init__(self, inner: CatalogBackend, metrics: KioskMetrics) -> None:
+        self.inner = inner
+        self._metrics = metrics
+
+    @property
+    def replay_batch_limit(self) -> int | None:
+        return self.inner.replay_batch_limit
+
+    def _timed(self, call: str, func: Callable[..., R], *args: Any) -> R:
+        started = time.perf_counter()
         try:
-            setattr(backend, name, metrics.timed(name, func))
-        except (AttributeError, TypeError):  # a slotted or frozen backend: time nothing
-            log.info("backend %s cannot be timed (no instance attributes)",
-                     type(backend).__name__)
-            return wrapped
-        wrapped.append(name)
-    with contextlib.suppress(AttributeError, TypeError):
-        backend._kiosk_metrics_timed = True
-    return wrapped
+            return func(*args)
+        except Exception as exc:
+            self._metrics.backend_errors.labels(call, type(exc).__name__).inc()
+            raise
+        finally:
+            self._metrics.backend_latency.labels(call).observe(time.perf_counter() - started)
+
+    def identify(self, credential: Credential, pin: str | None = None) -> Patron:
+        return self._timed("identify", self.inner.identify, credential, pin)
+
+    def account(self, patron_id: str) -> Account:
+        return self._timed("account", self.inner.account, patron_id)
+
+    def item(self, item_id: str) -> Item:
+        return self._timed("item", self.inner.item, item_id)
+
+    def checkout(self, tx: Transaction) -> Outcome:
+        return self._timed("checkout", self.inner.checkout, tx)
+
+    def checkin(self, tx: Transaction) -> Outcome:
+        return self._timed("checkin", self.inner.checkin, tx)
+
+    def renew(self, tx: Transaction) -> Outcome:
+        return self._timed("renew", self.inner.renew, tx)
+
+    def replay(self, transactions: Sequence[Transaction]) -> list[ReplayResult]:
+        return self._timed("replay", self.inner.replay, transactions)
+
+    def end_session(self, patron_id: str) -> None:
+        self._timed("end_session", self.inner.end_session, patron_id)
+
+    def heartbeat(self, status: Mapping[str, object]) -> BackendStatus:
+        return self._timed("heartbeat", self.inner.heartbeat, status)
+
+    def close(self) -> None:
+        self.inner.close()

@@ -15,9 +15,10 @@ loopback address.
 Nothing here shows a patron identifier: the snapshot has counts, states and device names, and
 error texts from the backend are scrubbed of anything that looks like a card or patron number.
 
-`attach(kiosk)` wires the outside observers once: metrics, the recent-log buffer for the
-technician screen, and a listener that asks the sync worker for a heartbeat right away when
-something a technician cares about changes (offline, a device lost, paper out).
+The composition root (`kiosk.app.build_kiosk`) attaches the outside observers defined here to
+every kiosk: the recent-log buffer for the technician screen, and a listener that asks the sync
+worker for a heartbeat right away when something a technician cares about changes (offline, a
+device lost, paper out). This module only reads what the kiosk already holds.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk import technician
-from kiosk.metrics import CONTENT_TYPE, KioskMetrics, instrument_backend, pending_age_s
+from kiosk.metrics import CONTENT_TYPE, pending_age_s
 
 log = logging.getLogger(__name__)
 
@@ -88,31 +89,7 @@ class RecentLog(logging.Handler):
         return list(self._lines)[-count:]
 
 
-# ---- attaching observers ----------------------------------------------------------------------
-
-
-def attach(kiosk: Any) -> KioskMetrics:
-    """Metrics, recent log and change-heartbeat for `kiosk`; idempotent."""
-    existing = kiosk.extras.get("metrics")
-    if isinstance(existing, KioskMetrics):
-        return existing
-    devices = [name for name, table in kiosk.settings.devices.items()
-               if str(table.get("type", "none")) != "none"]
-    metrics = KioskMetrics(devices=devices)
-    kiosk.extras["metrics"] = metrics
-    instrument_backend(kiosk.backend, metrics)
-    recent = RecentLog()
-    logging.getLogger().addHandler(recent)
-    kiosk.extras["recent_log"] = recent
-    kiosk.subscribe(metrics.observe_view)
-    kiosk.subscribe(ChangeHeartbeat(kiosk.sync.wake))
-    return metrics
-
-
-def detach(kiosk: Any) -> None:
-    recent = kiosk.extras.pop("recent_log", None)
-    if recent is not None:
-        logging.getLogger().removeHandler(recent)
+# ---- observers the composition root attaches ---------------------------------------------
 
 
 class ChangeHeartbeat:
@@ -308,7 +285,7 @@ class StatusServer:
 
     def __init__(self, kiosk: Any, host: str, port: int, token: str) -> None:
         self.kiosk = kiosk
-        self.metrics = attach(kiosk)
+        self.metrics = kiosk.metrics
         handler = _make_handler(self, token)
         try:
             self._httpd = _Server((host, port), handler)
@@ -334,7 +311,6 @@ class StatusServer:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(5)
-        detach(self.kiosk)
 
     def __enter__(self) -> StatusServer:
         return self

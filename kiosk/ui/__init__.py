@@ -14,9 +14,13 @@ window is closed. Importing this package does not import Kivy.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kiosk.ui.context import DemoControls, UiConfig, UiContext, ui_config_from_settings
+
+if TYPE_CHECKING:
+    from central.faultproxy import FaultProxy
+    from kiosk.app import Kiosk
 
 
 def run_ui(context: UiContext) -> None:
@@ -33,18 +37,19 @@ def run_ui(context: UiContext) -> None:
     app.run()
 
 
-def run_demo_ui(kiosk: Any, proxy: Any) -> int:
+def run_demo_ui(kiosk: Kiosk, proxy: FaultProxy) -> int:
     """`kiosk demo` with a display: the window, with the demo keys (F1..F11) driving simulated
     cards, items and the network (see `kiosk.ui.demo_panel`). Returns the exit status."""
     from kiosk.ui.demo_panel import demo_controls_for
 
+    kiosk.devices.beep_on_views = False  # the UI cues the buzzer, obeying the sound switch
     run_ui(UiContext(events=kiosk, subscribe=kiosk.subscribe,
-                     config=ui_config_from_settings(kiosk.settings),
+                     config=ui_config_from_settings(kiosk.settings), cue=kiosk.devices.cue,
                      demo=demo_controls_for(kiosk, proxy)))
     return 0
 
 
-def run_screen_tour(kiosk: Any, proxy: Any, output: Path) -> int:
+def run_screen_tour(kiosk: Kiosk, proxy: FaultProxy, output: Path) -> int:
     """`kiosk demo --tour` / no display: every screen played headless, PNGs + transcript."""
     from kiosk.ui.tour import run_screen_tour as tour
 

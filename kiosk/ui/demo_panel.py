@@ -13,10 +13,14 @@ so nothing extra is drawn on the patron's screen. Shortcuts (shown in the log at
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from kiosk.ui.context import DemoControls
+
+if TYPE_CHECKING:
+    from central.faultproxy import FaultProxy
+    from kiosk.app import Kiosk
 
 log = logging.getLogger(__name__)
 
@@ -94,30 +98,28 @@ def install_demo_controls(app: Any, demo: DemoControls) -> DemoKeys:
     return keys
 
 
-def demo_controls_for(kiosk: Any, proxy: Any) -> DemoControls:
-    """Demo controls over a running kiosk core and the fault proxy in front of the catalog.
+def demo_controls_for(kiosk: Kiosk, proxy: FaultProxy) -> DemoControls:
+    """Demo controls over a running demo kiosk and the fault proxy in front of its catalog.
 
-    The devices are simulated at the event level, exactly as the drivers publish them: a card
-    reader's `CardPresented`, the RFID pad's `ItemsOnPad` (the full set on the pad).
+    Each key acts on a simulated device (see `kiosk.demo_devices`): the first sample card is
+    an NFC card laid on the card reader, the others are barcodes under the scanner, and items
+    lie on the simulated RFID reader that the kiosk's pad driver polls.
     """
     from central.seed import AVAILABLE_ITEMS, HELD_ITEMS, SEED_PATRONS, WAITED_FOR_ITEM
-    from drivers.events import BarcodeScanned, CardPresented, CardRemoved, ItemsOnPad, TagRead
-    from kiosk.domain import Credential, CredentialKind
+    from kiosk.demo_devices import DemoHands
 
-    def place(item_ids: Sequence[str]) -> None:
-        kiosk.put(ItemsOnPad(tags=tuple(TagRead(item_id=i, uid=f"E00401{n:010X}")
-                                        for n, i in enumerate(item_ids)), source="demo"))
-
+    hands = DemoHands.at(kiosk, proxy)
+    patrons = [next(p for p in SEED_PATRONS if p.patron_id == pid)
+               for pid in ("P0015", "P0008", "P0005")]
+    uids = {p.barcode: p.card_uid for p in patrons[:1]}
     return DemoControls(
-        present_card=lambda code: kiosk.put(
-            CardPresented(Credential(CredentialKind.BARCODE, code), source="demo")),
-        remove_card=lambda: kiosk.put(CardRemoved(source="demo")),
-        place_items=place,
-        clear_pad=lambda: place(()),
-        scan_barcode=lambda code: kiosk.put(BarcodeScanned(code, source="demo")),
-        set_network=lambda up: proxy.restore() if up else proxy.cut(),
-        sample_cards=tuple(p.barcode for p in SEED_PATRONS if p.patron_id in
-                           ("P0015", "P0008", "P0005")),
+        present_card=lambda code: hands.show_card(code, uid=uids.get(code)),
+        remove_card=hands.take_card,
+        place_items=hands.place,
+        clear_pad=lambda: hands.place(()),
+        scan_barcode=hands.scan,
+        set_network=hands.network,
+        sample_cards=tuple(p.barcode for p in patrons),
         sample_items=(AVAILABLE_ITEMS[150], AVAILABLE_ITEMS[151], HELD_ITEMS[0],
                       WAITED_FOR_ITEM),
     )

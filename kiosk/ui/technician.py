@@ -189,8 +189,7 @@ class TechnicianConsole:
         self._lock = threading.Lock()
         self._waiting: dict[str, float] = {}
         self.results: dict[str, CheckResult] = {}
-        self._recent = kiosk.extras.get("recent_log")
-        self._own_log: RecentLog | None = None
+        self._recent: RecentLog = kiosk.recent_log
         self.opened = False
         self.language = DEFAULT_LANGUAGE
         self.set_language(language or _configured_language(kiosk))
@@ -215,11 +214,6 @@ class TechnicianConsole:
     def open(self) -> None:
         if self.opened:
             return
-        if self._recent is None:  # no status endpoint attached: keep our own buffer
-            self._own_log = RecentLog()
-            self._recent = self._own_log
-        if self._own_log is not None:
-            logging.getLogger().addHandler(self._own_log)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="technician")
         self._tap.start()
@@ -230,8 +224,6 @@ class TechnicianConsole:
         if not self.opened:
             return
         self._tap.stop()
-        if self._own_log is not None:
-            logging.getLogger().removeHandler(self._own_log)
         self.opened = False
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
@@ -241,7 +233,7 @@ class TechnicianConsole:
     # ---- live device tests --------------------------------------------------------------
 
     def _devices(self) -> Any:
-        return self.kiosk.extras.get("devices")
+        return self.kiosk.devices
 
     def wait_for_card(self) -> CheckResult:
         return self._wait("card", _say(N_("Present a card to the reader…")))

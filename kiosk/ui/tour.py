@@ -13,9 +13,13 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.ui.context import UiConfig, UiContext
+
+if TYPE_CHECKING:
+    from central.faultproxy import FaultProxy
+    from kiosk.app import Kiosk
 
 log = logging.getLogger(__name__)
 
@@ -93,37 +97,30 @@ def play(context: UiContext, steps: Sequence[Step], output: Path, *,
     return 1 if failures else 0
 
 
-def demo_steps(kiosk: Any, proxy: Any) -> list[Step]:
+def demo_steps(kiosk: Kiosk, proxy: FaultProxy) -> list[Step]:
     """A visit of the demo library (central.seed ids): borrow, refusal, offline, languages,
-    receipt, a return to the hold shelf, and renewals from the account screen."""
+    receipt, a return to the hold shelf, and renewals from the account screen. Cards, books
+    and the network go through the simulated devices, as a patron's hands would."""
     from central.seed import AVAILABLE_ITEMS, HELD_ITEMS, SEED_PATRONS, WAITED_FOR_ITEM
-    from drivers.events import BarcodeScanned, CardPresented, ItemsOnPad, TagRead
-    from kiosk.domain import Credential, CredentialKind
+    from kiosk.demo_devices import DemoHands
 
+    hands = DemoHands.at(kiosk, proxy)
     patron = next(p for p in SEED_PATRONS if p.patron_id == "P0015")
     lotte = next(p for p in SEED_PATRONS if p.patron_id == "P0008")
     items = list(AVAILABLE_ITEMS[120:124])
 
-    def device(event: object) -> Callable[[TourDriver], None]:
+    def by_hand(act: Callable[[], None]) -> Callable[[TourDriver], None]:
         def do(d: TourDriver) -> None:
-            kiosk.put(event)
+            act()
             d.settle()
         return do
 
-    def pad(*ids: str) -> ItemsOnPad:
-        return ItemsOnPad(tags=tuple(TagRead(item_id=i, uid=f"E00401{n:010X}")
-                                     for n, i in enumerate(ids)))
-
-    def card(p: Any) -> CardPresented:
-        return CardPresented(Credential(CredentialKind.BARCODE, p.barcode))
-
     def offline_scan(d: TourDriver) -> None:
-        proxy.cut()
-        kiosk.put(BarcodeScanned(items[3]))
-        d.settle()
+        hands.network(False)
+        by_hand(lambda: hands.scan(items[3]))(d)
 
     def online(d: TourDriver) -> None:
-        proxy.restore()
+        hands.network(True)
         kiosk.sync.wake(now=True)
         from kiosk.ui import probe
 
@@ -138,27 +135,28 @@ def demo_steps(kiosk: Any, proxy: Any) -> list[Step]:
 
     def place_three(d: TourDriver) -> None:
         for k in (1, 2, 3):
-            device(pad(*items[:k]))(d)
+            by_hand(lambda k=k: hands.place(items[:k]))(d)
 
     def return_done(d: TourDriver) -> None:
-        device(pad())(d)  # the books leave the pad
+        by_hand(lambda: hands.place(()))(d)  # the books leave the pad
         d.tap("done")
         if d.app.sm.current == "receipt":
             d.tap("receipt-none")
         d.wait_for_screen("idle")
 
     def account(d: TourDriver) -> None:
-        device(card(lotte))(d)
+        by_hand(lambda: hands.scan(lotte.barcode))(d)
         d.tap("mode-account")
 
     return [
         Step("idle", "The kiosk waits: library, how to start, opening hours.", lambda d: None),
-        Step("home", f"{patron.name.split()[0]} scans the library card.", device(card(patron))),
+        Step("home", f"{patron.name.split()[0]} scans the library card.",
+             by_hand(lambda: hands.scan(patron.barcode))),
         Step("borrow", "Taps Borrow.", lambda d: d.tap("mode-borrow")),
         Step("borrow-items", "Places three books on the pad, one after the other.",
              place_three),
-        Step("refused", "Scans a book reserved for someone else.", device(
-            BarcodeScanned(HELD_ITEMS[0]))),
+        Step("refused", "Scans a book reserved for someone else.",
+             by_hand(lambda: hands.scan(HELD_ITEMS[0]))),
         Step("offline", "The network is cut; one more book is borrowed offline.", offline_scan),
         Step("online", "The network returns; the banner goes away.", online),
         Step("french", "Switches the screen to French.", lambda d: d.tap("lang-fr")),
@@ -167,7 +165,7 @@ def demo_steps(kiosk: Any, proxy: Any) -> list[Step]:
         Step("goodbye", "Asks for a printed receipt.", goodbye),
         Step("idle-again", "The session ends; the screen is back in Dutch.", to_idle),
         Step("return", "Someone returns a book that another reader waits for.",
-             device(pad(WAITED_FOR_ITEM))),
+             by_hand(lambda: hands.place([WAITED_FOR_ITEM]))),
         Step("return-done", "Taps Done, no receipt.", return_done),
         Step("account", f"{lotte.name.split()[0]} checks her account.", account),
         Step("renew-all", "Taps Renew all: both renewals are refused, with the reason.",
@@ -175,7 +173,8 @@ def demo_steps(kiosk: Any, proxy: Any) -> list[Step]:
     ]
 
 
-def run_screen_tour(kiosk: Any, proxy: Any, output: Path, config: UiConfig | None = None) -> int:
+def run_screen_tour(kiosk: Kiosk, proxy: FaultProxy, output: Path,
+                    config: UiConfig | None = None) -> int:
     """For `kiosk demo --tour` without a display: the tour above, screenshots in `output`."""
     from kiosk.ui.context import ui_config_from_settings
 

@@ -38,16 +38,10 @@ def demo_kiosk(library, tmp_path):
         library=dataclasses.replace(settings.library, isils=["NL-AmRBL"]),
         api_token=DEMO_TOKEN,
     )
-    kiosk = build_kiosk(settings)
-    devs = devices.build(settings, kiosk.events)
-    kiosk.session._security = devs.security
-    kiosk.session._print = devs.print_receipt
-    kiosk.subscribe(devs.on_view)
+    kiosk = build_kiosk(settings)  # the devices of demo.toml: all simulated
     kiosk.start()
-    devs.start()
-    yield kiosk, devs
+    yield kiosk, kiosk.devices
     kiosk.close()
-    devs.close()
 
 
 def test_card_pad_security_receipt_and_lights(demo_kiosk):

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from central.seed import DEMO_KIOSK_ID, DEMO_TOKEN
-from kiosk import config, devices
+from kiosk import config
 from kiosk.app import Kiosk, build_kiosk
+from kiosk.devices import Devices
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,51 +42,18 @@ def demo_settings(url: str, data_dir: Path, **status: Any) -> config.Settings:
     )
 
 
-@dataclasses.dataclass
-class DemoKiosk:
-    kiosk: Kiosk
-    devs: devices.Devices
-    settings: config.Settings
-
-
-
-
-class RunnerLikeKiosk:
-    """A demo kiosk wired exactly as kiosk/runner.py wires it: devices publish on their own
-    queue and a pump moves events through `Kiosk.put` (which technician mode taps)."""
+class RunningKiosk:
+    """A demo kiosk built and started exactly as `kiosk run` builds it (`build_kiosk`): the
+    simulated devices publish straight onto the kiosk's event queue."""
 
     def __init__(self, settings: config.Settings) -> None:
-        import queue
-        import threading
-
-        from kiosk.status import status_snapshot
-
         self.settings = settings
-        self.sink: queue.Queue[object] = queue.Queue()
-        self.devs = devices.build(settings, self.sink)
-        holder: dict[str, Kiosk] = {}
-        self.kiosk = build_kiosk(settings, security=self.devs.security,
-                                 print_receipt=self.devs.print_receipt,
-                                 status=lambda: status_snapshot(holder["kiosk"]))
-        holder["kiosk"] = self.kiosk
-        self.kiosk.extras["devices"] = self.devs
-        self._stop = threading.Event()
-
-        def pump() -> None:
-            while not self._stop.is_set():
-                try:
-                    self.kiosk.put(self.sink.get(timeout=0.05))
-                except queue.Empty:
-                    continue
-
-        self._pump = threading.Thread(target=pump, daemon=True)
-        self._pump.start()
-        self.kiosk.subscribe(self.devs.on_view)
+        self.kiosk: Kiosk = build_kiosk(settings)
         self.kiosk.start()
-        self.devs.start()
+
+    @property
+    def devs(self) -> Devices:
+        return self.kiosk.devices
 
     def close(self) -> None:
-        self._stop.set()
-        self._pump.join(2)
-        self.devs.close()
         self.kiosk.close()

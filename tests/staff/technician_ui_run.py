@@ -26,7 +26,7 @@ from kiosk.ui.display import HeadlessDisplay  # noqa: E402  (imports no Kivy)
 
 DISPLAY = HeadlessDisplay().start()
 
-from staff_support import RunnerLikeKiosk, demo_settings  # noqa: E402
+from staff_support import RunningKiosk, demo_settings  # noqa: E402
 
 from central.seed import SEED_PATRONS  # noqa: E402
 from kiosk.session import Screen  # noqa: E402
@@ -51,7 +51,7 @@ def main(url: str, data_dir: Path, shots: Path) -> dict[str, object]:
     settings = demo_settings(url, data_dir)
     settings = dataclasses.replace(settings, technician=dataclasses.replace(
         settings.technician, pin_hash=hash_pin(PIN)))
-    running = RunnerLikeKiosk(settings)
+    running = RunningKiosk(settings)
     kiosk = running.kiosk
     restarts: list[bool] = []
     app = KioskApp(UiContext(events=kiosk, subscribe=kiosk.subscribe, config=config,

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
-from staff_support import ROOT, DemoKiosk, wait_for
+from staff_support import ROOT, RunningKiosk, wait_for
 from test_dashboard_api import AN, JAN, PASSWORD, make_conflict
 
 from central.db import Database
@@ -68,7 +68,7 @@ def shot(page: Page, name: str) -> None:
 
 
 def test_log_in_see_a_kiosk_go_silent_and_resolve_a_conflict(
-        browser: Browser, library: Any, demo_kiosk: DemoKiosk) -> None:
+        browser: Browser, library: Any, demo_kiosk: RunningKiosk) -> None:
     url = library.direct_url
     with Database(library.db_path) as db:
         add_staff(db, "alice", PASSWORD)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
-from staff_support import DemoKiosk, demo_settings, wait_for
+from staff_support import RunningKiosk, demo_settings, wait_for
 
 from central.seed import AVAILABLE_ITEMS, SEED_PATRONS
 from drivers.printer import PaperOut, Receipt
@@ -33,7 +33,7 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return found
 
 
-def borrow(d: DemoKiosk, items: tuple[str, ...]) -> None:
+def borrow(d: RunningKiosk, items: tuple[str, ...]) -> None:
     d.devs.card_reader.present_uid(JAN.card_uid)
     assert wait_for(lambda: d.kiosk.session.view.screen == Screen.HOME)
     d.kiosk.put(ChooseMode(Mode.BORROW))
@@ -41,7 +41,7 @@ def borrow(d: DemoKiosk, items: tuple[str, ...]) -> None:
     assert wait_for(lambda: sum(line.ok for line in d.kiosk.session.view.items) == len(items))
 
 
-def finish(d: DemoKiosk) -> None:
+def finish(d: RunningKiosk) -> None:
     d.kiosk.put(Done())
     assert wait_for(lambda: d.kiosk.session.view.screen == Screen.RECEIPT)
     d.kiosk.put(ReceiptChoice(False))
@@ -50,7 +50,7 @@ def finish(d: DemoKiosk) -> None:
     assert wait_for(lambda: d.kiosk.session.view.screen == Screen.IDLE)
 
 
-def test_health_status_and_metrics_after_two_loans(demo_kiosk: DemoKiosk) -> None:
+def test_health_status_and_metrics_after_two_loans(demo_kiosk: RunningKiosk) -> None:
     with start_status_server(demo_kiosk.kiosk, demo_kiosk.settings) as server:
         assert server.host == "127.0.0.1"
         health = requests.get(f"{server.url}/healthz", timeout=5)
@@ -77,7 +77,7 @@ def test_health_status_and_metrics_after_two_loans(demo_kiosk: DemoKiosk) -> Non
         assert JAN.card_uid not in metrics.text and JAN.patron_id not in metrics.text
 
 
-def test_offline_loans_show_as_queue_depth_and_offline(demo_kiosk: DemoKiosk,
+def test_offline_loans_show_as_queue_depth_and_offline(demo_kiosk: RunningKiosk,
                                                         library: Any) -> None:
     with start_status_server(demo_kiosk.kiosk, demo_kiosk.settings) as server:
         borrow(demo_kiosk, AVAILABLE_ITEMS[60:61])  # the card is now cached for offline use
@@ -96,7 +96,7 @@ def test_offline_loans_show_as_queue_depth_and_offline(demo_kiosk: DemoKiosk,
         library.proxy.restore()
 
 
-def test_paper_out_reaches_the_central_side_at_once(demo_kiosk: DemoKiosk,
+def test_paper_out_reaches_the_central_side_at_once(demo_kiosk: RunningKiosk,
                                                     library: Any) -> None:
     """The periodic heartbeat is 30 s here; the change itself triggers one."""
     with start_status_server(demo_kiosk.kiosk, demo_kiosk.settings) as server:
@@ -124,7 +124,7 @@ def _now() -> Any:
     return datetime.now(UTC)
 
 
-def test_token_is_required_when_configured(demo_kiosk: DemoKiosk, tmp_path: Any) -> None:
+def test_token_is_required_when_configured(demo_kiosk: RunningKiosk, tmp_path: Any) -> None:
     settings = demo_settings("http://127.0.0.1:1/", tmp_path, token_env="KIOSK_STATUS_TOKEN")
     env = {"KIOSK_STATUS_TOKEN": "s3cret-token"}
     with start_status_server(demo_kiosk.kiosk, settings, environ=env) as server:
@@ -137,7 +137,7 @@ def test_token_is_required_when_configured(demo_kiosk: DemoKiosk, tmp_path: Any)
         assert requests.post(server.url + "/status", timeout=5).status_code == 405  # read-only
 
 
-def test_other_address_without_token_refuses_to_start(demo_kiosk: DemoKiosk,
+def test_other_address_without_token_refuses_to_start(demo_kiosk: RunningKiosk,
                                                       tmp_path: Any) -> None:
     settings = demo_settings("http://127.0.0.1:1/", tmp_path)
     settings = settings.__class__(**{**settings.__dict__, "status": settings.status.__class__(
@@ -150,7 +150,7 @@ def test_other_address_without_token_refuses_to_start(demo_kiosk: DemoKiosk,
         start_status_server(demo_kiosk.kiosk, missing, environ={})
 
 
-def test_stuck_event_thread_makes_healthz_fail(demo_kiosk: DemoKiosk) -> None:
+def test_stuck_event_thread_makes_healthz_fail(demo_kiosk: RunningKiosk) -> None:
     with start_status_server(demo_kiosk.kiosk, demo_kiosk.settings) as server:
         demo_kiosk.kiosk._stop.set()  # the event thread ends, as if it hung
         demo_kiosk.kiosk._thread.join(10)

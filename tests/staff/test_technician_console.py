@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from staff_support import RunnerLikeKiosk, demo_settings, wait_for
+from staff_support import RunningKiosk, demo_settings, wait_for
 
 from central.seed import AVAILABLE_ITEMS, SEED_PATRONS
 from drivers.gpio import BeepPattern, LightState
@@ -24,14 +24,14 @@ JAN = SEED_PATRONS[0]
 
 
 @pytest.fixture
-def running(library: Any, tmp_path: Path) -> Iterator[RunnerLikeKiosk]:
-    r = RunnerLikeKiosk(demo_settings(library.url, tmp_path))
+def running(library: Any, tmp_path: Path) -> Iterator[RunningKiosk]:
+    r = RunningKiosk(demo_settings(library.url, tmp_path))
     yield r
     r.close()
 
 
 @pytest.fixture
-def console(running: RunnerLikeKiosk) -> Iterator[TechnicianConsole]:
+def console(running: RunningKiosk) -> Iterator[TechnicianConsole]:
     restarts: list[bool] = []
     c = TechnicianConsole(running.kiosk, restart=lambda: restarts.append(True),
                           blink_step_s=0.01, language="en")
@@ -42,7 +42,7 @@ def console(running: RunnerLikeKiosk) -> Iterator[TechnicianConsole]:
 
 
 def test_read_a_card_tests_the_reader_without_starting_a_visit(
-        running: RunnerLikeKiosk, console: TechnicianConsole) -> None:
+        running: RunningKiosk, console: TechnicianConsole) -> None:
     console.wait_for_card()
     assert "Present a card" in console.result_text("card")
     running.devs.card_reader.present_uid(JAN.card_uid)
@@ -59,7 +59,7 @@ def test_read_a_card_tests_the_reader_without_starting_a_visit(
     assert wait_for(lambda: running.kiosk.session.view.screen == Screen.HOME)
 
 
-def test_read_a_tag_shows_the_items_on_the_pad(running: RunnerLikeKiosk,
+def test_read_a_tag_shows_the_items_on_the_pad(running: RunningKiosk,
                                                console: TechnicianConsole) -> None:
     console.wait_for_tag()
     running.devs.rfid_sim.place_items(AVAILABLE_ITEMS[:2])
@@ -69,7 +69,7 @@ def test_read_a_tag_shows_the_items_on_the_pad(running: RunnerLikeKiosk,
     assert running.kiosk.session.view.items == ()
 
 
-def test_print_a_test_receipt_and_see_paper_out(running: RunnerLikeKiosk,
+def test_print_a_test_receipt_and_see_paper_out(running: RunningKiosk,
                                                 console: TechnicianConsole) -> None:
     result = console.print_test_receipt().result(timeout=10)
     assert result.ok and len(running.devs.printer.receipts) == 1
@@ -80,7 +80,7 @@ def test_print_a_test_receipt_and_see_paper_out(running: RunnerLikeKiosk,
     assert wait_for(lambda: ("printer", False, "sim") in console.devices_text())
 
 
-def test_blink_the_lights(running: RunnerLikeKiosk, console: TechnicianConsole) -> None:
+def test_blink_the_lights(running: RunningKiosk, console: TechnicianConsole) -> None:
     lights = running.devs.lights
     before = len(lights.states)
     assert console.blink_lights().result(timeout=10).ok
@@ -90,7 +90,7 @@ def test_blink_the_lights(running: RunnerLikeKiosk, console: TechnicianConsole) 
     assert lights.state == LightState.READY and lights.beeps[-1] == BeepPattern.SUCCESS
 
 
-def test_network_state_and_live_probe(running: RunnerLikeKiosk, console: TechnicianConsole,
+def test_network_state_and_live_probe(running: RunningKiosk, console: TechnicianConsole,
                                       library: Any) -> None:
     lines = console.network_lines()
     assert lines[0].startswith("Central side: online")
@@ -104,13 +104,13 @@ def test_network_state_and_live_probe(running: RunnerLikeKiosk, console: Technic
 
 
 def test_the_console_shows_the_kiosk_clock_against_the_central_side(
-        running: RunnerLikeKiosk, console: TechnicianConsole) -> None:
+        running: RunningKiosk, console: TechnicianConsole) -> None:
     assert running.kiosk.sync.heartbeat()
     [clock] = [line for line in console.network_lines() if line.startswith("Clock:")]
     assert "central side" in clock and int(clock.split()[1]) < 60  # same machine: in step
 
 
-def test_queue_and_sync_now(running: RunnerLikeKiosk, library: Any, tmp_path: Path) -> None:
+def test_queue_and_sync_now(running: RunningKiosk, library: Any, tmp_path: Path) -> None:
     kiosk, devs = running.kiosk, running.devs
     # one visit online (the card is cached), then two loans while the catalog is cut off
     devs.card_reader.present_uid(JAN.card_uid)
@@ -158,7 +158,7 @@ def test_queue_and_sync_now(running: RunnerLikeKiosk, library: Any, tmp_path: Pa
         console.close()
 
 
-def test_log_lines_hide_patron_identifiers(running: RunnerLikeKiosk,
+def test_log_lines_hide_patron_identifiers(running: RunningKiosk,
                                            console: TechnicianConsole,
                                            caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
@@ -173,7 +173,7 @@ def test_log_lines_hide_patron_identifiers(running: RunnerLikeKiosk,
     assert refused and "04A1B2C3D4E5F6" not in refused[-1] and "P0001" not in refused[-1]
 
 
-def test_restart_closes_and_calls_restart(running: RunnerLikeKiosk,
+def test_restart_closes_and_calls_restart(running: RunningKiosk,
                                           console: TechnicianConsole) -> None:
     console.restart()
     assert console.restarts == [True]  # type: ignore[attr-defined]
@@ -237,7 +237,7 @@ CONSOLE_WORDS = {  # tab titles, the devices tab's buttons, the restart question
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_tabs_buttons_and_restart_question_in_each_language(
-        running: RunnerLikeKiosk, language: str) -> None:
+        running: RunningKiosk, language: str) -> None:
     restarts: list[bool] = []
     console = TechnicianConsole(running.kiosk, restart=lambda: restarts.append(True),
                                 language=language)
@@ -257,7 +257,7 @@ def test_tabs_buttons_and_restart_question_in_each_language(
     assert restarts == [True] and not console.opened
 
 
-def test_a_card_test_in_german_then_read_again_in_dutch(running: RunnerLikeKiosk,
+def test_a_card_test_in_german_then_read_again_in_dutch(running: RunningKiosk,
                                                         console: TechnicianConsole) -> None:
     console.set_language("de")
     console.wait_for_card()
@@ -280,7 +280,7 @@ def test_a_card_test_in_german_then_read_again_in_dutch(running: RunnerLikeKiosk
         f"1 étiquette : {AVAILABLE_ITEMS[0]} [NL-AmRBL] antivol actif")
 
 
-def test_network_and_live_probe_in_french(running: RunnerLikeKiosk,
+def test_network_and_live_probe_in_french(running: RunningKiosk,
                                           console: TechnicianConsole, library: Any) -> None:
     console.set_language("fr")
     lines = console.network_lines()
@@ -303,7 +303,7 @@ def test_network_and_live_probe_in_french(running: RunnerLikeKiosk,
         library.proxy.restore()
 
 
-def test_test_receipt_is_printed_in_the_console_language(running: RunnerLikeKiosk,
+def test_test_receipt_is_printed_in_the_console_language(running: RunningKiosk,
                                                          console: TechnicianConsole) -> None:
     console.set_language("fr")
     result = console.print_test_receipt().result(timeout=10)
@@ -312,7 +312,7 @@ def test_test_receipt_is_printed_in_the_console_language(running: RunnerLikeKios
 
 
 def test_console_starts_in_the_kiosk_default_language_and_refuses_unknown_ones(
-        running: RunnerLikeKiosk) -> None:
+        running: RunningKiosk) -> None:
     console = TechnicianConsole(running.kiosk, restart=lambda: None)
     assert running.kiosk.settings.kiosk.language == "nl"
     assert console.language == "nl" and console.tab_title("devices") == "Apparaten"

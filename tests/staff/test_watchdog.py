@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from staff_support import ROOT, DemoKiosk
+from staff_support import ROOT, RunningKiosk
 
 from kiosk.watchdog import Notifier, Watchdog, watchdog_interval
 
@@ -64,7 +64,7 @@ def wait_until(condition: Any, timeout: float = 10.0) -> None:
         time.sleep(0.02)
 
 
-def test_pings_stop_when_the_event_thread_hangs(demo_kiosk: DemoKiosk,
+def test_pings_stop_when_the_event_thread_hangs(demo_kiosk: RunningKiosk,
                                                 notify_socket: NotifySocket) -> None:
     """The kiosk's own event thread really hangs (a handler that does not return), with the
     real clock: an earlier version set `last_loop_at` by hand and raced the running thread."""
@@ -160,7 +160,7 @@ def test_kiosk_run_headless_really_notifies_systemd(library: Any, tmp_path: Path
     assert "Traceback" not in output, output
 
 
-def test_tick_keeps_a_kivy_interval_alive(demo_kiosk: DemoKiosk,
+def test_tick_keeps_a_kivy_interval_alive(demo_kiosk: RunningKiosk,
                                           notify_socket: NotifySocket) -> None:
     """The UI schedules `lambda dt: watchdog.tick()` on the Kivy clock; Kivy cancels an
     interval whose callback returns False, so tick() must never return False."""

@@ -41,12 +41,11 @@ def _stop_display() -> None:
 
 atexit.register(_stop_display)
 
-from ui_harness import ForwardingSink, Switchboard, Ui  # noqa: E402
+from ui_harness import Switchboard, Ui  # noqa: E402
 
 from central.seed import DEMO_KIOSK_ID, DEMO_TOKEN  # noqa: E402
 from kiosk import config  # noqa: E402
 from kiosk.app import Kiosk, build_kiosk  # noqa: E402
-from kiosk.devices import build as build_devices  # noqa: E402
 from kiosk.ui.context import UiConfig, UiContext  # noqa: E402
 
 UI_CONFIG = UiConfig(
@@ -114,17 +113,8 @@ def make_kiosk(ui: Ui, library: Any, tmp_path: Path) -> Iterator[Callable[..., K
             api_token=DEMO_TOKEN,
             devices=devices or {},
         )
-        receipts: list[object] = []
-        sink = ForwardingSink()
-        devs = build_devices(settings, sink) if devices else None  # drivers and their twins
-        kiosk = build_kiosk(settings, print_receipt=receipts.append,
-                            security=devs.security if devs else None)
-        kiosk.extras["receipts"] = receipts
-        kiosk.extras["devices"] = devs
-        sink.target = kiosk
+        kiosk = build_kiosk(settings)  # as `kiosk run` builds it: drivers and their twins
         kiosk.start()
-        if devs is not None:
-            devs.start()
         made.append(kiosk)
         ui.board.attach(kiosk)
         ui.settle()
@@ -133,7 +123,5 @@ def make_kiosk(ui: Ui, library: Any, tmp_path: Path) -> Iterator[Callable[..., K
     yield make
     ui.board.attach(None)
     for kiosk in made:
-        if kiosk.extras["devices"] is not None:
-            kiosk.extras["devices"].close()
         kiosk.close()
     ui.app._restore_defaults()  # type: ignore[attr-defined]

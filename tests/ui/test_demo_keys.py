@@ -3,12 +3,20 @@ events (SDL key codes), and a failing control never takes the window down."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from kivy.core.window import Window
-from ui_harness import Ui
+from ui_harness import TITLES, Ui, first_name, patron
 
+from central.seed import AVAILABLE_ITEMS
+from kiosk.app import Kiosk
+from kiosk.ui import probe
 from kiosk.ui.context import DemoControls
-from kiosk.ui.demo_panel import install_demo_controls
+from kiosk.ui.demo_panel import demo_controls_for, install_demo_controls
+
+MakeKiosk = Callable[..., Kiosk]
 
 
 def press(key_name: str) -> None:
@@ -57,3 +65,29 @@ def test_a_failing_control_is_logged_not_raised(ui: Ui,
         keys.uninstall()
     assert "demo control F1 failed" in caplog.text
     assert ui.app.root_layout.parent is Window
+
+
+def test_the_demo_keys_act_through_the_simulated_devices(ui: Ui, make_kiosk: MakeKiosk,
+                                                         library: Any) -> None:
+    """F1 lays sample card 1 (an NFC card) on the simulated reader, F5 puts a book on the
+    simulated RFID reader that the pad driver polls, F10 cuts the network: the patron sees
+    what the devices published, as on a kiosk."""
+    kiosk = make_kiosk(devices={"card_reader": {"type": "sim"}, "scanner": {"type": "sim"},
+                                "rfid": {"type": "sim", "poll_interval": 0.05}})
+    keys = install_demo_controls(ui.app, demo_controls_for(kiosk, library.proxy))
+    try:
+        press("F1")
+        assert probe.pump_until(lambda: ui.screen == "home", 5)
+        assert f"Hallo {first_name(patron('P0015'))}!" in ui.text()
+        ui.tap("mode-borrow")
+        press("F5")
+        book = AVAILABLE_ITEMS[150]
+        assert probe.pump_until(lambda: TITLES[book] in ui.text(), 5)
+        assert kiosk.devices.rfid.tags[0].item_id == book  # read off the tag by the driver
+        press("F10")
+        press("F6")
+        assert probe.pump_until(lambda: ui.app.view.offline, 10)
+        press("F11")
+        assert probe.pump_until(lambda: not ui.app.view.offline, 15)
+    finally:
+        keys.uninstall()

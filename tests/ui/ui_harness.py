@@ -37,23 +37,6 @@ def scan(item_id: str) -> BarcodeScanned:
     return BarcodeScanned(item_id, source="sim-scanner")
 
 
-class ForwardingSink:
-    """Where the drivers publish: events go to the kiosk once it exists (as kiosk run's pump
-    does), keeping their order."""
-
-    def __init__(self) -> None:
-        self.target: Kiosk | None = None
-        self._early: list[object] = []
-
-    def put(self, item: object, block: bool = True, timeout: float | None = None) -> None:
-        if self.target is None:
-            self._early.append(item)
-            return
-        while self._early:
-            self.target.put(self._early.pop(0))
-        self.target.put(item)
-
-
 class Switchboard:
     """The UI's context: forwards actions to the current test's kiosk and its views back."""
 
