@@ -27,10 +27,12 @@ demo: $(VENV)/.demo-installed
 
 test: system-deps $(VENV)/.test-installed
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q -p no:cacheprovider
 
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 bench: $(VENV)/.test-installed
 	for b in bench/*.py; do echo "== $$b"; $(PY) $$b | tail -1; done

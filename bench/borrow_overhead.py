@@ -37,11 +37,12 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from central.db import Database
-from central.seed import AVAILABLE_ITEMS, DEMO_KIOSK_ID, DEMO_TOKEN, PATRONS_BY_ROLE, seed
+from central.seed import seed
 from central.server import start_in_thread
+from domain.demo_library import AVAILABLE_ITEMS, DEMO_KIOSK_ID, DEMO_TOKEN, PATRONS_BY_ROLE
+from domain.model import Patron, Transaction, TransactionKind
 from kiosk.backends.rest import RestBackend
 from kiosk.circulation import CirculationService
-from kiosk.domain import Patron, Transaction, TransactionKind
 from kiosk.journal import Journal
 
 PATRON = PATRONS_BY_ROLE["eid"].patron_id

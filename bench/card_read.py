@@ -31,8 +31,8 @@ from pcscd_daemon import VPCD_READER, Pcscd  # noqa: E402
 from smartcard import scard  # noqa: E402
 from vpcd_emulator import EidCard, UidCard, VpcdEmulator  # noqa: E402
 
+from domain.events import CardPresented, CardRemoved, DeviceState  # noqa: E402
 from drivers.cards import PcscCardReader  # noqa: E402
-from drivers.events import CardPresented, CardRemoved, DeviceState  # noqa: E402
 
 PRESENTATIONS = 30
 BUDGET_S = 50.0

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from kiosk.domain import Transaction, TransactionKind
+from domain.model import Transaction, TransactionKind
 from kiosk.journal import Journal, State
 
 

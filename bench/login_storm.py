@@ -38,8 +38,8 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 
 from central.db import Database  # noqa: E402
-from central.seed import AVAILABLE_ITEMS, DEMO_TOKEN  # noqa: E402
 from central.staff import add_staff  # noqa: E402
+from domain.demo_library import AVAILABLE_ITEMS, DEMO_TOKEN  # noqa: E402
 from kiosk.testing.central_process import CentralProcess  # noqa: E402
 
 CHEAP = "--cheap" in sys.argv

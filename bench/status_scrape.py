@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
+from domain.model import Transaction, TransactionKind  # noqa: E402
 from kiosk import config  # noqa: E402
 from kiosk.app import build_kiosk  # noqa: E402
-from kiosk.domain import Transaction, TransactionKind  # noqa: E402
 from kiosk.journal import State  # noqa: E402
 from kiosk.status import start_status_server  # noqa: E402
 

@@ -21,9 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from central.seed import AVAILABLE_ITEMS, DEMO_KIOSK_ID, DEMO_TOKEN
+from domain.demo_library import AVAILABLE_ITEMS, DEMO_KIOSK_ID, DEMO_TOKEN
+from domain.model import Transaction, TransactionKind
 from kiosk.backends.rest import RestBackend
-from kiosk.domain import Transaction, TransactionKind
 from kiosk.journal import Journal, State
 from kiosk.sync import SyncWorker
 from kiosk.testing.central_process import CentralProcess

@@ -43,11 +43,11 @@ def main() -> int:
 
     with HeadlessDisplay(), tempfile.TemporaryDirectory() as tmp:
         os.environ.update(KIVY_HOME=tmp, KIVY_LOG_MODE="PYTHON", KIVY_NO_ARGS="1")
-        from central.seed import AVAILABLE_ITEMS, DEMO_KIOSK_ID, DEMO_TOKEN, SEED_PATRONS
-        from drivers.events import BarcodeScanned, CardPresented
+        from domain.demo_library import AVAILABLE_ITEMS, DEMO_KIOSK_ID, DEMO_TOKEN, SEED_PATRONS
+        from domain.events import BarcodeScanned, CardPresented
+        from domain.model import Credential, CredentialKind
         from kiosk import config
         from kiosk.app import build_kiosk
-        from kiosk.domain import Credential, CredentialKind
         from kiosk.session import ChooseMode, Done, Mode, ReceiptChoice
         from kiosk.testing.central_process import CentralProcess
         from kiosk.ui import env

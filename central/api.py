@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from central.db import Database, StorageError
 from central.service import BATCH_LIMIT, CirculationService, InvalidTx, TxIn, iso, utcnow
-from kiosk.domain import TransactionKind
+from domain.model import TransactionKind
 
 log = logging.getLogger(__name__)
 

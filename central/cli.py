@@ -23,7 +23,8 @@ from typing import Any
 
 from central.db import Database, StorageError
 from central.kiosks import KioskExists, register_kiosk
-from central.seed import DEMO_KIOSK_ID, DEMO_TOKEN, SeedError, seed
+from central.seed import SeedError, seed
+from domain.demo_library import DEMO_KIOSK_ID, DEMO_TOKEN
 
 log = logging.getLogger(__name__)
 

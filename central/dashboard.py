@@ -181,7 +181,8 @@ def _fleet_row(k: Any, conflicts: dict[str, int], events: dict[tuple[str, str], 
     status = _status(k["last_status"])
     last_seen = _parse(k["last_seen"])
     state, age = kiosk_state(last_seen, status, now)
-    queue = status.get("queue") if isinstance(status.get("queue"), dict) else {}
+    raw_queue = status.get("queue")
+    queue: dict[str, Any] = raw_queue if isinstance(raw_queue, dict) else {}
     faults = [str(f) for f in status.get("faults") or [] if isinstance(f, str)][:20]
     skew = k["clock_skew_s"]
     if skew is not None and abs(skew) > CLOCK_FLAG_S:

@@ -49,10 +49,3 @@ def hash_token(token: str) -> str:
 
 def new_token() -> str:
     return secrets.token_urlsafe(32)
-
-
-def mask(identifier: str | None) -> str:
-    """A stable, non-reversible tag for logs: the same patron gives the same tag."""
-    if not identifier:
-        return "<none>"
-    return "#" + hashlib.sha256(identifier.encode()).hexdigest()[:10]

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from kiosk.domain import ReasonCode
+from domain.model import ReasonCode
 
 
 @dataclass(frozen=True, slots=True)

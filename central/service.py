@@ -24,8 +24,9 @@ from typing import Any
 from central import heartbeats
 from central import rules as r
 from central.db import Database, get_setting
-from central.hashing import hash_token, mask, verify_pin
-from kiosk.domain import ReasonCode, TransactionKind
+from central.hashing import hash_token, verify_pin
+from domain.model import ReasonCode, TransactionKind
+from domain.privacy import log_tag
 
 log = logging.getLogger(__name__)
 
@@ -297,14 +298,14 @@ class CirculationService:
             patron = load_patron(conn, row["patron_id"], library_day(self.clock())) if row \
                 else None
         if row is None or patron is None:
-            log.info("identify: unknown %s credential %s", kind, mask(value))
+            log.info("identify: unknown %s credential %s", kind, log_tag(value))
             return {"ok": False, "reason": ReasonCode.UNKNOWN_PATRON.value, "patron": None}
         pin_hash = row["pin_hash"]
         if pin is None:
             if rules.require_pin:
                 return {"ok": False, "reason": ReasonCode.PIN_REQUIRED.value, "patron": None}
         elif pin_hash is None or not verify_pin(pin, pin_hash):
-            log.info("identify: wrong PIN for patron %s", mask(patron.patron_id))
+            log.info("identify: wrong PIN for patron %s", log_tag(patron.patron_id))
             return {"ok": False, "reason": ReasonCode.WRONG_PIN.value, "patron": None}
         return {"ok": True, "reason": ReasonCode.OK.value, "patron": patron_json(patron, rules)}
 
@@ -356,7 +357,7 @@ class CirculationService:
             result = self._apply(conn, tx)
             self._store(conn, tx, result)
         log.info("%s %s item %s patron %s -> %s", tx.kind.value, tx.tx_id[:8], tx.item_id,
-                 mask(tx.patron_id), result.outcome["reason"] if result.outcome else "-")
+                 log_tag(tx.patron_id), result.outcome["reason"] if result.outcome else "-")
         return result.outcome or _voided_outcome(tx.tx_id, tx.item_id)
 
     def batch(self, entries: Sequence[TxIn | InvalidTx], kiosk_id: str) -> list[dict[str, Any]]:

@@ -16,33 +16,34 @@ pyscard is imported lazily inside `PcscCardReader`, so the kiosk (demo mode,
 tests of other parts) runs without it; nothing else in the project imports it.
 Nothing read from a card is logged in clear (identifiers are hashed).
 
-Error tree (PC/SC result codes and pyscard exceptions are translated here):
-
-    CardError                        anything the card drivers raise
-    ├── CardConfigError (ValueError) bad constructor arguments (uid_format, ...)
-    ├── PcscNotInstalled (ImportError)  pyscard missing: `pip install pyscard`
-    ├── DeviceClosed (RuntimeError)  start() after close()
-    ├── ReaderUnavailable            no pcscd (0x8010001D), reader unplugged, no reader
-    └── CardReadError                a card was seen but not read: ask again
-        ├── CardRemovedDuringRead    pulled out, reset or unpowered mid-read
-        ├── CardProtocolError        unexpected status word (kept in .sw1/.sw2)
-        ├── CardNotSupported         neither a UID card nor a Belgian eID
-        └── CardDataError (ValueError)  garbled or truncated card data
-            └── InvalidNationalNumber   national number check digits wrong
+Errors: see `drivers.card_errors` (PC/SC result codes and pyscard exceptions are translated
+here).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any, Protocol
 
-from drivers.events import CardPresented, CardRemoved, CardUnreadable, DeviceState, EventSink
+from domain.events import CardPresented, CardRemoved, CardUnreadable, DeviceState, EventSink
+from domain.model import Credential, CredentialKind
+from domain.privacy import log_tag
+from drivers.card_errors import (
+    CardConfigError,
+    CardDataError,
+    CardError,
+    CardNotSupported,
+    CardProtocolError,
+    CardReadError,
+    CardRemovedDuringRead,
+    PcscNotInstalled,
+    ReaderUnavailable,
+)
+from drivers.errors import DeviceClosed
 from drivers.uid import MAX_UID_BYTES, UnknownUidFormat, check_uid_format, format_uid
-from kiosk.domain import Credential, CredentialKind
 
 logger = logging.getLogger(__name__)
 
@@ -52,55 +53,6 @@ EID_IDENTIFIERS = ("national_number", "card_number")
 
 
 # --- errors -----------------------------------------------------------------
-
-
-class CardError(Exception):
-    """Root of every error raised by the card drivers."""
-
-
-class CardConfigError(CardError, ValueError):
-    """A constructor argument is invalid (caught at start-up, not at the first patron)."""
-
-
-class PcscNotInstalled(CardError, ImportError):
-    """pyscard is not installed; the PC/SC reader cannot run (use the simulated one)."""
-
-
-class DeviceClosed(CardError, RuntimeError):
-    """The reader was used after close()."""
-
-
-class ReaderUnavailable(CardError):
-    """No usable reader: pcscd not running, reader unplugged, or none matches the filter."""
-
-
-class CardReadError(CardError):
-    """A card was seen but could not be read; the patron should present it again."""
-
-
-class CardRemovedDuringRead(CardReadError):
-    """The card left the reader (or was reset) before we finished reading it."""
-
-
-class CardProtocolError(CardReadError):
-    """The card answered a status word we did not expect."""
-
-    def __init__(self, step: str, sw1: int | None = None, sw2: int = 0) -> None:
-        super().__init__(step if sw1 is None else f"{step}: status word {sw1:02X}{sw2:02X}")
-        self.sw1 = sw1
-        self.sw2 = sw2
-
-
-class CardNotSupported(CardReadError):
-    """The card is neither a UID (ISO 14443/MIFARE) card nor a Belgian eID."""
-
-
-class CardDataError(CardReadError, ValueError):
-    """Card data is garbled or truncated."""
-
-
-class InvalidNationalNumber(CardDataError):
-    """A national register number whose check digits do not match."""
 
 
 # --- PC/SC result codes (winscard.h; the same on pcsc-lite and Windows) -------
@@ -161,11 +113,6 @@ def translate_result(hresult: int, step: str) -> CardError:
     if code in _CARD_BAD:
         return CardNotSupported(f"{step}: {_CARD_BAD[code]}")
     return ReaderUnavailable(f"{step}: PC/SC error {code:#010x}")
-
-
-def mask(identifier: str) -> str:
-    """A short stable hash for logs: lets a technician correlate without reading the id."""
-    return "#" + hashlib.sha256(identifier.encode()).hexdigest()[:8]
 
 
 # --- reading a card (pure: works on any transmit function) -------------------
@@ -459,7 +406,7 @@ class PcscCardReader:
             self._sink.put(CardUnreadable(ASK_AGAIN, source=self.source))
             raise
         logger.info(
-            "card read: %s %s", event.credential.kind.value, mask(event.credential.value)
+            "card read: %s %s", event.credential.kind.value, log_tag(event.credential.value)
         )
         self._sink.put(event)
 

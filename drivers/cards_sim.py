@@ -11,18 +11,13 @@ from __future__ import annotations
 
 import logging
 
-from drivers.cards import (
-    ASK_AGAIN,
-    DEVICE,
-    CardConfigError,
-    DeviceClosed,
-    InvalidNationalNumber,
-    check_reader_options,
-)
+from domain.events import CardPresented, CardRemoved, CardUnreadable, DeviceState, EventSink
+from domain.model import Credential, CredentialKind
+from drivers.card_errors import CardConfigError, InvalidNationalNumber
+from drivers.cards import ASK_AGAIN, DEVICE, check_reader_options
 from drivers.eid import validate_national_number
-from drivers.events import CardPresented, CardRemoved, CardUnreadable, DeviceState, EventSink
+from drivers.errors import DeviceClosed
 from drivers.uid import format_uid
-from kiosk.domain import Credential, CredentialKind
 
 logger = logging.getLogger(__name__)
 

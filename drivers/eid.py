@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from drivers.cards import (
+from drivers.card_errors import (
     CardDataError,
     CardNotSupported,
     CardProtocolError,

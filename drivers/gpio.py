@@ -23,10 +23,10 @@ Sensors (book-drop chute, service door) publish `SensorChanged` events.
 
 Error tree:
 
-    GpioError                          anything the GPIO drivers raise
+    GpioError (a DriverError)          anything the GPIO drivers raise
     ├── GpioConfigError (ValueError)   bad pins or options (invalid pin, pin used twice)
-    ├── GpioUnavailable                no pin library for this board (not a Pi, no mock)
-    └── DeviceClosed (RuntimeError)    used after close()
+    └── GpioUnavailable                no pin library for this board (not a Pi, no mock)
+    drivers.errors.DeviceClosed        used after close() (the same for every driver)
 
 gpiozero's own errors are translated where devices are built.
 """
@@ -34,18 +34,20 @@ gpiozero's own errors are translated where devices are built.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import math
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from drivers.events import EventSink, SensorChanged
+from domain.events import EventSink, SensorChanged
+from drivers.errors import DeviceClosed, DriverError
 
 logger = logging.getLogger(__name__)
 
 
-class GpioError(Exception):
+class GpioError(DriverError):
     """Root of every error raised by the GPIO drivers."""
 
 
@@ -55,10 +57,6 @@ class GpioConfigError(GpioError, ValueError):
 
 class GpioUnavailable(GpioError):
     """No GPIO pin library works on this machine (use the simulated lights)."""
-
-
-class DeviceClosed(GpioError, RuntimeError):
-    """The device was used after close()."""
 
 
 class LightState(enum.StrEnum):
@@ -185,8 +183,8 @@ class StatusLight:
                 if pin is None:
                     continue
                 self._leds.append(_build(
-                    lambda pin=pin: LED(pin, active_high=active_high, initial_value=False,
-                                        pin_factory=pin_factory),
+                    functools.partial(LED, pin, active_high=active_high, initial_value=False,
+                                      pin_factory=pin_factory),
                     f"{colour} status LED on pin {pin}",
                 ))
         except GpioError:

@@ -463,7 +463,7 @@ def decode_part2(memory: bytes) -> TagContent:
     return TagContent(
         item_id=item_id,
         owner_isil=owner if owner.isprintable() else "",
-        usage=values.get(5, Usage.LOANABLE),
+        usage=Usage(values.get(5, Usage.LOANABLE)),
         model="28560-2",
     )
 

@@ -43,7 +43,8 @@ from typing import Any
 
 from escpos import printer as escpos_printer
 
-from drivers.events import DeviceState, EventSink
+from domain.events import DeviceState, EventSink
+from drivers.errors import DriverError
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def _identity(text: str) -> str:
     return text
 
 
-class PrinterError(Exception):
+class PrinterError(DriverError):
     """Root of every receipt-printer failure."""
 
 

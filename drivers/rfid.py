@@ -39,7 +39,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from drivers.events import DeviceState, EventSink, ItemsOnPad, TagRead
+from domain.events import DeviceState, EventSink, ItemsOnPad, TagRead
+from domain.privacy import log_tag
 from drivers.iso28560 import (
     DSFID_ISO28560_2,
     TagContent,
@@ -71,15 +72,9 @@ __all__ = [
     "TagInfo",
     "TagReadError",
     "TagWriteError",
-    "mask",
 ]
 
 log = logging.getLogger(__name__)
-
-
-def mask(identifier: str) -> str:
-    """Keep identifiers out of logs: only the last 4 characters survive."""
-    return f"…{identifier[-4:]}" if len(identifier) > 4 else "…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +196,7 @@ class RfidPad:
         try:
             content: TagContent | None = decode_tag(memory, info.dsfid)
         except TagDataError as exc:
-            log.warning("tag %s holds no readable library data: %s", mask(tag.uid), exc)
+            log.warning("tag %s holds no readable library data: %s", log_tag(tag.uid), exc)
             content = None
         eas = self.reader.read_eas(tag.uid) if self.security.use_eas else None
         return _KnownTag(info=info, content=content, eas=eas)
@@ -245,11 +240,11 @@ class RfidPad:
                     raise
                 except (TagReadError, ReaderProtocolError) as exc:
                     # Moved away mid-read, or a garbled answer: try again next poll.
-                    log.info("tag %s not read this time: %s", mask(uid), exc)
+                    log.info("tag %s not read this time: %s", log_tag(uid), exc)
                     continue
                 arrived = self._tag_read(uid, known)
                 if arrived.item_id and self.is_foreign(arrived):
-                    log.info("foreign tag %s owned by %s", mask(arrived.item_id),
+                    log.info("foreign tag %s owned by %s", log_tag(arrived.item_id),
                              arrived.owner_isil or "nobody")
             tags = tuple(
                 self._tag_read(uid, self._known[uid]) for uid in sorted(self._known)
@@ -300,8 +295,8 @@ class RfidPad:
                 except RfidError as exc:
                     last = exc
                     log.info("security write %d/%d on %s failed: %s", attempt,
-                             self.security.attempts, mask(uid), exc)
-        log.warning("tag %s could not be %s: %s", mask(uid),
+                             self.security.attempts, log_tag(uid), exc)
+        log.warning("tag %s could not be %s: %s", log_tag(uid),
                     "secured" if secured else "unsecured", last)
         return False
 

@@ -16,8 +16,10 @@ translated into these at the reader boundary; nothing else leaves a driver.
 
 from __future__ import annotations
 
+from drivers.errors import DriverError
 
-class RfidError(Exception):
+
+class RfidError(DriverError):
     """Root of every RFID failure."""
 
 

@@ -18,12 +18,12 @@ the driver keeps retrying with backoff until it is back (`ok=True`).
 
 Error tree:
 
-    ScannerError                          anything the scanner drivers raise
+    ScannerError (a DriverError)          anything the scanner drivers raise
     ├── ScannerConfigError (ValueError)   bad constructor arguments
     ├── EvdevNotInstalled (ImportError)   `pip install evdev` on the Pi
-    ├── DeviceClosed (RuntimeError)       start() after close()
     └── ScannerUnavailable                device missing/unplugged (OSError and
                                           serial.SerialException translated here)
+    drivers.errors.DeviceClosed           start() after close() (the same for every driver)
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
+from domain.events import BarcodeScanned, CardUnreadable, DeviceState, EventSink
 from drivers.barcodes import (
     BAD_CHECK_DIGIT,
     UnknownChecksumScheme,
@@ -44,7 +45,7 @@ from drivers.barcodes import (
     is_acceptable,
     normalise,
 )
-from drivers.events import BarcodeScanned, CardUnreadable, DeviceState, EventSink
+from drivers.errors import DeviceClosed, DriverError
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ DEVICE = "scanner"
 MAX_CODE_LENGTH = 128  # longer bursts are a stuck key or a person pasting text
 
 
-class ScannerError(Exception):
+class ScannerError(DriverError):
     """Root of every error raised by the scanner drivers."""
 
 
@@ -62,10 +63,6 @@ class ScannerConfigError(ScannerError, ValueError):
 
 class EvdevNotInstalled(ScannerError, ImportError):
     """python-evdev is missing (Linux only: `pip install evdev`)."""
-
-
-class DeviceClosed(ScannerError, RuntimeError):
-    """The scanner was used after close()."""
 
 
 class ScannerUnavailable(ScannerError):

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from drivers.events import CardRemoved, DeviceState, EventSink, SensorChanged
+from domain.events import CardRemoved, DeviceState, EventSink, SensorChanged
 from kiosk import devices as device_bundle
 from kiosk.backends.base import CatalogBackend
 from kiosk.circulation import CirculationService, Connectivity
@@ -102,8 +102,14 @@ class Kiosk:
         self.listeners.append(listener)
         listener(self.session.view)
 
-    def put(self, event: object) -> None:
-        self.events.put(event)
+    def tell(self, view: SessionView) -> None:
+        """The session's `on_change`: every listener sees the new view, in order."""
+        for listener in self.listeners:
+            listener(view)
+
+    def put(self, event: object, block: bool = True, timeout: float | None = None) -> None:
+        """The UI's and tests' way in: the same queue the devices publish on."""
+        self.events.put(event, block, timeout)
 
     def start(self) -> None:
         """Serve: the event thread and the sync worker first, then the devices may speak."""
@@ -205,7 +211,7 @@ def build_kiosk(
                                      patron_wait_s=settings.session.patron_wait_s)
     session = Session(
         circulation, clock=clock, settings=session_settings(settings),
-        on_change=lambda view: [listener(view) for listener in kiosk.listeners],
+        on_change=lambda view: kiosk.tell(view),
         security=devs.security, print_receipt=devs.print_receipt,
     )
     recent_log = RecentLog()

@@ -19,14 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from kiosk.backends.base import (
-    BackendUnavailable,
-    CatalogBackend,
-    Refused,
-    patron_wait,
-    unexpected,
-)
-from kiosk.domain import (
+from domain.model import (
     Account,
     Credential,
     Outcome,
@@ -35,6 +28,13 @@ from kiosk.domain import (
     Transaction,
     TransactionKind,
     utcnow,
+)
+from kiosk.backends.base import (
+    BackendUnavailable,
+    CatalogBackend,
+    Refused,
+    patron_wait,
+    unexpected,
 )
 from kiosk.journal import Journal, JournalError, State
 

@@ -19,8 +19,9 @@ from pathlib import Path
 
 from central.db import Database
 from central.faultproxy import FaultProxy
-from central.seed import AVAILABLE_ITEMS, SEED_PATRONS, seed
+from central.seed import seed
 from central.server import start_in_thread
+from domain.demo_library import AVAILABLE_ITEMS, SEED_PATRONS
 from kiosk import config
 from kiosk.app import Kiosk, build_kiosk
 from kiosk.demo_devices import DemoHands

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from drivers.events import EventSink
+from domain.events import EventSink
 from kiosk.config import Problem, Settings
 
 log = logging.getLogger(__name__)

@@ -626,7 +626,7 @@ def _boot_rows(lay: InstallLayout) -> list[Row]:
 
 
 def _short(exc: BaseException) -> str:
-    from kiosk.status import scrub
+    from domain.privacy import scrub
 
     text = scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     return text[:160]

@@ -42,9 +42,17 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from domain.model import (
+    Credential,
+    Outcome,
+    ReasonCode,
+    ReplayResult,
+    ReplayStatus,
+    Transaction,
+    TransactionKind,
+    utcnow,
+)
 from kiosk import journal_salvage
-from kiosk.backends.base import ReplayResult, ReplayStatus
-from kiosk.domain import Credential, Outcome, ReasonCode, Transaction, TransactionKind, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -644,6 +652,7 @@ class Journal:
         for attempt in self._writes():
             with attempt:
                 return self._purge_locked((utcnow() - self.retention).isoformat())
+        raise AssertionError("unreachable: the last attempt raises or returns")
 
     def _purge_locked(self, older_than: str) -> int:
         cur = self._db.execute(
@@ -848,6 +857,7 @@ class Journal:
                     ((utcnow() - older_than).isoformat(),),
                 )
                 return cur.rowcount
+        raise AssertionError("unreachable: the last attempt raises or returns")
 
     def close(self) -> None:
         with self._lock:

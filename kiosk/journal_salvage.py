@@ -23,6 +23,7 @@ import sqlite3
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def wal_damaged(db_path: Path) -> bool:
 
 
 def _wal_checksum(data: bytes, *, big_endian: bool) -> tuple[int, int]:
-    order = "big" if big_endian else "little"
+    order: Literal["big", "little"] = "big" if big_endian else "little"
     s0 = s1 = 0
     for i in range(0, len(data), 8):
         x0 = int.from_bytes(data[i:i + 4], order)

@@ -28,8 +28,8 @@ from typing import Any, TypeVar
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from kiosk.backends.base import BackendStatus, CatalogBackend, ReplayResult
-from kiosk.domain import Account, Credential, Item, Outcome, Patron, Transaction
+from domain.model import Account, Credential, Item, Outcome, Patron, ReplayResult, Transaction
+from kiosk.backends.base import BackendStatus, CatalogBackend
 
 R = TypeVar("R")
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from drivers.events import (
+from domain.events import (
     BarcodeScanned,
     CardPresented,
     CardRemoved,
@@ -31,8 +31,8 @@ from drivers.events import (
     ItemsOnPad,
     TagRead,
 )
+from domain.model import Account, Credential, CredentialKind, Outcome, Patron, ReasonCode
 from kiosk.circulation import CirculationService
-from kiosk.domain import Account, Credential, CredentialKind, Outcome, Patron, ReasonCode
 from kiosk.session_io import (  # re-exported: the UI and tests import them from here
     Action,
     Back,
@@ -193,21 +193,32 @@ class Session:
     # ---- dispatch -----------------------------------------------------------------------------
 
     def _dispatch(self, event: object) -> None:
-        match event:
-            case ConnectivityChanged():
-                return  # the view reads the live flag; this event only asks for a redraw
-            case DeviceState(device=device, ok=ok):
-                (self._devices_down.discard if ok else self._devices_down.add)(device)
-                return
-            case CardRemoved():
-                return
+        if self._on_system(event):
+            return
         if not isinstance(event, _PATRON_ACTIVITY):
             log.debug("ignored %s", type(event).__name__)  # e.g. a door sensor: not a patron
             return
         self._touch()
+        if not (self._on_identity(event) or self._on_action(event)):
+            log.debug("ignored %s on screen %s", type(event).__name__, self._state.screen)
+
+    def _on_system(self, event: object) -> bool:
+        """Devices and the network: no patron did anything, so the timeout is not extended."""
+        match event:
+            case ConnectivityChanged():
+                return True  # the view reads the live flag; this event only asks for a redraw
+            case DeviceState(device=device, ok=ok):
+                (self._devices_down.discard if ok else self._devices_down.add)(device)
+                return True
+            case CardRemoved():
+                return True
+        return False
+
+    def _on_identity(self, event: object) -> bool:
+        """Who the patron is and which language they read."""
         match event:
             case StillHere():
-                return
+                pass
             case SetLanguage(language=lang) if lang in self._settings.languages:
                 self._state.language = lang
             case CardPresented(credential=cred, display_name=name):
@@ -218,6 +229,13 @@ class Session:
                 self._identify(pin)
             case CancelPin():
                 self._reset()
+            case _:
+                return False
+        return True
+
+    def _on_action(self, event: object) -> bool:
+        """What the patron does with items and screens once identified (or returning)."""
+        match event:
             case BarcodeScanned(code=code) | EnterBarcode(code=code):
                 self._on_barcode(code)
             case ItemsOnPad(tags=tags):
@@ -239,7 +257,8 @@ class Session:
                     self._do_print()
                 self._goodbye()
             case _:
-                log.debug("ignored %s on screen %s", type(event).__name__, self._state.screen)
+                return False
+        return True
 
     # ---- identification -----------------------------------------------------------------------
 

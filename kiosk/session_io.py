@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from kiosk.domain import Account, ReasonCode
+from domain.model import Account, ReasonCode
 
 
 class Screen(enum.StrEnum):

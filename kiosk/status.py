@@ -30,7 +30,6 @@ import ipaddress
 import json
 import logging
 import os
-import re
 import stat
 import threading
 import time
@@ -40,6 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from domain.privacy import scrub
 from kiosk import technician
 from kiosk.metrics import CONTENT_TYPE, pending_age_s
 
@@ -55,18 +55,6 @@ class StatusConfigError(Exception):
 
 class StatusServerError(Exception):
     """The status endpoint could not listen (address in use, not allowed ...)."""
-
-
-# ---- scrubbing --------------------------------------------------------------------------------
-
-_PATRON_PATH = re.compile(r"(/patrons/)[^/\s?]+", re.IGNORECASE)
-_LONG_NUMBER = re.compile(r"\b[0-9A-Fa-f]*\d[0-9A-Fa-f]{5,}\b")
-
-
-def scrub(text: str) -> str:
-    """Remove what could be a patron identifier from a free text (error messages, log lines)."""
-    text = _PATRON_PATH.sub(r"\1*", text)
-    return _LONG_NUMBER.sub("…", text)
 
 
 class RecentLog(logging.Handler):

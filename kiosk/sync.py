@@ -40,6 +40,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+from domain.model import Transaction, utcnow
 from kiosk.backends.base import (
     AuthenticationFailed,
     BackendUnavailable,
@@ -49,7 +50,6 @@ from kiosk.backends.base import (
     unexpected,
 )
 from kiosk.circulation import Connectivity
-from kiosk.domain import Transaction, utcnow
 from kiosk.journal import Journal, JournalError
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ class SyncWorker:
         self._journal = journal
         self._backend = backend
         self.connectivity = connectivity or Connectivity()
-        limit = getattr(backend, "replay_batch_limit", None)  # see the module doc
+        limit = backend.replay_batch_limit  # see the module doc
         self._batch_size = min(batch_size, limit) if limit else batch_size
         self._poison_after = max(1, poison_after)
         self._suspect: tuple[str, int] = ("", 0)  # head row failing while the server answers

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import enum
 import functools
 import logging
 import time
@@ -41,13 +40,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from kiosk.domain import (
+from domain.model import (
     Account,
     Credential,
     Item,
     Outcome,
     Patron,
     ReasonCode,
+    ReplayResult,
     Transaction,
 )
 
@@ -84,20 +84,6 @@ class Refused(BackendError):
         self.title = title  # the item's title when the server named it: "Not borrowed: <title>"
 
 
-class ReplayStatus(enum.StrEnum):
-    DONE = "done"  # applied (or already applied: same UUID)
-    CONFLICT = "conflict"  # could not be applied as-is; staff must look at it
-    REJECTED = "rejected"  # invalid (unknown patron/item ...); never retried
-
-
-@dataclass(frozen=True, slots=True)
-class ReplayResult:
-    tx_id: str
-    status: ReplayStatus
-    outcome: Outcome | None = None
-    detail: str = ""
-
-
 @dataclass(frozen=True, slots=True)
 class BackendStatus:
     """What the central side says about itself (REST heartbeat, SIP2 ACS status)."""
@@ -120,7 +106,8 @@ class CatalogBackend(Protocol):
     `replay_batch_limit` is the most transactions the sync worker hands `replay` at once
     (None: no limit of the backend's own; SIP2: 1, see `Sip2Backend`)."""
 
-    replay_batch_limit: int | None
+    @property
+    def replay_batch_limit(self) -> int | None: ...
 
     def identify(self, credential: Credential, pin: str | None = None) -> Patron: ...
 

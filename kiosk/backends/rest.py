@@ -34,20 +34,7 @@ from urllib.parse import quote
 import requests
 import urllib3
 
-from kiosk.backends import rest_deadline
-from kiosk.backends.base import (
-    AuthenticationFailed,
-    BackendStatus,
-    BackendUnavailable,
-    MalformedReply,
-    Refused,
-    ReplayResult,
-    ReplayStatus,
-    seam_guard,
-    wait_left,
-)
-from kiosk.backends.rest_deadline import exchange_deadline
-from kiosk.domain import (
+from domain.model import (
     Account,
     Credential,
     Hold,
@@ -56,10 +43,23 @@ from kiosk.domain import (
     Outcome,
     Patron,
     ReasonCode,
+    ReplayResult,
+    ReplayStatus,
     Transaction,
     TransactionKind,
     listable,
 )
+from kiosk.backends import rest_deadline
+from kiosk.backends.base import (
+    AuthenticationFailed,
+    BackendStatus,
+    BackendUnavailable,
+    MalformedReply,
+    Refused,
+    seam_guard,
+    wait_left,
+)
+from kiosk.backends.rest_deadline import exchange_deadline
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class _Reply:
         if key not in self.data:
             return default
         value = self._get(key, (str,), "a string", True)
-        return default if value is None else value  # type: ignore[no-any-return]
+        return default if value is None else value
 
     def flag(self, key: str, default: bool | None = None) -> bool:
         if key not in self.data and default is not None:

@@ -11,7 +11,7 @@ sentence is translated in every language.
 
 from __future__ import annotations
 
-from kiosk.domain import ReasonCode
+from domain.model import ReasonCode
 from kiosk.i18n import N_, gettext
 
 REASON_SENTENCES: dict[ReasonCode, str] = {

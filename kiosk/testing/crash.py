@@ -34,11 +34,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from central.seed import AVAILABLE_ITEMS, DEMO_KIOSK_ID, DEMO_TOKEN
+from domain.demo_library import AVAILABLE_ITEMS, DEMO_KIOSK_ID, DEMO_TOKEN
+from domain.model import Patron, ReasonCode
 from kiosk.backends.base import CatalogBackend
 from kiosk.backends.rest import RestBackend
 from kiosk.circulation import CirculationService, Connectivity, OfflinePolicy
-from kiosk.domain import Patron, ReasonCode
 from kiosk.journal import Journal, State
 from kiosk.sync import Backoff, SyncWorker
 from kiosk.testing.central_process import CentralProcess

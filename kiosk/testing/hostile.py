@@ -19,8 +19,8 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
+from domain.model import Credential, CredentialKind, Transaction, TransactionKind
 from kiosk.backends.sip2.codec import SPECS, FixedField
-from kiosk.domain import Credential, CredentialKind, Transaction, TransactionKind
 
 # values that broke or nearly broke the kiosk before, and their relatives
 NASTY_TEXT = (

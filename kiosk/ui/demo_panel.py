@@ -105,7 +105,7 @@ def demo_controls_for(kiosk: Kiosk, proxy: FaultProxy) -> DemoControls:
     an NFC card laid on the card reader, the others are barcodes under the scanner, and items
     lie on the simulated RFID reader that the kiosk's pad driver polls.
     """
-    from central.seed import AVAILABLE_ITEMS, HELD_ITEMS, SEED_PATRONS, WAITED_FOR_ITEM
+    from domain.demo_library import AVAILABLE_ITEMS, HELD_ITEMS, SEED_PATRONS, WAITED_FOR_ITEM
     from kiosk.demo_devices import DemoHands
 
     hands = DemoHands.at(kiosk, proxy)

@@ -19,7 +19,7 @@ from kivy.uix.screenmanager import Screen
 from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 
-from kiosk.domain import ReasonCode
+from domain.model import ReasonCode
 from kiosk.i18n.reasons import reason_sentence
 from kiosk.session import (
     Back,

@@ -32,6 +32,7 @@ kinds and states, error details from drivers and the network).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import socket
 import threading
@@ -43,7 +44,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from drivers.events import (
+from domain.events import (
     BarcodeScanned,
     CardPresented,
     CardRemoved,
@@ -51,6 +52,7 @@ from drivers.events import (
     ItemsOnPad,
     TagRead,
 )
+from domain.privacy import scrub, shown
 from kiosk.i18n import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
@@ -61,21 +63,13 @@ from kiosk.i18n import (
     translations,
 )
 from kiosk.metrics import pending_age_s
-from kiosk.status import RecentLog, device_states, scrub
+from kiosk.status import RecentLog, device_states
 from kiosk.technician import Attempt, PinGate, gate_from_settings
 
 log = logging.getLogger(__name__)
 
 IDLE_CLOSE_S = 300.0
 _CAPTURED = (CardPresented, CardRemoved, CardUnreadable, ItemsOnPad, BarcodeScanned)
-
-
-def mask(identifier: str) -> str:
-    """Enough of a card number to tell two cards apart, not enough to use one."""
-    text = str(identifier)
-    if len(text) <= 4:
-        return "•" * len(text)
-    return "•" * (len(text) - 4) + text[-4:]
 
 
 class EventTap:
@@ -253,7 +247,7 @@ class TechnicianConsole:
         result: tuple[str, CheckResult] | None = None
         match event:
             case CardPresented(credential=cred, source=source):
-                card = f"{cred.kind.value} {mask(cred.value)}" + (f" ({source})" if source else "")
+                card = f"{cred.kind.value} {shown(cred.value)}" + (f" ({source})" if source else "")
                 result = ("card", CheckResult(True, _say(N_("Card read: {card}"), card=card)))
             case CardUnreadable(detail=detail):
                 result = ("card", CheckResult(False, _say(N_("Card seen but not read: {detail}"),
@@ -262,7 +256,7 @@ class TechnicianConsole:
                 result = ("tag", CheckResult(True, _tags_read(tags)))
             case BarcodeScanned(code=code):
                 result = ("barcode", CheckResult(True, _say(N_("Barcode scanned: {code}"),
-                                                            code=mask(code))))
+                                                            code=shown(code))))
         if result is None:
             return
         with self._lock:
@@ -277,7 +271,8 @@ class TechnicianConsole:
         devs = self._devices()
         if devs is None or devs.printer is None:
             return CheckResult(False, _say(N_("No printer configured.")))
-        from drivers.printer import PrinterError, Receipt
+        from drivers.errors import DriverError
+        from drivers.printer import Receipt
 
         language = self.language  # the paper speaks the technician's language too
         receipt = Receipt(library_name=self.kiosk.settings.library.name,
@@ -285,7 +280,7 @@ class TechnicianConsole:
                           lines=((gettext(language, "Printer test – technician mode"), None),))
         try:
             devs.printer.print_receipt(receipt, gettext=translations(language).gettext)
-        except PrinterError as exc:
+        except DriverError as exc:  # out of paper, offline, closed: any device failure
             return CheckResult(False, _say(N_("Printing failed: {error}"), error=exc))
         return CheckResult(True, _say(N_("Test receipt printed: check the paper.")))
 
@@ -296,7 +291,8 @@ class TechnicianConsole:
         devs = self._devices()
         if devs is None or devs.lights is None:
             return CheckResult(False, _say(N_("No lights configured.")))
-        from drivers.gpio import BeepPattern, GpioError, LightState
+        from drivers.errors import DriverError
+        from drivers.gpio import BeepPattern, LightState
 
         try:
             for state in (LightState.READY, LightState.BUSY, LightState.OFFLINE,
@@ -305,7 +301,7 @@ class TechnicianConsole:
                 time.sleep(self._blink_step_s)
             devs.lights.beep(BeepPattern.SUCCESS)
             devs.lights.show(LightState.READY)
-        except GpioError as exc:
+        except DriverError as exc:
             return CheckResult(False, _say(N_("Lights failed: {error}"), error=exc))
         return CheckResult(True, _say(N_(
             "Green, blue, amber, red, one beep: did you see and hear them?")))
@@ -713,7 +709,7 @@ def _build_panel_class() -> type:
             tabs = BoxLayout(orientation="vertical", size_hint_x=0.24, spacing=dp(6))
             self.tab_buttons: dict[str, Button] = {}
             for name in TABS:
-                b = button("", lambda n=name: self.show(n), f"technician-tab-{name}")
+                b = button("", functools.partial(self.show, name), f"technician-tab-{name}")
                 self.tab_buttons[name] = b
                 tabs.add_widget(b)
             tabs.add_widget(Label())

@@ -7,6 +7,7 @@ and what the screen says to `output/` (`NN-step.png` and `ui-transcript.txt`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import tempfile
@@ -101,7 +102,7 @@ def demo_steps(kiosk: Kiosk, proxy: FaultProxy) -> list[Step]:
     """A visit of the demo library (central.seed ids): borrow, refusal, offline, languages,
     receipt, a return to the hold shelf, and renewals from the account screen. Cards, books
     and the network go through the simulated devices, as a patron's hands would."""
-    from central.seed import AVAILABLE_ITEMS, HELD_ITEMS, SEED_PATRONS, WAITED_FOR_ITEM
+    from domain.demo_library import AVAILABLE_ITEMS, HELD_ITEMS, SEED_PATRONS, WAITED_FOR_ITEM
     from kiosk.demo_devices import DemoHands
 
     hands = DemoHands.at(kiosk, proxy)
@@ -135,7 +136,7 @@ def demo_steps(kiosk: Kiosk, proxy: FaultProxy) -> list[Step]:
 
     def place_three(d: TourDriver) -> None:
         for k in (1, 2, 3):
-            by_hand(lambda k=k: hands.place(items[:k]))(d)
+            by_hand(functools.partial(hands.place, items[:k]))(d)
 
     def return_done(d: TourDriver) -> None:
         by_hand(lambda: hands.place(()))(d)  # the books leave the pad

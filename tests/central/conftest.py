@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from central.db import copy_database
-from central.seed import DEMO_TOKEN
 from central.server import RunningServer, start_in_thread
+from domain.demo_library import DEMO_TOKEN
 
 
 @pytest.fixture

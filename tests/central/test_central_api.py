@@ -12,7 +12,9 @@ import pytest
 import requests
 
 from central.db import Database, set_setting
-from central.seed import (
+from central.server import RunningServer
+from central.service import library_day
+from domain.demo_library import (
     AVAILABLE_ITEMS,
     DEMO_KIOSK_ID,
     DEMO_PIN,
@@ -26,8 +28,6 @@ from central.seed import (
     SEED_PATRONS,
     WAITED_FOR_ITEM,
 )
-from central.server import RunningServer
-from central.service import library_day
 
 JAN = PATRONS_BY_ROLE["card"]
 AN = PATRONS_BY_ROLE["eid"]

@@ -17,8 +17,8 @@ import requests
 from central import cli
 from central.db import SCHEMA_VERSION, Database, StorageError
 from central.hashing import hash_token
-from central.seed import DEMO_PATRONS, DEMO_TOKEN
 from central.server import start_in_thread
+from domain.demo_library import DEMO_PATRONS, DEMO_TOKEN
 
 REPO = Path(__file__).resolve().parents[2]
 

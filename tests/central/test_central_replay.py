@@ -7,13 +7,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from central.seed import (
+from central.service import library_day
+from domain.demo_library import (
     AVAILABLE_ITEMS,
     DEMO_KIOSK_ID,
     PATRONS_BY_ROLE,
     SEED_ITEMS,
 )
-from central.service import library_day
 
 JAN = PATRONS_BY_ROLE["card"]  # has SEED_ITEMS[10] on loan since 5..11 days ago
 AN = PATRONS_BY_ROLE["eid"]

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from central import rules as r
 from central.db import Database, copy_database
 from central.service import CirculationService, TxIn
-from kiosk.domain import ReasonCode, TransactionKind
+from domain.model import ReasonCode, TransactionKind
 
 RULES = r.Rules()
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -148,7 +148,7 @@ def test_the_library_day_is_local_not_utc(seeded_template: Path, tmp_path: Path,
     """00:30 in Ghent is 23:30 UTC the evening before: the loan, its due date and the staff
     dashboard's "today" belong to the Belgian day (kiosk-central.service sets TZ)."""
     from central.dashboard import fleet
-    from central.seed import AVAILABLE_ITEMS, DEMO_KIOSK_ID
+    from domain.demo_library import AVAILABLE_ITEMS, DEMO_KIOSK_ID
 
     monkeypatch.setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3")  # POSIX rule: no tzdata needed
     time.tzset()

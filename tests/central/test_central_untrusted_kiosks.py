@@ -12,8 +12,8 @@ import requests
 
 from central.db import Database
 from central.kiosks import register_kiosk
-from central.seed import AVAILABLE_ITEMS, PATRONS_BY_ROLE
 from central.service import library_day
+from domain.demo_library import AVAILABLE_ITEMS, PATRONS_BY_ROLE
 
 JAN = PATRONS_BY_ROLE["card"]
 AN = PATRONS_BY_ROLE["eid"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from central.seed import AVAILABLE_ITEMS, DEMO_TOKEN, SEED_PATRONS
+from domain.demo_library import AVAILABLE_ITEMS, DEMO_TOKEN, SEED_PATRONS
+from domain.model import Credential, CredentialKind
 from kiosk.circulation import CirculationService, OfflinePolicy
-from kiosk.domain import Credential, CredentialKind
 from kiosk.journal import Journal
 
 PATRON = SEED_PATRONS[14]
@@ -57,7 +57,7 @@ def test_queue_accounts_for_quarantined_rows_and_a_damaged_journal(library, tmp_
     --clear-salvage."""
     import sqlite3
 
-    from kiosk.domain import Transaction, TransactionKind
+    from domain.model import Transaction, TransactionKind
     from kiosk.journal import State
 
     with Journal(tmp_path / "journal.db") as journal:

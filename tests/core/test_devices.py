@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from central.seed import AVAILABLE_ITEMS, DEMO_KIOSK_ID, DEMO_TOKEN, SEED_PATRONS
+from domain.demo_library import AVAILABLE_ITEMS, DEMO_KIOSK_ID, DEMO_TOKEN, SEED_PATRONS
 from drivers.gpio import BeepPattern, LightState
 from kiosk import config, devices
 from kiosk.app import build_kiosk

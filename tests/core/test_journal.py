@@ -7,12 +7,13 @@ from datetime import date, timedelta
 
 import pytest
 
-from kiosk.backends.base import ReplayResult, ReplayStatus
-from kiosk.domain import (
+from domain.model import (
     Credential,
     CredentialKind,
     Outcome,
     ReasonCode,
+    ReplayResult,
+    ReplayStatus,
     Transaction,
     TransactionKind,
 )

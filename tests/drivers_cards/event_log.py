@@ -5,7 +5,7 @@ from __future__ import annotations
 import queue
 import time
 
-from drivers.events import Event
+from domain.events import Event
 
 
 class EventLog:

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from vpcd_emulator import EidCard, build_identity_file, encode_eid_length, sample_identity
 
-from drivers.cards import (
+from drivers.card_errors import (
     CardDataError,
     CardNotSupported,
     CardProtocolError,

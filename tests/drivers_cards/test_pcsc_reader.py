@@ -19,9 +19,11 @@ from vpcd_emulator import (
     sample_identity,
 )
 
-from drivers.cards import ASK_AGAIN, CardConfigError, DeviceClosed, PcscCardReader
-from drivers.events import CardPresented, CardRemoved, CardUnreadable, DeviceState
-from kiosk.domain import CredentialKind
+from domain.events import CardPresented, CardRemoved, CardUnreadable, DeviceState
+from domain.model import CredentialKind
+from drivers.card_errors import CardConfigError
+from drivers.cards import ASK_AGAIN, PcscCardReader
+from drivers.errors import DeviceClosed
 
 FAST = {"poll_interval": 0.05, "retry_initial": 0.1, "retry_max": 0.3}
 

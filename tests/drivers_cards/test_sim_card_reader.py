@@ -6,10 +6,12 @@ import queue
 
 import pytest
 
-from drivers.cards import ASK_AGAIN, CardConfigError, DeviceClosed
+from domain.events import CardPresented, CardRemoved, CardUnreadable, DeviceState
+from domain.model import Credential, CredentialKind
+from drivers.card_errors import CardConfigError
+from drivers.cards import ASK_AGAIN
 from drivers.cards_sim import SimCardReader
-from drivers.events import CardPresented, CardRemoved, CardUnreadable, DeviceState
-from kiosk.domain import Credential, CredentialKind
+from drivers.errors import DeviceClosed
 
 
 def drain(q: queue.Queue) -> list:

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from domain.events import BarcodeScanned, CardUnreadable, DeviceState
 from drivers.barcodes import BAD_CHECK_DIGIT, normalise
-from drivers.events import BarcodeScanned, CardUnreadable, DeviceState
 from drivers.scanner import (
     EV_KEY,
     DeviceClosed,

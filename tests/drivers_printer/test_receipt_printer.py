@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.events import DeviceState
+from domain.events import DeviceState
 from drivers.printer import (
     PaperOut,
     PrinterConfigError,

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from drivers.events import DeviceState, ItemsOnPad
+from domain.events import DeviceState, ItemsOnPad
 from drivers.iso28560 import Usage
 from drivers.rfid import LEGACY_SECURITY, RfidPad, SecurityPolicy
 from drivers.rfid_errors import ReaderUnavailable

@@ -51,8 +51,8 @@ def next_event(q: queue.Queue, kind: type, timeout: float):
 
 
 def test_real_reader_is_reported_ready(reader_name: str) -> None:
+    from domain.events import DeviceState
     from drivers.cards import PcscCardReader
-    from drivers.events import DeviceState
 
     q: queue.Queue = queue.Queue()
     with PcscCardReader(q, reader_filter=reader_name) as reader:
@@ -62,9 +62,9 @@ def test_real_reader_is_reported_ready(reader_name: str) -> None:
 
 
 def test_card_on_the_reader_is_identified(reader_name: str) -> None:
+    from domain.events import CardPresented
+    from domain.model import CredentialKind
     from drivers.cards import PcscCardReader
-    from drivers.events import CardPresented
-    from kiosk.domain import CredentialKind
 
     kinds = {"uid": CredentialKind.CARD_UID, "eid": CredentialKind.EID}
     on_reader = os.environ.get("KIOSK_HW_CARD", "")

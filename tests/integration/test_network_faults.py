@@ -17,9 +17,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from central.seed import AVAILABLE_ITEMS, DEMO_KIOSK_ID, DEMO_TOKEN, SEED_PATRONS
+from domain.demo_library import AVAILABLE_ITEMS, DEMO_KIOSK_ID, DEMO_TOKEN, SEED_PATRONS
+from domain.model import Credential, CredentialKind
 from kiosk.backends.rest import RestBackend
-from kiosk.domain import Credential, CredentialKind
 from kiosk.sync import SyncWorker
 
 PATRONS = [p for p in SEED_PATRONS if p.patron_id in ("P0015", "P0017", "P0018")]

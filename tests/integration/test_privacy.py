@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import logging
 
-from central.seed import AVAILABLE_ITEMS, DEMO_PIN, SEED_PATRONS
-from drivers.events import BarcodeScanned, CardPresented
-from kiosk.domain import Credential, CredentialKind
+from domain.demo_library import AVAILABLE_ITEMS, DEMO_PIN, SEED_PATRONS
+from domain.events import BarcodeScanned, CardPresented
+from domain.model import Credential, CredentialKind
 from kiosk.session import (
     ChooseMode,
     Done,

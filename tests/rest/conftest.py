@@ -14,8 +14,8 @@ import pytest
 
 from central.db import copy_database
 from central.faultproxy import FaultProxy
-from central.seed import DEMO_KIOSK_ID, DEMO_TOKEN
 from central.server import RunningServer, start_in_thread
+from domain.demo_library import DEMO_KIOSK_ID, DEMO_TOKEN
 from kiosk.backends.rest import RestBackend
 
 

@@ -9,7 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import requests
 
-from central.seed import (
+from central.server import RunningServer
+from central.service import library_day
+from domain.demo_library import (
     AVAILABLE_ITEMS,
     DEMO_KIOSK_ID,
     HELD_ITEMS,
@@ -20,16 +22,7 @@ from central.seed import (
     SEED_ITEMS,
     WAITED_FOR_ITEM,
 )
-from central.server import RunningServer
-from central.service import library_day
-from kiosk.backends.base import (
-    BackendStatus,
-    CatalogBackend,
-    Refused,
-    ReplayStatus,
-)
-from kiosk.backends.rest import RestBackend
-from kiosk.domain import (
+from domain.model import (
     Account,
     Credential,
     CredentialKind,
@@ -37,9 +30,12 @@ from kiosk.domain import (
     Loan,
     Patron,
     ReasonCode,
+    ReplayStatus,
     Transaction,
     TransactionKind,
 )
+from kiosk.backends.base import BackendStatus, CatalogBackend, Refused
+from kiosk.backends.rest import RestBackend
 
 JAN = PATRONS_BY_ROLE["card"]
 AN = PATRONS_BY_ROLE["eid"]

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from central.seed import DEMO_KIOSK_ID, DEMO_TOKEN, PATRONS_BY_ROLE
 from central.server import RunningServer
+from domain.demo_library import DEMO_KIOSK_ID, DEMO_TOKEN, PATRONS_BY_ROLE
 from kiosk.backends.base import BackendUnavailable
 from kiosk.backends.rest import RestBackend
 

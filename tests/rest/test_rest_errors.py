@@ -15,8 +15,9 @@ import pytest
 
 from central.db import copy_database
 from central.faultproxy import FaultProxy, Mode
-from central.seed import AVAILABLE_ITEMS, DEMO_KIOSK_ID, DEMO_TOKEN, PATRONS_BY_ROLE
 from central.server import start_in_thread
+from domain.demo_library import AVAILABLE_ITEMS, DEMO_KIOSK_ID, DEMO_TOKEN, PATRONS_BY_ROLE
+from domain.model import Credential, CredentialKind, Transaction, TransactionKind
 from kiosk.backends.base import (
     AuthenticationFailed,
     BackendError,
@@ -24,7 +25,6 @@ from kiosk.backends.base import (
     MalformedReply,
 )
 from kiosk.backends.rest import RestBackend, retry_after_seconds
-from kiosk.domain import Credential, CredentialKind, Transaction, TransactionKind
 
 JAN = PATRONS_BY_ROLE["card"]
 

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from domain.model import Transaction, TransactionKind
 from kiosk.backends.base import BackendError, BackendUnavailable, MalformedReply, patron_wait
 from kiosk.backends.rest import retry_after_seconds
-from kiosk.domain import Transaction, TransactionKind
 from kiosk.testing.hostile import BACKEND_CALLS, NASTY_TEXT, REPLAY_BATCH, rest_reply
 
 OPS = {name: call for name, call in BACKEND_CALLS.items() if name != "end_session"}

@@ -11,15 +11,16 @@ import pysip2
 import pytest
 from sip2_library_acs import LOAN_DAYS, RunningAcs, settings_for
 
-from kiosk.backends.base import (
-    AuthenticationFailed,
-    BackendUnavailable,
-    CatalogBackend,
-    Refused,
+from domain.model import (
+    Credential,
+    CredentialKind,
+    ReasonCode,
     ReplayStatus,
+    Transaction,
+    TransactionKind,
 )
+from kiosk.backends.base import AuthenticationFailed, BackendUnavailable, CatalogBackend, Refused
 from kiosk.backends.sip2 import Sip2Backend, Sip2Settings
-from kiosk.domain import Credential, CredentialKind, ReasonCode, Transaction, TransactionKind
 
 
 def card(value: str) -> Credential:

@@ -19,18 +19,19 @@ import pytest
 from sip2_library_acs import RunningAcs, settings_for
 from sip2_losing_relay import LosingRelay
 
-from kiosk.backends.base import ReplayResult, ReplayStatus
-from kiosk.backends.sip2 import Sip2Backend
-from kiosk.circulation import CirculationService, OfflinePolicy
-from kiosk.domain import (
+from domain.model import (
     Credential,
     CredentialKind,
     Loan,
     Patron,
     ReasonCode,
+    ReplayResult,
+    ReplayStatus,
     Transaction,
     TransactionKind,
 )
+from kiosk.backends.sip2 import Sip2Backend
+from kiosk.circulation import CirculationService, OfflinePolicy
 from kiosk.journal import Journal, State
 from kiosk.sync import DrainReport, SyncWorker
 

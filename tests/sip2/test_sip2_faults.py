@@ -14,19 +14,20 @@ from pysip2 import CheckinResponse, EndSessionResponse, PatronInformationRespons
 from sip2_fault_acs import CLOSE, STALL, FaultAcs, encode_reply, item_reply
 from sip2_library_acs import settings_for
 
-from kiosk.backends.base import BackendError, BackendUnavailable, MalformedReply, ReplayStatus
-from kiosk.backends.sip2 import Sip2Backend, Sip2Client
-from kiosk.backends.sip2.codec import make
-from kiosk.domain import (
+from domain.model import (
     Account,
     Credential,
     CredentialKind,
     Item,
     Outcome,
     Patron,
+    ReplayStatus,
     Transaction,
     TransactionKind,
 )
+from kiosk.backends.base import BackendError, BackendUnavailable, MalformedReply
+from kiosk.backends.sip2 import Sip2Backend, Sip2Client
+from kiosk.backends.sip2.codec import make
 
 if TYPE_CHECKING:
     from conftest import SiteCertificate  # tests/conftest.py

@@ -16,9 +16,9 @@ from sip2_fault_acs import DRIP, STALL, FaultAcs, encode_reply, now18
 from sip2_library_acs import LENT, NOT_ON_LOAN, RETURNED, RunningAcs, settings_for
 from sip2_losing_relay import LosingRelay
 
+from domain.model import Credential, CredentialKind, Patron, Transaction, TransactionKind
 from kiosk.backends.sip2 import Sip2Backend, Sip2Settings
 from kiosk.circulation import CirculationService, Connectivity
-from kiosk.domain import Credential, CredentialKind, Patron, Transaction, TransactionKind
 from kiosk.journal import Journal, State
 from kiosk.sync import Backoff, SyncWorker
 
@@ -137,8 +137,8 @@ def test_a_refused_return_of_a_book_already_back_is_read_back_not_a_conflict() -
     from pysip2 import CheckinResponse
     from sip2_fault_acs import item_reply
 
-    from kiosk.backends.base import Refused, ReplayStatus
-    from kiosk.domain import ReasonCode
+    from domain.model import ReasonCode, ReplayStatus
+    from kiosk.backends.base import Refused
 
     def script(code: str, frame: bytes, n: int) -> object:
         if code == "09":

@@ -19,12 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sip2_fault_acs import FaultAcs
 
+from domain.model import (
+    ACCOUNT_LIST_LIMIT,
+)
 from kiosk.backends.base import BackendError, MalformedReply
 from kiosk.backends.sip2 import Sip2Backend, Sip2Settings
 from kiosk.backends.sip2.codec import SPECS
-from kiosk.domain import (
-    ACCOUNT_LIST_LIMIT,
-)
 from kiosk.testing.hostile import BACKEND_CALLS, sip2_reply
 
 OPS = BACKEND_CALLS

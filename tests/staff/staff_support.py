@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from central.seed import DEMO_KIOSK_ID, DEMO_TOKEN
+from domain.demo_library import DEMO_KIOSK_ID, DEMO_TOKEN
 from kiosk import config
 from kiosk.app import Kiosk, build_kiosk
 from kiosk.devices import Devices

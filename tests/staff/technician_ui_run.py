@@ -28,7 +28,7 @@ DISPLAY = HeadlessDisplay().start()
 
 from staff_support import RunningKiosk, demo_settings  # noqa: E402
 
-from central.seed import SEED_PATRONS  # noqa: E402
+from domain.demo_library import SEED_PATRONS  # noqa: E402
 from kiosk.session import Screen  # noqa: E402
 from kiosk.technician import hash_pin  # noqa: E402
 from kiosk.ui import env  # noqa: E402

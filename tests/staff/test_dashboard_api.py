@@ -18,10 +18,10 @@ import requests
 from staff_support import ROOT
 
 from central.db import Database
-from central.seed import AVAILABLE_ITEMS, DEMO_KIOSK_ID, DEMO_TOKEN, SEED_PATRONS
 from central.staff import StaffError, add_staff, add_staff_command, issue_api_token
+from domain.demo_library import AVAILABLE_ITEMS, DEMO_KIOSK_ID, DEMO_TOKEN, SEED_PATRONS
+from domain.model import Transaction, TransactionKind
 from kiosk.backends.rest import RestBackend
-from kiosk.domain import Transaction, TransactionKind
 
 JAN = SEED_PATRONS[0]
 AN = SEED_PATRONS[1]

@@ -143,6 +143,6 @@ def test_log_in_see_a_kiosk_go_silent_and_resolve_a_conflict(
 
 
 def _printer_down() -> Any:
-    from drivers.events import DeviceState
+    from domain.events import DeviceState
 
     return DeviceState(device="printer", ok=False, detail="paper out")

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from staff_support import ROOT
 
-from central.seed import AVAILABLE_ITEMS
+from domain.demo_library import AVAILABLE_ITEMS
 from drivers.rfid_sim import SimRfidReader, SimTag
 from kiosk.doctor import (
     InstallLayout,

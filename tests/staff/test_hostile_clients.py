@@ -14,8 +14,8 @@ import requests
 from test_dashboard_api import PASSWORD, POST, Service, login
 
 from central.db import Database
-from central.seed import DEMO_TOKEN
 from central.staff import add_staff
+from domain.demo_library import DEMO_TOKEN
 
 
 @pytest.fixture

@@ -12,13 +12,13 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 from staff_support import RunningKiosk, demo_settings, wait_for
 
-from central.seed import AVAILABLE_ITEMS, SEED_PATRONS
+from domain.demo_library import AVAILABLE_ITEMS, SEED_PATRONS
+from domain.privacy import scrub
 from drivers.printer import PaperOut, Receipt
 from kiosk.session import ChooseMode, Done, Mode, ReceiptChoice, Screen
 from kiosk.status import (
     StatusConfigError,
     parse_listen,
-    scrub,
     start_status_server,
 )
 

@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 from staff_support import RunningKiosk, demo_settings, wait_for
 
-from central.seed import AVAILABLE_ITEMS, SEED_PATRONS
+from domain.demo_library import AVAILABLE_ITEMS, SEED_PATRONS
+from domain.privacy import shown
 from drivers.gpio import BeepPattern, LightState
 from kiosk.i18n import LANGUAGES, UnknownLanguage
 from kiosk.session import ChooseMode, Done, Mode, ReceiptChoice, Screen
 from kiosk.technician import Attempt, PinGate, hash_pin
-from kiosk.ui.technician import TABS, TechnicianConsole, attempt_message, mask
+from kiosk.ui.technician import TABS, TechnicianConsole, attempt_message
 
 JAN = SEED_PATRONS[0]
 
@@ -187,7 +188,7 @@ def test_messages_after_a_pin() -> None:
         "Technician mode is locked for 5 minutes.")
     assert "set-pin" in attempt_message(Attempt(ok=False, not_configured=True), "en")
     assert attempt_message(Attempt(ok=True), "nl") == ""
-    assert mask("04A1B2C3D4E5F6") == "••••••••••E5F6"
+    assert shown("04A1B2C3D4E5F6") == "••••••••••E5F6"
 
 
 WRONG_PIN = {  # 3 tries left, 1 try left, locked for 5 minutes, locked for 1 minute
@@ -266,7 +267,7 @@ def test_a_card_test_in_german_then_read_again_in_dutch(running: RunningKiosk,
     running.devs.card_reader.present_uid(JAN.card_uid)
     assert wait_for(lambda: console.result_text("card").startswith("Karte gelesen: "))
     assert console.result_text("card") == (
-        f"Karte gelesen: card_uid {mask(JAN.card_uid)} (card_reader)")  # values as they are
+        f"Karte gelesen: card_uid {shown(JAN.card_uid)} (card_reader)")  # values as they are
     assert ("OK    card_reader (sim)", "ok") in console.lines()
     console.set_language("nl")  # a result already on screen follows the switch
     assert console.result_text("card").startswith("Kaart gelezen: card_uid ")

@@ -15,7 +15,7 @@ from typing import Any
 
 from staff_support import ROOT
 
-from central.seed import SEED_PATRONS
+from domain.demo_library import SEED_PATRONS
 
 JAN = SEED_PATRONS[0]
 

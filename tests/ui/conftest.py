@@ -43,7 +43,7 @@ atexit.register(_stop_display)
 
 from ui_harness import Switchboard, Ui  # noqa: E402
 
-from central.seed import DEMO_KIOSK_ID, DEMO_TOKEN  # noqa: E402
+from domain.demo_library import DEMO_KIOSK_ID, DEMO_TOKEN  # noqa: E402
 from kiosk import config  # noqa: E402
 from kiosk.app import Kiosk, build_kiosk  # noqa: E402
 from kiosk.ui.context import UiConfig, UiContext  # noqa: E402

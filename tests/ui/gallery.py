@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import date, timedelta
 
-from kiosk.domain import Account, Hold, Loan, Patron, ReasonCode
+from domain.model import Account, Hold, Loan, Patron, ReasonCode
 from kiosk.session import ItemLine, Screen, SessionView
 
 TODAY = date.today()

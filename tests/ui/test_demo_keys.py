@@ -10,7 +10,7 @@ import pytest
 from kivy.core.window import Window
 from ui_harness import TITLES, Ui, first_name, patron
 
-from central.seed import AVAILABLE_ITEMS
+from domain.demo_library import AVAILABLE_ITEMS
 from kiosk.app import Kiosk
 from kiosk.ui import probe
 from kiosk.ui.context import DemoControls

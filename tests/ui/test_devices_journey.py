@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from ui_harness import TITLES, Ui, first_name, patron
 
-from central.seed import AVAILABLE_ITEMS
+from domain.demo_library import AVAILABLE_ITEMS
 from kiosk.app import Kiosk
 from kiosk.ui import probe
 from kiosk.ui.widgets import StatusRow

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
+from domain.model import ReasonCode
 from kiosk import i18n
-from kiosk.domain import ReasonCode
 from kiosk.i18n import catalog
 from kiosk.i18n.extract import extract
 from kiosk.i18n.reasons import REASON_SENTENCES, MissingReason, reason_sentence

@@ -15,7 +15,13 @@ from typing import Any
 import pytest
 from ui_harness import TITLES, Ui, card, first_name, pad, patron, scan
 
-from central.seed import AVAILABLE_ITEMS, DEMO_PIN, HELD_ITEMS, RENEW_LIMIT_ITEM, WAITED_FOR_ITEM
+from domain.demo_library import (
+    AVAILABLE_ITEMS,
+    DEMO_PIN,
+    HELD_ITEMS,
+    RENEW_LIMIT_ITEM,
+    WAITED_FOR_ITEM,
+)
 from kiosk.app import Kiosk
 from kiosk.ui import probe
 from kiosk.ui.widgets import SelectableRow, StatusRow
@@ -323,8 +329,8 @@ def test_sound_and_large_text_switches_hold_for_one_visit(ui: Ui, make_kiosk: Ma
 
 
 def test_an_unknown_card_is_explained_on_the_idle_screen(ui: Ui, make_kiosk: MakeKiosk) -> None:
-    from drivers.events import CardPresented
-    from kiosk.domain import Credential, CredentialKind
+    from domain.events import CardPresented
+    from domain.model import Credential, CredentialKind
 
     make_kiosk()
     ui.device(CardPresented(Credential(CredentialKind.BARCODE, "2199999999999")))

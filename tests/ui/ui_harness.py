@@ -7,10 +7,10 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from central.seed import SEED_ITEMS, SEED_PATRONS, SeedPatron
-from drivers.events import BarcodeScanned, CardPresented, ItemsOnPad, TagRead
+from domain.demo_library import SEED_ITEMS, SEED_PATRONS, SeedPatron
+from domain.events import BarcodeScanned, CardPresented, ItemsOnPad, TagRead
+from domain.model import Credential, CredentialKind
 from kiosk.app import Kiosk
-from kiosk.domain import Credential, CredentialKind
 
 TITLES = {i.item_id: i.title for i in SEED_ITEMS}
 

@@ -22,13 +22,28 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
+from domain.model import (
+    ACCOUNT_LIST_LIMIT,
+    Account,
+    Credential,
+    Hold,
+    Item,
+    Loan,
+    Outcome,
+    Patron,
+    ReasonCode,
+    ReplayResult,
+    ReplayStatus,
+    Transaction,
+    TransactionKind,
+    listable,
+    utcnow,
+)
 from kiosk.backends.base import (
     BackendStatus,
     BackendUnavailable,
     MalformedReply,
     Refused,
-    ReplayResult,
-    ReplayStatus,
     seam_guard,
 )
 from kiosk.backends.sip2.client import Sip2Client
@@ -40,21 +55,6 @@ from kiosk.backends.sip2.settings import (
     HoldCounting,
     PatronPasswordMode,
     Sip2Settings,
-)
-from kiosk.domain import (
-    ACCOUNT_LIST_LIMIT,
-    Account,
-    Credential,
-    Hold,
-    Item,
-    Loan,
-    Outcome,
-    Patron,
-    ReasonCode,
-    Transaction,
-    TransactionKind,
-    listable,
-    utcnow,
 )
 
 log = logging.getLogger(__name__)

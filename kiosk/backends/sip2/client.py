@@ -176,9 +176,10 @@ class Sip2Client:
     def request(self, message: Message) -> Message:
         """Send one request and return its reply (checked to be the matching command)."""
         spec = _REQUESTS.get(message.code)
-        if spec is None:
+        if spec is None or spec.reply is None:
             spec_for(message.code)  # an unknown code is a ProtocolError
             raise ValueError(f"{message.code} is not a request the kiosk sends")
+        expect = spec.reply
         with self._lock:
             idempotent = message.code in IDEMPOTENT
             for attempt in range(2):
@@ -190,7 +191,7 @@ class Sip2Client:
                 # after the status: a fresh ACS status may have changed the exchange timeout
                 deadline = self._clock() + self._budget(self._exchange_timeout)
                 try:
-                    return self._exchange(message, spec.reply, deadline)
+                    return self._exchange(message, expect, deadline)
                 except _LinkLost as exc:
                     self._drop()
                     if attempt == 0 and (idempotent or isinstance(exc, _NothingSent)) \

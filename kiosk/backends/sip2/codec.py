@@ -661,7 +661,7 @@ def split_frames(buffer: bytearray) -> list[bytes]:
 
 def _values_getter(names: tuple[str, ...]) -> Callable[[Mapping[str, str]], tuple[str, ...]]:
     if len(names) > 1:
-        return operator.itemgetter(*names)  # type: ignore[return-value]
+        return operator.itemgetter(*names)
     if names:
         return lambda fixed: (fixed[names[0]],)
     return lambda fixed: ()

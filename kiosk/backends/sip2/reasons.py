@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from kiosk.domain import ReasonCode
+from domain.model import ReasonCode
 
 # First match wins: more specific phrases come before general ones.
 _RULES: tuple[tuple[re.Pattern[str], ReasonCode], ...] = tuple(

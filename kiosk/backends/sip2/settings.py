@@ -205,6 +205,6 @@ def _convert(name: str, raw: object, kind: object) -> object:
         try:
             return kind(raw)
         except ValueError:
-            choices = [m.value for m in kind]  # type: ignore[var-annotated]
+            choices = [m.value for m in kind]
             raise Sip2ConfigError(f"{where}: {raw!r} is not one of {choices}") from None
     raise Sip2ConfigError(f"{where}: unsupported setting type")  # pragma: no cover

@@ -196,3 +196,19 @@ class Outcome:
     # a checkout of an item the patron already had: the library renewed it instead (the patron
     # is told so, with the new due date, not "borrowed")
     renewed: bool = False
+
+
+# ---- what the central side answers to a replayed (offline) transaction
+
+class ReplayStatus(enum.StrEnum):
+    DONE = "done"  # applied (or already applied: same UUID)
+    CONFLICT = "conflict"  # could not be applied as-is; staff must look at it
+    REJECTED = "rejected"  # invalid (unknown patron/item ...); never retried
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayResult:
+    tx_id: str
+    status: ReplayStatus
+    outcome: Outcome | None = None
+    detail: str = ""

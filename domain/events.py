@@ -10,7 +10,7 @@ import queue
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from kiosk.domain import Credential
+from domain.model import Credential
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,42 @@
+"""The one policy for patron and item identifiers outside the places that need them whole.
+
+Why one module: the kiosk's logs, its technician screens, the drivers' logs and the central
+service's logs must all follow the same rules, and a reviewer should find them in one place:
+
+- `log_tag`: what a log line carries instead of an identifier. A short, stable hash: the same
+  card gives the same tag, so a technician can follow one card through a log, but the tag
+  cannot be turned back into the number (and a log leaked from a kiosk names no one).
+- `shown`: what a technician's screen shows of a card they just presented: the last four
+  characters, enough to tell two cards apart, not enough to use one.
+- `scrub`: free text (error messages, log lines from libraries we do not control) with anything
+  that looks like a card, patron or item number removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+_PATRON_PATH = re.compile(r"(/patrons/)[^/\s?]+", re.IGNORECASE)
+_LONG_NUMBER = re.compile(r"\b[0-9A-Fa-f]*\d[0-9A-Fa-f]{5,}\b")
+
+
+def log_tag(identifier: str | None) -> str:
+    """A stable, non-reversible tag for logs: the same identifier gives the same tag."""
+    if not identifier:
+        return "<none>"
+    return "#" + hashlib.sha256(str(identifier).encode()).hexdigest()[:10]
+
+
+def shown(identifier: str) -> str:
+    """Enough of a card number to tell two cards apart, not enough to use one."""
+    text = str(identifier)
+    if len(text) <= 4:
+        return "•" * len(text)
+    return "•" * (len(text) - 4) + text[-4:]
+
+
+def scrub(text: str) -> str:
+    """Remove what could be a patron identifier from a free text (error messages, log lines)."""
+    text = _PATRON_PATH.sub(r"\1*", text)
+    return _LONG_NUMBER.sub("…", text)
