@@ -148,6 +148,8 @@ class FaultProxy:
 
     def close(self) -> None:
         self._stop.set()
+        with contextlib.suppress(OSError):  # wakes the acceptor now, not at its next poll
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._acceptor.join(2.0)
         with contextlib.suppress(OSError):
             self._listener.close()

@@ -15,12 +15,14 @@ from hypothesis import HealthCheck, settings
 
 from central.db import Database, copy_database
 from central.faultproxy import FaultProxy
-from central.seed import DEMO_KIOSK_ID, DEMO_TOKEN, seed
+from central.seed import seed
 from central.server import start_in_thread
+from domain.demo_library import DEMO_KIOSK_ID, DEMO_TOKEN
 from kiosk.backends.rest import RestBackend
 from kiosk.circulation import CirculationService, Connectivity, OfflinePolicy
 from kiosk.journal import Journal
 from kiosk.sync import Backoff, SyncWorker
+from kiosk.testing.in_process import InProcessLibrary
 
 # A shared CI box can pause a test for a second; Hypothesis' 200 ms per-example deadline would
 # then report a flaky failure that says nothing about the code. Tests that care set their own.
@@ -93,17 +95,33 @@ class KioskCore:
 
 
 @pytest.fixture
-def make_core(library: Library, tmp_path: Path) -> Iterator[Callable[..., KioskCore]]:
+def twin(seeded_template: Path, tmp_path: Path) -> Iterator[InProcessLibrary]:
+    """The demo library in this process: the reference service behind a transport adapter,
+    no server thread and no socket (kiosk/testing/in_process.py). For the core's tests; what
+    needs a real wire (stalls, cut replies) uses `library` and its fault proxy."""
+    with InProcessLibrary(copy_database(seeded_template, tmp_path / "twin.db")) as lib:
+        yield lib
+
+
+@pytest.fixture
+def make_core(request: pytest.FixtureRequest,
+              tmp_path: Path) -> Iterator[Callable[..., KioskCore]]:
+    """A kiosk core (journal, REST client, circulation, sync). On the real server behind the
+    fault proxy (`library`) by default; `make_core(on=twin)` puts it on the in-process twin."""
     made: list[KioskCore] = []
 
     def make(*, policy: OfflinePolicy | None = None, journal_path: Path | None = None,
              timeout: tuple[float, float] = (2.0, 10.0), batch_size: int = 100,
-             url: str | None = None, poison_after: int = 5,
+             url: str | None = None, poison_after: int = 5, on: InProcessLibrary | None = None,
              **journal_kwargs: object) -> KioskCore:
         journal = Journal(journal_path or tmp_path / f"journal-{len(made)}.db",
                           **journal_kwargs)  # type: ignore[arg-type]
-        backend = RestBackend(url or library.url, DEMO_TOKEN, kiosk_id=DEMO_KIOSK_ID,
-                              timeout=timeout)
+        if on is not None:
+            backend = on.backend(timeout=timeout)
+        else:
+            library: Library = request.getfixturevalue("library")
+            backend = RestBackend(url or library.url, DEMO_TOKEN, kiosk_id=DEMO_KIOSK_ID,
+                                  timeout=timeout)
         connectivity = Connectivity(recheck_s=0.0)
         sync = SyncWorker(journal, backend, connectivity=connectivity, batch_size=batch_size,
                           backoff=Backoff(0.01, 0.05), heartbeat_s=0.05,

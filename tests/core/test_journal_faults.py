@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.domain import Outcome, Transaction, TransactionKind
+from domain.demo_library import AVAILABLE_ITEMS, SEED_PATRONS
+from domain.model import Outcome, Transaction, TransactionKind
 from kiosk.journal import Journal, JournalFull, State
 from kiosk.journal_salvage import wal_damaged
 
@@ -137,7 +138,7 @@ def test_on_a_full_disk_online_rows_are_journaled_and_settled_from_the_reserve(
         assert not journal.reserve_in_place  # released to make that room
         # draining works on the full disk: settling frees space
         journal.mark_sent(pending)
-        from kiosk.backends.base import ReplayResult, ReplayStatus
+        from domain.model import ReplayResult, ReplayStatus
         journal.record_results([ReplayResult(t, ReplayStatus.DONE) for t in pending])
         assert journal.pending_count() == 0
         filler.unlink()
@@ -145,38 +146,29 @@ def test_on_a_full_disk_online_rows_are_journaled_and_settled_from_the_reserve(
 
 
 def test_when_even_the_reserve_is_gone_an_online_loan_is_refused_before_sending(
-        small_disk) -> None:
+        small_disk, twin) -> None:
+    from domain.model import Patron, ReasonCode
     from kiosk.circulation import CirculationService, Connectivity
-    from kiosk.domain import Patron, ReasonCode
-
-    class Recording:
-        def __init__(self) -> None:
-            self.sent: list[str] = []
-
-        def checkout(self, tx: Transaction) -> Outcome:
-            self.sent.append(tx.item_id)
-            return Outcome(ok=True, item_id=tx.item_id)
 
     with Journal(small_disk / "j.db", min_free_bytes=0, reserve_bytes=0) as journal:
-        backend = Recording()
-        circulation = CirculationService(backend, journal,  # type: ignore[arg-type]
-                                         connectivity=Connectivity())
+        circulation = CirculationService(twin.backend(), journal, connectivity=Connectivity())
         _fill_disk(small_disk)
         for n in range(200):  # the last pages SQLite had in hand
             try:
                 journal.record(_tx(f"pad-{n}" + "y" * 500), State.INFLIGHT)
             except JournalFull:
                 break
-        outcome = circulation.checkout(Patron("P-1"), "I-9")
+        outcome = circulation.checkout(Patron(SEED_PATRONS[14].patron_id), AVAILABLE_ITEMS[0])
     assert not outcome.ok and outcome.reason is ReasonCode.JOURNAL_FULL
-    assert backend.sent == []  # nothing the kiosk could not journal reached the library
+    # nothing the kiosk could not journal reached the library
+    assert ("POST", "/v1/checkout") not in twin.requests
 
 
 # ---------------------------------------------------------------- upkeep
 
 
 def test_finished_rows_keep_no_patron_and_conflicts_go_when_resolved_or_old(tmp_path) -> None:
-    from kiosk.backends.base import ReplayResult, ReplayStatus
+    from domain.model import ReplayResult, ReplayStatus
 
     path = tmp_path / "j.db"
     card = "barcode:21000000000017"  # the "format" offline policy's stand-in patron
@@ -199,7 +191,8 @@ def test_finished_rows_keep_no_patron_and_conflicts_go_when_resolved_or_old(tmp_
         assert journal.rows() == []
 
 
-def test_a_row_left_in_doubt_is_voided_in_the_next_round_not_at_restart(tmp_path) -> None:
+def test_a_row_left_in_doubt_is_voided_in_the_next_round_not_at_restart(tmp_path,
+                                                                        twin) -> None:
     from kiosk.sync import SyncWorker
 
     with Journal(tmp_path / "j.db") as journal:
@@ -212,7 +205,7 @@ def test_a_row_left_in_doubt_is_voided_in_the_next_round_not_at_restart(tmp_path
         journal.release(told.tx_id)
         working = Transaction(TransactionKind.CHECKOUT, "P-1", "I-3")
         journal.record(working, State.INFLIGHT)  # still being sent: left alone
-        SyncWorker(journal, backend=None).maintain()  # type: ignore[arg-type]
+        SyncWorker(journal, twin.backend()).maintain()
         rows = {r.item_id: r.state for r in journal.rows(states=(
             State.INFLIGHT, State.PENDING, State.VOIDED, State.DONE))}
         voids = [t for t in journal.forwardable() if t.kind is TransactionKind.VOID]

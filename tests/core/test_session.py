@@ -1,6 +1,8 @@
 """The patron session, driven like the kiosk drives it: events in, views out, a fake clock.
 
-The central side is the real reference service; only time is simulated.
+The central side is the reference service itself, run in this process (the `twin` fixture: the
+kiosk's REST client and the service's own code, with no socket between); only time is
+simulated.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from central.seed import (
+from domain.demo_library import (
     AVAILABLE_ITEMS,
     DEMO_PIN,
     HELD_ITEMS,
@@ -18,9 +20,9 @@ from central.seed import (
     SEED_PATRONS,
     WAITED_FOR_ITEM,
 )
-from drivers.events import BarcodeScanned, CardPresented, ItemsOnPad, TagRead
+from domain.events import BarcodeScanned, CardPresented, ItemsOnPad, TagRead
+from domain.model import Credential, CredentialKind, ReasonCode, TransactionKind
 from kiosk.circulation import OfflinePolicy
-from kiosk.domain import Credential, CredentialKind, ReasonCode, TransactionKind
 from kiosk.journal import Journal
 from kiosk.session import (
     Back,
@@ -83,10 +85,10 @@ class Rig:
 
 
 @pytest.fixture
-def rig(make_core):
+def rig(make_core, twin):
     def build(*, security_ok: bool = True, policy: OfflinePolicy | None = None,
               **settings: object) -> Rig:
-        core = make_core(policy=policy)
+        core = make_core(on=twin, policy=policy)
         clock = FakeClock()
         views: list[SessionView] = []
         printed: list[Receipt] = []
@@ -184,13 +186,13 @@ def test_account_and_renew(rig):
     assert view.account.loans[0].due == view.renewals[0].due
 
 
-def test_a_renewal_carries_the_due_date_the_account_showed(rig, library):
+def test_a_renewal_carries_the_due_date_the_account_showed(rig, twin):
     """Over SIP2 that date is how a renewal whose answer was lost is read back (did the due date
     move?), so it must reach the journaled transaction, here one queued while offline."""
     r = rig(policy=OfflinePolicy(allow_renew=True))
     r.card(JAN)
     (loan,) = r.do(ChooseMode(Mode.ACCOUNT)).account.loans
-    library.proxy.cut()
+    twin.go_offline()
     view = r.do(RenewItems((loan.item_id,)))
     assert view.renewals[0].ok and view.renewals[0].offline  # "saved, will be sent later"
     assert r.journal is not None
@@ -256,14 +258,14 @@ def test_receipt_has_titles_and_dates_but_no_patron(rig):
     assert PATRON.barcode not in repr(receipt) and PATRON.patron_id not in repr(receipt)
 
 
-def test_offline_banner_follows_the_central_side(rig, library):
+def test_offline_banner_follows_the_central_side(rig, twin):
     r = rig()
     r.card(PATRON)
     r.do(ChooseMode(Mode.BORROW))
-    library.proxy.cut()
+    twin.go_offline()
     view = r.do(BarcodeScanned(AVAILABLE_ITEMS[7]))
     assert view.offline and _line(view, AVAILABLE_ITEMS[7]).offline
-    library.proxy.restore()
+    twin.go_online()
     view = r.do(BarcodeScanned(AVAILABLE_ITEMS[8]))
     assert not view.offline and not _line(view, AVAILABLE_ITEMS[8]).offline
 
@@ -289,7 +291,7 @@ def test_a_blank_or_unreadable_tag_is_refused_not_borrowed(rig):
 
 
 def test_a_sensor_event_does_not_keep_a_forgotten_session_alive(rig):
-    from drivers.events import DeviceState
+    from domain.events import DeviceState
 
     r = rig(timeout_s=60, warning_s=10)
     r.card(PATRON)
