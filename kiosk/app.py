@@ -39,6 +39,7 @@ from kiosk.session import (
 )
 from kiosk.status import ChangeHeartbeat, RecentLog, status_snapshot
 from kiosk.sync import Backoff, SyncWorker
+from kiosk.technician.port import KioskPort
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,11 @@ class Kiosk:
         """Called (on the event thread) with every new view; the UI hops to its own thread."""
         self.listeners.append(listener)
         listener(self.session.view)
+
+    @property
+    def technician(self) -> KioskPort:
+        """All technician mode may see and do of this kiosk (kiosk.technician.port)."""
+        return KioskPort(self)
 
     def tell(self, view: SessionView) -> None:
         """The session's `on_change`: every listener sees the new view, in order."""

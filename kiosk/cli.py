@@ -140,7 +140,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_set_pin(args: argparse.Namespace) -> int:
-    from kiosk.technician import set_pin_command
+    from kiosk.technician.pin import set_pin_command
 
     return set_pin_command(_config_path(args.file))
 

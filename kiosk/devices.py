@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -194,6 +195,30 @@ class Devices:
 
         paper = Receipt.from_session(receipt, library_name=self.library_name)
         self.printer.print_receipt(paper, gettext=translations(receipt.language).gettext)
+
+    # ---- the technician's tests (kiosk.technician.port), through the drivers' interfaces
+
+    def print_test_receipt(self, receipt: Any, gettext: Callable[[str], str]) -> bool:
+        """Print `receipt` (a drivers.printer.Receipt); False when there is no printer.
+        Raises the driver's error (out of paper, offline) for the technician to read."""
+        if self.printer is None:
+            return False
+        self.printer.print_receipt(receipt, gettext=gettext)
+        return True
+
+    def test_lights(self, step_s: float) -> bool:
+        """Every light state in turn and one beep, back to ready; False without lights."""
+        if self.lights is None:
+            return False
+        from drivers.gpio import BeepPattern, LightState
+
+        for state in (LightState.READY, LightState.BUSY, LightState.OFFLINE, LightState.FAULT):
+            self.lights.show(state)
+            time.sleep(step_s)
+        self.lights.beep(BeepPattern.SUCCESS)
+        self.lights.show(LightState.READY)
+        self._light = LightState.READY
+        return True
 
     def start(self) -> None:
         for device in (self.card_reader, self.scanner, self.rfid):

@@ -112,7 +112,7 @@ def check_config(path: str) -> tuple[Any | None, list[Row]]:
         rows.append(Row("technician PIN", Level.WARN, "no technician PIN set: the hidden "
                         "technician screen cannot be opened", f"run: kiosk config set-pin {path}"))
     else:
-        from kiosk.technician import PinHashError, check_hash_format
+        from kiosk.technician.pin import PinHashError, check_hash_format
 
         try:
             check_hash_format(settings.technician.pin_hash)

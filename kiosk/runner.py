@@ -43,14 +43,14 @@ def _stop_on_sigterm(stop: threading.Event, *, headless: bool) -> None:
 
 
 def _run_screen(kiosk: Kiosk, watchdog: Watchdog) -> None:
+    from kiosk.technician.panel import unlock_hook
     from kiosk.ui import UiContext, run_ui, ui_config_from_settings
-    from kiosk.ui.technician import technician_unlock_hook
 
     kiosk.devices.beep_on_views = False  # the UI cues the buzzer, obeying the sound switch
     run_ui(UiContext(
         events=kiosk, subscribe=kiosk.subscribe,
         config=ui_config_from_settings(kiosk.settings), cue=kiosk.devices.cue,
-        on_technician_pin=technician_unlock_hook(kiosk, kiosk.settings),
+        on_technician_pin=unlock_hook(kiosk.technician),
         heartbeat=watchdog.tick,
     ))
 

@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from domain.privacy import scrub
-from kiosk import technician
 from kiosk.metrics import CONTENT_TYPE, pending_age_s
+from kiosk.technician.pin import lockout
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ def status_snapshot(kiosk: Any) -> dict[str, Any]:
         journal = {"ok": False, "error": scrub(str(exc))}
     if not journal["ok"]:
         faults.append("journal")
-    pin_lock = technician.lockout(s)
+    pin_lock = lockout(s)
     if pin_lock["locked"]:
         faults.append("technician_pin")
     queue["quarantined"] = journal.get("quarantined", 0)

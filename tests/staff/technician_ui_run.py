@@ -30,10 +30,9 @@ from staff_support import RunningKiosk, demo_settings  # noqa: E402
 
 from domain.demo_library import SEED_PATRONS  # noqa: E402
 from kiosk.session import Screen  # noqa: E402
-from kiosk.technician import hash_pin  # noqa: E402
+from kiosk.technician.pin import hash_pin  # noqa: E402
 from kiosk.ui import env  # noqa: E402
 from kiosk.ui.context import UiConfig, UiContext  # noqa: E402
-from kiosk.ui.technician import technician_unlock_hook  # noqa: E402
 
 PIN = "2468"
 JAN = SEED_PATRONS[0]
@@ -45,6 +44,7 @@ def main(url: str, data_dir: Path, shots: Path) -> dict[str, object]:
     env.configure(config, max_fps=0)
     from kivy.core.window import Window
 
+    from kiosk.technician.panel import unlock_hook
     from kiosk.ui import probe
     from kiosk.ui.app import KioskApp
 
@@ -55,8 +55,8 @@ def main(url: str, data_dir: Path, shots: Path) -> dict[str, object]:
     kiosk = running.kiosk
     restarts: list[bool] = []
     app = KioskApp(UiContext(events=kiosk, subscribe=kiosk.subscribe, config=config,
-                             on_technician_pin=technician_unlock_hook(
-                                 kiosk, settings, restart=lambda: restarts.append(True))))
+                             on_technician_pin=unlock_hook(
+                                 kiosk.technician, restart=lambda: restarts.append(True))))
     app._run_prepare()
     Window.size = config.window_size
     probe.pump(5)
@@ -136,9 +136,9 @@ def main(url: str, data_dir: Path, shots: Path) -> dict[str, object]:
         found.update(console_follows_the_idle_language(app, kiosk, enter, notice, on_screen,
                                                        choose_on_idle, shots))
         # a technician who walks away: the console closes itself
-        import kiosk.ui.technician as technician_ui
+        import kiosk.technician.panel as technician_panel
 
-        technician_ui.IDLE_CLOSE_S = 1.0
+        technician_panel.IDLE_CLOSE_S = 1.0
         enter(PIN)
         probe.pump_until(lambda: panel() is not None and panel().parent is not None, 10)
         found["idle_closed"] = probe.pump_until(lambda: panel().parent is None, 5)

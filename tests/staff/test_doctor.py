@@ -27,7 +27,7 @@ from kiosk.doctor import (
     render,
     run_doctor,
 )
-from kiosk.technician import hash_pin
+from kiosk.technician.pin import hash_pin
 
 PIN_HASH = hash_pin("2468")
 

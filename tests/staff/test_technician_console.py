@@ -18,8 +18,8 @@ from domain.privacy import shown
 from drivers.gpio import BeepPattern, LightState
 from kiosk.i18n import LANGUAGES, UnknownLanguage
 from kiosk.session import ChooseMode, Done, Mode, ReceiptChoice, Screen
-from kiosk.technician import Attempt, PinGate, hash_pin
-from kiosk.ui.technician import TABS, TechnicianConsole, attempt_message
+from kiosk.technician.console import TABS, TechnicianConsole, attempt_message
+from kiosk.technician.pin import Attempt, PinGate, hash_pin
 
 JAN = SEED_PATRONS[0]
 
@@ -34,7 +34,7 @@ def running(library: Any, tmp_path: Path) -> Iterator[RunningKiosk]:
 @pytest.fixture
 def console(running: RunningKiosk) -> Iterator[TechnicianConsole]:
     restarts: list[bool] = []
-    c = TechnicianConsole(running.kiosk, restart=lambda: restarts.append(True),
+    c = TechnicianConsole(running.kiosk.technician, restart=lambda: restarts.append(True),
                           blink_step_s=0.01, language="en")
     c.restarts = restarts  # type: ignore[attr-defined]
     c.open()
@@ -131,7 +131,7 @@ def test_queue_and_sync_now(running: RunningKiosk, library: Any, tmp_path: Path)
     kiosk.put(ChooseMode(Mode.BORROW))
     devs.rfid_sim.place_items(AVAILABLE_ITEMS[21:23])
     assert wait_for(lambda: sum(line.ok for line in kiosk.session.view.items) == 2)
-    console = TechnicianConsole(kiosk, restart=lambda: None, language="en")
+    console = TechnicianConsole(kiosk.technician, restart=lambda: None, language="en")
     console.open()
     try:
         lines = console.queue_lines()
@@ -240,7 +240,7 @@ CONSOLE_WORDS = {  # tab titles, the devices tab's buttons, the restart question
 def test_tabs_buttons_and_restart_question_in_each_language(
         running: RunningKiosk, language: str) -> None:
     restarts: list[bool] = []
-    console = TechnicianConsole(running.kiosk, restart=lambda: restarts.append(True),
+    console = TechnicianConsole(running.kiosk.technician, restart=lambda: restarts.append(True),
                                 language=language)
     tabs, buttons, question = CONSOLE_WORDS[language]
     assert [console.tab_title(tab) for tab in TABS] == tabs
@@ -314,11 +314,11 @@ def test_test_receipt_is_printed_in_the_console_language(running: RunningKiosk,
 
 def test_console_starts_in_the_kiosk_default_language_and_refuses_unknown_ones(
         running: RunningKiosk) -> None:
-    console = TechnicianConsole(running.kiosk, restart=lambda: None)
+    console = TechnicianConsole(running.kiosk.technician, restart=lambda: None)
     assert running.kiosk.settings.kiosk.language == "nl"
     assert console.language == "nl" and console.tab_title("devices") == "Apparaten"
     with pytest.raises(UnknownLanguage):
         console.set_language("xx")
     assert console.language == "nl"
     with pytest.raises(UnknownLanguage):
-        TechnicianConsole(running.kiosk, restart=lambda: None, language="pt")
+        TechnicianConsole(running.kiosk.technician, restart=lambda: None, language="pt")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from kiosk import config
-from kiosk.technician import (
+from kiosk.technician.pin import (
     ConfigEditError,
     PinError,
     PinGate,
@@ -191,7 +191,7 @@ def test_kiosk_config_set_pin_on_a_real_terminal_does_not_echo(tmp_path: Path) -
 def test_each_further_lock_doubles_up_to_a_day_and_survives_a_restart(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
-    from kiosk.technician import MAX_LOCK_S, lock_state_path, lockout
+    from kiosk.technician.pin import MAX_LOCK_S, lock_state_path, lockout
 
     clock = Clock()
     state = lock_state_path(tmp_path)
