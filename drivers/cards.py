@@ -42,7 +42,7 @@ from drivers.card_errors import (
     PcscNotInstalled,
     ReaderUnavailable,
 )
-from drivers.errors import DeviceClosed
+from drivers.device import Device, Probe
 from drivers.uid import MAX_UID_BYTES, UnknownUidFormat, check_uid_format, format_uid
 
 logger = logging.getLogger(__name__)
@@ -187,6 +187,17 @@ class CardReader(Protocol):
     def close(self) -> None: ...
 
 
+_PCSCD_ADVICE = "check pcscd (journalctl -u pcscd) and the polkit rule"
+
+
+def _probe_failure(hresult: int) -> Probe:
+    """A PC/SC result code as the doctor shows it."""
+    if (hresult & 0xFFFFFFFF) in _DAEMON_GONE:
+        return Probe(False, "pcscd is not running (PC/SC service not available)",
+                     "sudo systemctl enable --now pcscd.socket")
+    return Probe(False, f"PC/SC error: {translate_result(hresult, 'probe')}", _PCSCD_ADVICE)
+
+
 def _load_pyscard() -> ModuleType:
     try:
         from smartcard import scard
@@ -211,7 +222,7 @@ def check_reader_options(uid_format: str, eid_identifier: str, poll_interval: fl
         raise CardConfigError("poll_interval must be between 0.01 and 10 seconds")
 
 
-class PcscCardReader:
+class PcscCardReader(Device):
     """Watches one PC/SC reader on a background thread and publishes card events.
 
     `reader_filter` picks the first reader whose name contains it (case-insensitive;
@@ -219,6 +230,37 @@ class PcscCardReader:
     the thread. Unavailability is retried from `retry_initial` doubling up to
     `retry_max` seconds; the kiosk keeps running meanwhile.
     """
+
+    label = "card reader"
+
+    @classmethod
+    def probe(cls, *, reader_filter: str = "", **_options: Any) -> Probe:
+        """pyscard present, pcscd answering, a reader (the one `reader_filter` names) seen."""
+        try:
+            scard: Any = _load_pyscard()
+        except PcscNotInstalled:
+            return Probe(False, "pyscard is not installed",
+                         "sudo apt install libpcsclite-dev pcscd; pip install pyscard")
+        try:
+            hresult, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+        except Exception as exc:  # pyscard raises on odd library states
+            return Probe(False, f"PC/SC unavailable: {type(exc).__name__}", _PCSCD_ADVICE)
+        if hresult != SCARD_S_SUCCESS:
+            return _probe_failure(hresult)
+        try:
+            hresult, found = scard.SCardListReaders(ctx, [])
+        finally:
+            scard.SCardReleaseContext(ctx)
+        if hresult == SCARD_E_NO_READERS_AVAILABLE or (hresult == SCARD_S_SUCCESS and not found):
+            return Probe(False, "pcscd runs but sees no reader",
+                         "plug the reader in (lsusb); check its driver (libccid)")
+        if hresult != SCARD_S_SUCCESS:
+            return _probe_failure(hresult)
+        names = [str(name) for name in found]
+        if reader_filter and not any(reader_filter.lower() in n.lower() for n in names):
+            return Probe(False, f"no reader named {reader_filter!r}; found: {', '.join(names)}",
+                         "fix devices.card_reader.reader_filter")
+        return Probe(True, ", ".join(names))
 
     def __init__(
         self,
@@ -256,8 +298,7 @@ class PcscCardReader:
     # lifetime
 
     def start(self) -> None:
-        if self._closed:
-            raise DeviceClosed("card reader was closed")
+        self._ensure_open()
         if self._thread is not None and self._thread.is_alive():
             return
         self._stop.clear()
@@ -273,13 +314,6 @@ class PcscCardReader:
         if self._thread is not None:
             self._thread.join(timeout=self.poll_interval + 5.0)
             self._thread = None
-
-    def __enter__(self) -> PcscCardReader:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     @property
     def available(self) -> bool:

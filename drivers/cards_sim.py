@@ -15,16 +15,18 @@ from domain.events import CardPresented, CardRemoved, CardUnreadable, DeviceStat
 from domain.model import Credential, CredentialKind
 from drivers.card_errors import CardConfigError, InvalidNationalNumber
 from drivers.cards import ASK_AGAIN, DEVICE, check_reader_options
+from drivers.device import Device
 from drivers.eid import validate_national_number
-from drivers.errors import DeviceClosed
 from drivers.uid import format_uid
 
 logger = logging.getLogger(__name__)
 
 
-class SimCardReader:
+class SimCardReader(Device):
     """A card reader driven by calls instead of cards. Each control returns whether
     the reader "saw" the card (False while unplugged or closed)."""
+
+    label = "card reader"
 
     def __init__(
         self,
@@ -45,21 +47,13 @@ class SimCardReader:
         self._closed = False
 
     def start(self) -> None:
-        if self._closed:
-            raise DeviceClosed("card reader was closed")
+        self._ensure_open()
         if not self._started:
             self._started = True
             self._sink.put(DeviceState(DEVICE, ok=self.plugged, detail="simulated reader"))
 
     def close(self) -> None:
         self._closed = True
-
-    def __enter__(self) -> SimCardReader:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _can_see(self) -> bool:
         if self._closed or not self.plugged:

@@ -37,12 +37,18 @@ import enum
 import functools
 import logging
 import math
+import os
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from domain.events import EventSink, SensorChanged
-from drivers.errors import DeviceClosed, DriverError
+from drivers.device import Device, Probe
+from drivers.errors import DriverError
+
+if TYPE_CHECKING:
+    from gpiozero import Factory  # the pin factory gpiozero devices take (MockFactory in tests)
 
 logger = logging.getLogger(__name__)
 
@@ -163,8 +169,23 @@ class _Player:
             self._halt()
 
 
-class StatusLight:
+def probe_gpio() -> Probe:
+    """A GPIO chip this user may drive (the Pi's /dev/gpiochip*)."""
+    chips = sorted(Path("/dev").glob("gpiochip*"))
+    if not chips:
+        return Probe(False, "no /dev/gpiochip*: this is not a Raspberry Pi (or the GPIO driver "
+                     "is missing)", "run on the Pi; or set type = \"none\"")
+    usable = [c for c in chips if os.access(c, os.R_OK | os.W_OK)]
+    if not usable:
+        return Probe(False, f"{chips[0]} exists but this user may not use it",
+                     "add the kiosk user to the gpio group")
+    return Probe(True, f"{usable[0]} usable")
+
+
+class StatusLight(Device):
     """The kiosk's status lamp: an RGB LED or separate red/green(/blue) LEDs."""
+
+    label = "status light"
 
     def __init__(
         self,
@@ -173,7 +194,7 @@ class StatusLight:
         green_pin: int | str,
         blue_pin: int | str | None = None,
         active_high: bool = True,
-        pin_factory: Any = None,
+        pin_factory: Factory | None = None,
     ) -> None:
         from gpiozero import LED
 
@@ -202,8 +223,7 @@ class StatusLight:
             led.value = on
 
     def show(self, state: LightState) -> None:
-        if self._closed:
-            raise DeviceClosed("status light was closed")
+        self._ensure_open()
         state = LightState(state)
         self.state = state
         self._player.play(LIGHT_PATTERNS[state], repeat=True, rest=_DARK)
@@ -221,18 +241,14 @@ class StatusLight:
             led.close()
         self._leds = []
 
-    def __enter__(self) -> StatusLight:
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class Beeper:
+class Beeper(Device):
     """An active buzzer (on/off); patterns say success, attention or error."""
 
+    label = "buzzer"
+
     def __init__(
-        self, *, pin: int | str, active_high: bool = True, pin_factory: Any = None
+        self, *, pin: int | str, active_high: bool = True, pin_factory: Factory | None = None
     ) -> None:
         from gpiozero import Buzzer
 
@@ -249,8 +265,7 @@ class Beeper:
 
     def beep(self, pattern: BeepPattern) -> None:
         """Start the pattern and return at once (the UI thread must not wait)."""
-        if self._closed:
-            raise DeviceClosed("buzzer was closed")
+        self._ensure_open()
         self._player.play(BEEP_PATTERNS[BeepPattern(pattern)], repeat=False, rest=False)
 
     def close(self) -> None:
@@ -261,19 +276,19 @@ class Beeper:
         self._buzzer.off()
         self._buzzer.close()
 
-    def __enter__(self) -> Beeper:
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class Sensor:
+class Sensor(Device):
     """A switch or light barrier on one pin, publishing SensorChanged on each change.
 
     With `pull_up=True` (default) the switch connects the pin to ground, and a
     closed switch is "active". `bounce_time` ignores contact chatter.
     """
+
+    label = "sensor"
+
+    @classmethod
+    def probe(cls, **_options: Any) -> Probe:
+        return probe_gpio()
 
     def __init__(
         self,
@@ -283,7 +298,7 @@ class Sensor:
         name: str = "book_drop",
         pull_up: bool = True,
         bounce_time: float | None = 0.05,
-        pin_factory: Any = None,
+        pin_factory: Factory | None = None,
     ) -> None:
         from gpiozero import DigitalInputDevice
 
@@ -308,15 +323,11 @@ class Sensor:
     def close(self) -> None:
         self._device.close()
 
-    def __enter__(self) -> Sensor:
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class SimSensor:
+class SimSensor(Device):
     """A sensor driven by calls (demo, tests): publishes what `Sensor` would."""
+
+    label = "sensor"
 
     def __init__(self, sink: EventSink, *, name: str = "book_drop") -> None:
         self._sink = sink
@@ -331,12 +342,6 @@ class SimSensor:
     def close(self) -> None:
         """Nothing to release; here so the app can treat both sensors alike."""
 
-    def __enter__(self) -> SimSensor:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 class Lights(Protocol):
     """What the application drives: the status lamp and the beeper, real or simulated."""
@@ -348,8 +353,14 @@ class Lights(Protocol):
     def close(self) -> None: ...
 
 
-class GpioLights:
+class GpioLights(Device):
     """Status light plus optional buzzer, built from pin numbers in the config."""
+
+    label = "lights"
+
+    @classmethod
+    def probe(cls, **_options: Any) -> Probe:
+        return probe_gpio()
 
     def __init__(
         self,
@@ -360,7 +371,7 @@ class GpioLights:
         buzzer_pin: int | str | None = None,
         active_high: bool = True,
         buzzer_active_high: bool = True,
-        pin_factory: Any = None,
+        pin_factory: Factory | None = None,
     ) -> None:
         self.light = StatusLight(red_pin=red_pin, green_pin=green_pin, blue_pin=blue_pin,
                                  active_high=active_high, pin_factory=pin_factory)
@@ -386,15 +397,11 @@ class GpioLights:
         if self.beeper is not None:
             self.beeper.close()
 
-    def __enter__(self) -> GpioLights:
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class SimLights:
+class SimLights(Device):
     """Records what the lights would show and the buzzer would play (demo, tests)."""
+
+    label = "lights"
 
     def __init__(self) -> None:
         self.states: list[LightState] = []
@@ -406,20 +413,12 @@ class SimLights:
         return self.states[-1] if self.states else LightState.OFF
 
     def show(self, state: LightState) -> None:
-        if self._closed:
-            raise DeviceClosed("lights were closed")
+        self._ensure_open()
         self.states.append(LightState(state))
 
     def beep(self, pattern: BeepPattern) -> None:
-        if self._closed:
-            raise DeviceClosed("lights were closed")
+        self._ensure_open()
         self.beeps.append(BeepPattern(pattern))
 
     def close(self) -> None:
         self._closed = True
-
-    def __enter__(self) -> SimLights:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -39,11 +39,13 @@ import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from escpos import printer as escpos_printer
 
 from domain.events import DeviceState, EventSink
+from drivers.device import SIMULATED, Device, Probe, probe_device_path
 from drivers.errors import DriverError
 
 log = logging.getLogger(__name__)
@@ -154,13 +156,43 @@ class _NetworkPrinter(escpos_printer.Network):  # type: ignore[misc]
         self.device = socket.create_connection((self.host, self.port), timeout=self.timeout)
 
 
-class ReceiptPrinter:
+class ReceiptPrinter(Device):
     """Prints `Receipt`s on the printer named by `target`.
 
     A connection is opened per receipt and closed afterwards, so a printer that
     was switched off and on again (or a network printer that dropped the TCP
     connection overnight) just works on the next receipt.
     """
+
+    label = "printer"
+
+    @classmethod
+    def probe(cls, *, target: str = "sim", **_options: Any) -> Probe:
+        """The target parses and is there: a device node, an address that accepts a
+        connection (connecting is the test), or a USB device of the target's vendor."""
+        try:
+            kind, args = parse_target(target)
+        except PrinterError as exc:
+            return Probe(False, str(exc), "fix devices.printer.target")
+        if kind == "sim":
+            return SIMULATED
+        if kind in ("file", "serial"):
+            return probe_device_path(str(args[0]), write=True)
+        if kind == "network":
+            host, port = str(args[0]), int(args[1])
+            try:
+                socket.create_connection((host, port), timeout=2.0).close()
+            except OSError as exc:
+                return Probe(False, f"{host}:{port} does not accept a connection "
+                             f"({exc.strerror or exc})", "switch the printer on; check its address")
+            return Probe(True, f"{host}:{port} accepts connections")
+        vendor = f"{int(args[0]):04x}"
+        found = [p for p in Path("/sys/bus/usb/devices").glob("*/idVendor")
+                 if p.read_text().strip().lower() == vendor]
+        if not found:
+            return Probe(False, f"no USB device from vendor {vendor} is plugged in",
+                         "plug the printer in and switch it on (lsusb)")
+        return Probe(True, f"USB printer {target} is plugged in")
 
     def __init__(
         self,
@@ -355,12 +387,6 @@ class ReceiptPrinter:
     def close(self) -> None:
         """Nothing stays open between receipts; kept for a uniform device lifetime."""
 
-    def __enter__(self) -> ReceiptPrinter:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
 
 class _StatusDummy(escpos_printer.Dummy):  # type: ignore[misc]
     """An escpos Dummy that answers DLE EOT status queries from SimPrinter's state."""
@@ -391,6 +417,10 @@ class SimPrinter(ReceiptPrinter):
     `set_offline(bool)`. The status checks run through the same escpos
     `is_online()` / `paper_status()` calls as a real printer.
     """
+
+    @classmethod
+    def probe(cls, **_options: Any) -> Probe:
+        return SIMULATED
 
     def __init__(self, *, sink: EventSink | None = None, **kwargs: Any) -> None:
         # `sink` named here, not left in **kwargs: devices.build hands a sink to the factories

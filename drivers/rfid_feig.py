@@ -63,9 +63,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+from drivers.device import Device, Probe, probe_device_path
 from drivers.rfid import SystemInfo, TagInfo
 from drivers.rfid_errors import (
     ReaderProtocolError,
@@ -256,13 +258,50 @@ def parse_system_info(data: bytes) -> SystemInfo:
     )
 
 
-class FeigReader:
+class SerialPort(Protocol):
+    """What the reader needs of a serial line (pyserial's `serial.Serial` is one)."""
+
+    def read(self, size: int = 1) -> bytes: ...
+
+    def write(self, data: bytes, /) -> int | None: ...
+
+    def flush(self) -> None: ...
+
+    def reset_input_buffer(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+# opens `port` with pyserial's keyword options (baudrate, parity, timeout ...): the one way to
+# put another line under the driver (tests use a pseudo-terminal and need none)
+SerialFactory = Callable[..., SerialPort]
+
+
+class FeigReader(Device):
     """An ItemReader for a FEIG ISO host-mode reader on a serial port.
 
     `port` is the device (e.g. /dev/ttyUSB0, or a pseudo-terminal in tests).
     FEIG's factory settings are 38400 baud, 8 data bits, even parity, 1 stop bit
     and bus address 255 (answers at any address).
     """
+
+    label = "RFID reader"
+
+    @classmethod
+    def probe(cls, *, port: str = "", baudrate: int = 38400, parity: str = "E",
+              bus_address: int = BROADCAST, **_options: Any) -> Probe:
+        """The port can be opened and the reader answers an inventory."""
+        reachable = probe_device_path(port, write=True)
+        if not reachable.ok:
+            return reachable
+        try:
+            with cls(port, baudrate=baudrate, parity=parity, bus_address=bus_address,
+                     timeout=1.0) as reader:
+                tags = reader.inventory()
+        except RfidError as exc:
+            return Probe(False, f"{port}: {exc}",
+                         "check power, cable, baud rate and parity of the reader")
+        return Probe(True, f"{port} answers; {len(tags)} tag(s) on the pad")
 
     def __init__(
         self,
@@ -274,7 +313,7 @@ class FeigReader:
         timeout: float = 1.0,
         retries: int = 1,
         connect_later: bool = False,
-        serial_factory: Any = None,
+        serial_factory: SerialFactory | None = None,
     ) -> None:
         self.port = port
         self.bus_address = bus_address
@@ -291,7 +330,7 @@ class FeigReader:
             "baudrate": baudrate, "bytesize": 8, "parity": parity, "stopbits": 1,
             "timeout": min(0.05, timeout), "write_timeout": timeout,
         }
-        self._serial: Any = None
+        self._serial: SerialPort | None = None
         self._closed = False
         try:
             self._open_port()
@@ -301,13 +340,14 @@ class FeigReader:
             log.warning("RFID reader port %s not there yet; will retry on use", port)
 
     # ------------------------------------------------------------- lifecycle
-    def _open_port(self) -> None:
+    def _open_port(self) -> SerialPort:
         """(Re)open the port: a USB adapter that was pulled and plugged back works again."""
         try:
             self._serial = self._serial_factory(self.port, **self._serial_settings)
         except _PORT_ERRORS as exc:  # SerialException is an OSError
             self._serial = None
             raise ReaderUnavailable(f"cannot open RFID reader port {self.port}: {exc}") from exc
+        return self._serial
 
     def _drop_port(self) -> None:
         serial_port, self._serial = self._serial, None
@@ -322,12 +362,6 @@ class FeigReader:
             self._closed = True
             self._drop_port()
 
-    def __enter__(self) -> FeigReader:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
     # ------------------------------------------------------------- transport
     def _bytes_wanted(self) -> int:
         """Ask the port for exactly the rest of the frame, so one read usually suffices."""
@@ -338,7 +372,7 @@ class FeigReader:
             return 3 - len(buffer)
         return 3
 
-    def _read_reply(self, command: int) -> Frame:
+    def _read_reply(self, line: SerialPort, command: int) -> Frame:
         deadline = time.monotonic() + self.timeout
         while True:
             try:
@@ -356,7 +390,7 @@ class FeigReader:
                 return frame
             if time.monotonic() > deadline:
                 raise ReaderUnavailable(f"RFID reader on {self.port} did not answer")
-            chunk = self._serial.read(self._bytes_wanted())
+            chunk = line.read(self._bytes_wanted())
             if chunk:
                 self._buffer += chunk
 
@@ -367,15 +401,14 @@ class FeigReader:
         with self._lock:
             if self._closed:
                 raise ReaderUnavailable("RFID reader is closed")
-            if self._serial is None:
-                self._open_port()
+            line = self._serial if self._serial is not None else self._open_port()
             for _attempt in range(self.retries + 1):
                 try:
                     self._buffer.clear()
-                    self._serial.reset_input_buffer()
-                    self._serial.write(request)
-                    self._serial.flush()
-                    frame = self._read_reply(command)
+                    line.reset_input_buffer()
+                    line.write(request)
+                    line.flush()
+                    frame = self._read_reply(line, command)
                     return frame.payload[0], frame.payload[1:]
                 except ReaderProtocolError as exc:
                     last_error = exc

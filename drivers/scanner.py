@@ -45,7 +45,8 @@ from drivers.barcodes import (
     is_acceptable,
     normalise,
 )
-from drivers.errors import DeviceClosed, DriverError
+from drivers.device import Device, Probe, probe_device_path
+from drivers.errors import DriverError
 
 logger = logging.getLogger(__name__)
 
@@ -248,12 +249,14 @@ def _open_evdev(device_path: str, name_filter: str) -> InputDevice:
     raise ScannerUnavailable(f"no input device matches {name_filter!r}")
 
 
-class _ScannerThread(abc.ABC):
+class _ScannerThread(Device, abc.ABC):
     """Start/close for the scanners that read on a thread of their own (evdev, serial).
 
     Subclasses set `_thread_name`, create `_stop`, `_thread` and `_closed` in `__init__`, and
     implement `_run`, which loops until `_stop` is set.
     """
+
+    label = "scanner"
 
     _thread_name = "scanner"
     _stop: threading.Event
@@ -265,8 +268,7 @@ class _ScannerThread(abc.ABC):
         """Read codes until `_stop` is set (on the scanner's own thread)."""
 
     def start(self) -> None:
-        if self._closed:
-            raise DeviceClosed("scanner was closed")
+        self._ensure_open()
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name=self._thread_name,
                                             daemon=True)
@@ -279,13 +281,6 @@ class _ScannerThread(abc.ABC):
             self._thread.join(timeout=5)
             self._thread = None
 
-    def __enter__(self) -> _ScannerThread:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 class EvdevScanner(_ScannerThread):
     """A keyboard-wedge scanner read straight from /dev/input, grabbed exclusively.
@@ -296,6 +291,12 @@ class EvdevScanner(_ScannerThread):
     """
 
     _thread_name = "evdev-scanner"
+
+    @classmethod
+    def probe(cls, *, device_path: str = "", **_options: Any) -> Probe:
+        if not device_path:
+            return Probe(True, "keyboard-wedge scanner found by name at start-up")
+        return probe_device_path(device_path, write=False)
 
     def __init__(
         self,
@@ -396,6 +397,10 @@ class SerialScanner(_ScannerThread):
 
     _thread_name = "serial-scanner"
 
+    @classmethod
+    def probe(cls, *, port: str = "", **_options: Any) -> Probe:
+        return probe_device_path(port, write=True)
+
     def __init__(
         self,
         sink: EventSink,
@@ -487,8 +492,10 @@ class SerialScanner(_ScannerThread):
 # --- simulated twin ------------------------------------------------------------------
 
 
-class SimScanner:
+class SimScanner(Device):
     """A scanner driven by calls: `scan(code)` publishes what a real scanner would."""
+
+    label = "scanner"
 
     def __init__(
         self, sink: EventSink, *, checksums: Iterable[str] = ("none",), source: str = DEVICE
@@ -501,19 +508,11 @@ class SimScanner:
         self._health = _Health(sink, DEVICE)
 
     def start(self) -> None:
-        if self._closed:
-            raise DeviceClosed("scanner was closed")
+        self._ensure_open()
         self._health.report(self.plugged, "simulated scanner")
 
     def close(self) -> None:
         self._closed = True
-
-    def __enter__(self) -> SimScanner:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def scan(self, code: str) -> str | None:
         """Scan one barcode; returns the published code, None if rejected or unplugged."""

@@ -13,6 +13,8 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from drivers.cards_sim import SimCardReader
+from drivers.scanner import SimScanner
 from kiosk.devices import Devices
 
 if TYPE_CHECKING:
@@ -48,19 +50,19 @@ class DemoHands:
         """An NFC card on the reader when it has a UID and there is a card reader, else its
         barcode under the scanner."""
         reader = self._devices.card_reader
-        if uid and reader is not None and hasattr(reader, "present_uid"):
+        if uid and isinstance(reader, SimCardReader):
             reader.present_uid(uid)
             return
         self.scan(barcode)
 
     def take_card(self) -> None:
         reader = self._devices.card_reader
-        if reader is not None and hasattr(reader, "remove"):
+        if isinstance(reader, SimCardReader):
             reader.remove()
 
     def scan(self, code: str) -> None:
         scanner = self._devices.scanner
-        if scanner is None or not hasattr(scanner, "scan"):
+        if not isinstance(scanner, SimScanner):
             raise DemoDeviceMissing("the settings have no simulated scanner ([devices.scanner] "
                                     "type = \"sim\")")
         scanner.scan(code)

@@ -17,6 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from domain.events import EventSink
+from drivers.cards import PcscCardReader
+from drivers.cards_sim import SimCardReader
+from drivers.device import SIMULATED, Device, Probe
+from drivers.gpio import GpioLights, Sensor, SimLights, SimSensor
+from drivers.printer import ReceiptPrinter, SimPrinter
+from drivers.rfid import RfidPad, SecurityPolicy
+from drivers.rfid_feig import FeigReader
+from drivers.rfid_sim import SimRfidReader
+from drivers.scanner import EvdevScanner, SerialScanner, SimScanner
 from kiosk.config import Problem, Settings
 
 log = logging.getLogger(__name__)
@@ -26,56 +35,21 @@ class DeviceConfigError(ValueError):
     """A device table names an unknown type or options its driver does not take."""
 
 
-def _card_reader(kind: str) -> Callable[..., Any] | None:
-    if kind == "pcsc":
-        from drivers.cards import PcscCardReader
-
-        return PcscCardReader
-    if kind == "sim":
-        from drivers.cards_sim import SimCardReader
-
-        return SimCardReader
-    return None
-
-
-def _scanner(kind: str) -> Callable[..., Any] | None:
-    from drivers import scanner
-
-    return {"evdev": scanner.EvdevScanner, "serial": scanner.SerialScanner,
-            "sim": scanner.SimScanner}.get(kind)
-
-
-def _lights(kind: str) -> Callable[..., Any] | None:
-    from drivers import gpio
-
-    return {"gpio": gpio.GpioLights, "sim": gpio.SimLights}.get(kind)
-
-
-def _sensor(kind: str) -> Callable[..., Any] | None:
-    from drivers import gpio
-
-    return {"gpio": gpio.Sensor, "sim": gpio.SimSensor}.get(kind)
-
-
-def _printer(kind: str) -> Callable[..., Any] | None:
-    from drivers import printer
-
-    return {"escpos": printer.ReceiptPrinter, "sim": printer.SimPrinter}.get(kind)
-
-
-def _rfid_reader(kind: str) -> Callable[..., Any] | None:
-    from drivers.rfid_feig import FeigReader
-
-    return {"feig": FeigReader}.get(kind)
-
-
+# every driver the config may name, by device and type: the simulated twins beside the real
+# ones. The RFID pad's "sim" type (None here) is the real pad driver over a simulated reader,
+# which takes no reader options (`_build_rfid`).
+DRIVERS: dict[str, dict[str, type[Device] | None]] = {
+    "card_reader": {"pcsc": PcscCardReader, "sim": SimCardReader},
+    "scanner": {"evdev": EvdevScanner, "serial": SerialScanner, "sim": SimScanner},
+    "lights": {"gpio": GpioLights, "sim": SimLights},
+    "sensor": {"gpio": Sensor, "sim": SimSensor},
+    "printer": {"escpos": ReceiptPrinter, "sim": SimPrinter},
+    "rfid": {"feig": FeigReader, "sim": None},
+}
 # options the factory itself consumes for the RFID pad (the rest go to the reader)
 _PAD_OPTIONS = {"afi_secured", "afi_unsecured", "use_eas", "attempts", "poll_interval",
                 "memory_bytes"}
-_FACTORIES: dict[str, Callable[[str], Callable[..., Any] | None]] = {
-    "card_reader": _card_reader, "scanner": _scanner, "lights": _lights, "printer": _printer,
-    "rfid": _rfid_reader, "sensor": _sensor,
-}
+# what the kiosk hands a driver itself: never an option of the config file
 _INJECTED = {"sink", "self", "source", "pin_factory", "serial_factory", "opener"}
 
 
@@ -84,30 +58,22 @@ def check(settings: Settings) -> list[Problem]:
     problems: list[Problem] = []
     for name, table in settings.devices.items():
         key = f"devices.{name}"
-        if name not in _FACTORIES:
+        if name not in DRIVERS:
             problems.append(Problem(settings.source, key, f"unknown device; expected one of "
-                                                          f"{', '.join(sorted(_FACTORIES))}"))
+                                                          f"{', '.join(sorted(DRIVERS))}"))
             continue
         kind = str(table.get("type", "none"))
         if kind == "none":
             continue
-        if name == "rfid" and kind == "sim":
-            factory: Callable[..., Any] | None = None
-        else:
-            try:
-                factory = _FACTORIES[name](kind)
-            except ImportError as exc:
-                problems.append(Problem(settings.source, f"{key}.type",
-                                        f"driver for {kind!r} cannot load here: {exc}"))
-                continue
-            if factory is None:
-                problems.append(Problem(settings.source, f"{key}.type",
-                                        f"unknown type {kind!r} for {name}"))
-                continue
+        if kind not in DRIVERS[name]:
+            problems.append(Problem(settings.source, f"{key}.type",
+                                    f"unknown type {kind!r} for {name}"))
+            continue
         options = {k for k in table if k != "type"}
         if name == "rfid":
             options -= _PAD_OPTIONS
-        if factory is None:
+        factory = DRIVERS[name][kind]
+        if factory is None:  # the simulated pad takes no reader options
             accepted: set[str] = set()
             required: set[str] = set()
         else:
@@ -125,17 +91,27 @@ def check(settings: Settings) -> list[Problem]:
     return problems
 
 
+def probe(name: str, table: dict[str, Any]) -> Probe:
+    """Ask the driver a device table names whether it would work here (for `kiosk doctor`);
+    a table `check` accepted. Nothing is opened for the session."""
+    kind = str(table.get("type", "none"))
+    driver = DRIVERS[name][kind]
+    options = _options(table, _PAD_OPTIONS if name == "rfid" else None)
+    return SIMULATED if driver is None else driver.probe(**options)
+
+
 @dataclass
 class Devices:
-    """The kiosk's hardware (or its twins). Only the app calls these; the UI never does."""
+    """The kiosk's hardware (or its twins). The composition root wires it to the session and
+    the technician port; the UI never calls a device."""
 
-    card_reader: Any = None
-    rfid: Any = None  # drivers.rfid.RfidPad
-    rfid_sim: Any = None  # drivers.rfid_sim.SimRfidReader in demo mode
-    scanner: Any = None
-    printer: Any = None
-    lights: Any = None
-    sensor: Any = None  # book-drop chute or service door (SensorChanged events)
+    card_reader: PcscCardReader | SimCardReader | None = None
+    rfid: RfidPad | None = None
+    rfid_sim: SimRfidReader | None = None  # the simulated reader under a "sim" pad
+    scanner: EvdevScanner | SerialScanner | SimScanner | None = None
+    printer: ReceiptPrinter | None = None  # SimPrinter is one
+    lights: GpioLights | SimLights | None = None
+    sensor: Sensor | SimSensor | None = None  # book-drop chute or service door
     library_name: str = ""
     _started: list[Any] = field(default_factory=list)
     # headless kiosks beep from the session's views; with a screen the UI calls `cue`, so the
@@ -254,7 +230,7 @@ def build(settings: Settings, sink: EventSink) -> Devices:
             kind = str(table.get("type", "none"))
             if kind == "none":
                 continue
-            factory = _FACTORIES[name](kind)
+            factory = DRIVERS[name][kind]
             if factory is None:
                 continue
             params = inspect.signature(factory).parameters
@@ -274,24 +250,17 @@ def _build_rfid(settings: Settings, sink: EventSink) -> tuple[Any, Any]:
     kind = str(table.get("type", "none"))
     if kind == "none":
         return None, None
-    from drivers.rfid import RfidPad, SecurityPolicy
-
     pad_kwargs = {k: table[k] for k in ("poll_interval", "memory_bytes") if k in table}
     security = SecurityPolicy(**{k: table[k] for k in ("afi_secured", "afi_unsecured", "use_eas",
                                                        "attempts") if k in table})
     simulator = None
     if kind == "sim":
-        from drivers.rfid_sim import SimRfidReader
-
         simulator = SimRfidReader()
         reader = simulator.open_reader()
     else:
-        factory = _rfid_reader(kind)
-        if factory is None:
-            raise DeviceConfigError(f"devices.rfid.type: unknown type {kind!r}")
         options = _options(table, _PAD_OPTIONS)
         options.setdefault("connect_later", True)  # the kiosk starts even if the reader is late
-        reader = factory(**options)
+        reader = FeigReader(**options)
     pad = RfidPad(reader, sink=sink, library_isils=settings.library.isils, security=security,
                   **pad_kwargs)
     return pad, simulator

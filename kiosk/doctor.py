@@ -24,14 +24,20 @@ import logging
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import textwrap
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+from domain.privacy import scrub
+from kiosk import devices
+
+if TYPE_CHECKING:
+    from kiosk.config import Settings
+
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +129,7 @@ def check_config(path: str) -> tuple[Any | None, list[Row]]:
     return settings, rows
 
 
-def status_endpoint_row(settings: Any) -> Row:
+def status_endpoint_row(settings: Settings) -> Row:
     """The [status] endpoint would start: a valid address, and a token off loopback."""
     from kiosk.status import StatusConfigError, is_loopback, parse_listen, read_token
 
@@ -139,7 +145,7 @@ def status_endpoint_row(settings: Any) -> Row:
     return Row("status endpoint", Level.OK, where)
 
 
-def check_journal(settings: Any, *, min_free_factor: float = 10.0) -> list[Row]:
+def check_journal(settings: Settings, *, min_free_factor: float = 10.0) -> list[Row]:
     """Room and write access for the journal, and its queue; never creates or changes it.
 
     Doctor is often run with sudo: a journal (or its WAL files) created by root would lock the
@@ -247,7 +253,7 @@ def clock_row(server_time: datetime | None, *, now: datetime | None = None) -> R
     return Row("clock", Level.OK, text)
 
 
-def check_rest(settings: Any) -> list[Row]:
+def check_rest(settings: Settings) -> list[Row]:
     import requests
 
     from kiosk.app import build_backend
@@ -304,7 +310,7 @@ def check_rest(settings: Any) -> list[Row]:
     return rows
 
 
-def check_sip2(settings: Any) -> list[Row]:
+def check_sip2(settings: Settings) -> list[Row]:
     from kiosk.backends.sip2.doctor import check_connection
     from kiosk.backends.sip2.settings import Sip2Settings
 
@@ -319,7 +325,7 @@ def check_sip2(settings: Any) -> list[Row]:
     return rows
 
 
-def check_backend(settings: Any) -> list[Row]:
+def check_backend(settings: Settings) -> list[Row]:
     try:
         return check_sip2(settings) if settings.backend.type == "sip2" else check_rest(settings)
     except Exception as exc:  # doctor never raises
@@ -330,136 +336,30 @@ def check_backend(settings: Any) -> list[Row]:
 # ---- devices ----------------------------------------------------------------------------------
 
 
-def _device_path_row(name: str, path: str, *, write: bool) -> Row:
-    p = Path(path)
-    if not p.exists():
-        return Row(name, Level.FAIL, f"{path} does not exist",
-                   "plug the device in; check the udev rules (systemd/70-kiosk-devices.rules)")
-    if not os.access(p, os.R_OK | (os.W_OK if write else 0)):
-        return Row(name, Level.FAIL, f"{path} exists but this user may not open it",
-                   "add the kiosk user to the device's group (dialout, plugdev, input)")
-    return Row(name, Level.OK, f"{path} present and usable")
+# how the doctor's table names each device
+DEVICE_CHECKS = {"card_reader": "card reader", "rfid": "RFID reader", "printer": "printer",
+                 "lights": "lights (GPIO)", "sensor": "sensor (GPIO)", "scanner": "scanner"}
 
 
-def check_card_reader(table: dict[str, Any]) -> Row:
-    kind = str(table.get("type"))
-    if kind == "sim":
-        return Row("card reader", Level.OK, "simulated (demo mode)")
-    try:
-        from smartcard.System import readers
-    except ImportError:
-        return Row("card reader", Level.FAIL, "pyscard is not installed",
-                   "sudo apt install libpcsclite-dev pcscd; pip install pyscard")
-    try:
-        found = [str(r) for r in readers()]
-    except Exception as exc:  # pyscard raises several unrelated types
-        if "EstablishContext" in type(exc).__name__ or "0x8010001D" in str(exc):
-            return Row("card reader", Level.FAIL, "pcscd is not running (PC/SC service not "
-                       "available)", "sudo systemctl enable --now pcscd.socket")
-        return Row("card reader", Level.FAIL, f"PC/SC error: {_short(exc)}",
-                   "check pcscd (journalctl -u pcscd) and the polkit rule")
-    if not found:
-        return Row("card reader", Level.FAIL, "pcscd runs but sees no reader",
-                   "plug the reader in (lsusb); check its driver (libccid)")
-    wanted = str(table.get("reader_filter", "") or "")
-    if wanted and not any(wanted in r for r in found):
-        return Row("card reader", Level.FAIL, f"no reader named {wanted!r}; found: "
-                   f"{', '.join(found)}", "fix devices.card_reader.reader_filter")
-    return Row("card reader", Level.OK, ", ".join(found))
+def check_device(name: str, table: dict[str, Any]) -> Row:
+    """One device table, asked of its own driver (`probe`): the driver knows its hardware."""
+    answer = devices.probe(name, table)
+    return Row(DEVICE_CHECKS.get(name, name), Level.OK if answer.ok else Level.FAIL,
+               scrub(answer.detail), answer.advice)
 
 
-def check_rfid(table: dict[str, Any]) -> Row:
-    kind = str(table.get("type"))
-    if kind == "sim":
-        return Row("RFID reader", Level.OK, "simulated (demo mode)")
-    port = str(table.get("port", ""))
-    row = _device_path_row("RFID reader", port, write=True)
-    if row.level is not Level.OK:
-        return row
-    from drivers.rfid import RfidError
-    from drivers.rfid_feig import FeigReader
-
-    options = {k: table[k] for k in ("baudrate", "parity", "bus_address") if k in table}
-    try:
-        reader = FeigReader(port, timeout=1.0, **options)
-        try:
-            tags = reader.inventory()
-        finally:
-            reader.close()
-    except RfidError as exc:
-        return Row("RFID reader", Level.FAIL, f"{port}: {_short(exc)}",
-                   "check power, cable, baud rate and parity of the reader")
-    return Row("RFID reader", Level.OK, f"{port} answers; {len(tags)} tag(s) on the pad")
-
-
-def check_printer(table: dict[str, Any]) -> Row:
-    from drivers.printer import PrinterError, parse_target
-
-    target = str(table.get("target", "sim"))
-    try:
-        kind, args = parse_target(target)
-    except PrinterError as exc:
-        return Row("printer", Level.FAIL, str(exc), "fix devices.printer.target")
-    if kind == "sim":
-        return Row("printer", Level.OK, "simulated (demo mode)")
-    if kind in ("file", "serial"):
-        return _device_path_row("printer", str(args[0]), write=True)
-    if kind == "network":
-        host, port = str(args[0]), int(args[1])
-        try:
-            socket.create_connection((host, port), timeout=2.0).close()  # connecting is the test
-        except OSError as exc:
-            return Row("printer", Level.FAIL, f"{host}:{port} does not accept a connection "
-                       f"({exc.strerror or exc})", "switch the printer on; check its address")
-        return Row("printer", Level.OK, f"{host}:{port} accepts connections")
-    vendor = f"{int(args[0]):04x}"
-    found = [p for p in Path("/sys/bus/usb/devices").glob("*/idVendor")
-             if p.read_text().strip().lower() == vendor]
-    if not found:
-        return Row("printer", Level.FAIL, f"no USB device from vendor {vendor} is plugged in",
-                   "plug the printer in and switch it on (lsusb)")
-    return Row("printer", Level.OK, f"USB printer {target} is plugged in")
-
-
-def check_gpio(name: str, table: dict[str, Any]) -> Row:
-    if str(table.get("type")) == "sim":
-        return Row(name, Level.OK, "simulated (demo mode)")
-    chips = sorted(Path("/dev").glob("gpiochip*"))
-    if not chips:
-        return Row(name, Level.FAIL, "no /dev/gpiochip*: this is not a Raspberry Pi (or the "
-                   "GPIO driver is missing)", "run on the Pi; or set type = \"none\"")
-    usable = [c for c in chips if os.access(c, os.R_OK | os.W_OK)]
-    if not usable:
-        return Row(name, Level.FAIL, f"{chips[0]} exists but this user may not use it",
-                   "add the kiosk user to the gpio group")
-    return Row(name, Level.OK, f"{usable[0]} usable")
-
-
-def check_scanner(table: dict[str, Any]) -> Row:
-    kind = str(table.get("type"))
-    if kind == "sim":
-        return Row("scanner", Level.OK, "simulated (demo mode)")
-    path = str(table.get("device_path", "") or table.get("port", ""))
-    if not path:
-        return Row("scanner", Level.OK, "keyboard-wedge scanner found by name at start-up")
-    return _device_path_row("scanner", path, write=kind == "serial")
-
-
-def check_devices(settings: Any) -> list[Row]:
-    checks: dict[str, Callable[[dict[str, Any]], Row]] = {
-        "card_reader": check_card_reader, "rfid": check_rfid, "printer": check_printer,
-        "lights": lambda t: check_gpio("lights (GPIO)", t),
-        "sensor": lambda t: check_gpio("sensor (GPIO)", t), "scanner": check_scanner,
-    }
+def check_devices(settings: Settings) -> list[Row]:
     rows = []
+    problems = {p.key.split(".")[1] for p in devices.check(settings)}
     for name, table in settings.devices.items():
-        if str(table.get("type", "none")) == "none" or name not in checks:
-            continue
+        if str(table.get("type", "none")) == "none" or name in problems:
+            continue  # a table the config check refused is reported there
         try:
-            rows.append(checks[name](table))
+            rows.append(check_device(name, table))
         except Exception as exc:  # doctor never raises
             log.debug("device check %s failed", name, exc_info=True)
-            rows.append(Row(name, Level.FAIL, f"check failed: {_short(exc)}", ""))
+            rows.append(Row(DEVICE_CHECKS.get(name, name), Level.FAIL,
+                            f"check failed: {_short(exc)}", ""))
     if not rows:
         rows.append(Row("devices", Level.WARN, "no devices configured",
                         "add [devices.card_reader], [devices.rfid], [devices.printer] ..."))
@@ -626,8 +526,6 @@ def _boot_rows(lay: InstallLayout) -> list[Row]:
 
 
 def _short(exc: BaseException) -> str:
-    from domain.privacy import scrub
-
     text = scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     return text[:160]
 

@@ -23,13 +23,17 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from domain.model import Account, Credential, Item, Outcome, Patron, ReplayResult, Transaction
 from kiosk.backends.base import BackendStatus, CatalogBackend
+
+if TYPE_CHECKING:
+    from kiosk.app import Kiosk
+
 
 R = TypeVar("R")
 
@@ -128,7 +132,7 @@ class KioskMetrics:
 
     # ---- scrape time ------------------------------------------------------------------------
 
-    def refresh(self, kiosk: Any, *, now: Callable[[], float] = time.monotonic) -> None:
+    def refresh(self, kiosk: Kiosk, *, now: Callable[[], float] = time.monotonic) -> None:
         """Read the journal, the connectivity flag and the event thread's pulse."""
         try:
             counts = kiosk.journal.counts()
@@ -147,7 +151,7 @@ class KioskMetrics:
         last = float(getattr(kiosk, "last_loop_at", 0.0) or 0.0)
         self.event_loop_age.set(max(0.0, now() - last) if last else 0.0)
 
-    def render(self, kiosk: Any | None = None) -> bytes:
+    def render(self, kiosk: Kiosk | None = None) -> bytes:
         """The Prometheus text exposition (refreshed first when a kiosk is given)."""
         if kiosk is not None:
             self.refresh(kiosk)

@@ -37,11 +37,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from domain.privacy import scrub
 from kiosk.metrics import CONTENT_TYPE, pending_age_s
 from kiosk.technician.pin import lockout
+
+if TYPE_CHECKING:
+    from kiosk.app import Kiosk
+    from kiosk.config import Settings
+
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +122,7 @@ def _version() -> str:
         return "unknown"
 
 
-def device_states(kiosk: Any) -> dict[str, dict[str, Any]]:
+def device_states(kiosk: Kiosk) -> dict[str, dict[str, Any]]:
     """Each configured device with its type and whether it works now."""
     down = set(getattr(kiosk.session.view, "devices_down", ()) or ())
     states: dict[str, dict[str, Any]] = {}
@@ -131,7 +136,7 @@ def device_states(kiosk: Any) -> dict[str, dict[str, Any]]:
     return states
 
 
-def status_snapshot(kiosk: Any) -> dict[str, Any]:
+def status_snapshot(kiosk: Kiosk) -> dict[str, Any]:
     """The kiosk's essentials as plain JSON values: /status, the heartbeat, the dashboard."""
     view = kiosk.session.view
     s = kiosk.settings
@@ -197,7 +202,7 @@ def status_snapshot(kiosk: Any) -> dict[str, Any]:
     }
 
 
-def health(kiosk: Any) -> tuple[bool, list[str]]:
+def health(kiosk: Kiosk) -> tuple[bool, list[str]]:
     """Serving or not: the event thread goes round and the journal answers."""
     problems: list[str] = []
     last = float(getattr(kiosk, "last_loop_at", 0.0) or 0.0)
@@ -271,7 +276,7 @@ def read_token(status: Any, environ: dict[str, str] | None = None) -> str:
 class StatusServer:
     """A small threaded HTTP server; `stop()` is idempotent. Context manager."""
 
-    def __init__(self, kiosk: Any, host: str, port: int, token: str) -> None:
+    def __init__(self, kiosk: Kiosk, host: str, port: int, token: str) -> None:
         self.kiosk = kiosk
         self.metrics = kiosk.metrics
         handler = _make_handler(self, token)
@@ -383,7 +388,7 @@ def _make_handler(server: StatusServer, token: str) -> type[BaseHTTPRequestHandl
     return Handler
 
 
-def start_status_server(kiosk: Any, settings: Any | None = None, *,
+def start_status_server(kiosk: Kiosk, settings: Settings | None = None, *,
                         environ: dict[str, str] | None = None) -> StatusServer:
     """Serve /healthz, /status and /metrics for `kiosk` on `[status] listen`.
 

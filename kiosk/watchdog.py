@@ -21,7 +21,11 @@ import os
 import socket
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kiosk.app import Kiosk
+
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +94,7 @@ class Watchdog:
     cancels a callback that returns False).
     """
 
-    def __init__(self, kiosk: Any, *, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, kiosk: Kiosk, *, clock: Callable[[], float] = time.monotonic,
                  notifier: Notifier | None = None, stale_s: float = DEFAULT_STALE_S,
                  interval: float | None = None, environ: Mapping[str, str] | None = None
                  ) -> None:

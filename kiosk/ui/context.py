@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kiosk.i18n import DEFAULT_LANGUAGE, LANGUAGES
+
+if TYPE_CHECKING:
+    from kiosk.config import Settings
 
 
 class ActionSink(Protocol):
@@ -75,7 +78,7 @@ class UiContext:
     heartbeat: Callable[[], None] | None = None
 
 
-def ui_config_from_settings(settings: Any, **overrides: Any) -> UiConfig:
+def ui_config_from_settings(settings: Settings, **overrides: Any) -> UiConfig:
     """Build the UI's settings from `kiosk.config.Settings` (fields it lacks keep defaults)."""
     library = getattr(settings, "library", None)
     kiosk = getattr(settings, "kiosk", None)

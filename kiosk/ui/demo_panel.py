@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kiosk.ui.context import DemoControls
 
 if TYPE_CHECKING:
     from central.faultproxy import FaultProxy
     from kiosk.app import Kiosk
+    from kiosk.ui.app import KioskApp
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class DemoKeys:
         return True
 
 
-def install_demo_controls(app: Any, demo: DemoControls) -> DemoKeys:
+def install_demo_controls(app: KioskApp, demo: DemoControls) -> DemoKeys:
     """Bind the function keys on the app's window. The simulated devices must not block."""
     from kivy.core.window import Window
 

@@ -12,7 +12,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kivy.base import EventLoop
 from kivy.core.window import Window
@@ -20,6 +20,9 @@ from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
 from kiosk.ui.widgets import KioskButton
+
+if TYPE_CHECKING:
+    from kiosk.ui.app import KioskApp
 
 
 class WidgetNotFound(LookupError):
@@ -49,13 +52,13 @@ def walk(widget: Widget) -> Iterator[Widget]:
         yield from walk(child)
 
 
-def on_screen(app: Any) -> Iterator[Widget]:
+def on_screen(app: KioskApp) -> Iterator[Widget]:
     """Every widget attached to the window now (the current screen, banners, overlays)."""
     for child in list(Window.children):
         yield from walk(child)
 
 
-def everywhere(app: Any) -> Iterator[Widget]:
+def everywhere(app: KioskApp) -> Iterator[Widget]:
     """Every widget the app holds, including screens that are not shown right now."""
     seen: set[int] = set()
     roots = [*Window.children, *app.sm.screens, app.busy]
@@ -72,7 +75,7 @@ def texts(widgets: Iterator[Widget]) -> list[str]:
     return [w.text for w in widgets if isinstance(w, Label) and w.text]
 
 
-def reading_order(app: Any) -> list[str]:
+def reading_order(app: KioskApp) -> list[str]:
     """Label texts on screen, top to bottom and left to right, as a patron reads them."""
     labels = [w for w in on_screen(app) if isinstance(w, Label) and w.text]
     def key(w: Label) -> tuple[float, float]:
@@ -81,16 +84,16 @@ def reading_order(app: Any) -> list[str]:
     return [w.text for w in sorted(labels, key=key)]
 
 
-def screen_text(app: Any) -> str:
+def screen_text(app: KioskApp) -> str:
     """All text on screen now, one label per line: what a patron can read."""
     return "\n".join(reading_order(app))
 
 
-def buttons(app: Any, name: str) -> list[KioskButton]:
+def buttons(app: KioskApp, name: str) -> list[KioskButton]:
     return [w for w in on_screen(app) if isinstance(w, KioskButton) and w.action_name == name]
 
 
-def button(app: Any, name: str) -> KioskButton:
+def button(app: KioskApp, name: str) -> KioskButton:
     found = buttons(app, name)
     if not found:
         raise WidgetNotFound(f"no button {name!r} on screen {app.sm.current!r}")

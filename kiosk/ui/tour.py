@@ -21,6 +21,7 @@ from kiosk.ui.context import UiConfig, UiContext
 if TYPE_CHECKING:
     from central.faultproxy import FaultProxy
     from kiosk.app import Kiosk
+    from kiosk.ui.app import KioskApp
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class Step:
 class TourDriver:
     """Runs steps against the live app: touches by button name, device events, settling."""
 
-    def __init__(self, app: Any, settle: Callable[[], None]) -> None:
+    def __init__(self, app: KioskApp, settle: Callable[[], None]) -> None:
         self.app = app
         self._settle = settle
 

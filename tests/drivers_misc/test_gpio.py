@@ -11,10 +11,10 @@ from gpiozero import Device
 from gpiozero.exc import PinFactoryFallback
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
+from drivers.errors import DeviceClosed
 from drivers.gpio import (
     Beeper,
     BeepPattern,
-    DeviceClosed,
     GpioConfigError,
     GpioLights,
     GpioUnavailable,

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 
 from domain.events import BarcodeScanned, CardUnreadable, DeviceState
 from drivers.barcodes import BAD_CHECK_DIGIT, normalise
+from drivers.errors import DeviceClosed
 from drivers.scanner import (
     EV_KEY,
-    DeviceClosed,
     EvdevNotInstalled,
     EvdevScanner,
     ScannerConfigError,

@@ -20,8 +20,7 @@ from kiosk.doctor import (
     InstallLayout,
     Level,
     Row,
-    check_printer,
-    check_rfid,
+    check_device,
     clock_row,
     collect,
     render,
@@ -124,12 +123,12 @@ def test_rfid_reader_on_the_simulated_serial_line() -> None:
     """The real FEIG driver talks to the simulated reader on a pseudo-terminal."""
     with SimRfidReader() as sim:
         sim.place(SimTag.library_item(AVAILABLE_ITEMS[0], owner_isil="NL-AmRBL"))
-        row = check_rfid({"type": "feig", "port": sim.port, "parity": "N"})
+        row = check_device("rfid", {"type": "feig", "port": sim.port, "parity": "N"})
         assert row.level is Level.OK and "1 tag(s)" in row.result, row
         sim.set_silent(True)
-        silent = check_rfid({"type": "feig", "port": sim.port, "parity": "N"})
+        silent = check_device("rfid", {"type": "feig", "port": sim.port, "parity": "N"})
         assert silent.level is Level.FAIL
-    missing = check_rfid({"type": "feig", "port": "/dev/ttyKIOSK-NOPE"})
+    missing = check_device("rfid", {"type": "feig", "port": "/dev/ttyKIOSK-NOPE"})
     assert missing.level is Level.FAIL and "does not exist" in missing.result
 
 
@@ -138,18 +137,19 @@ def test_network_printer_reachability() -> None:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
         port = listener.getsockname()[1]
-        assert check_printer({"type": "escpos",
+        assert check_device("printer", {"type": "escpos",
                               "target": f"network:127.0.0.1:{port}"}).level is Level.OK
-    closed = check_printer({"type": "escpos", "target": f"network:127.0.0.1:{port}"})
+    closed = check_device("printer", {"type": "escpos", "target": f"network:127.0.0.1:{port}"})
     assert closed.level is Level.FAIL and "does not accept" in closed.result
-    bad = check_printer({"type": "escpos", "target": "lpt1"})
+    bad = check_device("printer", {"type": "escpos", "target": "lpt1"})
     assert bad.level is Level.FAIL
 
 
 def test_pcsc_reader_without_pcscd_is_a_row_not_a_crash(tmp_path: Path) -> None:
     """In its own process: libpcsclite reads PCSCLITE_CSOCK_NAME once, when it loads."""
-    code = ("from kiosk.doctor import check_card_reader; "
-            "r = check_card_reader({'type': 'pcsc'}); print(r.level.value, '|', r.result)")
+    code = ("from kiosk.doctor import check_device; "
+            "r = check_device('card_reader', {'type': 'pcsc'}); "
+            "print(r.level.value, '|', r.result)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, cwd=ROOT,
                           env={**os.environ, "PCSCLITE_CSOCK_NAME": str(tmp_path / "none")})
