@@ -18,7 +18,7 @@ import logging
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
@@ -49,6 +49,7 @@ from kiosk.backends.base import (
 from kiosk.backends.sip2.client import Sip2Client
 from kiosk.backends.sip2.codec import Message, ProtocolError, make
 from kiosk.backends.sip2.dates import format_sip_date, parse_due_date, parse_sip_date
+from kiosk.backends.sip2.readback import ON_LOAN_STATUSES, UNKNOWN_DUE, ReadBack, unknown_item
 from kiosk.backends.sip2.reasons import block_from_status, reason_from_text
 from kiosk.backends.sip2.settings import (
     SUMMARY_POSITIONS,
@@ -60,9 +61,7 @@ from kiosk.backends.sip2.settings import (
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-UNKNOWN_DUE = date.max  # a loan whose due date the server did not tell: sorts last, never overdue
-# 18 circulation status: what the kiosk cares about.
-ON_LOAN_STATUSES = frozenset({"04", "05", "07"})
+# 18 circulation status: what the kiosk cares about (on loan: see readback.ON_LOAN_STATUSES)
 NOT_LOANABLE_STATUSES = frozenset({"02", "11", "12", "13"})
 ON_HOLD_SHELF = "08"
 HOLD_ALERT_TYPES = frozenset({"01", "02"})  # CV: hold for this / another library
@@ -89,11 +88,12 @@ class Sip2Backend:
         self._client = client if client is not None else Sip2Client(settings)
         # tx_id -> (kind, patron_id) of what we sent, so a later VOID knows what to undo.
         self._recent: OrderedDict[str, tuple[TransactionKind, str | None]] = OrderedDict()
+        self._readback = ReadBack(self)
 
     # -- CatalogBackend -------------------------------------------------------
 
     def identify(self, credential: Credential, pin: str | None = None) -> Patron:
-        patron_id = self._checked_id(credential.value.strip(), ReasonCode.INVALID_CARD, "card")
+        patron_id = self.checked_id(credential.value.strip(), ReasonCode.INVALID_CARD, "card")
         send_pin = pin is not None and self.settings.patron_password is PatronPasswordMode.VERIFY
         if send_pin and not _carryable(pin or "", self.settings.codec_charset):
             raise _BadInput(ReasonCode.WRONG_PIN, "")
@@ -119,20 +119,20 @@ class Sip2Backend:
             and "23" in acs.supported
 
     def account(self, patron_id: str) -> Account:
-        patron_id = self._checked_id(patron_id, ReasonCode.UNKNOWN_PATRON, "patron")
+        patron_id = self.checked_id(patron_id, ReasonCode.UNKNOWN_PATRON, "patron")
         charged_wanted = self.settings.summary_supported("charged")
         first = self._patron_information(patron_id, summary="charged" if charged_wanted else None)
         patron = self._translate(lambda: self._patron_from(first, patron_id, checked_pin=False))
-        loans = tuple(self._loan(i) for i in listable(first.all("AU"))) \
+        loans = tuple(self.loan(i) for i in listable(first.all("AU"))) \
             if charged_wanted else ()
         holds = self._holds(patron_id)
         fines = self._translate(lambda: _cents(first.get("BV")))
         return Account(patron=patron, loans=loans, holds=holds, fines_cents=fines)
 
     def item(self, item_id: str) -> Item:
-        item_id = self._checked_id(item_id, ReasonCode.UNKNOWN_ITEM, "item")
-        reply = self._item_information(item_id)
-        if _unknown_item(reply):
+        item_id = self.checked_id(item_id, ReasonCode.UNKNOWN_ITEM, "item")
+        reply = self.item_information(item_id)
+        if unknown_item(reply):
             raise Refused(ReasonCode.UNKNOWN_ITEM, reply.screen_message)
         status = reply.flag("circulation_status")
         return Item(
@@ -172,7 +172,7 @@ class Sip2Backend:
         return results
 
     def end_session(self, patron_id: str) -> None:
-        patron_id = self._checked_id(patron_id, ReasonCode.UNKNOWN_PATRON, "patron")
+        patron_id = self.checked_id(patron_id, ReasonCode.UNKNOWN_PATRON, "patron")
         self._call(make("35", {"transaction_date": self._date(utcnow())}, [
             ("AO", self.settings.institution_id), ("AA", patron_id),
             ("AC", self._terminal_password(required=False)),
@@ -206,11 +206,11 @@ class Sip2Backend:
 
     def _checkout(self, tx: Transaction, *, no_block: bool,
                   patron_id: str | None = None) -> Outcome:
-        pid = self._checked_id(patron_id or tx.patron_id or "", ReasonCode.UNKNOWN_PATRON,
+        pid = self.checked_id(patron_id or tx.patron_id or "", ReasonCode.UNKNOWN_PATRON,
                                "patron")
-        item_id = self._checked_id(tx.item_id, ReasonCode.UNKNOWN_ITEM, "item")
+        item_id = self.checked_id(tx.item_id, ReasonCode.UNKNOWN_ITEM, "item")
         # Remembered before sending: a VOID matters most when the answer never came.
-        self._remember(tx, TransactionKind.CHECKOUT, pid)
+        self.remember(tx, TransactionKind.CHECKOUT, pid)
         reply = self._call(make("11", {
             "sc_renewal_policy": "N",
             "no_block": "Y" if no_block else "N",
@@ -236,8 +236,8 @@ class Sip2Backend:
         )
 
     def _checkin(self, tx: Transaction, *, no_block: bool) -> Outcome:
-        item_id = self._checked_id(tx.item_id, ReasonCode.UNKNOWN_ITEM, "item")
-        self._remember(tx, TransactionKind.CHECKIN, tx.patron_id)
+        item_id = self.checked_id(tx.item_id, ReasonCode.UNKNOWN_ITEM, "item")
+        self.remember(tx, TransactionKind.CHECKIN, tx.patron_id)
         reply = self._call(make("09", {
             "no_block": "Y" if no_block else "N",
             "transaction_date": self._date(tx.created_at),
@@ -248,7 +248,7 @@ class Sip2Backend:
         ]))
         if not reply.yes("ok"):
             reason = reason_from_text(reply.screen_message)
-            if reason is not ReasonCode.NOT_ON_LOAN and self._already_back(item_id):
+            if reason is not ReasonCode.NOT_ON_LOAN and self._readback.already_back(item_id):
                 reason = ReasonCode.NOT_ON_LOAN  # what the refusal meant (replayed: done)
             raise Refused(reason, reply.screen_message)
         alert_type = reply.get("CV")
@@ -263,21 +263,10 @@ class Sip2Backend:
             security_change=reply.flag("resensitize") != "N",
         )
 
-    def _already_back(self, item_id: str) -> bool:
-        """A refused return, read back: many library systems refuse a return of a book they
-        already have back with a message the kiosk cannot read, or none at all. The item's
-        circulation status (17 -> 18) tells: not on loan means the book is back, which the
-        patron hears as "was not on loan", and a replayed return records as done, never as a
-        conflict for staff."""
-        try:
-            return self._item_on_loan(item_id) is False
-        except (BackendUnavailable, Refused):
-            return False
-
     def _renew(self, tx: Transaction, *, no_block: bool) -> Outcome:
-        pid = self._checked_id(tx.patron_id or "", ReasonCode.UNKNOWN_PATRON, "patron")
-        item_id = self._checked_id(tx.item_id, ReasonCode.UNKNOWN_ITEM, "item")
-        self._remember(tx, TransactionKind.RENEW, pid)
+        pid = self.checked_id(tx.patron_id or "", ReasonCode.UNKNOWN_PATRON, "patron")
+        item_id = self.checked_id(tx.item_id, ReasonCode.UNKNOWN_ITEM, "item")
+        self.remember(tx, TransactionKind.RENEW, pid)
         reply = self._call(make("29", {
             "third_party_allowed": "N",
             "no_block": "Y" if no_block else "N",
@@ -305,7 +294,7 @@ class Sip2Backend:
         try:
             if tx.kind is TransactionKind.VOID:
                 return self._replay_void(tx, no_block=no_block)
-            earlier = self._applied_before(tx)
+            earlier = self._readback.applied_before(tx)
             if earlier is not None:
                 return ReplayResult(tx.tx_id, ReplayStatus.DONE, outcome=earlier,
                                     detail="applied by an earlier attempt whose answer was lost")
@@ -333,8 +322,8 @@ class Sip2Backend:
         kind, patron_id = original
         patron_id = tx.patron_id or patron_id
         if kind is TransactionKind.RENEW:
-            return self._void_renewal(tx, patron_id)
-        if not self._shows_in_records(kind, patron_id, tx.item_id):
+            return self._readback.void_renewal(tx, patron_id)
+        if not self._readback.shows_in_records(kind, patron_id, tx.item_id):
             log.info("SIP2 replay: the %s voided by %s never reached the library; nothing sent",
                      kind.value, tx.tx_id[:8])
             return ReplayResult(tx.tx_id, ReplayStatus.DONE, detail=(
@@ -345,139 +334,6 @@ class Sip2Backend:
             outcome = self._checkout(tx, no_block=no_block, patron_id=patron_id)
         return ReplayResult(tx.tx_id, ReplayStatus.DONE, outcome=outcome)
 
-    def _shows_in_records(self, kind: TransactionKind, patron_id: str | None,
-                          item_id: str) -> bool:
-        """Whether the checkout or checkin a VOID cancels shows in the library's records, so the
-        inverse act must be sent. SIP2 cannot undo by transaction id, and an inverse act for
-        something that never arrived is itself a wrong act: a checkin of an item not on loan
-        (refused: a conflict for staff) or a checkout of a book the patron still has (in effect
-        a renewal nobody asked for). True when the library cannot tell us (sent as before)."""
-        if kind is TransactionKind.CHECKOUT:
-            return self._charged_to(patron_id, item_id) is not False
-        return self._item_on_loan(item_id) is not True
-
-    def _void_renewal(self, tx: Transaction, patron_id: str | None) -> ReplayResult:
-        """SIP2 has no message that undoes a renewal, so staff must restore the due date, but
-        only when the renewal really reached the library: the patron heard "not renewed" after an
-        answer was lost, and the renewal may never have arrived. The item's due date tells: not
-        later than the one the patron saw (`due_before`) means nothing happened, so the VOID is
-        done without sending anything. When the kiosk cannot tell (no due date from before, the
-        item not on loan to this patron, an AH it cannot read), staff get the conflict as before.
-        """
-        cannot_undo = "SIP2 cannot undo a renewal; staff must restore the due date"
-        due_now = self._due_now(patron_id, tx.item_id, tx.due_before)
-        if due_now is None or tx.due_before is None:
-            return ReplayResult(tx.tx_id, ReplayStatus.CONFLICT,
-                                detail=f"void of a renewal: {cannot_undo}")
-        due, _title = due_now
-        if due <= tx.due_before:
-            log.info("SIP2 replay: renewal voided by %s never reached the library; nothing sent",
-                     tx.tx_id[:8])
-            return ReplayResult(tx.tx_id, ReplayStatus.DONE,
-                                detail="void of a renewal that never reached the library")
-        return ReplayResult(tx.tx_id, ReplayStatus.CONFLICT, detail=(
-            f"void of a renewal: the renewal did reach the library although the patron was told "
-            f"it failed; the new due date is {due.isoformat()} (was {tx.due_before.isoformat()}); "
-            f"{cannot_undo}"))
-
-    def _applied_before(self, tx: Transaction) -> Outcome | None:
-        """A transaction whose earlier sending got no answer: did the library apply it?
-        SIP2 has no idempotency key, so reading the library's records back is the only way to
-        forward it exactly once. Returns None when it must be sent (or the server cannot tell us).
-
-        A checkout was applied when the item is on this patron's loans (63, charged items);
-        sending it again would renew it (or be refused as a renewal).
-
-        A renewal was applied when the item's due date (17 -> 18 AH) is later than the one the
-        patron saw before renewing (`tx.due_before`); sending it again would renew it twice (or be
-        refused at the renewal limit, a conflict for staff). With no `due_before`, an AH the
-        backend cannot read, or the item not seen on this patron's loans (e.g. a server listing
-        titles in AU), the renewal is sent again as before (and may be renewed twice).
-
-        A checkin was applied when the item is no longer on loan (17 -> 18 circulation status,
-        whoever had it: a patron may return a family member's book). Sent again, most library
-        systems refuse it ("not checked out"), which would leave a conflict for staff.
-        """
-        if not tx.maybe_applied:
-            return None
-        if tx.kind is TransactionKind.CHECKIN:
-            return self._checkin_applied(tx)
-        if not tx.patron_id:
-            return None
-        if tx.kind is TransactionKind.RENEW:
-            return self._renewal_applied(tx, tx.patron_id)
-        if tx.kind is not TransactionKind.CHECKOUT or not self._charged_to(tx.patron_id,
-                                                                            tx.item_id):
-            return None
-        pid, item_id = tx.patron_id, tx.item_id
-        self._remember(tx, TransactionKind.CHECKOUT, pid)  # a VOID can still undo it
-        log.info("SIP2 replay: checkout %s was applied by an earlier attempt; not sent again",
-                 tx.tx_id[:8])
-        loan = self._loan(item_id)
-        return Outcome(ok=True, item_id=item_id, title=loan.title,
-                       due=None if loan.due == UNKNOWN_DUE else loan.due, tx_id=tx.tx_id)
-
-    def _checkin_applied(self, tx: Transaction) -> Outcome | None:
-        """The answer to a checkin that reached the library (see `_applied_before`), or None."""
-        if self._item_on_loan(tx.item_id) is not False:
-            return None
-        self._remember(tx, TransactionKind.CHECKIN, tx.patron_id)  # a VOID can still undo it
-        log.info("SIP2 replay: checkin %s was applied by an earlier attempt; not sent again",
-                 tx.tx_id[:8])
-        return Outcome(ok=True, item_id=tx.item_id, tx_id=tx.tx_id)
-
-    def _charged_to(self, patron_id: str | None, item_id: str) -> bool | None:
-        """Whether the item is among the patron's charged items (63) now; None when the kiosk
-        cannot ask (no patron, or the server is not configured for the charged summary)."""
-        if not patron_id or not self.settings.summary_supported("charged"):
-            return None
-        pid = self._checked_id(patron_id, ReasonCode.UNKNOWN_PATRON, "patron")
-        item_id = self._checked_id(item_id, ReasonCode.UNKNOWN_ITEM, "item")
-        return item_id in self._patron_information(pid, summary="charged").all("AU")
-
-    def _item_on_loan(self, item_id: str) -> bool | None:
-        """Whether the item is on loan to anyone now (17 -> 18 circulation status); None when
-        the library does not know the item."""
-        item_id = self._checked_id(item_id, ReasonCode.UNKNOWN_ITEM, "item")
-        info = self._item_information(item_id)
-        if _unknown_item(info):
-            return None
-        return info.flag("circulation_status") in ON_LOAN_STATUSES
-
-    def _renewal_applied(self, tx: Transaction, patron_id: str) -> Outcome | None:
-        """The answer to a renewal that reached the library (see `_applied_before`), or None."""
-        due_now = self._due_now(patron_id, tx.item_id, tx.due_before)
-        if due_now is None or tx.due_before is None or due_now[0] <= tx.due_before:
-            return None
-        due, title = due_now
-        self._remember(tx, TransactionKind.RENEW, patron_id)
-        log.info("SIP2 replay: renewal %s was applied by an earlier attempt; not sent again",
-                 tx.tx_id[:8])
-        return Outcome(ok=True, item_id=tx.item_id, title=title, due=due, tx_id=tx.tx_id)
-
-    def _due_now(self, patron_id: str | None, item_id: str,
-                 due_before: date | None) -> tuple[date, str] | None:
-        """The item's due date and title as the library has them now, to read a renewal back;
-        None when they cannot say whether a renewal by this patron moved the due date.
-
-        18 does not name the borrower, only the circulation status: a due date that moved later
-        also needs the item among this patron's charged items (63) when the server lists them,
-        so a return and a loan to someone else is not taken for the renewal.
-        """
-        if due_before is None or due_before >= UNKNOWN_DUE or not patron_id:
-            return None
-        pid = self._checked_id(patron_id, ReasonCode.UNKNOWN_PATRON, "patron")
-        item_id = self._checked_id(item_id, ReasonCode.UNKNOWN_ITEM, "item")
-        info = self._item_information(item_id)
-        if info.flag("circulation_status") not in ON_LOAN_STATUSES:
-            return None
-        due = parse_due_date(info.get("AH"), server_tz=self.settings.tz)
-        if due is None:
-            return None
-        if due > due_before and self._charged_to(pid, item_id) is False:
-            return None
-        return due, (info.get("AJ") or "").strip()
-
     def _send(self, kind: TransactionKind, tx: Transaction, *, no_block: bool) -> Outcome:
         if kind is TransactionKind.CHECKOUT:
             return self._checkout(tx, no_block=no_block)
@@ -485,7 +341,7 @@ class Sip2Backend:
             return self._checkin(tx, no_block=no_block)
         return self._renew(tx, no_block=no_block)
 
-    def _remember(self, tx: Transaction, kind: TransactionKind, patron_id: str | None) -> None:
+    def remember(self, tx: Transaction, kind: TransactionKind, patron_id: str | None) -> None:
         if tx.kind is TransactionKind.VOID:
             return
         self._recent[tx.tx_id] = (kind, patron_id)
@@ -530,7 +386,11 @@ class Sip2Backend:
             else None,
         )
 
-    def _loan(self, item_id: str) -> Loan:
+    def charged_items(self, patron_id: str) -> list[str]:
+        """The items the library lists as charged to the patron now (63, charged summary)."""
+        return self._patron_information(patron_id, summary="charged").all("AU")
+
+    def loan(self, item_id: str) -> Loan:
         info = self._item_or_none(item_id)
         if info is None:  # e.g. Evergreen listing titles, not barcodes: show what we have
             return Loan(item_id=item_id, title=item_id, due=UNKNOWN_DUE)
@@ -567,7 +427,7 @@ class Sip2Backend:
                 until = None
         return Hold(item_id=entry, title=title or entry, ready=ready, pickup_until=until)
 
-    def _item_information(self, item_id: str) -> Message:
+    def item_information(self, item_id: str) -> Message:
         return self._call(make("17", {"transaction_date": self._date(utcnow())}, [
             ("AO", self.settings.institution_id), ("AB", item_id),
             ("AC", self._terminal_password(required=False)),
@@ -578,8 +438,8 @@ class Sip2Backend:
         (some servers list titles there) rather than failing the whole account."""
         if not _carryable(entry, self.settings.codec_charset) or not entry.strip():
             return None
-        reply = self._item_information(entry.strip())
-        return None if _unknown_item(reply) else reply
+        reply = self.item_information(entry.strip())
+        return None if unknown_item(reply) else reply
 
     # -- plumbing -------------------------------------------------------------
 
@@ -605,7 +465,7 @@ class Sip2Backend:
             return self.settings.terminal_password
         return "" if required else None
 
-    def _checked_id(self, value: str, reason: ReasonCode, what: str) -> str:
+    def checked_id(self, value: str, reason: ReasonCode, what: str) -> str:
         if not value or not _carryable(value, self.settings.codec_charset):
             raise _BadInput(reason, f"this {what} number cannot be used")
         return value
@@ -618,14 +478,6 @@ def _carryable(value: str, charset: str) -> bool:
         return len(value.encode(charset)) <= 255
     except UnicodeEncodeError:
         return False
-
-
-def _unknown_item(reply: Message) -> bool:
-    title = (reply.get("AJ") or "").strip()
-    if title:
-        return False
-    text_says = reason_from_text(reply.screen_message) is ReasonCode.UNKNOWN_ITEM
-    return text_says or reply.flag("circulation_status") == "01"
 
 
 def _count(text: str) -> int:

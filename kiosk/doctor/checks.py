@@ -1,105 +1,37 @@
-"""`kiosk doctor [--config F] [--install]`: what is wrong with this kiosk, and what to do.
-
-Why a table of rows: a technician in a branch library reads it top to bottom and fixes the
-first red line. Each row is one check, its result, and the next step. The exit code is
-non-zero when a check failed, so monitoring or an install script can use it; warnings (a
-slow answer, a clock a few seconds off) keep the exit code at 0.
-
-Checks, in the order one would debug: the config file, the journal's disk, the central side
-(reachable, our credentials accepted, its clock against ours: due dates depend on it), then
-each configured device. `--install` adds the Raspberry Pi install of docs/raspberry-pi.md:
-the user, groups, units, udev and polkit rules, packages, screen settings. On a machine that
-is not set up that way (a laptop, CI) it says what is missing, row by row.
-
-Doctor never raises: whatever goes wrong inside a check becomes a failed row.
-"""
+"""The kiosk's own checks, in the order one would debug: the config file, the journal's disk,
+the central side (reachable, our credentials accepted, its clock against ours: due dates depend
+on it), then each configured device, asked of its own driver."""
 
 from __future__ import annotations
 
 import contextlib
-import enum
-import grp
 import json
 import logging
 import os
 import pwd
 import shutil
-import subprocess
-import textwrap
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from domain.privacy import scrub
 from kiosk import devices
+from kiosk.doctor.table import Level, Row, short
 
 if TYPE_CHECKING:
     from kiosk.config import Settings
-
 
 log = logging.getLogger(__name__)
 
 MAX_CLOCK_DRIFT_S = 60.0
 WARN_CLOCK_DRIFT_S = 5.0
-GUIDE = "docs/raspberry-pi.md"
-
-
-class Level(enum.StrEnum):
-    OK = "ok"
-    WARN = "warn"
-    FAIL = "FAIL"
-    SKIP = "skip"
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    check: str
-    level: Level
-    result: str
-    advice: str = ""
-
-
-# ---- the table -------------------------------------------------------------------------------
-
-
-def render(rows: Iterable[Row], width: int = 100) -> str:
-    rows = list(rows)
-    check_w = min(28, max((len(r.check) for r in rows), default=5))
-    left = check_w + 2 + 5 + 2
-    rest = max(30, width - left)
-    result_w = rest // 2
-    advice_w = rest - result_w - 2
-    lines = [f"{'check':{check_w}}  {'':5}  {'result':{result_w}}  what to do",
-             "-" * min(width, left + rest)]
-    for r in rows:
-        result = textwrap.wrap(r.result, result_w) or [""]
-        advice = textwrap.wrap(r.advice, advice_w) or [""]
-        for i in range(max(len(result), len(advice))):
-            name = r.check[:check_w] if i == 0 else ""
-            mark = r.level.value if i == 0 else ""
-            res = result[i] if i < len(result) else ""
-            adv = advice[i] if i < len(advice) else ""
-            lines.append(f"{name:{check_w}}  {mark:5}  {res:{result_w}}  {adv}".rstrip())
-    return "\n".join(lines)
-
-
-def summary(rows: list[Row]) -> str:
-    failed = sum(r.level is Level.FAIL for r in rows)
-    warned = sum(r.level is Level.WARN for r in rows)
-    if failed:
-        return f"{failed} check(s) failed, {warned} warning(s): fix the FAIL rows, top first."
-    if warned:
-        return f"All checks passed with {warned} warning(s)."
-    return "All checks passed."
 
 
 # ---- config, journal, disk ----------------------------------------------------------------------
 
 
 def check_config(path: str) -> tuple[Any | None, list[Row]]:
-    from kiosk import config, devices
+    from kiosk import config
 
     try:
         settings = config.load(path)
@@ -269,7 +201,7 @@ def check_rest(settings: Settings) -> list[Row]:
         body = reply.json()
         server_time = datetime.fromisoformat(str(body["server_time"]).replace("Z", "+00:00"))
     except requests.exceptions.SSLError as exc:
-        return [Row("backend", Level.FAIL, f"TLS to {url} failed: {_short(exc)}",
+        return [Row("backend", Level.FAIL, f"TLS to {url} failed: {short(exc)}",
                     "check the certificate (or the kiosk clock: a wrong date breaks TLS)")]
     except requests.Timeout:
         return [Row("backend", Level.FAIL, f"{url} did not answer within {timeout[1]:.0f} s",
@@ -279,7 +211,7 @@ def check_rest(settings: Settings) -> list[Row]:
                     "unknown host)",
                     "check backend.url, the network cable or Wi-Fi, and the firewall")]
     except requests.RequestException as exc:
-        return [Row("backend", Level.FAIL, f"{url} answered with an error: {_short(exc)}",
+        return [Row("backend", Level.FAIL, f"{url} answered with an error: {short(exc)}",
                     "check backend.url points at the Kiosk Catalog API")]
     except (ValueError, KeyError, TypeError) as exc:
         return [Row("backend", Level.FAIL, f"{url}/v1/health did not answer as the Kiosk "
@@ -303,7 +235,7 @@ def check_rest(settings: Settings) -> list[Row]:
                         "register the kiosk (kiosk-central add-kiosk) and set backend.token_env "
                         "or token_file to its token"))
     except BackendUnavailable as exc:
-        rows.append(Row("authentication", Level.FAIL, f"no answer: {_short(exc)}",
+        rows.append(Row("authentication", Level.FAIL, f"no answer: {short(exc)}",
                         "retry; if it persists, see the server's log"))
     finally:
         backend.close()
@@ -330,7 +262,7 @@ def check_backend(settings: Settings) -> list[Row]:
         return check_sip2(settings) if settings.backend.type == "sip2" else check_rest(settings)
     except Exception as exc:  # doctor never raises
         log.debug("backend check failed", exc_info=True)
-        return [Row("backend", Level.FAIL, f"check failed: {_short(exc)}", "see kiosk -v doctor")]
+        return [Row("backend", Level.FAIL, f"check failed: {short(exc)}", "see kiosk -v doctor")]
 
 
 # ---- devices ----------------------------------------------------------------------------------
@@ -359,209 +291,10 @@ def check_devices(settings: Settings) -> list[Row]:
         except Exception as exc:  # doctor never raises
             log.debug("device check %s failed", name, exc_info=True)
             rows.append(Row(DEVICE_CHECKS.get(name, name), Level.FAIL,
-                            f"check failed: {_short(exc)}", ""))
+                            f"check failed: {short(exc)}", ""))
     if not rows:
         rows.append(Row("devices", Level.WARN, "no devices configured",
                         "add [devices.card_reader], [devices.rfid], [devices.printer] ..."))
     return rows
 
 
-# ---- the Raspberry Pi install (docs/raspberry-pi.md) -------------------------------------------
-
-
-@dataclass(frozen=True)
-class InstallLayout:
-    """Where the guide puts things; tests point it at a temporary root."""
-
-    root: Path = Path("/")
-    user: str = "kiosk"
-    groups: tuple[str, ...] = ("video", "render", "input", "dialout", "plugdev", "gpio")
-    packages: tuple[str, ...] = ("python3-venv", "pcscd", "libccid", "libmtdev1",
-                                 "libgl1-mesa-dri")
-
-    def path(self, absolute: str) -> Path:
-        return self.root / absolute.lstrip("/")
-
-
-def _user(name: str) -> pwd.struct_passwd | None:
-    try:
-        return pwd.getpwnam(name)
-    except KeyError:
-        return None
-
-
-def check_install(config_path: str, layout: InstallLayout | None = None,
-                  dpkg: Callable[[str], bool] | None = None) -> list[Row]:
-    lay = layout or InstallLayout()
-    rows: list[Row] = []
-    section = f"see {GUIDE}"
-    model_file = lay.path("/proc/device-tree/model")
-    model = model_file.read_text(errors="replace").strip("\0\n ") if model_file.exists() else ""
-    if "Raspberry Pi" in model:
-        rows.append(Row("board", Level.OK, model))
-    else:
-        rows.append(Row("board", Level.WARN, "not a Raspberry Pi: hardware checks below will "
-                        "show what is missing here", "run kiosk doctor --install on the Pi"))
-    user = _user(lay.user)
-    if user is None:
-        rows.append(Row("user", Level.FAIL, f"no user {lay.user!r}",
-                        f"sudo adduser --system --group --home /var/lib/kiosk {lay.user} "
-                        f"({section}, step 2)"))
-    else:
-        rows.append(Row("user", Level.OK, f"{lay.user} (uid {user.pw_uid})"))
-        member_of = {g.gr_name for g in grp.getgrall() if lay.user in g.gr_mem}
-        with contextlib.suppress(KeyError):
-            member_of.add(grp.getgrgid(user.pw_gid).gr_name)
-        missing = [g for g in lay.groups if g not in member_of]
-        absent = [g for g in missing if not _group_exists(g)]
-        if missing:
-            rows.append(Row("groups", Level.FAIL, f"{lay.user} is not in: {', '.join(missing)}"
-                            + (f" (no such group: {', '.join(absent)})" if absent else ""),
-                            f"sudo usermod -aG {','.join(missing)} {lay.user}"))
-        else:
-            rows.append(Row("groups", Level.OK, ", ".join(lay.groups)))
-    for unit in ("kiosk.service",):
-        installed = lay.path(f"/etc/systemd/system/{unit}")
-        enabled = lay.path(f"/etc/systemd/system/multi-user.target.wants/{unit}")
-        if not installed.exists():
-            rows.append(Row(unit, Level.FAIL, f"not installed in {installed.parent}",
-                            f"sudo cp systemd/{unit} /etc/systemd/system/ && sudo systemctl "
-                            "daemon-reload"))
-        elif not enabled.exists():
-            rows.append(Row(unit, Level.FAIL, "installed but not enabled",
-                            f"sudo systemctl enable {unit}"))
-        else:
-            rows.append(Row(unit, Level.OK, "installed and enabled"))
-    for name, where, advice in (
-        ("udev rules", "/etc/udev/rules.d/70-kiosk-devices.rules",
-         "sudo cp systemd/70-kiosk-devices.rules /etc/udev/rules.d/ && sudo udevadm control "
-         "--reload && sudo udevadm trigger"),
-        ("polkit rule (pcscd)", "/etc/polkit-1/rules.d/50-kiosk-pcscd.rules",
-         "sudo cp systemd/50-kiosk-pcscd.rules /etc/polkit-1/rules.d/"),
-    ):
-        present = lay.path(where).exists()
-        rows.append(Row(name, Level.OK if present else Level.FAIL,
-                        f"{where} {'present' if present else 'missing'}",
-                        "" if present else advice))
-    rows.append(_config_readable_row(lay.path(config_path) if lay.root != Path("/")
-                                     else Path(config_path), user))
-    data_dir = lay.path("/var/lib/kiosk")
-    if not data_dir.is_dir():
-        rows.append(Row("data dir", Level.FAIL, f"{data_dir} missing",
-                        "it is created by the unit (StateDirectory=kiosk) on first start"))
-    elif user is not None and data_dir.stat().st_uid != user.pw_uid:
-        rows.append(Row("data dir", Level.FAIL, f"{data_dir} is not owned by {lay.user}",
-                        f"sudo chown -R {lay.user}:{lay.user} {data_dir}"))
-    else:
-        rows.append(Row("data dir", Level.OK, f"{data_dir} present"))
-    have = dpkg or _dpkg_installed
-    missing_pkgs = [p for p in lay.packages if not have(p)]
-    rows.append(Row("Debian packages", Level.FAIL if missing_pkgs else Level.OK,
-                    f"missing: {', '.join(missing_pkgs)}" if missing_pkgs else "all present",
-                    f"sudo apt install {' '.join(missing_pkgs)}" if missing_pkgs else ""))
-    rows += _boot_rows(lay)
-    return rows
-
-
-def _group_exists(name: str) -> bool:
-    try:
-        grp.getgrnam(name)
-    except KeyError:
-        return False
-    return True
-
-
-def _dpkg_installed(package: str) -> bool:
-    try:
-        done = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package],
-                              capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return done.returncode == 0 and "install ok installed" in done.stdout
-
-
-def _config_readable_row(path: Path, user: pwd.struct_passwd | None) -> Row:
-    if not path.exists():
-        return Row("config file", Level.FAIL, f"{path} missing",
-                   "sudo install -m 0640 -o root -g kiosk config/kiosk.example.toml "
-                   "/etc/kiosk/kiosk.toml, then edit it")
-    info = path.stat()
-    if info.st_mode & 0o002:
-        return Row("config file", Level.FAIL, f"{path} is writable by everyone",
-                   f"sudo chmod 0640 {path}")
-    if user is not None:
-        readable = (info.st_uid == user.pw_uid and info.st_mode & 0o400) or \
-            (info.st_gid == user.pw_gid and info.st_mode & 0o040) or info.st_mode & 0o004
-        if not readable:
-            return Row("config file", Level.FAIL, f"{user.pw_name} cannot read {path}",
-                       f"sudo chgrp {user.pw_name} {path} && sudo chmod 0640 {path}")
-    return Row("config file", Level.OK, f"{path} readable by the kiosk")
-
-
-def _boot_rows(lay: InstallLayout) -> list[Row]:
-    rows = []
-    config_txt = next((p for p in (lay.path("/boot/firmware/config.txt"),
-                                   lay.path("/boot/config.txt")) if p.exists()), None)
-    cmdline = next((p for p in (lay.path("/boot/firmware/cmdline.txt"),
-                                lay.path("/boot/cmdline.txt")) if p.exists()), None)
-    if config_txt is None:
-        rows.append(Row("KMS display", Level.FAIL, "no /boot/firmware/config.txt (not Raspberry "
-                        "Pi OS?)", f"{GUIDE}, step 5"))
-    elif "vc4-kms-v3d" in config_txt.read_text(errors="replace"):
-        rows.append(Row("KMS display", Level.OK, "dtoverlay=vc4-kms-v3d"))
-    else:
-        rows.append(Row("KMS display", Level.FAIL, "the KMS driver is not enabled",
-                        f"add dtoverlay=vc4-kms-v3d to {config_txt}"))
-    if cmdline is None:
-        rows.append(Row("screen blanking", Level.FAIL, "no cmdline.txt found", f"{GUIDE}, step 6"))
-    elif "consoleblank=0" in cmdline.read_text(errors="replace"):
-        rows.append(Row("screen blanking", Level.OK, "consoleblank=0"))
-    else:
-        rows.append(Row("screen blanking", Level.FAIL, "the console blanks after 10 minutes",
-                        f"append consoleblank=0 to the single line in {cmdline}"))
-    return rows
-
-
-# ---- the command ------------------------------------------------------------------------------
-
-
-def _short(exc: BaseException) -> str:
-    text = scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-    return text[:160]
-
-
-def collect(config_path: str, *, install: bool = False,
-            layout: InstallLayout | None = None) -> list[Row]:
-    settings, rows = check_config(config_path)
-    if settings is not None:
-        rows += _guarded("journal", lambda: check_journal(settings))
-        rows += check_backend(settings)
-        rows += check_devices(settings)
-    else:
-        rows.append(Row("backend, devices", Level.SKIP, "not checked: the config must be "
-                        "fixed first"))
-    if install:
-        rows += _guarded("install", lambda: check_install(config_path, layout))
-    return rows
-
-
-def _guarded(name: str, check: Callable[[], list[Row]]) -> list[Row]:
-    try:
-        return check()
-    except Exception as exc:  # doctor never raises
-        log.debug("%s check failed", name, exc_info=True)
-        return [Row(name, Level.FAIL, f"check failed: {_short(exc)}", "see kiosk -v doctor")]
-
-
-def run_doctor(config_path: str, *, install: bool = False, out: TextIO | None = None,
-               layout: InstallLayout | None = None) -> int:
-    """Print the table; 0 when nothing failed, 1 otherwise."""
-    import sys
-
-    stream = out or sys.stdout
-    rows = collect(config_path, install=install, layout=layout)
-    width = shutil.get_terminal_size((110, 24)).columns
-    print(render(rows, width=max(90, width)), file=stream)
-    print(file=stream)
-    print(summary(rows), file=stream)
-    return 1 if any(r.level is Level.FAIL for r in rows) else 0

@@ -1,0 +1,179 @@
+"""`kiosk doctor --install`: the Raspberry Pi install of docs/raspberry-pi.md, row by row (the
+user, groups, units, udev and polkit rules, packages, screen settings). On a machine that is
+not set up that way (a laptop, CI) it says what is missing."""
+
+from __future__ import annotations
+
+import contextlib
+import grp
+import logging
+import pwd
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kiosk.doctor.table import GUIDE, Level, Row
+
+if TYPE_CHECKING:
+    pass
+
+log = logging.getLogger(__name__)
+
+# ---- the Raspberry Pi install (docs/raspberry-pi.md) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class InstallLayout:
+    """Where the guide puts things; tests point it at a temporary root."""
+
+    root: Path = Path("/")
+    user: str = "kiosk"
+    groups: tuple[str, ...] = ("video", "render", "input", "dialout", "plugdev", "gpio")
+    packages: tuple[str, ...] = ("python3-venv", "pcscd", "libccid", "libmtdev1",
+                                 "libgl1-mesa-dri")
+
+    def path(self, absolute: str) -> Path:
+        return self.root / absolute.lstrip("/")
+
+
+def _user(name: str) -> pwd.struct_passwd | None:
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        return None
+
+
+def check_install(config_path: str, layout: InstallLayout | None = None,
+                  dpkg: Callable[[str], bool] | None = None) -> list[Row]:
+    lay = layout or InstallLayout()
+    rows: list[Row] = []
+    section = f"see {GUIDE}"
+    model_file = lay.path("/proc/device-tree/model")
+    model = model_file.read_text(errors="replace").strip("\0\n ") if model_file.exists() else ""
+    if "Raspberry Pi" in model:
+        rows.append(Row("board", Level.OK, model))
+    else:
+        rows.append(Row("board", Level.WARN, "not a Raspberry Pi: hardware checks below will "
+                        "show what is missing here", "run kiosk doctor --install on the Pi"))
+    user = _user(lay.user)
+    if user is None:
+        rows.append(Row("user", Level.FAIL, f"no user {lay.user!r}",
+                        f"sudo adduser --system --group --home /var/lib/kiosk {lay.user} "
+                        f"({section}, step 2)"))
+    else:
+        rows.append(Row("user", Level.OK, f"{lay.user} (uid {user.pw_uid})"))
+        member_of = {g.gr_name for g in grp.getgrall() if lay.user in g.gr_mem}
+        with contextlib.suppress(KeyError):
+            member_of.add(grp.getgrgid(user.pw_gid).gr_name)
+        missing = [g for g in lay.groups if g not in member_of]
+        absent = [g for g in missing if not _group_exists(g)]
+        if missing:
+            rows.append(Row("groups", Level.FAIL, f"{lay.user} is not in: {', '.join(missing)}"
+                            + (f" (no such group: {', '.join(absent)})" if absent else ""),
+                            f"sudo usermod -aG {','.join(missing)} {lay.user}"))
+        else:
+            rows.append(Row("groups", Level.OK, ", ".join(lay.groups)))
+    for unit in ("kiosk.service",):
+        installed = lay.path(f"/etc/systemd/system/{unit}")
+        enabled = lay.path(f"/etc/systemd/system/multi-user.target.wants/{unit}")
+        if not installed.exists():
+            rows.append(Row(unit, Level.FAIL, f"not installed in {installed.parent}",
+                            f"sudo cp systemd/{unit} /etc/systemd/system/ && sudo systemctl "
+                            "daemon-reload"))
+        elif not enabled.exists():
+            rows.append(Row(unit, Level.FAIL, "installed but not enabled",
+                            f"sudo systemctl enable {unit}"))
+        else:
+            rows.append(Row(unit, Level.OK, "installed and enabled"))
+    for name, where, advice in (
+        ("udev rules", "/etc/udev/rules.d/70-kiosk-devices.rules",
+         "sudo cp systemd/70-kiosk-devices.rules /etc/udev/rules.d/ && sudo udevadm control "
+         "--reload && sudo udevadm trigger"),
+        ("polkit rule (pcscd)", "/etc/polkit-1/rules.d/50-kiosk-pcscd.rules",
+         "sudo cp systemd/50-kiosk-pcscd.rules /etc/polkit-1/rules.d/"),
+    ):
+        present = lay.path(where).exists()
+        rows.append(Row(name, Level.OK if present else Level.FAIL,
+                        f"{where} {'present' if present else 'missing'}",
+                        "" if present else advice))
+    rows.append(_config_readable_row(lay.path(config_path) if lay.root != Path("/")
+                                     else Path(config_path), user))
+    data_dir = lay.path("/var/lib/kiosk")
+    if not data_dir.is_dir():
+        rows.append(Row("data dir", Level.FAIL, f"{data_dir} missing",
+                        "it is created by the unit (StateDirectory=kiosk) on first start"))
+    elif user is not None and data_dir.stat().st_uid != user.pw_uid:
+        rows.append(Row("data dir", Level.FAIL, f"{data_dir} is not owned by {lay.user}",
+                        f"sudo chown -R {lay.user}:{lay.user} {data_dir}"))
+    else:
+        rows.append(Row("data dir", Level.OK, f"{data_dir} present"))
+    have = dpkg or _dpkg_installed
+    missing_pkgs = [p for p in lay.packages if not have(p)]
+    rows.append(Row("Debian packages", Level.FAIL if missing_pkgs else Level.OK,
+                    f"missing: {', '.join(missing_pkgs)}" if missing_pkgs else "all present",
+                    f"sudo apt install {' '.join(missing_pkgs)}" if missing_pkgs else ""))
+    rows += _boot_rows(lay)
+    return rows
+
+
+def _group_exists(name: str) -> bool:
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def _dpkg_installed(package: str) -> bool:
+    try:
+        done = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package],
+                              capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0 and "install ok installed" in done.stdout
+
+
+def _config_readable_row(path: Path, user: pwd.struct_passwd | None) -> Row:
+    if not path.exists():
+        return Row("config file", Level.FAIL, f"{path} missing",
+                   "sudo install -m 0640 -o root -g kiosk config/kiosk.example.toml "
+                   "/etc/kiosk/kiosk.toml, then edit it")
+    info = path.stat()
+    if info.st_mode & 0o002:
+        return Row("config file", Level.FAIL, f"{path} is writable by everyone",
+                   f"sudo chmod 0640 {path}")
+    if user is not None:
+        readable = (info.st_uid == user.pw_uid and info.st_mode & 0o400) or \
+            (info.st_gid == user.pw_gid and info.st_mode & 0o040) or info.st_mode & 0o004
+        if not readable:
+            return Row("config file", Level.FAIL, f"{user.pw_name} cannot read {path}",
+                       f"sudo chgrp {user.pw_name} {path} && sudo chmod 0640 {path}")
+    return Row("config file", Level.OK, f"{path} readable by the kiosk")
+
+
+def _boot_rows(lay: InstallLayout) -> list[Row]:
+    rows = []
+    config_txt = next((p for p in (lay.path("/boot/firmware/config.txt"),
+                                   lay.path("/boot/config.txt")) if p.exists()), None)
+    cmdline = next((p for p in (lay.path("/boot/firmware/cmdline.txt"),
+                                lay.path("/boot/cmdline.txt")) if p.exists()), None)
+    if config_txt is None:
+        rows.append(Row("KMS display", Level.FAIL, "no /boot/firmware/config.txt (not Raspberry "
+                        "Pi OS?)", f"{GUIDE}, step 5"))
+    elif "vc4-kms-v3d" in config_txt.read_text(errors="replace"):
+        rows.append(Row("KMS display", Level.OK, "dtoverlay=vc4-kms-v3d"))
+    else:
+        rows.append(Row("KMS display", Level.FAIL, "the KMS driver is not enabled",
+                        f"add dtoverlay=vc4-kms-v3d to {config_txt}"))
+    if cmdline is None:
+        rows.append(Row("screen blanking", Level.FAIL, "no cmdline.txt found", f"{GUIDE}, step 6"))
+    elif "consoleblank=0" in cmdline.read_text(errors="replace"):
+        rows.append(Row("screen blanking", Level.OK, "consoleblank=0"))
+    else:
+        rows.append(Row("screen blanking", Level.FAIL, "the console blanks after 10 minutes",
+                        f"append consoleblank=0 to the single line in {cmdline}"))
+    return rows
+
+
