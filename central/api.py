@@ -13,6 +13,7 @@ Validation errors never echo the submitted values back (they may hold a PIN).
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
@@ -315,6 +316,15 @@ def create_app(db_path: str | Path, *, service: CirculationService | None = None
     from central.dashboard import mount_dashboard
 
     mount_dashboard(app, circulation.db)
+    _answer_errors(app)
+    _patron_routes(app, circulation)
+    _circulation_routes(app, circulation, max_batch_body_bytes)
+    app.openapi = functools.partial(_openapi, app)  # type: ignore[method-assign]
+    return app
+
+
+def _answer_errors(app: FastAPI) -> None:
+    """Every failure as the protocol's error JSON, never a stack trace."""
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -347,10 +357,15 @@ def create_app(db_path: str | Path, *, service: CirculationService | None = None
         log.exception("internal error")
         return _error(500, "internal_error", "internal error; see the service log")
 
-    def acting_for(kiosk_id: str, claimed: str) -> str:
-        if claimed and claimed != kiosk_id:
-            raise ApiError(403, "forbidden", f"this token belongs to kiosk {kiosk_id!r}")
-        return kiosk_id
+
+def _acting_for(kiosk_id: str, claimed: str) -> str:
+    if claimed and claimed != kiosk_id:
+        raise ApiError(403, "forbidden", f"this token belongs to kiosk {kiosk_id!r}")
+    return kiosk_id
+
+
+def _patron_routes(app: FastAPI, circulation: CirculationService) -> None:
+    """Health, who a card is, a patron's account, an item."""
 
     @app.get("/v1/health", response_model=HealthReply, tags=["service"])
     def health() -> dict[str, Any]:
@@ -376,13 +391,18 @@ def create_app(db_path: str | Path, *, service: CirculationService | None = None
         """Title, parts and availability; `patron_id` tells whose hold counts as "other"."""
         return circulation.item(item_id, patron_id)
 
+
+def _circulation_routes(app: FastAPI, circulation: CirculationService,
+                        max_batch_body_bytes: int) -> None:
+    """Loans, returns, renewals, the offline replay and the kiosk's heartbeat."""
+
     @app.post("/v1/checkout", response_model=OutcomeOut, responses=_ERRORS,
               tags=["circulation"])
     def checkout(body: CheckoutRequest, kiosk_id: Kiosk) -> dict[str, Any]:
         """Lend an item (renews if the patron already has it). Idempotent by tx_id."""
         return circulation.transact(TxIn(
             tx_id=body.tx_id, kind=TransactionKind.CHECKOUT, item_id=body.item_id,
-            created_at=body.created_at, kiosk_id=acting_for(kiosk_id, body.kiosk_id),
+            created_at=body.created_at, kiosk_id=_acting_for(kiosk_id, body.kiosk_id),
             patron_id=body.patron_id))
 
     @app.post("/v1/checkin", response_model=OutcomeOut, responses=_ERRORS,
@@ -391,7 +411,7 @@ def create_app(db_path: str | Path, *, service: CirculationService | None = None
         """Take an item back; says whether it goes to the hold shelf and which bin."""
         return circulation.transact(TxIn(
             tx_id=body.tx_id, kind=TransactionKind.CHECKIN, item_id=body.item_id,
-            created_at=body.created_at, kiosk_id=acting_for(kiosk_id, body.kiosk_id),
+            created_at=body.created_at, kiosk_id=_acting_for(kiosk_id, body.kiosk_id),
             patron_id=body.patron_id))
 
     @app.post("/v1/renew", response_model=OutcomeOut, responses=_ERRORS, tags=["circulation"])
@@ -399,7 +419,7 @@ def create_app(db_path: str | Path, *, service: CirculationService | None = None
         """Extend a loan; refused past the renewal limit or when someone waits for it."""
         return circulation.transact(TxIn(
             tx_id=body.tx_id, kind=TransactionKind.RENEW, item_id=body.item_id,
-            created_at=body.created_at, kiosk_id=acting_for(kiosk_id, body.kiosk_id),
+            created_at=body.created_at, kiosk_id=_acting_for(kiosk_id, body.kiosk_id),
             patron_id=body.patron_id))
 
     @app.post("/v1/transactions/batch", response_model=BatchReply, responses=_ERRORS,
@@ -413,24 +433,22 @@ def create_app(db_path: str | Path, *, service: CirculationService | None = None
               tags=["service"])
     def heartbeat(body: HeartbeatRequest, kiosk_id: Kiosk) -> dict[str, Any]:
         """The kiosk's status for the staff dashboard; answers with the server's clock."""
-        acting_for(kiosk_id, body.kiosk_id)
+        _acting_for(kiosk_id, body.kiosk_id)
         return circulation.heartbeat(kiosk_id, body.model_dump())
 
-    def openapi() -> dict[str, Any]:
-        # Batch entries are validated one by one (a bad one must not block the queue), so the
-        # request model holds plain objects; publish their real schema all the same.
-        if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version,
-                                 description=app.description, routes=app.routes)
-            entry = BatchTransaction.model_json_schema(
-                ref_template="#/components/schemas/{model}")
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components.update(entry.pop("$defs", {}))
-            components["BatchTransaction"] = entry
-            components["BatchRequest"]["properties"]["transactions"]["items"] = {
-                "$ref": "#/components/schemas/BatchTransaction"}
-            app.openapi_schema = schema
-        return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
-    return app
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    # Batch entries are validated one by one (a bad one must not block the queue), so the
+    # request model holds plain objects; publish their real schema all the same.
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version,
+                             description=app.description, routes=app.routes)
+        entry = BatchTransaction.model_json_schema(
+            ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(entry.pop("$defs", {}))
+        components["BatchTransaction"] = entry
+        components["BatchRequest"]["properties"]["transactions"]["items"] = {
+            "$ref": "#/components/schemas/BatchTransaction"}
+        app.openapi_schema = schema
+    return app.openapi_schema

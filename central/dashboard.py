@@ -273,77 +273,99 @@ def mount_dashboard(app: FastAPI, db: Database, *,
     """Add the /staff routes to the central service's app."""
     auth = StaffAuth(db)
     app.state.staff_auth = auth
+    routes = _StaffRoutes(auth, db, clock)
+    routes.pages(app)
+    routes.session(app)
+    routes.fleet(app)
+    return auth
 
-    # password hashing costs ~50 ms of CPU: never on the event loop, one at a time in a thread
-    # of its own at the lowest CPU priority (kiosks' requests go first whenever they need the
-    # core), and a queue of more than 8 waiting logins is refused
-    hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="staff-hash",
-                                initializer=_lowest_priority)
-    waiting = [0]
-    budget = _Bucket(HASHES_PER_S, HASH_BURST)
 
-    def bearer(request: Request) -> str | None:
+class _StaffRoutes:
+    """The staff side's routes, and who is asking."""
+
+    def __init__(self, auth: StaffAuth, db: Database, clock: Callable[[], datetime]) -> None:
+        self.auth = auth
+        self.db = db
+        self.clock = clock
+        # password hashing costs ~50 ms of CPU: never on the event loop, one at a time in a
+        # thread of its own at the lowest CPU priority (kiosks' requests go first whenever they
+        # need the core), and a queue of more than 8 waiting logins is refused
+        self.hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="staff-hash",
+                                         initializer=_lowest_priority)
+        self.waiting = 0
+        self.budget = _Bucket(HASHES_PER_S, HASH_BURST)
+
+    def bearer(self, request: Request) -> str | None:
         header = request.headers.get("authorization", "")
         if header.lower().startswith("bearer "):
-            return auth.api_token(header[7:].strip())
+            return self.auth.api_token(header[7:].strip())
         return None
 
-    def who(request: Request) -> str | None:
-        return bearer(request) or auth.session(request.cookies.get(COOKIE))
+    def who(self, request: Request) -> str | None:
+        return self.bearer(request) or self.auth.session(request.cookies.get(COOKIE))
 
-    def posted_by_us(request: Request) -> bool:
+    def posted_by_us(self, request: Request) -> bool:
         """A state change with the session cookie needs our header, which a cross-site form
         cannot send; one with an API token (no cookie involved) does not."""
-        return request.headers.get("x-staff-request") == "1" or bearer(request) is not None
+        return request.headers.get("x-staff-request") == "1" or self.bearer(request) is not None
 
-    @app.get("/staff", include_in_schema=False)
-    def staff_root() -> Response:
-        return RedirectResponse("/staff/", status_code=303)
+    def pages(self, app: FastAPI) -> None:
+        """The dashboard and login pages and their static files."""
 
-    @app.get("/staff/", include_in_schema=False)
-    def dashboard_page(request: Request) -> Response:
-        if who(request) is None:
-            return RedirectResponse("/staff/login", status_code=303)
-        return _page("dashboard.html")
+        @app.get("/staff", include_in_schema=False)
+        def staff_root() -> Response:
+            return RedirectResponse("/staff/", status_code=303)
 
-    @app.get("/staff/login", include_in_schema=False)
-    def login_page() -> Response:
-        return _page("login.html")
+        @app.get("/staff/", include_in_schema=False)
+        def dashboard_page(request: Request) -> Response:
+            if self.who(request) is None:
+                return RedirectResponse("/staff/login", status_code=303)
+            return _page("dashboard.html")
 
-    @app.get("/staff/static/{name}", include_in_schema=False)
-    def static(name: str) -> Response:
-        try:
-            path = (STATIC / name).resolve()
-            found = path.parent == STATIC and path.is_file() and path.suffix in _STATIC_TYPES
-        except (ValueError, OSError):  # a NUL byte, a name too long
-            found = False
-        if not found:
-            return _error(404, "not_found", "no such file")
-        return FileResponse(path, media_type=_STATIC_TYPES[path.suffix],
-                            headers={"Cache-Control": "no-cache",
-                                     "X-Content-Type-Options": "nosniff"})
+        @app.get("/staff/login", include_in_schema=False)
+        def login_page() -> Response:
+            return _page("login.html")
 
-    @app.post("/staff/api/login", include_in_schema=False)
-    async def login(request: Request) -> Response:
-        if not posted_by_us(request):
-            return _error(403, "forbidden", "missing X-Staff-Request header")
-        try:
-            body = await request.json()
-            name, password = str(body["name"]), str(body["password"])
-        except (ValueError, KeyError, TypeError, RecursionError):
-            return _error(422, "invalid_request", "send JSON with name and password")
-        locked = auth.locked_for(name)
+        @app.get("/staff/static/{name}", include_in_schema=False)
+        def static(name: str) -> Response:
+            return _static(name)
+
+    def session(self, app: FastAPI) -> None:
+        """Logging in and out."""
+
+        @app.post("/staff/api/login", include_in_schema=False)
+        async def login(request: Request) -> Response:
+            if not self.posted_by_us(request):
+                return _error(403, "forbidden", "missing X-Staff-Request header")
+            try:
+                body = await request.json()
+                name, password = str(body["name"]), str(body["password"])
+            except (ValueError, KeyError, TypeError, RecursionError):
+                return _error(422, "invalid_request", "send JSON with name and password")
+            return await self._login(request, name, password)
+
+        @app.post("/staff/api/logout", include_in_schema=False)
+        def logout(request: Request) -> Response:
+            if not self.posted_by_us(request):
+                return _error(403, "forbidden", "missing X-Staff-Request header")
+            self.auth.logout(request.cookies.get(COOKIE))
+            response = _json({"ok": True})
+            response.delete_cookie(COOKIE, path="/staff")
+            return response
+
+    async def _login(self, request: Request, name: str, password: str) -> Response:
+        locked = self.auth.locked_for(name)
         if locked:
             token = None
-        elif waiting[0] >= 8 or not budget.take():
+        elif self.waiting >= 8 or not self.budget.take():
             return _error(429, "busy", "too many logins at once; try again in a moment")
         else:
-            waiting[0] += 1
+            self.waiting += 1
             try:
                 token = await asyncio.get_running_loop().run_in_executor(
-                    hasher, auth.login, name, password)
+                    self.hasher, self.auth.login, name, password)
             finally:
-                waiting[0] -= 1
+                self.waiting -= 1
         if token is None:
             message = (f"too many wrong passwords; try again in {locked:.0f} s" if locked
                        else "wrong name or password")
@@ -351,44 +373,49 @@ def mount_dashboard(app: FastAPI, db: Database, *,
         response = _json({"ok": True, "name": name})
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/staff",
                             secure=request.url.scheme == "https",
-                            max_age=int(auth._session.total_seconds()))
+                            max_age=int(self.auth._session.total_seconds()))
         return response
 
-    @app.post("/staff/api/logout", include_in_schema=False)
-    def logout(request: Request) -> Response:
-        if not posted_by_us(request):
-            return _error(403, "forbidden", "missing X-Staff-Request header")
-        auth.logout(request.cookies.get(COOKIE))
-        response = _json({"ok": True})
-        response.delete_cookie(COOKIE, path="/staff")
-        return response
+    def fleet(self, app: FastAPI) -> None:
+        """The fleet and its conflicts, and staff resolving one."""
 
-    @app.get("/staff/api/fleet", include_in_schema=False)
-    def fleet_json(request: Request) -> Response:
-        staff = who(request)
-        if staff is None:
-            return _error(401, "unauthorized", "log in at /staff/login")
-        return _json({**fleet(db, now=clock()), "staff": staff})
+        @app.get("/staff/api/fleet", include_in_schema=False)
+        def fleet_json(request: Request) -> Response:
+            staff = self.who(request)
+            if staff is None:
+                return _error(401, "unauthorized", "log in at /staff/login")
+            return _json({**fleet(self.db, now=self.clock()), "staff": staff})
 
-    @app.get("/staff/api/conflicts", include_in_schema=False)
-    def conflicts_json(request: Request, all: int = 0) -> Response:
-        if who(request) is None:
-            return _error(401, "unauthorized", "log in at /staff/login")
-        return _json({"conflicts": conflicts(db, include_resolved=bool(all))})
+        @app.get("/staff/api/conflicts", include_in_schema=False)
+        def conflicts_json(request: Request, all: int = 0) -> Response:
+            if self.who(request) is None:
+                return _error(401, "unauthorized", "log in at /staff/login")
+            return _json({"conflicts": conflicts(self.db, include_resolved=bool(all))})
 
-    @app.post("/staff/api/conflicts/{conflict_id}/resolve", include_in_schema=False)
-    def resolve(conflict_id: int, request: Request) -> Response:
-        staff = who(request)
-        if staff is None:
-            return _error(401, "unauthorized", "log in at /staff/login")
-        if not posted_by_us(request):
-            return _error(403, "forbidden", "missing X-Staff-Request header")
-        outcome = resolve_conflict(db, conflict_id, staff)
-        if outcome == "missing":
-            return _error(404, "not_found", f"no conflict {conflict_id}")
-        if outcome == "already":
-            return _error(409, "already_resolved", f"conflict {conflict_id} was resolved "
-                          "already")
-        return _json({"ok": True, "conflict_id": conflict_id, "resolved_by": staff})
+        @app.post("/staff/api/conflicts/{conflict_id}/resolve", include_in_schema=False)
+        def resolve(conflict_id: int, request: Request) -> Response:
+            staff = self.who(request)
+            if staff is None:
+                return _error(401, "unauthorized", "log in at /staff/login")
+            if not self.posted_by_us(request):
+                return _error(403, "forbidden", "missing X-Staff-Request header")
+            outcome = resolve_conflict(self.db, conflict_id, staff)
+            if outcome == "missing":
+                return _error(404, "not_found", f"no conflict {conflict_id}")
+            if outcome == "already":
+                return _error(409, "already_resolved", f"conflict {conflict_id} was resolved "
+                              "already")
+            return _json({"ok": True, "conflict_id": conflict_id, "resolved_by": staff})
 
-    return auth
+
+def _static(name: str) -> Response:
+    """A file of the staff pages, by name only (no path can leave the folder)."""
+    try:
+        path = (STATIC / name).resolve()
+        found = path.parent == STATIC and path.is_file() and path.suffix in _STATIC_TYPES
+    except (ValueError, OSError):  # a NUL byte, a name too long
+        found = False
+    if not found:
+        return _error(404, "not_found", "no such file")
+    return FileResponse(path, media_type=_STATIC_TYPES[path.suffix],
+                        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})

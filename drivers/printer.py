@@ -156,6 +156,17 @@ class _NetworkPrinter(escpos_printer.Network):  # type: ignore[misc]
         self.device = socket.create_connection((self.host, self.port), timeout=self.timeout)
 
 
+
+def _heading(kind: str, _: Gettext) -> str:
+    if kind == "loan":
+        return _("Items borrowed")
+    if kind == "return":
+        return _("Items returned")
+    if kind == "renew":
+        return _("Items renewed")
+    return _("Receipt")
+
+
 class ReceiptPrinter(Device):
     """Prints `Receipt`s on the printer named by `target`.
 
@@ -289,7 +300,7 @@ class ReceiptPrinter(Device):
 
     def _render(self, device: Any, receipt: Receipt, _: Gettext) -> None:
         from babel.core import UnknownLocaleError
-        from babel.dates import format_date, format_time
+        from babel.dates import format_date
 
         language = receipt.language
         try:
@@ -301,33 +312,9 @@ class ReceiptPrinter(Device):
         def long_date(value: date) -> str:
             return format_date(value, "long", locale=language)
 
-        if receipt.kind == "loan":
-            heading = _("Items borrowed")
-        elif receipt.kind == "return":
-            heading = _("Items returned")
-        elif receipt.kind == "renew":
-            heading = _("Items renewed")
-        else:
-            heading = _("Receipt")
-
         device.hw("INIT")
         device.charcode(self.codepage)
-        device.set(align="center", bold=True, double_height=True, double_width=True)
-        for row in textwrap.wrap(receipt.library_name, max(8, self.width // 2)) or [""]:
-            self._text(device, row)
-        device.set_with_default(align="center")
-        self._text(device, heading)
-        stamp = _("{date} at {time}").format(
-            date=long_date(receipt.when.date()),
-            time=format_time(receipt.when, "short", locale=language),
-        )
-        self._text(device, stamp)
-        greeting = receipt.greeting.strip()
-        if greeting and _IDENTIFIER_LIKE.search(greeting):
-            log.warning("receipt greeting looks like an identifier; left out")
-            greeting = ""
-        if greeting:
-            self._text(device, greeting)
+        self._render_header(device, receipt, _, language, long_date)
         device.set_with_default(align="left")
         self._text(device, "-" * self.width)
         for title, due in receipt.lines:
@@ -350,6 +337,28 @@ class ReceiptPrinter(Device):
             device.cut()
         else:
             device.ln(4)
+
+    def _render_header(self, device: Any, receipt: Receipt, _: Gettext, language: str,
+                       long_date: Callable[[date], str]) -> None:
+        """The library's name, what the receipt is for, when, and the greeting."""
+        from babel.dates import format_time
+
+        device.set(align="center", bold=True, double_height=True, double_width=True)
+        for row in textwrap.wrap(receipt.library_name, max(8, self.width // 2)) or [""]:
+            self._text(device, row)
+        device.set_with_default(align="center")
+        self._text(device, _heading(receipt.kind, _))
+        stamp = _("{date} at {time}").format(
+            date=long_date(receipt.when.date()),
+            time=format_time(receipt.when, "short", locale=language),
+        )
+        self._text(device, stamp)
+        greeting = receipt.greeting.strip()
+        if greeting and _IDENTIFIER_LIKE.search(greeting):
+            log.warning("receipt greeting looks like an identifier; left out")
+            greeting = ""
+        if greeting:
+            self._text(device, greeting)
 
     # ---------------------------------------------------------- public
     def print_receipt(self, receipt: Receipt, gettext: Gettext = _identity) -> None:

@@ -136,26 +136,30 @@ def device_states(kiosk: Kiosk) -> dict[str, dict[str, Any]]:
     return states
 
 
-def status_snapshot(kiosk: Kiosk) -> dict[str, Any]:
-    """The kiosk's essentials as plain JSON values: /status, the heartbeat, the dashboard."""
-    view = kiosk.session.view
-    s = kiosk.settings
-    queue: dict[str, Any] = {}
-    problems: list[str] = []
+def _queue_state(kiosk: Kiosk, problems: list[str]) -> dict[str, Any]:
+    """The journal's queue in figures; a journal that cannot be read is one more problem."""
     try:
         counts = kiosk.journal.counts()
         oldest = kiosk.journal.oldest_pending()
     except Exception as exc:  # report it, do not fail the heartbeat
         problems.append(f"journal unreadable: {scrub(str(exc))}")
-    else:
-        queue = {
-            "pending": counts.get("pending", 0) + counts.get("sent", 0),
-            "conflicts": counts.get("conflict", 0),
-            "rejected": counts.get("rejected", 0),
-            "inflight": counts.get("inflight", 0),
-            "oldest_pending": oldest.isoformat(timespec="seconds") if oldest else None,
-            "oldest_pending_age_s": round(pending_age_s(oldest), 1),
-        }
+        return {}
+    return {
+        "pending": counts.get("pending", 0) + counts.get("sent", 0),
+        "conflicts": counts.get("conflict", 0),
+        "rejected": counts.get("rejected", 0),
+        "inflight": counts.get("inflight", 0),
+        "oldest_pending": oldest.isoformat(timespec="seconds") if oldest else None,
+        "oldest_pending_age_s": round(pending_age_s(oldest), 1),
+    }
+
+
+def status_snapshot(kiosk: Kiosk) -> dict[str, Any]:
+    """The kiosk's essentials as plain JSON values: /status, the heartbeat, the dashboard."""
+    view = kiosk.session.view
+    s = kiosk.settings
+    problems: list[str] = []
+    queue = _queue_state(kiosk, problems)
     devices = device_states(kiosk)
     faults = sorted(name for name, state in devices.items() if not state["ok"])
     try:
@@ -323,69 +327,72 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, handler)
 
 
+class _StatusHandler(BaseHTTPRequestHandler):
+    """The three read-only pages; `_make_handler` binds a server and its token."""
+
+    server_version = "kiosk-status"
+    sys_version = ""
+    timeout = 10
+    status_server: StatusServer
+    expected: bytes = b""  # the whole Authorization header a request must carry, or b""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("status request: " + format, *args)
+
+    def _send(self, code: int, body: bytes, content_type: str) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, code: int, payload: object) -> None:
+        self._send(code, json.dumps(payload, default=str).encode(), "application/json")
+
+    def _authorised(self) -> bool:
+        if not self.expected:
+            return True
+        given = (self.headers.get("Authorization") or "").encode()
+        return hmac.compare_digest(given, self.expected)
+
+    def do_GET(self) -> None:
+        if not self._authorised():
+            self._json(401, {"error": "bearer token required"})
+            return
+        try:
+            self._page(self.path.split("?", 1)[0])
+        except Exception:  # a status page must never take the kiosk down
+            log.exception("status request failed")
+            with contextlib.suppress(OSError):
+                self._json(500, {"error": "internal error; see the kiosk log"})
+
+    def _page(self, path: str) -> None:
+        kiosk = self.status_server.kiosk
+        if path == "/healthz":
+            ok, problems = health(kiosk)
+            text = "ok\n" if ok else "unhealthy: " + "; ".join(problems) + "\n"
+            self._send(200 if ok else 503, text.encode(), "text/plain; charset=utf-8")
+        elif path == "/status":
+            self._json(200, status_snapshot(kiosk))
+        elif path == "/metrics":
+            self._send(200, self.status_server.metrics.render(kiosk), CONTENT_TYPE)
+        else:
+            self._json(404, {"error": "not found; try /healthz, /status or /metrics"})
+
+    do_HEAD = do_GET
+
+    def do_POST(self) -> None:
+        self._json(405, {"error": "read-only endpoint"})
+
+    do_PUT = do_DELETE = do_PATCH = do_POST
+
+
 def _make_handler(server: StatusServer, token: str) -> type[BaseHTTPRequestHandler]:
     expected = f"Bearer {token}".encode() if token else b""
-
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "kiosk-status"
-        sys_version = ""
-        timeout = 10
-
-        def log_message(self, format: str, *args: Any) -> None:
-            log.debug("status request: " + format, *args)
-
-        def _send(self, code: int, body: bytes, content_type: str,
-                  headers: dict[str, str] | None = None) -> None:
-            self.send_response(code)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-
-        def _json(self, code: int, payload: object) -> None:
-            self._send(code, json.dumps(payload, default=str).encode(), "application/json")
-
-        def _authorised(self) -> bool:
-            if not expected:
-                return True
-            given = (self.headers.get("Authorization") or "").encode()
-            return hmac.compare_digest(given, expected)
-
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            if not self._authorised():
-                self._json(401, {"error": "bearer token required"})
-                return
-            kiosk = server.kiosk
-            try:
-                if path == "/healthz":
-                    ok, problems = health(kiosk)
-                    self._send(200 if ok else 503,
-                               ("ok\n" if ok else "unhealthy: " + "; ".join(problems) + "\n")
-                               .encode(), "text/plain; charset=utf-8")
-                elif path == "/status":
-                    self._json(200, status_snapshot(kiosk))
-                elif path == "/metrics":
-                    self._send(200, server.metrics.render(kiosk), CONTENT_TYPE)
-                else:
-                    self._json(404, {"error": "not found; try /healthz, /status or /metrics"})
-            except Exception:  # a status page must never take the kiosk down
-                log.exception("status request failed")
-                with contextlib.suppress(OSError):
-                    self._json(500, {"error": "internal error; see the kiosk log"})
-
-        do_HEAD = do_GET
-
-        def do_POST(self) -> None:
-            self._json(405, {"error": "read-only endpoint"})
-
-        do_PUT = do_DELETE = do_PATCH = do_POST
-
-    return Handler
+    return type("StatusHandler", (_StatusHandler,),
+                {"status_server": server, "expected": expected})
 
 
 def start_status_server(kiosk: Kiosk, settings: Settings | None = None, *,

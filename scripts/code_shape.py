@@ -8,7 +8,8 @@ What it counts, and why each matters to a newcomer changing the code:
   place a new capability must also be plugged into.
 - `any_kiosk_settings_params`: parameters named kiosk/settings/app typed `Any`, i.e. seams that
   the type checker cannot see through.
-- `package_rings`: pairs of top-level packages (kiosk, drivers, central) importing each other.
+- `package_rings`: pairs of top-level packages (kiosk, drivers, central, domain) importing each
+  other.
 - `long_functions`: functions over 60 lines (tables declared as data are not functions).
 """
 
@@ -20,7 +21,7 @@ import re
 import sys
 from pathlib import Path
 
-PACKAGES = ("kiosk", "drivers", "central")
+PACKAGES = ("kiosk", "drivers", "central", "domain")
 ROOT_FILE = "kiosk/app.py"
 LIMIT = 60
 # hand wiring: opening the device bundle and plugging it into a core, or pumping one queue

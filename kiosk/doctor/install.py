@@ -47,46 +47,67 @@ def _user(name: str) -> pwd.struct_passwd | None:
 
 def check_install(config_path: str, layout: InstallLayout | None = None,
                   dpkg: Callable[[str], bool] | None = None) -> list[Row]:
+    """The guide's install, step by step: board, user and groups, unit and rules, config,
+    data directory, packages, boot settings."""
     lay = layout or InstallLayout()
-    rows: list[Row] = []
-    section = f"see {GUIDE}"
+    user = _user(lay.user)
+    rows = [_board_row(lay), *_user_rows(lay, user), *_file_rows(lay)]
+    rows.append(_config_readable_row(lay.path(config_path) if lay.root != Path("/")
+                                     else Path(config_path), user))
+    rows.append(_data_dir_row(lay, user))
+    have = dpkg or _dpkg_installed
+    missing_pkgs = [p for p in lay.packages if not have(p)]
+    rows.append(Row("Debian packages", Level.FAIL if missing_pkgs else Level.OK,
+                    f"missing: {', '.join(missing_pkgs)}" if missing_pkgs else "all present",
+                    f"sudo apt install {' '.join(missing_pkgs)}" if missing_pkgs else ""))
+    rows += _boot_rows(lay)
+    return rows
+
+
+def _board_row(lay: InstallLayout) -> Row:
     model_file = lay.path("/proc/device-tree/model")
     model = model_file.read_text(errors="replace").strip("\0\n ") if model_file.exists() else ""
     if "Raspberry Pi" in model:
-        rows.append(Row("board", Level.OK, model))
-    else:
-        rows.append(Row("board", Level.WARN, "not a Raspberry Pi: hardware checks below will "
-                        "show what is missing here", "run kiosk doctor --install on the Pi"))
-    user = _user(lay.user)
+        return Row("board", Level.OK, model)
+    return Row("board", Level.WARN, "not a Raspberry Pi: hardware checks below will show what "
+               "is missing here", "run kiosk doctor --install on the Pi")
+
+
+def _user_rows(lay: InstallLayout, user: pwd.struct_passwd | None) -> list[Row]:
     if user is None:
-        rows.append(Row("user", Level.FAIL, f"no user {lay.user!r}",
-                        f"sudo adduser --system --group --home /var/lib/kiosk {lay.user} "
-                        f"({section}, step 2)"))
+        return [Row("user", Level.FAIL, f"no user {lay.user!r}",
+                    f"sudo adduser --system --group --home /var/lib/kiosk {lay.user} "
+                    f"(see {GUIDE}, step 2)")]
+    rows = [Row("user", Level.OK, f"{lay.user} (uid {user.pw_uid})")]
+    member_of = {g.gr_name for g in grp.getgrall() if lay.user in g.gr_mem}
+    with contextlib.suppress(KeyError):
+        member_of.add(grp.getgrgid(user.pw_gid).gr_name)
+    missing = [g for g in lay.groups if g not in member_of]
+    absent = [g for g in missing if not _group_exists(g)]
+    if missing:
+        rows.append(Row("groups", Level.FAIL, f"{lay.user} is not in: {', '.join(missing)}"
+                        + (f" (no such group: {', '.join(absent)})" if absent else ""),
+                        f"sudo usermod -aG {','.join(missing)} {lay.user}"))
     else:
-        rows.append(Row("user", Level.OK, f"{lay.user} (uid {user.pw_uid})"))
-        member_of = {g.gr_name for g in grp.getgrall() if lay.user in g.gr_mem}
-        with contextlib.suppress(KeyError):
-            member_of.add(grp.getgrgid(user.pw_gid).gr_name)
-        missing = [g for g in lay.groups if g not in member_of]
-        absent = [g for g in missing if not _group_exists(g)]
-        if missing:
-            rows.append(Row("groups", Level.FAIL, f"{lay.user} is not in: {', '.join(missing)}"
-                            + (f" (no such group: {', '.join(absent)})" if absent else ""),
-                            f"sudo usermod -aG {','.join(missing)} {lay.user}"))
-        else:
-            rows.append(Row("groups", Level.OK, ", ".join(lay.groups)))
-    for unit in ("kiosk.service",):
-        installed = lay.path(f"/etc/systemd/system/{unit}")
-        enabled = lay.path(f"/etc/systemd/system/multi-user.target.wants/{unit}")
-        if not installed.exists():
-            rows.append(Row(unit, Level.FAIL, f"not installed in {installed.parent}",
-                            f"sudo cp systemd/{unit} /etc/systemd/system/ && sudo systemctl "
-                            "daemon-reload"))
-        elif not enabled.exists():
-            rows.append(Row(unit, Level.FAIL, "installed but not enabled",
-                            f"sudo systemctl enable {unit}"))
-        else:
-            rows.append(Row(unit, Level.OK, "installed and enabled"))
+        rows.append(Row("groups", Level.OK, ", ".join(lay.groups)))
+    return rows
+
+
+def _file_rows(lay: InstallLayout) -> list[Row]:
+    """The unit, enabled, and the udev and polkit rules in place."""
+    rows = []
+    unit = "kiosk.service"
+    installed = lay.path(f"/etc/systemd/system/{unit}")
+    enabled = lay.path(f"/etc/systemd/system/multi-user.target.wants/{unit}")
+    if not installed.exists():
+        rows.append(Row(unit, Level.FAIL, f"not installed in {installed.parent}",
+                        f"sudo cp systemd/{unit} /etc/systemd/system/ && sudo systemctl "
+                        "daemon-reload"))
+    elif not enabled.exists():
+        rows.append(Row(unit, Level.FAIL, "installed but not enabled",
+                        f"sudo systemctl enable {unit}"))
+    else:
+        rows.append(Row(unit, Level.OK, "installed and enabled"))
     for name, where, advice in (
         ("udev rules", "/etc/udev/rules.d/70-kiosk-devices.rules",
          "sudo cp systemd/70-kiosk-devices.rules /etc/udev/rules.d/ && sudo udevadm control "
@@ -98,24 +119,18 @@ def check_install(config_path: str, layout: InstallLayout | None = None,
         rows.append(Row(name, Level.OK if present else Level.FAIL,
                         f"{where} {'present' if present else 'missing'}",
                         "" if present else advice))
-    rows.append(_config_readable_row(lay.path(config_path) if lay.root != Path("/")
-                                     else Path(config_path), user))
+    return rows
+
+
+def _data_dir_row(lay: InstallLayout, user: pwd.struct_passwd | None) -> Row:
     data_dir = lay.path("/var/lib/kiosk")
     if not data_dir.is_dir():
-        rows.append(Row("data dir", Level.FAIL, f"{data_dir} missing",
-                        "it is created by the unit (StateDirectory=kiosk) on first start"))
-    elif user is not None and data_dir.stat().st_uid != user.pw_uid:
-        rows.append(Row("data dir", Level.FAIL, f"{data_dir} is not owned by {lay.user}",
-                        f"sudo chown -R {lay.user}:{lay.user} {data_dir}"))
-    else:
-        rows.append(Row("data dir", Level.OK, f"{data_dir} present"))
-    have = dpkg or _dpkg_installed
-    missing_pkgs = [p for p in lay.packages if not have(p)]
-    rows.append(Row("Debian packages", Level.FAIL if missing_pkgs else Level.OK,
-                    f"missing: {', '.join(missing_pkgs)}" if missing_pkgs else "all present",
-                    f"sudo apt install {' '.join(missing_pkgs)}" if missing_pkgs else ""))
-    rows += _boot_rows(lay)
-    return rows
+        return Row("data dir", Level.FAIL, f"{data_dir} missing",
+                   "it is created by the unit (StateDirectory=kiosk) on first start")
+    if user is not None and data_dir.stat().st_uid != user.pw_uid:
+        return Row("data dir", Level.FAIL, f"{data_dir} is not owned by {lay.user}",
+                   f"sudo chown -R {lay.user}:{lay.user} {data_dir}")
+    return Row("data dir", Level.OK, f"{data_dir} present")
 
 
 def _group_exists(name: str) -> bool:

@@ -100,79 +100,91 @@ def play(context: UiContext, steps: Sequence[Step], output: Path, *,
 
 
 def demo_steps(kiosk: Kiosk, proxy: FaultProxy) -> list[Step]:
-    """A visit of the demo library (central.seed ids): borrow, refusal, offline, languages,
-    receipt, a return to the hold shelf, and renewals from the account screen. Cards, books
-    and the network go through the simulated devices, as a patron's hands would."""
-    from domain.demo_library import AVAILABLE_ITEMS, HELD_ITEMS, SEED_PATRONS, WAITED_FOR_ITEM
-    from kiosk.demo_devices import DemoHands
+    """A visit of the demo library (domain.demo_library ids): borrow, refusal, offline,
+    languages, receipt, a return to the hold shelf, and renewals from the account screen.
+    Cards, books and the network go through the simulated devices, as a patron's hands would."""
+    from domain.demo_library import HELD_ITEMS, WAITED_FOR_ITEM
 
-    hands = DemoHands.at(kiosk, proxy)
-    patron = next(p for p in SEED_PATRONS if p.patron_id == "P0015")
-    lotte = next(p for p in SEED_PATRONS if p.patron_id == "P0008")
-    items = list(AVAILABLE_ITEMS[120:124])
+    v = _DemoVisit(kiosk, proxy)
+    return [
+        Step("idle", "The kiosk waits: library, how to start, opening hours.", lambda d: None),
+        Step("home", f"{v.first_name(v.patron)} scans the library card.",
+             v.by_hand(lambda: v.hands.scan(v.patron.barcode))),
+        Step("borrow", "Taps Borrow.", lambda d: d.tap("mode-borrow")),
+        Step("borrow-items", "Places three books on the pad, one after the other.",
+             v.place_three),
+        Step("refused", "Scans a book reserved for someone else.",
+             v.by_hand(lambda: v.hands.scan(HELD_ITEMS[0]))),
+        Step("offline", "The network is cut; one more book is borrowed offline.", v.offline_scan),
+        Step("online", "The network returns; the banner goes away.", v.online),
+        Step("french", "Switches the screen to French.", lambda d: d.tap("lang-fr")),
+        Step("done", "Taps Done (a receipt is offered if the kiosk has a printer).",
+             lambda d: d.tap("done")),
+        Step("goodbye", "Asks for a printed receipt.", v.goodbye),
+        Step("idle-again", "The session ends; the screen is back in Dutch.",
+             lambda d: d.wait_for_screen("idle")),
+        Step("return", "Someone returns a book that another reader waits for.",
+             v.by_hand(lambda: v.hands.place([WAITED_FOR_ITEM]))),
+        Step("return-done", "Taps Done, no receipt.", v.return_done),
+        Step("account", f"{v.first_name(v.lotte)} checks her account.", v.account),
+        Step("renew-all", "Taps Renew all: both renewals are refused, with the reason.",
+             lambda d: d.tap("renew-all")),
+    ]
 
+
+class _DemoVisit:
+    """The tour's patrons, books and hands, and its steps that take more than one act."""
+
+    def __init__(self, kiosk: Kiosk, proxy: FaultProxy) -> None:
+        from domain.demo_library import AVAILABLE_ITEMS, SEED_PATRONS
+        from kiosk.demo_devices import DemoHands
+
+        self.kiosk = kiosk
+        self.hands = DemoHands.at(kiosk, proxy)
+        self.patron = next(p for p in SEED_PATRONS if p.patron_id == "P0015")
+        self.lotte = next(p for p in SEED_PATRONS if p.patron_id == "P0008")
+        self.items = list(AVAILABLE_ITEMS[120:124])
+
+    @staticmethod
+    def first_name(patron: Any) -> str:
+        return str(patron.name.split()[0])
+
+    @staticmethod
     def by_hand(act: Callable[[], None]) -> Callable[[TourDriver], None]:
         def do(d: TourDriver) -> None:
             act()
             d.settle()
         return do
 
-    def offline_scan(d: TourDriver) -> None:
-        hands.network(False)
-        by_hand(lambda: hands.scan(items[3]))(d)
+    def offline_scan(self, d: TourDriver) -> None:
+        self.hands.network(False)
+        self.by_hand(lambda: self.hands.scan(self.items[3]))(d)
 
-    def online(d: TourDriver) -> None:
-        hands.network(True)
-        kiosk.sync.wake(now=True)
+    def online(self, d: TourDriver) -> None:
+        self.hands.network(True)
+        self.kiosk.sync.wake(now=True)
         from kiosk.ui import probe
 
         probe.pump_until(lambda: not d.app.view.offline, 15.0)
 
-    def goodbye(d: TourDriver) -> None:
+    def goodbye(self, d: TourDriver) -> None:
         if d.app.sm.current == "receipt":  # only offered when the kiosk has a printer
             d.tap("receipt-print")
 
-    def to_idle(d: TourDriver) -> None:
-        d.wait_for_screen("idle")
-
-    def place_three(d: TourDriver) -> None:
+    def place_three(self, d: TourDriver) -> None:
         for k in (1, 2, 3):
-            by_hand(functools.partial(hands.place, items[:k]))(d)
+            self.by_hand(functools.partial(self.hands.place, self.items[:k]))(d)
 
-    def return_done(d: TourDriver) -> None:
-        by_hand(lambda: hands.place(()))(d)  # the books leave the pad
+    def return_done(self, d: TourDriver) -> None:
+        self.by_hand(lambda: self.hands.place(()))(d)  # the books leave the pad
         d.tap("done")
         if d.app.sm.current == "receipt":
             d.tap("receipt-none")
         d.wait_for_screen("idle")
 
-    def account(d: TourDriver) -> None:
-        by_hand(lambda: hands.scan(lotte.barcode))(d)
+    def account(self, d: TourDriver) -> None:
+        self.by_hand(lambda: self.hands.scan(self.lotte.barcode))(d)
         d.tap("mode-account")
-
-    return [
-        Step("idle", "The kiosk waits: library, how to start, opening hours.", lambda d: None),
-        Step("home", f"{patron.name.split()[0]} scans the library card.",
-             by_hand(lambda: hands.scan(patron.barcode))),
-        Step("borrow", "Taps Borrow.", lambda d: d.tap("mode-borrow")),
-        Step("borrow-items", "Places three books on the pad, one after the other.",
-             place_three),
-        Step("refused", "Scans a book reserved for someone else.",
-             by_hand(lambda: hands.scan(HELD_ITEMS[0]))),
-        Step("offline", "The network is cut; one more book is borrowed offline.", offline_scan),
-        Step("online", "The network returns; the banner goes away.", online),
-        Step("french", "Switches the screen to French.", lambda d: d.tap("lang-fr")),
-        Step("done", "Taps Done (a receipt is offered if the kiosk has a printer).",
-             lambda d: d.tap("done")),
-        Step("goodbye", "Asks for a printed receipt.", goodbye),
-        Step("idle-again", "The session ends; the screen is back in Dutch.", to_idle),
-        Step("return", "Someone returns a book that another reader waits for.",
-             by_hand(lambda: hands.place([WAITED_FOR_ITEM]))),
-        Step("return-done", "Taps Done, no receipt.", return_done),
-        Step("account", f"{lotte.name.split()[0]} checks her account.", account),
-        Step("renew-all", "Taps Renew all: both renewals are refused, with the reason.",
-             lambda d: d.tap("renew-all")),
-    ]
 
 
 def run_screen_tour(kiosk: Kiosk, proxy: FaultProxy, output: Path,
