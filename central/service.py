@@ -449,15 +449,7 @@ class CirculationService:
             if decision.action is r.Action.RETURN:  # not when it goes straight out again
                 hold_shelf, bin_ = self._route_return(conn, item, holds, rules)
         if decision.action in (r.Action.LEND, r.Action.RETURN_THEN_LEND):
-            if patron is None:
-                raise RuntimeError("rules chose to lend without a patron")
-            due = r.due_date(start, rules)
-            conn.execute(
-                "INSERT INTO loans(item_id, patron_id, loaned_at, due, renewals, tx_id) "
-                "VALUES (?, ?, ?, ?, 0, ?)",
-                (item_id, patron.patron_id, iso(moment), due.isoformat(), tx.tx_id))
-            conn.execute("DELETE FROM holds WHERE item_id = ? AND patron_id = ?",
-                         (item_id, patron.patron_id))
+            due = _lend(conn, tx, patron, moment, r.due_date(start, rules))
             events.append("checkout")
             hold_shelf, bin_ = False, ""
         if decision.action is r.Action.RENEW:
@@ -564,6 +556,20 @@ class CirculationService:
         conn.execute("UPDATE conflicts SET resolved_at = ?, resolved_by = ? "
                      "WHERE kiosk_id = ? AND tx_id = ? AND resolved_at IS NULL",
                      (iso(self.clock()), f"void {void_id}", kiosk_id, ref_id))
+
+
+def _lend(conn: sqlite3.Connection, tx: TxIn, patron: r.PatronRow | None, moment: datetime,
+          due: date) -> date:
+    """Record the loan (and end the patron's own hold on the item); returns the due date."""
+    if patron is None:
+        raise RuntimeError("rules chose to lend without a patron")
+    conn.execute(
+        "INSERT INTO loans(item_id, patron_id, loaned_at, due, renewals, tx_id) "
+        "VALUES (?, ?, ?, ?, 0, ?)",
+        (tx.item_id or "", patron.patron_id, iso(moment), due.isoformat(), tx.tx_id))
+    conn.execute("DELETE FROM holds WHERE item_id = ? AND patron_id = ?",
+                 (tx.item_id or "", patron.patron_id))
+    return due
 
 
 def _json_object(raw: str | None) -> dict[str, Any]:

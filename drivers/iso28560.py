@@ -54,7 +54,7 @@ Every malformed input raises TagDataError; nothing else escapes the decoders.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from drivers.rfid_errors import TagDataError
@@ -202,12 +202,21 @@ def decode_danish(memory: bytes) -> TagContent:
     raw = bytes(memory[:DANISH_LENGTH])
     if not any(raw):
         raise TagDataError("blank tag")
+    refused: TagDataError | None = None
     for data, is_reversed in ((raw, False), (reverse_blocks(raw), True)):
         expected = _danish_crc(data)
         stored_le = data[_CRC_AT] | data[_CRC_AT + 1] << 8
         stored_be = data[_CRC_AT] << 8 | data[_CRC_AT + 1]
-        if expected in (stored_le, stored_be):
+        if expected not in (stored_le, stored_be):
+            continue
+        # a 16-bit CRC can also match in the wrong block order (about one tag in 30,000):
+        # then that order's record does not parse, and the other one is the tag's
+        try:
             return _parse_danish(data, reversed_blocks=is_reversed)
+        except TagDataError as exc:
+            refused = refused or exc
+    if refused is not None:
+        raise refused
     raise TagDataError("ISO 28560-3 CRC mismatch (tried both block orders)")
 
 
@@ -356,70 +365,89 @@ def _pack_bits(codes: list[int], width: int, pad_bit: int) -> bytes:
     return value.to_bytes((count + pad) // 8, "big")
 
 
-def _decode_compacted(compaction: int, data: bytes, oid: int) -> str:
-    if compaction == 0:
-        if oid == 3:
-            return decode_isil(data)
-        return data.decode("latin-1")
-    if compaction == 1:
-        return str(int.from_bytes(data, "big")) if data else ""
-    if compaction == 2:
-        digits = []
-        for nibble in _unpack_bits(data, 4):
-            if nibble == 0xF:
-                break
-            if nibble > 9:
-                raise TagDataError("numeric compaction holds a non-digit")
-            digits.append(str(nibble))
-        return "".join(digits)
-    if compaction == 3:
-        return "".join(chr(0x40 + c) for c in _unpack_bits(data, 5) if c)
-    if compaction == 4:
-        return "".join(chr(c if c >= 32 else c + 0x40) for c in _unpack_bits(data, 6)
-                       ).rstrip(" ")
-    if compaction == 5:
-        return "".join(chr(c) for c in _unpack_bits(data, 7) if c)
-    if compaction == 6:
-        return data.decode("latin-1")
+def _digits(data: bytes) -> str:
+    digits = []
+    for nibble in _unpack_bits(data, 4):
+        if nibble == 0xF:
+            break
+        if nibble > 9:
+            raise TagDataError("numeric compaction holds a non-digit")
+        digits.append(str(nibble))
+    return "".join(digits)
+
+
+def _utf8(data: bytes) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise TagDataError("UTF-8 data set is not valid UTF-8") from exc
 
 
+# ISO/IEC 15962 compaction schemes, decoding (0, application-defined, is read in place)
+_DECODERS: dict[int, Callable[[bytes], str]] = {
+    1: lambda d: str(int.from_bytes(d, "big")) if d else "",
+    2: _digits,
+    3: lambda d: "".join(chr(0x40 + c) for c in _unpack_bits(d, 5) if c),
+    4: lambda d: "".join(chr(c if c >= 32 else c + 0x40) for c in _unpack_bits(d, 6)).rstrip(" "),
+    5: lambda d: "".join(chr(c) for c in _unpack_bits(d, 7) if c),
+    6: lambda d: d.decode("latin-1"),
+}
+
+
+def _decode_compacted(compaction: int, data: bytes, oid: int) -> str:
+    if compaction == 0:
+        return decode_isil(data) if oid == 3 else data.decode("latin-1")
+    return _DECODERS.get(compaction, _utf8)(data)
+
+
+def _integer(value: str) -> bytes:
+    number = int(value)
+    if str(number) != value or number < 0:
+        raise TagDataError("integer compaction needs digits without leading zeros")
+    return number.to_bytes(max(1, (number.bit_length() + 7) // 8), "big")
+
+
+def _numeric(value: str) -> bytes:
+    if not value.isdigit() or not value.isascii():
+        raise TagDataError("numeric compaction needs digits")
+    return _pack_bits([int(d) for d in value], 4, pad_bit=1)
+
+
+def _packed(low: int, high: int, bits: int, what: str) -> Callable[[str], bytes]:
+    """Compaction into `bits`-bit codes of the characters from `low` to `high`."""
+    mask = (1 << bits) - 1
+
+    def pack(value: str) -> bytes:
+        if any(not low <= ord(c) <= high for c in value):
+            raise TagDataError(f"{bits}-bit compaction takes {what}")
+        return _pack_bits([ord(c) & mask for c in value], bits, pad_bit=0)
+
+    return pack
+
+
+# ISO/IEC 15962 compaction schemes, encoding (1..7)
+_ENCODERS: dict[int, Callable[[str], bytes]] = {
+    1: _integer,
+    2: _numeric,
+    3: _packed(0x41, 0x5F, 5, "A-Z and [\\]^_"),
+    4: _packed(0x20, 0x5F, 6, "space to '_'"),
+    5: _packed(0x01, 0x7F, 7, "ASCII"),
+    6: lambda v: v.encode("latin-1"),
+    7: lambda v: v.encode("utf-8"),
+}
+
+
 def compact(value: str, compaction: int) -> bytes:
     """Compact `value` with ISO/IEC 15962 compaction `compaction` (1..7)."""
+    encode = _ENCODERS.get(compaction)
+    if encode is None:
+        raise TagDataError(f"unknown compaction {compaction}")
     try:
-        if compaction == 1:
-            number = int(value)
-            if str(number) != value or number < 0:
-                raise TagDataError("integer compaction needs digits without leading zeros")
-            return number.to_bytes(max(1, (number.bit_length() + 7) // 8), "big")
-        if compaction == 2:
-            if not value.isdigit() or not value.isascii():
-                raise TagDataError("numeric compaction needs digits")
-            return _pack_bits([int(d) for d in value], 4, pad_bit=1)
-        if compaction == 3:
-            if any(not 0x41 <= ord(c) <= 0x5F for c in value):
-                raise TagDataError("5-bit compaction takes A-Z and [\\]^_")
-            return _pack_bits([ord(c) - 0x40 for c in value], 5, pad_bit=0)
-        if compaction == 4:
-            if any(not 0x20 <= ord(c) <= 0x5F for c in value):
-                raise TagDataError("6-bit compaction takes space to '_'")
-            return _pack_bits([ord(c) & 0x3F for c in value], 6, pad_bit=0)
-        if compaction == 5:
-            if any(not 0x01 <= ord(c) <= 0x7F for c in value):
-                raise TagDataError("7-bit compaction takes ASCII")
-            return _pack_bits([ord(c) for c in value], 7, pad_bit=0)
-        if compaction == 6:
-            return value.encode("latin-1")
-        if compaction == 7:
-            return value.encode("utf-8")
+        return encode(value)
+    except TagDataError:
+        raise
     except (ValueError, UnicodeEncodeError) as exc:
-        if isinstance(exc, TagDataError):
-            raise
         raise TagDataError(f"cannot compact {len(value)} characters") from exc
-    raise TagDataError(f"unknown compaction {compaction}")
 
 
 def decode_part2(memory: bytes) -> TagContent:

@@ -296,20 +296,7 @@ class SimRfidReader:
 
     def _iso(self, sub: int, body: bytes) -> bytes:
         if sub == ISO_INVENTORY:
-            if not body:
-                return self._reply(CMD_ISO, ST_LENGTH_ERROR)
-            if not body[0] & MODE_MORE:
-                self._faults.pending_inventory = list(self._tags.values())
-            batch = self._faults.pending_inventory[: self.max_tags_per_reply]
-            rest = self._faults.pending_inventory[self.max_tags_per_reply :]
-            self._faults.pending_inventory = rest
-            if not batch:
-                return self._reply(CMD_ISO, ST_NO_TRANSPONDER)
-            records = b"".join(
-                bytes([0x03, tag.dsfid]) + bytes.fromhex(tag.uid) for tag in batch
-            )
-            status = ST_MORE_DATA if rest else ST_OK
-            return self._reply(CMD_ISO, status, bytes([len(batch)]) + records)
+            return self._inventory(body)
         addressed = self._addressed(body)
         if addressed is None:
             return self._reply(CMD_ISO, ST_LENGTH_ERROR)
@@ -324,22 +311,9 @@ class SimRfidReader:
             )
             return self._reply(CMD_ISO, ST_OK, info)
         if sub == ISO_READ_BLOCKS and len(args) == 2:
-            first, count = args
-            if count == 0 or first + count > blocks:
-                return self._reply(CMD_ISO, ST_ADDRESS_ERROR)
-            out = bytearray([count, size])
-            for n in range(first, first + count):
-                out += b"\x00" + bytes(tag.memory[n * size : (n + 1) * size][::-1])
-            return self._reply(CMD_ISO, ST_OK, bytes(out))
+            return self._read_blocks(tag, *args)
         if sub == ISO_WRITE_BLOCKS and len(args) >= 3:
-            first, count, db_size = args[:3]
-            payload = args[3:]
-            if db_size != size or len(payload) != count * size or first + count > blocks:
-                return self._reply(CMD_ISO, ST_ADDRESS_ERROR)
-            for i in range(count):
-                block = payload[i * size : (i + 1) * size][::-1]
-                tag.memory[(first + i) * size : (first + i + 1) * size] = block
-            return self._reply(CMD_ISO, ST_OK)
+            return self._write_blocks(tag, args)
         if sub == ISO_WRITE_AFI and len(args) == 1:
             failure = self._write_fails()
             if failure == "error":
@@ -348,6 +322,41 @@ class SimRfidReader:
                 tag.afi = args[0]
             return self._reply(CMD_ISO, ST_OK)
         return self._reply(CMD_ISO, ST_UNKNOWN_COMMAND)
+
+    def _inventory(self, body: bytes) -> bytes:
+        if not body:
+            return self._reply(CMD_ISO, ST_LENGTH_ERROR)
+        if not body[0] & MODE_MORE:
+            self._faults.pending_inventory = list(self._tags.values())
+        batch = self._faults.pending_inventory[: self.max_tags_per_reply]
+        rest = self._faults.pending_inventory[self.max_tags_per_reply :]
+        self._faults.pending_inventory = rest
+        if not batch:
+            return self._reply(CMD_ISO, ST_NO_TRANSPONDER)
+        records = b"".join(bytes([0x03, tag.dsfid]) + bytes.fromhex(tag.uid) for tag in batch)
+        status = ST_MORE_DATA if rest else ST_OK
+        return self._reply(CMD_ISO, status, bytes([len(batch)]) + records)
+
+    def _read_blocks(self, tag: SimTag, first: int, count: int) -> bytes:
+        size = tag.block_size
+        if count == 0 or first + count > len(tag.memory) // size:
+            return self._reply(CMD_ISO, ST_ADDRESS_ERROR)
+        out = bytearray([count, size])
+        for n in range(first, first + count):
+            out += b"\x00" + bytes(tag.memory[n * size : (n + 1) * size][::-1])
+        return self._reply(CMD_ISO, ST_OK, bytes(out))
+
+    def _write_blocks(self, tag: SimTag, args: bytes) -> bytes:
+        size = tag.block_size
+        first, count, db_size = args[:3]
+        payload = args[3:]
+        if db_size != size or len(payload) != count * size or first + count > len(
+                tag.memory) // size:
+            return self._reply(CMD_ISO, ST_ADDRESS_ERROR)
+        for i in range(count):
+            block = payload[i * size : (i + 1) * size][::-1]
+            tag.memory[(first + i) * size : (first + i + 1) * size] = block
+        return self._reply(CMD_ISO, ST_OK)
 
     def _nxp(self, sub: int, body: bytes) -> bytes:
         addressed = self._addressed(body)

@@ -367,35 +367,47 @@ class TechnicianConsole:
 
     def _tab_lines(self) -> list[Line]:
         results = dict(self.results)
+        return {
+            "devices": self._devices_lines, "network": self._network_tab,
+            "queue": self._queue_tab, "log": self._log_tab, "restart": self._restart_tab,
+        }[self.tab](results)
+
+    def _devices_lines(self, results: dict[str, CheckResult]) -> list[Line]:
         out: list[Line] = []
-        if self.tab == "devices":
-            for name, ok, kind in self.devices_text():
-                status = (self.tr("OK") if ok else self.tr("DOWN")).ljust(4)
-                out.append((f"{status}  {name} ({kind})", "ok" if ok else "bad"))
-            if not out:
-                out.append((self.tr("No devices configured."), "plain"))
-            for key, title in RESULT_TITLES.items():
-                if key in results:
-                    r = results[key]
-                    out.append((self.tr("{device}: {result}").format(
-                        device=self.tr(title), result=r.text(self.language)), _tone(r)))
-        elif self.tab == "network":
-            out += [(line, "plain") for line in self.network_lines()]
-            if "network" in results:
-                out.append((results["network"].text(self.language), _tone(results["network"])))
-        elif self.tab == "queue":
-            out += [(line, "plain") for line in self.queue_lines()]
-            if "sync" in results:
-                out.append((results["sync"].text(self.language), "ok"))
-        elif self.tab == "log":
-            out += [(line, "plain") for line in self.log_lines()] or [
-                (self.tr("(no log lines yet)"), "plain")]
-        elif self.tab == "restart":
-            out.append((self.tr("Restarting closes the kiosk application; it starts again by "
-                                "itself within seconds. Transactions in the queue are kept."),
-                        "plain"))
-            if self.confirming_restart:
-                out.append((self.tr("Press the button again to restart now."), "bad"))
+        for name, ok, kind in self.devices_text():
+            status = (self.tr("OK") if ok else self.tr("DOWN")).ljust(4)
+            out.append((f"{status}  {name} ({kind})", "ok" if ok else "bad"))
+        if not out:
+            out.append((self.tr("No devices configured."), "plain"))
+        for key, title in RESULT_TITLES.items():
+            if key in results:
+                r = results[key]
+                out.append((self.tr("{device}: {result}").format(
+                    device=self.tr(title), result=r.text(self.language)), _tone(r)))
+        return out
+
+    def _network_tab(self, results: dict[str, CheckResult]) -> list[Line]:
+        out: list[Line] = [(line, "plain") for line in self.network_lines()]
+        if "network" in results:
+            out.append((results["network"].text(self.language), _tone(results["network"])))
+        return out
+
+    def _queue_tab(self, results: dict[str, CheckResult]) -> list[Line]:
+        out: list[Line] = [(line, "plain") for line in self.queue_lines()]
+        if "sync" in results:
+            out.append((results["sync"].text(self.language), "ok"))
+        return out
+
+    def _log_tab(self, _results: dict[str, CheckResult]) -> list[Line]:
+        return [(line, "plain") for line in self.log_lines()] or [
+            (self.tr("(no log lines yet)"), "plain")]
+
+    def _restart_tab(self, _results: dict[str, CheckResult]) -> list[Line]:
+        out: list[Line] = [(self.tr("Restarting closes the kiosk application; it starts again "
+                                    "by itself within seconds. Transactions in the queue are "
+                                    "kept."), "plain")]
+        if self.confirming_restart:
+            out.append((self.tr("Press the button again to restart now."), "bad"))
         return out
 
     def devices_text(self) -> list[tuple[str, bool, str]]:

@@ -35,6 +35,22 @@ _ESC_ONE_ARG = set(b"!EaMd-{GJt")
 _GS_ONE_ARG = set(b"!bB")
 
 
+def _command(data: bytes, i: int, codepage: str) -> tuple[int, str]:
+    """The ESC or GS sequence at `i`: how many bytes it takes, and the code page after it."""
+    command = data[i + 1]
+    if data[i] == 0x1B:
+        if command == ord("@"):
+            return 2, "cp437"
+        if command not in _ESC_ONE_ARG:
+            raise AssertionError(f"unknown ESC {command:#x} at {i}")
+        return 3, _CODEPAGES[data[i + 2]] if command == ord("t") else codepage
+    if command == ord("V"):
+        return (3 if data[i + 2] in (0, 1, 48, 49) else 4), codepage
+    if command in _GS_ONE_ARG:
+        return 3, codepage
+    raise AssertionError(f"unknown GS {command:#x} at {i}")
+
+
 def escpos_text(data: bytes) -> str:
     """Strip ESC/GS/DLE command sequences and decode the text in its code page."""
     out: list[str] = []
@@ -42,25 +58,9 @@ def escpos_text(data: bytes) -> str:
     i = 0
     while i < len(data):
         byte = data[i]
-        if byte == 0x1B:
-            command = data[i + 1]
-            if command == ord("@"):
-                i += 2
-                codepage = "cp437"
-                continue
-            if command not in _ESC_ONE_ARG:
-                raise AssertionError(f"unknown ESC {command:#x} at {i}")
-            if command == ord("t"):
-                codepage = _CODEPAGES[data[i + 2]]
-            i += 3
-        elif byte == 0x1D:
-            command = data[i + 1]
-            if command == ord("V"):
-                i += 3 if data[i + 2] in (0, 1, 48, 49) else 4
-            elif command in _GS_ONE_ARG:
-                i += 3
-            else:
-                raise AssertionError(f"unknown GS {command:#x} at {i}")
+        if byte in (0x1B, 0x1D):
+            taken, codepage = _command(data, i, codepage)
+            i += taken
         elif byte == 0x10 and data[i + 1 : i + 2] == b"\x04":
             i += 3  # DLE EOT n: a status query
         elif byte == 0x0A:

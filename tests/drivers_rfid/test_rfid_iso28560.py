@@ -274,3 +274,13 @@ def test_part2_round_trip(item: str, isil: str, usage: Usage | None) -> None:
     assert content.item_id == item
     assert content.owner_isil == isil
     assert content.usage is (usage or Usage.LOANABLE)
+
+
+def test_a_crc_that_also_matches_in_the_wrong_block_order_still_reads_the_tag() -> None:
+    """Found by the round trip above: this reversed-block tag's CRC also checks out read in
+    the normal order, where byte 0 is no version byte; the kiosk must read the other order."""
+    memory = encode_danish('EO55XjUW3"(.', "NL-5sPss", usage=Usage.REFERENCE, part=9,
+                           parts=9, reversed_blocks=True)
+    content = decode_danish(memory)
+    assert (content.item_id, content.owner_isil, content.reversed_blocks) == (
+        'EO55XjUW3"(.', "NL-5sPss", True)

@@ -3,6 +3,7 @@ a tiny raw HTTP server that answers whatever bytes a test tells it to."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import threading
@@ -75,33 +76,19 @@ class RawServer:
                 except (OSError, ssl.SSLError):  # the client did not trust us: its business
                     conn.close()
                     continue
-            with conn:
+            with conn, contextlib.suppress(OSError):
                 conn.settimeout(2)
-                request = b""
-                try:
-                    while b"\r\n\r\n" not in request:
-                        chunk = conn.recv(65536)
-                        if not chunk:
-                            break
-                        request += chunk
-                    head, _, body = request.partition(b"\r\n\r\n")
-                    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                                   if line.lower().startswith(b"content-length:")), 0)
-                    while len(body) < length:
-                        chunk = conn.recv(65536)
-                        if not chunk:
-                            break
-                        body += chunk
-                    self.requests.append(head + b"\r\n\r\n" + body)
-                    if self.reply and self.drip_s > 0:
-                        for byte in self.reply:
-                            if self._stop.wait(self.drip_s):
-                                break
-                            conn.sendall(bytes((byte,)))
-                    elif self.reply:
-                        conn.sendall(self.reply)
-                except OSError:
-                    continue
+                self.requests.append(_read_request(conn))
+                self._answer(conn)
+
+    def _answer(self, conn: socket.socket) -> None:
+        if self.reply and self.drip_s > 0:
+            for byte in self.reply:
+                if self._stop.wait(self.drip_s):
+                    break
+                conn.sendall(bytes((byte,)))
+        elif self.reply:
+            conn.sendall(self.reply)
 
     def close(self) -> None:
         self._stop.set()
@@ -130,3 +117,22 @@ def tls_server(site_certificate: Any) -> Iterator[RawServer]:
     running.respond("503 Service Unavailable", '{"detail": "maintenance"}')
     yield running
     running.close()
+
+
+def _read_request(conn: socket.socket) -> bytes:
+    """One HTTP request, head and body (by its Content-Length)."""
+    request = b""
+    while b"\r\n\r\n" not in request:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        request += chunk
+    head, _, body = request.partition(b"\r\n\r\n")
+    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"content-length:")), 0)
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body

@@ -111,58 +111,62 @@ class FaultAcs:
 
     def _serve(self, conn: socket.socket) -> None:
         buf = bytearray()
-        last = b""
+        self._last = b""
         try:
-            while True:
-                data = conn.recv(4096)
-                if not data:
-                    return
+            while data := conn.recv(4096):
                 buf += data
                 while (end := buf.find(b"\r")) != -1:
                     frame = bytes(buf[: end + 1]).lstrip(b"\n")
                     del buf[: end + 1]
                     self.frames.append(frame)
-                    code = frame[:2].decode("ascii", "replace")
-                    if code == "93":
-                        out: object = encode_reply(LoginResponse(ok="1"), frame)
-                    elif code == "99":
-                        out = encode_reply(ACSStatusResponse(
-                            online_status="Y", checkin_ok="Y", checkout_ok=self.checkout_ok,
-                            acs_renewal_policy="Y", status_update_ok="N", offline_ok="Y",
-                            timeout_period=self.acs_timeout, retries_allowed="002",
-                            date_time_sync=now18(), protocol_version="2.00",
-                            institution_id="MAIN", supported_messages="YYYNYYYYYNYNNNYY"),
-                            frame)
-                    elif code == "97":
-                        out = last
-                    else:
-                        n = self._counts.get(code, 0)
-                        self._counts[code] = n + 1
-                        out = self.script(code, frame, n)
-                    if out is CLOSE:
+                    if not self._answer(conn, frame):
                         return
-                    if out is STALL:
-                        continue
-                    remember = None
-                    if isinstance(out, tuple):  # (send now, resend on 97)
-                        out, remember = out
-                    if not isinstance(out, bytes):
-                        raise TypeError(f"script returned {out!r}")
-                    if out.endswith(b"\r") and self.terminator != b"\r":
-                        out = out[:-1] + self.terminator
-                    if remember is CLOSE:  # send, then drop the connection
-                        conn.sendall(out)
-                        return
-                    if remember is DRIP:
-                        for byte in out:
-                            if self._stop.wait(DRIP_S):
-                                return
-                            conn.sendall(bytes((byte,)))
-                        continue
-                    if code != "97":
-                        last = remember if isinstance(remember, bytes) else out
-                    conn.sendall(out)
         except OSError:
             return
         finally:
             conn.close()
+
+    def _reply_to(self, code: str, frame: bytes) -> object:
+        if code == "93":
+            return encode_reply(LoginResponse(ok="1"), frame)
+        if code == "99":
+            return encode_reply(ACSStatusResponse(
+                online_status="Y", checkin_ok="Y", checkout_ok=self.checkout_ok,
+                acs_renewal_policy="Y", status_update_ok="N", offline_ok="Y",
+                timeout_period=self.acs_timeout, retries_allowed="002",
+                date_time_sync=now18(), protocol_version="2.00",
+                institution_id="MAIN", supported_messages="YYYNYYYYYNYNNNYY"), frame)
+        if code == "97":
+            return self._last
+        n = self._counts.get(code, 0)
+        self._counts[code] = n + 1
+        return self.script(code, frame, n)
+
+    def _answer(self, conn: socket.socket, frame: bytes) -> bool:
+        """Answer one frame as scripted; False when the connection must end."""
+        code = frame[:2].decode("ascii", "replace")
+        out = self._reply_to(code, frame)
+        if out is CLOSE:
+            return False
+        if out is STALL:
+            return True
+        remember = None
+        if isinstance(out, tuple):  # (send now, resend on 97)
+            out, remember = out
+        if not isinstance(out, bytes):
+            raise TypeError(f"script returned {out!r}")
+        if out.endswith(b"\r") and self.terminator != b"\r":
+            out = out[:-1] + self.terminator
+        if remember is CLOSE:  # send, then drop the connection
+            conn.sendall(out)
+            return False
+        if remember is DRIP:
+            for byte in out:
+                if self._stop.wait(DRIP_S):
+                    return False
+                conn.sendall(bytes((byte,)))
+            return True
+        if code != "97":
+            self._last = remember if isinstance(remember, bytes) else out
+        conn.sendall(out)
+        return True

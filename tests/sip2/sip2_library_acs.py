@@ -173,44 +173,59 @@ def build_server(lib: Library, *, without: tuple[str, ...] = (),
                                  "login_required": True}
     kwargs.update(server_kwargs)
     server = SIP2Server(**kwargs)  # type: ignore[arg-type]
+    acs = _LibraryAcs(lib)
+    for route, handler in (
+            (LOGIN, acs.login),
+            (PATRON_INFORMATION, acs.patron_info),
+            (PATRON_STATUS, acs.patron_status),
+            (ITEM_INFORMATION, acs.item_info),
+            (CHECKOUT, acs.checkout),
+            (CHECKIN, acs.checkin),
+            (RENEW, acs.renew),
+            (RENEW_ALL, acs.renew_all),
+            (END_PATRON_SESSION, acs.end_session),
+            (FEE_PAID, acs.fee_paid),
+    ):
+        if route.command_id not in without:
+            server.route(route)(handler)
+    return server
 
-    class _Routes:
-        @staticmethod
-        def route(route: Any) -> Any:
-            if route.command_id in without:
-                return lambda fn: fn
-            return server.route(route)
 
-    app = _Routes()
+def _status_flags(p: LibPatron | None) -> str:
+    flags = [" "] * 14
+    if p is not None and p.charge_denied:
+        flags[0] = "Y"
+        flags[10] = "Y"
+    return "".join(flags)
 
-    @app.route(LOGIN)
-    async def login(req: LoginRequest, ctx: object) -> LoginResponse:
-        lib.requests.append(req)
-        lib.logins += 1
+
+class _LibraryAcs:
+    """The library system's answers, over a `Library` (one handler per SIP2 request)."""
+
+    def __init__(self, lib: Library) -> None:
+        self.lib = lib
+
+
+    async def login(self, req: LoginRequest, ctx: object) -> LoginResponse:
+        self.lib.requests.append(req)
+        self.lib.logins += 1
         ok = req.login_user_id == LOGIN_USER and req.login_password == LOGIN_PASSWORD
         return LoginResponse(ok="1" if ok else "0")
 
-    def status_flags(p: LibPatron | None) -> str:
-        flags = [" "] * 14
-        if p is not None and p.charge_denied:
-            flags[0] = "Y"
-            flags[10] = "Y"
-        return "".join(flags)
-
-    @app.route(PATRON_INFORMATION)
-    async def patron_info(req: PatronInformationRequest, ctx: object) -> PatronInformationResponse:
-        lib.requests.append(req)
-        p = lib.patrons.get(req.patron_identifier)
-        loans = lib.loans_of(req.patron_identifier)
-        ready = [iid for iid, it in lib.items.items() if it.hold_for == req.patron_identifier]
-        queued = [iid for iid, it in lib.items.items()
+    async def patron_info(self, req: PatronInformationRequest,
+                          ctx: object) -> PatronInformationResponse:
+        self.lib.requests.append(req)
+        p = self.lib.patrons.get(req.patron_identifier)
+        loans = self.lib.loans_of(req.patron_identifier)
+        ready = [iid for iid, it in self.lib.items.items() if it.hold_for == req.patron_identifier]
+        queued = [iid for iid, it in self.lib.items.items()
                   if it.reserved_by == req.patron_identifier]
-        listed = ready + queued if lib.list_all_holds_in_as else ready
+        listed = ready + queued if self.lib.list_all_holds_in_as else ready
         now = datetime.now()
-        overdue = [iid for iid in loans if (lib.items[iid].due or now) < now]
+        overdue = [iid for iid in loans if (self.lib.items[iid].due or now) < now]
         want = req.summary
         return PatronInformationResponse(
-            patron_status=status_flags(p),
+            patron_status=_status_flags(p),
             language=req.language,
             transaction_date=sip_date(now),
             hold_items_count=f"{len(listed):04d}",
@@ -222,7 +237,7 @@ def build_server(lib: Library, *, without: tuple[str, ...] = (),
             institution_id=req.institution_id,
             patron_identifier=req.patron_identifier,
             personal_name=p.name if p else "",
-            charged_items_limit=f"{lib.loan_limit:04d}",
+            charged_items_limit=f"{self.lib.loan_limit:04d}",
             valid_patron="Y" if p else "N",
             valid_patron_password="Y" if p and req.patron_password == p.pin else "N",
             currency_type="EUR",
@@ -233,22 +248,20 @@ def build_server(lib: Library, *, without: tuple[str, ...] = (),
             screen_message=() if p else ("Invalid patron",),
         )
 
-    @app.route(PATRON_STATUS)
-    async def patron_status(req: PatronStatusRequest, ctx: object) -> PatronStatusResponse:
-        lib.requests.append(req)
-        p = lib.patrons.get(req.patron_identifier)
+    async def patron_status(self, req: PatronStatusRequest, ctx: object) -> PatronStatusResponse:
+        self.lib.requests.append(req)
+        p = self.lib.patrons.get(req.patron_identifier)
         return PatronStatusResponse(
-            patron_status=status_flags(p), language=req.language,
+            patron_status=_status_flags(p), language=req.language,
             transaction_date=sip_date(datetime.now()), institution_id=req.institution_id,
             patron_identifier=req.patron_identifier, personal_name=p.name if p else "",
             valid_patron="Y" if p else "N",
             valid_patron_password="Y" if p and req.patron_password == p.pin else "N",
         )
 
-    @app.route(ITEM_INFORMATION)
-    async def item_info(req: ItemInformationRequest, ctx: object) -> ItemInformationResponse:
-        lib.requests.append(req)
-        it = lib.items.get(req.item_identifier)
+    async def item_info(self, req: ItemInformationRequest, ctx: object) -> ItemInformationResponse:
+        self.lib.requests.append(req)
+        it = self.lib.items.get(req.item_identifier)
         now = datetime.now()
         if it is None:
             return ItemInformationResponse(
@@ -264,15 +277,14 @@ def build_server(lib: Library, *, without: tuple[str, ...] = (),
             item_identifier=req.item_identifier, title_identifier=it.title,
         )
 
-    @app.route(CHECKOUT)
-    async def checkout(req: CheckoutRequest, ctx: object) -> CheckoutResponse:
-        lib.requests.append(req)
+    async def checkout(self, req: CheckoutRequest, ctx: object) -> CheckoutResponse:
+        self.lib.requests.append(req)
         now = datetime.now()
-        p = lib.patrons.get(req.patron_identifier)
-        it = lib.items.get(req.item_identifier)
+        p = self.lib.patrons.get(req.patron_identifier)
+        it = self.lib.items.get(req.item_identifier)
 
         def no(message: str) -> CheckoutResponse:
-            lib.act(req.item_identifier, NOT_LENT)
+            self.lib.act(req.item_identifier, NOT_LENT)
             return CheckoutResponse(
                 ok="0", renewal_ok="N", magnetic_media="N", desensitize="N",
                 transaction_date=sip_date(now), institution_id=req.institution_id,
@@ -293,9 +305,9 @@ def build_server(lib: Library, *, without: tuple[str, ...] = (),
             return no("Item on hold for another patron")
         if it.holder and it.holder != req.patron_identifier:
             return no("Item already checked out to another patron")
-        if blocks and len(lib.loans_of(req.patron_identifier)) >= lib.loan_limit:
+        if blocks and len(self.lib.loans_of(req.patron_identifier)) >= self.lib.loan_limit:
             return no("Too many items checked out")
-        lib.act(req.item_identifier, RELENT if it.holder else LENT)
+        self.lib.act(req.item_identifier, RELENT if it.holder else LENT)
         it.holder = req.patron_identifier
         it.hold_for = None
         it.due = now + timedelta(days=LOAN_DAYS)
@@ -306,19 +318,18 @@ def build_server(lib: Library, *, without: tuple[str, ...] = (),
             title_identifier=it.title, due_date=sip_date(it.due),
             screen_message=("Enjoy your book",))
 
-    @app.route(CHECKIN)
-    async def checkin(req: CheckinRequest, ctx: object) -> CheckinResponse:
-        lib.requests.append(req)
+    async def checkin(self, req: CheckinRequest, ctx: object) -> CheckinResponse:
+        self.lib.requests.append(req)
         now = datetime.now()
-        it = lib.items.get(req.item_identifier)
+        it = self.lib.items.get(req.item_identifier)
         if it is None or it.holder is None:
-            lib.act(req.item_identifier, NOT_ON_LOAN)
+            self.lib.act(req.item_identifier, NOT_ON_LOAN)
             return CheckinResponse(
                 ok="0", resensitize="N", magnetic_media="N", alert="Y",
                 transaction_date=sip_date(now), institution_id=req.institution_id,
                 item_identifier=req.item_identifier, permanent_location="Main",
                 screen_message=("Item not checked out",))
-        lib.act(req.item_identifier, RETURNED)
+        self.lib.act(req.item_identifier, RETURNED)
         it.holder = None
         it.due = None
         waiting = "P300" if req.item_identifier == "I003" else None  # a hold for someone else
@@ -330,11 +341,10 @@ def build_server(lib: Library, *, without: tuple[str, ...] = (),
             title_identifier=it.title, sort_bin="B2" if waiting else "A1",
             screen_message=("Item on hold: put on hold shelf",) if waiting else ())
 
-    @app.route(RENEW)
-    async def renew(req: RenewRequest, ctx: object) -> RenewResponse:
-        lib.requests.append(req)
+    async def renew(self, req: RenewRequest, ctx: object) -> RenewResponse:
+        self.lib.requests.append(req)
         now = datetime.now()
-        it = lib.items.get(req.item_identifier or "")
+        it = self.lib.items.get(req.item_identifier or "")
         ok = it is not None and it.holder == req.patron_identifier and it.renewals < 1
         if ok and it is not None:
             it.renewals += 1
@@ -347,30 +357,25 @@ def build_server(lib: Library, *, without: tuple[str, ...] = (),
             due_date=sip_date(it.due) if ok and it and it.due else "",
             screen_message=() if ok else ("Renewal limit reached",))
 
-    @app.route(RENEW_ALL)
-    async def renew_all(req: RenewAllRequest, ctx: object) -> RenewAllResponse:
-        lib.requests.append(req)
-        loans = lib.loans_of(req.patron_identifier)
+    async def renew_all(self, req: RenewAllRequest, ctx: object) -> RenewAllResponse:
+        self.lib.requests.append(req)
+        loans = self.lib.loans_of(req.patron_identifier)
         return RenewAllResponse(
             ok="1", renewed_count=f"{len(loans):04d}", unrenewed_count="0000",
             transaction_date=sip_date(datetime.now()), institution_id=req.institution_id,
             renewed_items=tuple(loans))
 
-    @app.route(END_PATRON_SESSION)
-    async def end_session(req: EndPatronSessionRequest, ctx: object) -> EndSessionResponse:
-        lib.requests.append(req)
+    async def end_session(self, req: EndPatronSessionRequest, ctx: object) -> EndSessionResponse:
+        self.lib.requests.append(req)
         return EndSessionResponse(
             end_session="Y", transaction_date=sip_date(datetime.now()),
             institution_id=req.institution_id, patron_identifier=req.patron_identifier)
 
-    @app.route(FEE_PAID)
-    async def fee_paid(req: FeePaidRequest, ctx: object) -> FeePaidResponse:
-        lib.requests.append(req)
+    async def fee_paid(self, req: FeePaidRequest, ctx: object) -> FeePaidResponse:
+        self.lib.requests.append(req)
         return FeePaidResponse(
             payment_accepted="Y", transaction_date=sip_date(datetime.now()),
             institution_id=req.institution_id, patron_identifier=req.patron_identifier)
-
-    return server
 
 
 def settings_for(port: int, **overrides: object) -> Sip2Settings:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime, tzinfo
+from types import UnionType
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -179,28 +181,29 @@ def _require(ok: bool, key: str, why: str) -> None:
         raise Sip2ConfigError(f"sip2.{key}: {why}")
 
 
+def _is_number(value: object, kinds: type | UnionType) -> bool:
+    return isinstance(value, kinds) and not isinstance(value, bool)
+
+
+# the plain kinds of setting: what a value must be, as the error says it, and the conversion
+_PLAIN: dict[object, tuple[Callable[[object], bool], str, Callable[[Any], object]]] = {
+    bool: (lambda v: isinstance(v, bool), "true or false", lambda v: v),
+    int: (lambda v: _is_number(v, int), "a whole number", lambda v: v),
+    float: (lambda v: _is_number(v, int | float), "a number", float),
+    str: (lambda v: isinstance(v, str), "text", lambda v: v),
+    tuple: (lambda v: isinstance(v, list | tuple) and all(isinstance(x, str) for x in v),
+            "a list of names", tuple),
+}
+
+
 def _convert(name: str, raw: object, kind: object) -> object:
     where = f"sip2.{name}"
-    if kind is bool:
-        if not isinstance(raw, bool):
-            raise Sip2ConfigError(f"{where}: expected true or false, got {raw!r}")
-        return raw
-    if kind is int:
-        if isinstance(raw, bool) or not isinstance(raw, int):
-            raise Sip2ConfigError(f"{where}: expected a whole number, got {raw!r}")
-        return raw
-    if kind is float:
-        if isinstance(raw, bool) or not isinstance(raw, int | float):
-            raise Sip2ConfigError(f"{where}: expected a number, got {raw!r}")
-        return float(raw)
-    if kind is str:
-        if not isinstance(raw, str):
-            raise Sip2ConfigError(f"{where}: expected text, got {raw!r}")
-        return raw
-    if kind is tuple:
-        if not isinstance(raw, list | tuple) or not all(isinstance(x, str) for x in raw):
-            raise Sip2ConfigError(f"{where}: expected a list of names, got {raw!r}")
-        return tuple(raw)
+    plain = _PLAIN.get(kind)
+    if plain is not None:
+        accepts, expected, convert = plain
+        if not accepts(raw):
+            raise Sip2ConfigError(f"{where}: expected {expected}, got {raw!r}")
+        return convert(raw)
     if isinstance(kind, type) and issubclass(kind, enum.Enum):
         try:
             return kind(raw)
