@@ -43,6 +43,7 @@ from domain.demo_library import AVAILABLE_ITEMS, DEMO_KIOSK_ID, DEMO_TOKEN, PATR
 from domain.model import Patron, Transaction, TransactionKind
 from kiosk.backends.rest import RestBackend
 from kiosk.circulation import CirculationService
+from kiosk.connectivity import Connectivity
 from kiosk.journal import Journal
 
 PATRON = PATRONS_BY_ROLE["eid"].patron_id
@@ -101,7 +102,8 @@ def main() -> None:
                 requests.Session() as session:
             session.headers["Authorization"] = f"Bearer {DEMO_TOKEN}"
             session.trust_env = False
-            circulation = CirculationService(kiosk_backend, journal, kiosk_id=DEMO_KIOSK_ID)
+            circulation = CirculationService(kiosk_backend, journal, kiosk_id=DEMO_KIOSK_ID,
+                                             connectivity=Connectivity())
             items = AVAILABLE_ITEMS[:3]  # one per path: every path does identical work
             paths = {
                 "kiosk": lambda: circulation_round(circulation, items[0]),

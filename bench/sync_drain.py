@@ -24,6 +24,7 @@ from pathlib import Path
 from domain.demo_library import AVAILABLE_ITEMS, DEMO_KIOSK_ID, DEMO_TOKEN
 from domain.model import Transaction, TransactionKind
 from kiosk.backends.rest import RestBackend
+from kiosk.connectivity import Connectivity
 from kiosk.journal import Journal, State
 from kiosk.sync import SyncWorker
 from kiosk.testing.central_process import CentralProcess
@@ -47,7 +48,7 @@ def _queue(journal: Journal, n: int, offset: int) -> None:
 
 def _drain(url: str, journal: Journal, batch_size: int) -> tuple[float, int]:
     with RestBackend(url, DEMO_TOKEN, kiosk_id=DEMO_KIOSK_ID) as backend:
-        worker = SyncWorker(journal, backend, batch_size=batch_size)
+        worker = SyncWorker(journal, backend, connectivity=Connectivity(), batch_size=batch_size)
         t0 = time.perf_counter()
         report = worker.drain()
         elapsed = time.perf_counter() - t0
@@ -73,7 +74,7 @@ def _sip2_drain(tmp: Path, n: int, batch_limit: int) -> float:
                        what="the SIP2 ACS", env={"PYTHONPATH": str(ROOT)}) as acs, \
             Sip2Backend(settings_for(acs.port, summary_flags=["charged"])) as backend:
         backend.replay_batch_limit = batch_limit  # 500: the old, batch-at-once behaviour
-        worker = SyncWorker(journal, backend, batch_size=500)
+        worker = SyncWorker(journal, backend, connectivity=Connectivity(), batch_size=500)
         t0 = time.perf_counter()
         report = worker.drain()
         elapsed = time.perf_counter() - t0

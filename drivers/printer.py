@@ -96,24 +96,6 @@ class Receipt:
     greeting: str = ""
     kind: str = "loan"
 
-    @classmethod
-    def from_session(cls, receipt: Any, *, library_name: str, kind: str = "receipt",
-                     greeting: str = "") -> Receipt:
-        """Build from the session's receipt (language, when, lines of ItemLine, offline).
-
-        Duck-typed so drivers do not import kiosk.session: each line needs
-        `title`, `item_id` and `due`; an item without a known title is printed
-        by its item number (never a patron's).
-        """
-        return cls(
-            library_name=library_name,
-            when=receipt.when,
-            language=receipt.language,
-            lines=tuple((line.title or line.item_id, line.due) for line in receipt.lines),
-            offline=bool(receipt.offline),
-            greeting=greeting,
-            kind=kind,
-        )
 
 
 _TYPOGRAPHY = str.maketrans({"—": "-", "–": "-", "‘": "'", "’": "'", "“": '"', "”": '"',

@@ -24,8 +24,9 @@ from datetime import timedelta
 from domain.events import CardRemoved, DeviceState, EventSink, SensorChanged
 from kiosk import devices as device_bundle
 from kiosk.backends.base import CatalogBackend
-from kiosk.circulation import CirculationService, Connectivity
+from kiosk.circulation import CirculationService
 from kiosk.config import Settings
+from kiosk.connectivity import Connectivity
 from kiosk.devices import Devices
 from kiosk.journal import Journal
 from kiosk.metrics import KioskMetrics, TimedBackend

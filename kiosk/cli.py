@@ -88,6 +88,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     from kiosk.app import build_backend
+    from kiosk.connectivity import Connectivity
     from kiosk.journal import Journal
     from kiosk.sync import DrainReport, SyncWorker
 
@@ -98,7 +99,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
             print("Nothing to send.")
             return 0
         backend = build_backend(settings)
-        worker = SyncWorker(journal, backend, batch_size=settings.sync.batch_size)
+        worker = SyncWorker(journal, backend, batch_size=settings.sync.batch_size,
+                            connectivity=Connectivity())
         tty = sys.stdout.isatty()
 
         def progress(report: DrainReport) -> None:

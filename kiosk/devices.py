@@ -21,12 +21,13 @@ from drivers.cards import PcscCardReader
 from drivers.cards_sim import SimCardReader
 from drivers.device import SIMULATED, Device, Probe
 from drivers.gpio import GpioLights, Sensor, SimLights, SimSensor
-from drivers.printer import ReceiptPrinter, SimPrinter
+from drivers.printer import Receipt, ReceiptPrinter, SimPrinter
 from drivers.rfid import RfidPad, SecurityPolicy
 from drivers.rfid_feig import FeigReader
 from drivers.rfid_sim import SimRfidReader
 from drivers.scanner import EvdevScanner, SerialScanner, SimScanner
 from kiosk.config import Problem, Settings
+from kiosk.session_io import Receipt as SessionReceipt
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,18 @@ def probe(name: str, table: dict[str, Any]) -> Probe:
     return SIMULATED if driver is None else driver.probe(**options)
 
 
+def paper_receipt(receipt: SessionReceipt, *, library_name: str,
+                  kind: str = "receipt") -> Receipt:
+    """What the patron did (the session's receipt) as what goes on paper: titles and due
+    dates, never a patron identifier; an item without a known title is printed by its item
+    number."""
+    return Receipt(
+        library_name=library_name, when=receipt.when, language=receipt.language,
+        lines=tuple((line.title or line.item_id, line.due) for line in receipt.lines),
+        offline=receipt.offline, kind=kind,
+    )
+
+
 @dataclass
 class Devices:
     """The kiosk's hardware (or its twins). The composition root wires it to the session and
@@ -163,19 +176,19 @@ class Devices:
             return True
         return bool(self.rfid.set_secured(uid, secured))
 
-    def print_receipt(self, receipt: Any) -> None:
+    def print_receipt(self, receipt: SessionReceipt) -> None:
+        """The session's `print_receipt`: the patron's receipt on paper, in their language."""
         if self.printer is None:
             return
-        from drivers.printer import Receipt
         from kiosk.i18n import translations
 
-        paper = Receipt.from_session(receipt, library_name=self.library_name)
+        paper = paper_receipt(receipt, library_name=self.library_name)
         self.printer.print_receipt(paper, gettext=translations(receipt.language).gettext)
 
     # ---- the technician's tests (kiosk.technician.port), through the drivers' interfaces
 
-    def print_test_receipt(self, receipt: Any, gettext: Callable[[str], str]) -> bool:
-        """Print `receipt` (a drivers.printer.Receipt); False when there is no printer.
+    def print_test_receipt(self, receipt: Receipt, gettext: Callable[[str], str]) -> bool:
+        """Print `receipt`; False when there is no printer.
         Raises the driver's error (out of paper, offline) for the technician to read."""
         if self.printer is None:
             return False

@@ -49,7 +49,7 @@ from kiosk.backends.base import (
     patron_waiting,
     unexpected,
 )
-from kiosk.circulation import Connectivity
+from kiosk.connectivity import Connectivity
 from kiosk.journal import Journal, JournalError
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ class SyncWorker:
         journal: Journal,
         backend: CatalogBackend,
         *,
-        connectivity: Connectivity | None = None,
+        connectivity: Connectivity,
         batch_size: int = 100,
         backoff: Backoff | None = None,
         heartbeat_s: float = 30.0,
@@ -103,7 +103,7 @@ class SyncWorker:
     ) -> None:
         self._journal = journal
         self._backend = backend
-        self.connectivity = connectivity or Connectivity()
+        self.connectivity = connectivity
         limit = backend.replay_batch_limit  # see the module doc
         self._batch_size = min(batch_size, limit) if limit else batch_size
         self._poison_after = max(1, poison_after)

@@ -18,10 +18,13 @@ from central.faultproxy import FaultProxy
 from central.seed import seed
 from central.server import start_in_thread
 from domain.demo_library import DEMO_KIOSK_ID, DEMO_TOKEN
+from kiosk import config
+from kiosk.app import Kiosk, build_kiosk
 from kiosk.backends.rest import RestBackend
-from kiosk.circulation import CirculationService, Connectivity, OfflinePolicy
+from kiosk.circulation import CirculationService, OfflinePolicy
+from kiosk.connectivity import Connectivity
 from kiosk.journal import Journal
-from kiosk.sync import Backoff, SyncWorker
+from kiosk.sync import SyncWorker
 from kiosk.testing.in_process import InProcessLibrary
 
 # A shared CI box can pause a test for a second; Hypothesis' 200 ms per-example deadline would
@@ -87,11 +90,15 @@ def library(seeded_template: Path, tmp_path: Path) -> Iterator[Library]:
 
 @dataclass
 class KioskCore:
+    """The parts of a kiosk the core's tests drive: `backend` is the REST client itself (a
+    test may shorten its timeout), the rest as `build_kiosk` made them."""
+
     journal: Journal
     backend: RestBackend
     connectivity: Connectivity
     circulation: CirculationService
     sync: SyncWorker
+    kiosk: Kiosk
 
 
 @pytest.fixture
@@ -112,29 +119,28 @@ def make_core(request: pytest.FixtureRequest,
 
     def make(*, policy: OfflinePolicy | None = None, journal_path: Path | None = None,
              timeout: tuple[float, float] = (2.0, 10.0), batch_size: int = 100,
-             url: str | None = None, poison_after: int = 5, on: InProcessLibrary | None = None,
-             **journal_kwargs: object) -> KioskCore:
-        journal = Journal(journal_path or tmp_path / f"journal-{len(made)}.db",
-                          **journal_kwargs)  # type: ignore[arg-type]
+             url: str | None = None, poison_after: int = 5,
+             on: InProcessLibrary | None = None) -> KioskCore:
         if on is not None:
             backend = on.backend(timeout=timeout)
         else:
             library: Library = request.getfixturevalue("library")
             backend = RestBackend(url or library.url, DEMO_TOKEN, kiosk_id=DEMO_KIOSK_ID,
                                   timeout=timeout)
-        connectivity = Connectivity(recheck_s=0.0)
-        sync = SyncWorker(journal, backend, connectivity=connectivity, batch_size=batch_size,
-                          backoff=Backoff(0.01, 0.05), heartbeat_s=0.05,
-                          poison_after=poison_after)
-        circulation = CirculationService(backend, journal, policy=policy,
-                                         connectivity=connectivity, kiosk_id=DEMO_KIOSK_ID,
-                                         flush=sync.flush)
-        core = KioskCore(journal, backend, connectivity, circulation, sync)
+        kiosk_settings = config.Settings(
+            kiosk=config.KioskSection(id=DEMO_KIOSK_ID, data_dir=str(tmp_path)),
+            journal=config.JournalSection(
+                path=str(journal_path or tmp_path / f"journal-{len(made)}.db")),
+            sync=config.SyncSection(batch_size=batch_size, heartbeat_s=0.05, backoff_base_s=0.01,
+                                    backoff_max_s=0.05, recheck_s=0.0, poison_after=poison_after),
+            offline=policy or OfflinePolicy(),
+        )
+        kiosk = build_kiosk(kiosk_settings, backend=backend)  # not started: the tests drive it
+        core = KioskCore(kiosk.journal, backend, kiosk.connectivity, kiosk.circulation,
+                         kiosk.sync, kiosk)
         made.append(core)
         return core
 
     yield make
     for core in made:
-        core.sync.stop()
-        core.backend.close()
-        core.journal.close()
+        core.kiosk.close()

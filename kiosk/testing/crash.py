@@ -36,11 +36,12 @@ from pathlib import Path
 
 from domain.demo_library import AVAILABLE_ITEMS, DEMO_KIOSK_ID, DEMO_TOKEN
 from domain.model import Patron, ReasonCode
+from kiosk.app import build_kiosk
 from kiosk.backends.base import CatalogBackend
 from kiosk.backends.rest import RestBackend
-from kiosk.circulation import CirculationService, Connectivity, OfflinePolicy
+from kiosk.circulation import OfflinePolicy
+from kiosk.config import JournalSection, KioskSection, Settings, SyncSection
 from kiosk.journal import Journal, State
-from kiosk.sync import Backoff, SyncWorker
 from kiosk.testing.central_process import CentralProcess
 
 PATRON_ID = "P0015"  # a seeded patron with no loans, holds or fines
@@ -230,6 +231,17 @@ def check_journal(report: CrashReport, journal_path: Path) -> None:
         report.problems.append(f"left in the kiosk journal: {leftover}")
 
 
+def _settings(world: CrashWorld, journal_path: Path) -> Settings:
+    """A kiosk as `kiosk run` builds it, with short timers, no devices, a generous policy."""
+    return Settings(
+        kiosk=KioskSection(id=world.kiosk_id, data_dir=str(journal_path.parent)),
+        journal=JournalSection(path=str(journal_path)),
+        sync=SyncSection(heartbeat_s=0.05, backoff_base_s=0.02, backoff_max_s=0.1,
+                         recheck_s=0.05),
+        offline=OfflinePolicy(max_items_per_patron=1000),
+    )
+
+
 def _child(world: CrashWorld, journal_path: Path, online: bool, on_loan: set[str], seed: int,
            out: int, drain_only: bool) -> None:
     """The kiosk process under test. Never returns: exits via os._exit."""
@@ -238,12 +250,8 @@ def _child(world: CrashWorld, journal_path: Path, online: bool, on_loan: set[str
 
     logging.disable(logging.CRITICAL)  # the parent judges by outcomes; keep its output readable
 
-    journal = Journal(journal_path)
-    journal.recover_inflight()
-    backend = world.backend(online)
-    connectivity = Connectivity(recheck_s=0.05)
-    sync = SyncWorker(journal, backend, connectivity=connectivity, heartbeat_s=0.05,
-                      backoff=Backoff(0.02, 0.1))
+    kiosk = build_kiosk(_settings(world, journal_path), backend=world.backend(online))
+    circulation, sync = kiosk.circulation, kiosk.sync
     if drain_only:
         for _ in range(100):
             if sync.flush():
@@ -251,11 +259,7 @@ def _child(world: CrashWorld, journal_path: Path, online: bool, on_loan: set[str
                 os._exit(0)
             time.sleep(0.05)
         os._exit(3)
-    circulation = CirculationService(
-        backend, journal, connectivity=connectivity, kiosk_id=world.kiosk_id, flush=sync.flush,
-        policy=OfflinePolicy(max_items_per_patron=1000),
-    )
-    sync.start()
+    kiosk.start()
     patron = Patron(world.patron_id)
     rng = random.Random(seed)
     say("READY")

@@ -8,6 +8,7 @@ import sys
 from domain.demo_library import AVAILABLE_ITEMS, DEMO_TOKEN, SEED_PATRONS
 from domain.model import Credential, CredentialKind
 from kiosk.circulation import CirculationService, OfflinePolicy
+from kiosk.connectivity import Connectivity
 from kiosk.journal import Journal
 
 PATRON = SEED_PATRONS[14]
@@ -27,8 +28,9 @@ def test_queue_lists_offline_work_without_card_numbers_then_sync_sends_it(librar
     from kiosk.backends.rest import RestBackend
 
     backend = RestBackend(library.url, DEMO_TOKEN, kiosk_id="demo-kiosk-1", timeout=(0.5, 1))
-    circulation = CirculationService(backend, journal, policy=OfflinePolicy(
-        patron_check="format"), kiosk_id="demo-kiosk-1")
+    circulation = CirculationService(backend, journal, connectivity=Connectivity(),
+                                     policy=OfflinePolicy(patron_check="format"),
+                                     kiosk_id="demo-kiosk-1")
     library.proxy.cut()
     patron = circulation.identify(Credential(CredentialKind.BARCODE, PATRON.barcode)).patron
     for item in AVAILABLE_ITEMS[60:63]:

@@ -148,7 +148,8 @@ def test_on_a_full_disk_online_rows_are_journaled_and_settled_from_the_reserve(
 def test_when_even_the_reserve_is_gone_an_online_loan_is_refused_before_sending(
         small_disk, twin) -> None:
     from domain.model import Patron, ReasonCode
-    from kiosk.circulation import CirculationService, Connectivity
+    from kiosk.circulation import CirculationService
+    from kiosk.connectivity import Connectivity
 
     with Journal(small_disk / "j.db", min_free_bytes=0, reserve_bytes=0) as journal:
         circulation = CirculationService(twin.backend(), journal, connectivity=Connectivity())
@@ -193,6 +194,7 @@ def test_finished_rows_keep_no_patron_and_conflicts_go_when_resolved_or_old(tmp_
 
 def test_a_row_left_in_doubt_is_voided_in_the_next_round_not_at_restart(tmp_path,
                                                                         twin) -> None:
+    from kiosk.connectivity import Connectivity
     from kiosk.sync import SyncWorker
 
     with Journal(tmp_path / "j.db") as journal:
@@ -205,7 +207,7 @@ def test_a_row_left_in_doubt_is_voided_in_the_next_round_not_at_restart(tmp_path
         journal.release(told.tx_id)
         working = Transaction(TransactionKind.CHECKOUT, "P-1", "I-3")
         journal.record(working, State.INFLIGHT)  # still being sent: left alone
-        SyncWorker(journal, twin.backend()).maintain()
+        SyncWorker(journal, twin.backend(), connectivity=Connectivity()).maintain()
         rows = {r.item_id: r.state for r in journal.rows(states=(
             State.INFLIGHT, State.PENDING, State.VOIDED, State.DONE))}
         voids = [t for t in journal.forwardable() if t.kind is TransactionKind.VOID]

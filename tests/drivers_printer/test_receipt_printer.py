@@ -383,6 +383,7 @@ def test_unreachable_printer_is_reported_as_a_device_state() -> None:
 
 
 def test_receipt_from_the_sessions_receipt() -> None:
+    from kiosk.devices import paper_receipt
     from kiosk.session import ItemLine
     from kiosk.session import Receipt as SessionReceipt
 
@@ -392,7 +393,7 @@ def test_receipt_from_the_sessions_receipt() -> None:
                ItemLine(item_id="3900002", title="", ok=True, due=None)),
     )
     printer = SimPrinter()
-    printer.print_receipt(Receipt.from_session(session_receipt, library_name="Stadtbibliothek"))
+    printer.print_receipt(paper_receipt(session_receipt, library_name="Stadtbibliothek"))
     lines = lines_of(printer.output)
     assert lines[0] == "Stadtbibliothek"
     assert "Momo" in lines and "Due: 22. März 2026" in lines

@@ -20,6 +20,7 @@ import pytest
 from domain.demo_library import AVAILABLE_ITEMS, DEMO_KIOSK_ID, DEMO_TOKEN, SEED_PATRONS
 from domain.model import Credential, CredentialKind
 from kiosk.backends.rest import RestBackend
+from kiosk.connectivity import Connectivity
 from kiosk.sync import SyncWorker
 
 PATRONS = [p for p in SEED_PATRONS if p.patron_id in ("P0015", "P0017", "P0018")]
@@ -138,7 +139,7 @@ def test_a_malformed_reply_is_a_clear_error_and_loses_nothing(
     url, handler = malformed_server
     handler.content_type, handler.body = content_type, body
     with RestBackend(url, DEMO_TOKEN, kiosk_id=DEMO_KIOSK_ID) as broken:
-        report = SyncWorker(core.journal, broken).drain()
+        report = SyncWorker(core.journal, broken, connectivity=Connectivity()).drain()
     assert report.error and report.done == 0
     # the technician finds a plain sentence in the log, not a traceback
     errors = [r for r in caplog.records if r.levelname == "ERROR"]

@@ -32,6 +32,7 @@ from domain.model import (
 )
 from kiosk.backends.sip2 import Sip2Backend
 from kiosk.circulation import CirculationService, OfflinePolicy
+from kiosk.connectivity import Connectivity
 from kiosk.journal import Journal, State
 from kiosk.sync import DrainReport, SyncWorker
 
@@ -54,8 +55,8 @@ def behind_a_losing_relay(
     with RunningAcs() as acs, LosingRelay(acs.port) as relay, \
             Sip2Backend(settings_for(relay.port, timeout_s=1.0)) as backend, \
             Journal(tmp_path / "journal.db") as journal:
-        yield acs, relay, backend, journal, CirculationService(backend, journal, kiosk_id="K1",
-                                                              policy=policy)
+        yield acs, relay, backend, journal, CirculationService(
+            backend, journal, kiosk_id="K1", connectivity=Connectivity(), policy=policy)
 
 
 def signed_in(circulation: CirculationService) -> tuple[Patron, Loan]:
@@ -80,7 +81,7 @@ def test_lost_answer_then_sync_gives_one_loan_not_a_renewal(tmp_path: Path) -> N
         assert relay.lost and acs.library.items["I001"].holder == "P100"  # the library had it
         due = acs.library.items["I001"].due
 
-        report = SyncWorker(journal, backend).drain()
+        report = SyncWorker(journal, backend, connectivity=Connectivity()).drain()
 
         assert journal.pending_count() == 0 and report.done == 1
         assert checkouts(acs) == ["I001"], "the checkout must not be sent a second time"
@@ -130,7 +131,7 @@ def test_a_renewal_whose_answer_was_lost_is_renewed_once(tmp_path: Path) -> None
         assert renewed.due is not None and renewed.due.date() == loan.due + timedelta(days=21)
         due = renewed.due
 
-        report = SyncWorker(journal, backend).drain()
+        report = SyncWorker(journal, backend, connectivity=Connectivity()).drain()
 
         assert (report.done, report.conflicts, journal.pending_count()) == (1, 0, 0)
         assert renewals_sent(acs) == ["I006"], "the renewal must not be sent a second time"
@@ -163,7 +164,7 @@ def test_a_refused_renewal_that_never_reached_the_library_leaves_nothing_for_sta
         assert relay.lost and acs.library.items["I006"].renewals == 0
         assert journal.pending_count() == 1  # the VOID
 
-        report = SyncWorker(journal, backend).drain()
+        report = SyncWorker(journal, backend, connectivity=Connectivity()).drain()
 
         assert (report.done, report.conflicts, journal.pending_count()) == (1, 0, 0)
         assert journal.counts().get("conflict", 0) == 0
@@ -182,7 +183,7 @@ def test_a_refused_renewal_the_library_applied_goes_to_staff_saying_so(tmp_path:
         new_due = acs.library.items["I006"].due
         assert relay.lost and new_due is not None and acs.library.items["I006"].renewals == 1
 
-        report = SyncWorker(journal, backend).drain()
+        report = SyncWorker(journal, backend, connectivity=Connectivity()).drain()
 
         assert (report.done, report.conflicts, journal.pending_count()) == (0, 1, 0)
         [conflict] = journal.rows(states=("conflict",))
@@ -205,7 +206,7 @@ def restarted_and_drained(acs: RunningAcs, journal_path: Path) -> DrainReport:
     sync worker forwards the queue through a backend that remembers nothing."""
     with Journal(journal_path) as journal, Sip2Backend(settings_for(acs.port)) as backend:
         journal.recover_inflight()
-        report = SyncWorker(journal, backend).drain()
+        report = SyncWorker(journal, backend, connectivity=Connectivity()).drain()
         assert journal.pending_count() == 0 and journal.counts().get("conflict", 0) == 0
         return report
 
@@ -248,7 +249,7 @@ def test_a_return_whose_answer_was_lost_is_not_sent_again(tmp_path: Path) -> Non
         assert told.ok and told.offline
         assert relay.lost and acs.library.items["I006"].holder is None  # the library had it
 
-        report = SyncWorker(journal, backend).drain()
+        report = SyncWorker(journal, backend, connectivity=Connectivity()).drain()
 
         assert (report.done, report.conflicts, journal.pending_count()) == (1, 0, 0)
         assert checkins(acs) == ["I006"], "the return must not be sent a second time"
@@ -289,7 +290,7 @@ def test_a_kill_during_a_replay_leaves_one_transaction_in_doubt_not_a_batch(
                 journal.record(Transaction(kind, "P100", "I001", offline=True), State.PENDING)
             dying = _DiesOnceApplied(backend, acs, acts=2)
             with pytest.raises(_KilledAfterApplying):
-                SyncWorker(journal, dying).drain()  # type: ignore[arg-type]
+                SyncWorker(journal, dying, connectivity=Connectivity()).drain()  # type: ignore[arg-type]
         assert (checkouts(acs), checkins(acs)) == (["I001"], ["I001"])
 
         restarted_and_drained(acs, tmp_path / "journal.db")
@@ -310,7 +311,7 @@ def test_an_offline_return_of_a_book_the_library_already_has_back_is_done(
         journal.record(Transaction(TransactionKind.CHECKIN, "P100", "I006", offline=True),
                        State.PENDING)
 
-        report = SyncWorker(journal, backend).drain()
+        report = SyncWorker(journal, backend, connectivity=Connectivity()).drain()
 
         assert (report.done, report.conflicts, journal.pending_count()) == (1, 0, 0)
         assert checkins(acs) == ["I006"] and acs.library.items["I006"].holder is None

@@ -18,7 +18,8 @@ from sip2_losing_relay import LosingRelay
 
 from domain.model import Credential, CredentialKind, Patron, Transaction, TransactionKind
 from kiosk.backends.sip2 import Sip2Backend, Sip2Settings
-from kiosk.circulation import CirculationService, Connectivity
+from kiosk.circulation import CirculationService
+from kiosk.connectivity import Connectivity
 from kiosk.journal import Journal, State
 from kiosk.sync import Backoff, SyncWorker
 
