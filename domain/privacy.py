@@ -8,6 +8,9 @@ service's logs must all follow the same rules, and a reviewer should find them i
   cannot be turned back into the number (and a log leaked from a kiosk names no one).
 - `shown`: what a technician's screen shows of a card they just presented: the last four
   characters, enough to tell two cards apart, not enough to use one.
+- `pseudonym`: what the kiosk's own records keep of a patron once a transaction is finished:
+  a salted hash (the salt never leaves that kiosk's journal), the same patron giving the same
+  pseudonym there and nowhere else;
 - `scrub`: free text (error messages, log lines from libraries we do not control) with anything
   that looks like a card, patron or item number removed.
 """
@@ -26,6 +29,11 @@ def log_tag(identifier: str | None) -> str:
     if not identifier:
         return "<none>"
     return "#" + hashlib.sha256(str(identifier).encode()).hexdigest()[:10]
+
+
+def pseudonym(identifier: str, *, salt: str) -> str:
+    """A stable, salted, short stand-in for a patron identifier, safe for logs and screens."""
+    return hashlib.sha256(f"{salt}:{identifier}".encode()).hexdigest()[:10]
 
 
 def shown(identifier: str) -> str:

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from domain import privacy
 from domain.model import (
     Credential,
     Outcome,
@@ -805,7 +806,7 @@ class Journal:
             return "-"
         if identifier.startswith(_PSEUDONYM_MARK):  # a finished row keeps only this
             return identifier[len(_PSEUDONYM_MARK):]
-        return hashlib.sha256(f"{self._salt}:{identifier}".encode()).hexdigest()[:10]
+        return privacy.pseudonym(identifier, salt=self._salt)
 
     def _stored_pseudonym(self, identifier: str | None) -> str | None:
         if identifier is None or identifier.startswith(_PSEUDONYM_MARK):

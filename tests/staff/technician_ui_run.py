@@ -38,6 +38,114 @@ PIN = "2468"
 JAN = SEED_PATRONS[0]
 
 
+class _Visit:
+    """A technician at the kiosk window: the hidden corner, the PIN pad, the console."""
+
+    def __init__(self, app: Any, running: RunningKiosk, shots: Path) -> None:
+        self.app, self.running, self.kiosk, self.shots = app, running, running.kiosk, shots
+        self.found: dict[str, object] = {}
+
+    def panel(self) -> Any:
+        return getattr(self.app, "_technician_panel", None)
+
+    def enter(self, pin: str) -> None:
+        from kiosk.ui import probe
+
+        probe.long_press(self.app.hotspot, 0.5)  # the hidden corner
+        assert probe.pump_until(lambda: self.app.technician_overlay is not None, 5)
+        pad = self.app.technician_overlay.ids.pad
+        for digit in pin:
+            pad.press(digit)
+        pad.submit()
+
+    def notice(self) -> str:
+        from kiosk.ui import probe
+
+        texts = [w.text for w in probe.on_screen(self.app)
+                 if getattr(w, "technician_notice", False)]
+        return texts[-1] if texts else ""
+
+    def on_screen(self, prefix: str) -> list[str]:
+        """The texts of the buttons on screen whose names start with `prefix`, top to bottom."""
+        from kiosk.ui import probe
+
+        hits = [w for w in probe.on_screen(self.app)
+                if str(getattr(w, "action_name", "")).startswith(prefix)]
+        return [w.text for w in sorted(hits, key=lambda w: (-w.to_window(*w.pos)[1],
+                                                            w.to_window(*w.pos)[0]))]
+
+    def choose_on_idle(self, code: str) -> bool:
+        from kiosk.ui import probe
+
+        probe.tap(probe.button(self.app, f"lang-{code}"))
+        return probe.pump_until(lambda: self.kiosk.session.view.language == code, 5)
+
+    def wrong_pin_then_devices(self) -> Any:
+        from kiosk.ui import probe
+
+        app, found, devs = self.app, self.found, self.running.devs
+        self.enter("1111")
+        probe.pump_until(lambda: bool(self.notice()), 10)
+        found["wrong_pin_notice"] = self.notice()
+        probe.screenshot(self.shots / "technician-wrong-pin.png")
+        found["opened_after_wrong_pin"] = self.panel() is not None
+        probe.pump_until(lambda: not self.notice(), 10)
+        self.enter(PIN)
+        found["opened"] = probe.pump_until(lambda: self.panel() is not None, 10)
+        p = self.panel()
+        probe.pump(5)
+        found["devices_text"] = probe.screen_text(app)
+        probe.tap(_button(p, "technician-test-card"))
+        devs.card_reader.present_uid(JAN.card_uid)
+        probe.pump_until(lambda: "Card read:" in probe.screen_text(app), 10)
+        self.kiosk.wait_idle()
+        found["card_text"] = [line for line in probe.screen_text(app).splitlines()
+                              if line.startswith("Card reader:")]
+        found["screen_behind"] = self.kiosk.session.view.screen.value
+        probe.tap(_button(p, "technician-test-printer"))
+        probe.pump_until(lambda: "Test receipt printed" in probe.screen_text(app), 10)
+        found["receipts"] = len(devs.printer.receipts)
+        probe.screenshot(self.shots / "technician-devices.png")
+        return p
+
+    def tabs_then_restart(self, p: Any, restarts: list[bool]) -> None:
+        from kiosk.ui import probe
+
+        app, found = self.app, self.found
+        for tab, shot in (("queue", True), ("network", True), ("log", False)):
+            probe.tap(_button(p, f"technician-tab-{tab}"))
+            if tab == "network":
+                probe.tap(_button(p, "technician-test-network"))
+                probe.pump_until(lambda: "answered in" in probe.screen_text(app), 10)
+            probe.pump(3)
+            found[f"{tab}_text"] = probe.screen_text(app)
+            if shot:
+                probe.screenshot(self.shots / f"technician-{tab}.png")
+        probe.tap(_button(p, "technician-tab-restart"))
+        probe.tap(_button(p, "technician-restart"))
+        found["restart_after_one_press"] = list(restarts)
+        probe.tap(_button(p, "technician-restart"))
+        probe.pump(3)
+        found["restarts"] = len(restarts)
+        found["closed"] = p.parent is None
+        found["tap_removed"] = "handle" not in vars(self.kiosk.session)
+
+    def walks_away(self) -> None:
+        """A technician who walks away: the console closes itself, patrons come back."""
+        import kiosk.technician.panel as technician_panel
+        from kiosk.ui import probe
+
+        technician_panel.IDLE_CLOSE_S = 1.0
+        self.enter(PIN)
+        probe.pump_until(lambda: self.panel() is not None and self.panel().parent is not None,
+                         10)
+        self.found["idle_closed"] = probe.pump_until(lambda: self.panel().parent is None, 5)
+        self.running.devs.card_reader.remove()
+        self.running.devs.card_reader.present_uid(JAN.card_uid)
+        self.found["card_starts_visit_after"] = probe.pump_until(
+            lambda: self.kiosk.session.view.screen == Screen.HOME, 10)
+
+
 def main(url: str, data_dir: Path, shots: Path) -> dict[str, object]:
     config = UiConfig(library_name="Bibliotheek Demo", window_size=(1024, 600),
                       technician_hold_s=0.3)
@@ -60,97 +168,19 @@ def main(url: str, data_dir: Path, shots: Path) -> dict[str, object]:
     app._run_prepare()
     Window.size = config.window_size
     probe.pump(5)
-    found: dict[str, object] = {}
-
-    def panel() -> object:
-        return getattr(app, "_technician_panel", None)
-
-    def enter(pin: str) -> None:
-        probe.long_press(app.hotspot, 0.5)  # the hidden corner
-        assert probe.pump_until(lambda: app.technician_overlay is not None, 5)
-        pad = app.technician_overlay.ids.pad
-        for digit in pin:
-            pad.press(digit)
-        pad.submit()
-
-    def notice() -> str:
-        texts = [w.text for w in probe.on_screen(app) if getattr(w, "technician_notice", False)]
-        return texts[-1] if texts else ""
-
-    def on_screen(prefix: str) -> list[str]:
-        """The texts of the buttons on screen whose names start with `prefix`, top to bottom."""
-        hits = [w for w in probe.on_screen(app)
-                if str(getattr(w, "action_name", "")).startswith(prefix)]
-        return [w.text for w in sorted(hits, key=lambda w: (-w.to_window(*w.pos)[1],
-                                                            w.to_window(*w.pos)[0]))]
-
-    def choose_on_idle(code: str) -> bool:
-        probe.tap(probe.button(app, f"lang-{code}"))
-        return probe.pump_until(lambda: kiosk.session.view.language == code, 5)
-
+    v = _Visit(app, running, shots)
     try:
-        found.update(watchdog_follows_the_ui_clock(kiosk, data_dir))
-        choose_on_idle("en")  # the English screenshots: a patron chose English on the idle screen
-        enter("1111")
-        probe.pump_until(lambda: bool(notice()), 10)
-        found["wrong_pin_notice"] = notice()
-        probe.screenshot(shots / "technician-wrong-pin.png")
-        found["opened_after_wrong_pin"] = panel() is not None
-        probe.pump_until(lambda: not notice(), 10)
-        enter(PIN)
-        found["opened"] = probe.pump_until(lambda: panel() is not None, 10)
-        p = panel()
-        probe.pump(5)
-        found["devices_text"] = probe.screen_text(app)
-        probe.tap(_button(p, "technician-test-card"))
-        running.devs.card_reader.present_uid(JAN.card_uid)
-        probe.pump_until(lambda: "Card read:" in probe.screen_text(app), 10)
-        running.kiosk.wait_idle()
-        found["card_text"] = [line for line in probe.screen_text(app).splitlines()
-                              if line.startswith("Card reader:")]
-        found["screen_behind"] = kiosk.session.view.screen.value
-        probe.tap(_button(p, "technician-test-printer"))
-        probe.pump_until(lambda: "Test receipt printed" in probe.screen_text(app), 10)
-        found["receipts"] = len(running.devs.printer.receipts)
-        probe.screenshot(shots / "technician-devices.png")
-        probe.tap(_button(p, "technician-tab-queue"))
-        probe.pump(3)
-        found["queue_text"] = probe.screen_text(app)
-        probe.screenshot(shots / "technician-queue.png")
-        probe.tap(_button(p, "technician-tab-network"))
-        probe.tap(_button(p, "technician-test-network"))
-        probe.pump_until(lambda: "answered in" in probe.screen_text(app), 10)
-        found["network_text"] = probe.screen_text(app)
-        probe.screenshot(shots / "technician-network.png")
-        probe.tap(_button(p, "technician-tab-log"))
-        probe.pump(3)
-        found["log_text"] = probe.screen_text(app)
-        probe.tap(_button(p, "technician-tab-restart"))
-        probe.tap(_button(p, "technician-restart"))
-        found["restart_after_one_press"] = list(restarts)
-        probe.tap(_button(p, "technician-restart"))
-        probe.pump(3)
-        found["restarts"] = len(restarts)
-        found["closed"] = p.parent is None
-        found["tap_removed"] = "handle" not in vars(kiosk.session)
-        found.update(console_follows_the_idle_language(app, kiosk, enter, notice, on_screen,
-                                                       choose_on_idle, shots))
-        # a technician who walks away: the console closes itself
-        import kiosk.technician.panel as technician_panel
-
-        technician_panel.IDLE_CLOSE_S = 1.0
-        enter(PIN)
-        probe.pump_until(lambda: panel() is not None and panel().parent is not None, 10)
-        found["idle_closed"] = probe.pump_until(lambda: panel().parent is None, 5)
-        running.devs.card_reader.remove()
-        running.devs.card_reader.present_uid(JAN.card_uid)
-        found["card_starts_visit_after"] = probe.pump_until(
-            lambda: kiosk.session.view.screen == Screen.HOME, 10)
+        v.found.update(watchdog_follows_the_ui_clock(kiosk, data_dir))
+        v.choose_on_idle("en")  # the English screenshots: a patron chose English on the idle
+        v.tabs_then_restart(v.wrong_pin_then_devices(), restarts)
+        v.found.update(console_follows_the_idle_language(
+            app, kiosk, v.enter, v.notice, v.on_screen, v.choose_on_idle, shots))
+        v.walks_away()
     finally:
         app.stop()
         running.close()
         Window.close()
-    return found
+    return v.found
 
 
 def console_follows_the_idle_language(app: Any, kiosk: Any, enter: Callable[[str], None],

@@ -95,16 +95,7 @@ def test_log_in_see_a_kiosk_go_silent_and_resolve_a_conflict(
     beater = Beater(url, token, "gent-kiosk-2")
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     try:
-        page.goto(f"{url}/staff/")
-        expect(page).to_have_url(re.compile(r"/staff/login$"))
-        shot(page, "login")
-        page.fill("#name", "alice")
-        page.fill("#password", "wrong password!")
-        page.click("#login-button")
-        expect(page.locator("#login-error")).to_have_text("wrong name or password")
-        page.fill("#password", PASSWORD)
-        page.click("#login-button")
-        expect(page).to_have_url(re.compile(r"/staff/$"))
+        _log_in_as_alice(page, url)
         demo_row = page.locator("tr[data-kiosk='demo-kiosk-1']")
         gent_row = page.locator("tr[data-kiosk='gent-kiosk-2']")
         expect(gent_row).to_have_attribute("data-state", "online")
@@ -119,19 +110,7 @@ def test_log_in_see_a_kiosk_go_silent_and_resolve_a_conflict(
         expect(gent_row).to_have_attribute("data-state", "silent", timeout=15_000)
         expect(gent_row).to_contain_text("since")
         shot(page, "silent")
-        # the conflict: what, when, why, and who
-        conflict = page.locator("#conflicts tbody tr")
-        expect(conflict).to_have_count(1)
-        expect(conflict).to_contain_text("Borrowed")
-        expect(conflict).to_contain_text("while offline")
-        expect(conflict).to_contain_text(JAN.patron_id)
-        expect(conflict).to_contain_text("lent to another patron")
-        page.locator("section[aria-labelledby='conflicts-heading']").screenshot(
-            path=str(SHOTS / "dashboard-conflict.png"))
-        conflict.locator("button.resolve").click()
-        expect(page.locator("#no-conflicts")).to_be_visible()
-        expect(demo_row.locator("td").nth(5)).to_have_text("0")
-        shot(page, "resolved")
+        _resolve_the_conflict(page, demo_row)
         text = page.inner_text("body")
         for secret in (JAN.barcode, str(JAN.card_uid), AN.barcode, PASSWORD):
             assert secret not in text
@@ -140,6 +119,36 @@ def test_log_in_see_a_kiosk_go_silent_and_resolve_a_conflict(
         page.close()
     with sqlite3.connect(library.db_path) as db:
         assert db.execute("SELECT resolved_by FROM conflicts").fetchone()[0] == "staff:alice"
+
+
+def _log_in_as_alice(page: Any, url: str) -> None:
+    """A wrong password first: the page says so and lets her try again."""
+    page.goto(f"{url}/staff/")
+    expect(page).to_have_url(re.compile(r"/staff/login$"))
+    shot(page, "login")
+    page.fill("#name", "alice")
+    page.fill("#password", "wrong password!")
+    page.click("#login-button")
+    expect(page.locator("#login-error")).to_have_text("wrong name or password")
+    page.fill("#password", PASSWORD)
+    page.click("#login-button")
+    expect(page).to_have_url(re.compile(r"/staff/$"))
+
+
+def _resolve_the_conflict(page: Any, demo_row: Any) -> None:
+    """The conflict: what, when, why, and who; then staff resolve it."""
+    conflict = page.locator("#conflicts tbody tr")
+    expect(conflict).to_have_count(1)
+    expect(conflict).to_contain_text("Borrowed")
+    expect(conflict).to_contain_text("while offline")
+    expect(conflict).to_contain_text(JAN.patron_id)
+    expect(conflict).to_contain_text("lent to another patron")
+    page.locator("section[aria-labelledby='conflicts-heading']").screenshot(
+        path=str(SHOTS / "dashboard-conflict.png"))
+    conflict.locator("button.resolve").click()
+    expect(page.locator("#no-conflicts")).to_be_visible()
+    expect(demo_row.locator("td").nth(5)).to_have_text("0")
+    shot(page, "resolved")
 
 
 def _printer_down() -> Any:
