@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -32,7 +32,8 @@ from domain.model import Account, Credential, Item, Outcome, Patron, ReplayResul
 from kiosk.backends.base import BackendStatus, CatalogBackend
 
 if TYPE_CHECKING:
-    from kiosk.app import Kiosk
+    from kiosk.connectivity import Connectivity
+    from kiosk.journal import Journal
 
 
 R = TypeVar("R")
@@ -42,6 +43,19 @@ log = logging.getLogger(__name__)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 _LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _KIND_BY_SCREEN = {"borrow": "checkout", "return": "checkin", "account": "renew"}
+
+
+class Observed(Protocol):
+    """What a scrape reads of a running kiosk (`kiosk.app.Kiosk` is one)."""
+
+    @property
+    def journal(self) -> Journal: ...
+
+    @property
+    def connectivity(self) -> Connectivity: ...
+
+    @property
+    def last_loop_at(self) -> float: ...
 
 
 class KioskMetrics:
@@ -132,7 +146,7 @@ class KioskMetrics:
 
     # ---- scrape time ------------------------------------------------------------------------
 
-    def refresh(self, kiosk: Kiosk, *, now: Callable[[], float] = time.monotonic) -> None:
+    def refresh(self, kiosk: Observed, *, now: Callable[[], float] = time.monotonic) -> None:
         """Read the journal, the connectivity flag and the event thread's pulse."""
         try:
             counts = kiosk.journal.counts()
@@ -151,7 +165,7 @@ class KioskMetrics:
         last = float(getattr(kiosk, "last_loop_at", 0.0) or 0.0)
         self.event_loop_age.set(max(0.0, now() - last) if last else 0.0)
 
-    def render(self, kiosk: Kiosk | None = None) -> bytes:
+    def render(self, kiosk: Observed | None = None) -> bytes:
         """The Prometheus text exposition (refreshed first when a kiosk is given)."""
         if kiosk is not None:
             self.refresh(kiosk)

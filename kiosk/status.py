@@ -37,21 +37,39 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from domain.privacy import scrub
-from kiosk.metrics import CONTENT_TYPE, pending_age_s
+from kiosk.metrics import CONTENT_TYPE, Observed, pending_age_s
 from kiosk.technician.pin import lockout
 
 if TYPE_CHECKING:
-    from kiosk.app import Kiosk
     from kiosk.config import Settings
+    from kiosk.metrics import KioskMetrics
+    from kiosk.session import Session
+    from kiosk.sync import SyncWorker
 
 
 log = logging.getLogger(__name__)
 
 HEALTHY_LOOP_AGE_S = 10.0
 _STARTED_AT = time.monotonic()
+
+
+class StatusSource(Observed, Protocol):
+    """What the status pages, the heartbeat and the watchdog read of a running kiosk."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def session(self) -> Session: ...
+
+    @property
+    def sync(self) -> SyncWorker: ...
+
+    @property
+    def metrics(self) -> KioskMetrics: ...
 
 
 class StatusConfigError(Exception):
@@ -122,7 +140,7 @@ def _version() -> str:
         return "unknown"
 
 
-def device_states(kiosk: Kiosk) -> dict[str, dict[str, Any]]:
+def device_states(kiosk: StatusSource) -> dict[str, dict[str, Any]]:
     """Each configured device with its type and whether it works now."""
     down = set(getattr(kiosk.session.view, "devices_down", ()) or ())
     states: dict[str, dict[str, Any]] = {}
@@ -136,7 +154,7 @@ def device_states(kiosk: Kiosk) -> dict[str, dict[str, Any]]:
     return states
 
 
-def _queue_state(kiosk: Kiosk, problems: list[str]) -> dict[str, Any]:
+def _queue_state(kiosk: StatusSource, problems: list[str]) -> dict[str, Any]:
     """The journal's queue in figures; a journal that cannot be read is one more problem."""
     try:
         counts = kiosk.journal.counts()
@@ -154,7 +172,7 @@ def _queue_state(kiosk: Kiosk, problems: list[str]) -> dict[str, Any]:
     }
 
 
-def status_snapshot(kiosk: Kiosk) -> dict[str, Any]:
+def status_snapshot(kiosk: StatusSource) -> dict[str, Any]:
     """The kiosk's essentials as plain JSON values: /status, the heartbeat, the dashboard."""
     view = kiosk.session.view
     s = kiosk.settings
@@ -206,7 +224,7 @@ def status_snapshot(kiosk: Kiosk) -> dict[str, Any]:
     }
 
 
-def health(kiosk: Kiosk) -> tuple[bool, list[str]]:
+def health(kiosk: StatusSource) -> tuple[bool, list[str]]:
     """Serving or not: the event thread goes round and the journal answers."""
     problems: list[str] = []
     last = float(getattr(kiosk, "last_loop_at", 0.0) or 0.0)
@@ -280,7 +298,7 @@ def read_token(status: Any, environ: dict[str, str] | None = None) -> str:
 class StatusServer:
     """A small threaded HTTP server; `stop()` is idempotent. Context manager."""
 
-    def __init__(self, kiosk: Kiosk, host: str, port: int, token: str) -> None:
+    def __init__(self, kiosk: StatusSource, host: str, port: int, token: str) -> None:
         self.kiosk = kiosk
         self.metrics = kiosk.metrics
         handler = _make_handler(self, token)
@@ -395,7 +413,7 @@ def _make_handler(server: StatusServer, token: str) -> type[BaseHTTPRequestHandl
                 {"status_server": server, "expected": expected})
 
 
-def start_status_server(kiosk: Kiosk, settings: Settings | None = None, *,
+def start_status_server(kiosk: StatusSource, settings: Settings | None = None, *,
                         environ: dict[str, str] | None = None) -> StatusServer:
     """Serve /healthz, /status and /metrics for `kiosk` on `[status] listen`.
 

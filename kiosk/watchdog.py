@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from kiosk.app import Kiosk
+    from kiosk.status import StatusSource
 
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class Watchdog:
     cancels a callback that returns False).
     """
 
-    def __init__(self, kiosk: Kiosk, *, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, kiosk: StatusSource, *, clock: Callable[[], float] = time.monotonic,
                  notifier: Notifier | None = None, stale_s: float = DEFAULT_STALE_S,
                  interval: float | None = None, environ: Mapping[str, str] | None = None
                  ) -> None:

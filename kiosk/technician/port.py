@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from kiosk.config import Settings
 from kiosk.journal import QueueRow
-from kiosk.status import device_states
+from kiosk.status import StatusSource, device_states
 from kiosk.sync import DrainReport
 
 if TYPE_CHECKING:
     from drivers.printer import Receipt
-    from kiosk.app import Kiosk
+    from kiosk.devices import Devices
+    from kiosk.status import RecentLog
 
 EventFilter = Callable[[object], bool]  # True: the event is the console's, not the session's
 
@@ -72,10 +73,23 @@ class TechnicianPort(Protocol):
     def log_lines(self, count: int) -> list[str]: ...
 
 
+class _Running(StatusSource, Protocol):
+    """What the port reads of a running kiosk (`kiosk.app.Kiosk` is one)."""
+
+    @property
+    def event_filters(self) -> list[EventFilter]: ...
+
+    @property
+    def devices(self) -> Devices: ...
+
+    @property
+    def recent_log(self) -> RecentLog: ...
+
+
 class KioskPort:
     """`TechnicianPort` over a running kiosk."""
 
-    def __init__(self, kiosk: Kiosk) -> None:
+    def __init__(self, kiosk: _Running) -> None:
         self._kiosk = kiosk
 
     @property

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kivy.metrics import dp
 from kivy.uix.boxlayout import BoxLayout
@@ -44,7 +44,10 @@ from kiosk.ui.widgets import (
 )
 
 if TYPE_CHECKING:
-    from kiosk.ui.app import KioskApp
+    from datetime import date
+
+    from kiosk.ui.context import UiConfig
+    from kiosk.ui.theme import Theme
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +74,42 @@ def _landscape(widget: Any) -> bool:
     return widget.width >= widget.height
 
 
+class ScreenHost(Protocol):
+    """What a screen asks of the app that shows it (`KioskApp` is one): words in the
+    patron's language, the look, and where the patron's actions go."""
+
+    lang: str
+    theme: Theme
+    settings: UiConfig
+    sound_on: bool
+
+    def tr(self, message: str) -> str: ...
+
+    def ntr(self, singular: str, plural: str, n: int) -> str: ...
+
+    def day(self, value: date | None) -> str: ...
+
+    def money(self, cents: int) -> str: ...
+
+    def weekday_names(self) -> list[str]: ...
+
+    def today(self) -> date: ...
+
+    def post(self, action: object) -> None: ...
+
+    def toggle_large_text(self) -> None: ...
+
+    def toggle_high_contrast(self) -> None: ...
+
+    def toggle_sound(self) -> None: ...
+
+
 class KioskScreen(Screen):
     """Base: a padded column with a scrolling body and a bottom row of buttons."""
 
     screen_name = ""
 
-    def __init__(self, ui: KioskApp, **kwargs: Any) -> None:
+    def __init__(self, ui: ScreenHost, **kwargs: Any) -> None:
         super().__init__(name=self.screen_name, **kwargs)
         self.ui = ui
         self.view: SessionView | None = None
