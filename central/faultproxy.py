@@ -17,6 +17,11 @@ switch, so a kept-alive client connection cannot sneak past the new mode):
 In pass mode, a request that contains `poison` (bytes) gets HTTP 500 from the proxy instead:
 one transaction the central side fails on every time while it answers everything else.
 
+Latency (any mode that relays): `delay_s` holds every chunk that long in each direction, plus
+up to `jitter_s` at random, in order, and a new connection waits one round trip (the TCP
+handshake), so benchmarks on loopback see a real network's round trips. The proxy is plain
+TCP: it delays SIP2 as well as HTTP.
+
 Threads are bounded: at most `max_connections` connections are served at once; more are closed
 at once. Use as a context manager or call `close()`.
 """
@@ -26,10 +31,13 @@ from __future__ import annotations
 import contextlib
 import enum
 import logging
+import random
 import selectors
 import socket
 import struct
 import threading
+import time
+from collections import deque
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +101,11 @@ class FaultProxy:
 
     def __init__(self, upstream_host: str, upstream_port: int, *, host: str = "127.0.0.1",
                  port: int = 0, mode: Mode = Mode.PASS, retry_after: str = "3",
-                 max_connections: int = 32, reset_after_bytes: int = 20) -> None:
+                 max_connections: int = 32, reset_after_bytes: int = 20,
+                 delay_s: float = 0.0, jitter_s: float = 0.0) -> None:
         self.upstream = (upstream_host, upstream_port)
+        self.delay_s = delay_s  # one way; see the module doc
+        self.jitter_s = jitter_s
         self.retry_after = retry_after
         self.reset_after_bytes = reset_after_bytes
         self.connections_total = 0
@@ -235,6 +246,8 @@ class FaultProxy:
         return upstream
 
     def _relay(self, client: socket.socket) -> None:
+        if self.delay_s > 0:
+            time.sleep(2 * self.delay_s)  # the handshake's round trip
         try:
             upstream = self._connect_upstream()
         except OSError:
@@ -244,16 +257,19 @@ class FaultProxy:
             with selectors.DefaultSelector() as selector:
                 selector.register(client, selectors.EVENT_READ, upstream)
                 selector.register(upstream, selectors.EVENT_READ, client)
+                line = _DelayLine(self.delay_s, self.jitter_s)
                 while not self._stop.is_set():
-                    for key, _ in selector.select(_POLL_S):
+                    for key, _ in selector.select(line.wait(_POLL_S)):
                         source: socket.socket = key.fileobj  # type: ignore[assignment]
                         data = source.recv(_CHUNK)
                         if not data:
+                            line.flush()
                             return
                         if source is client and self.poison and self.poison in data:
                             self._answer_500(client)
                             return
-                        key.data.sendall(data)
+                        line.put(key.data, data)
+                    line.deliver()
         finally:
             self._untrack(upstream)
             upstream.close()
@@ -301,3 +317,41 @@ class FaultProxy:
             upstream.close()
         self._untrack(client)
         _rst_close(client)
+
+
+class _DelayLine:
+    """Chunks in transit: each is sent `delay_s` (+ jitter) after it arrived, in arrival order,
+    so a chunk never overtakes an earlier one and the relay loop never sleeps on one."""
+
+    def __init__(self, delay_s: float, jitter_s: float) -> None:
+        self._delay = delay_s
+        self._jitter = jitter_s
+        self._queue: deque[tuple[float, socket.socket, bytes]] = deque()
+        self._last_due = 0.0
+
+    def put(self, dest: socket.socket, data: bytes) -> None:
+        if self._delay <= 0 and self._jitter <= 0:
+            dest.sendall(data)
+            return
+        due = time.monotonic() + self._delay + random.uniform(0, self._jitter)
+        self._last_due = max(self._last_due, due)
+        self._queue.append((self._last_due, dest, data))
+
+    def wait(self, longest: float) -> float:
+        if not self._queue:
+            return longest
+        return max(0.0, min(longest, self._queue[0][0] - time.monotonic()))
+
+    def deliver(self) -> None:
+        now = time.monotonic()
+        while self._queue and self._queue[0][0] <= now:
+            _, dest, data = self._queue.popleft()
+            dest.sendall(data)
+
+    def flush(self) -> None:
+        """A side closed: what is in transit still arrives (late, as it would)."""
+        while self._queue:
+            due, dest, data = self._queue.popleft()
+            time.sleep(max(0.0, due - time.monotonic()))
+            with contextlib.suppress(OSError):
+                dest.sendall(data)

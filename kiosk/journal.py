@@ -15,6 +15,11 @@ States of a journal row::
 `inflight` exists because the patron has not been told yet: if the kiosk dies there, the server
 may or may not have applied it, so a VOID carrying the same UUID cancels it on the server.
 
+Group commit: the items a patron puts on the pad together are journaled in one commit
+(`record_many`) and their answers settled in one (`settle_many`); every single-item write is the
+same code with a group of one. A crash between the two leaves inflight rows, voided or read back
+exactly as for one item.
+
 Errors::
 
     JournalError
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import enum
 import hashlib
 import json
 import logging
@@ -185,6 +191,22 @@ class State:
 
 
 _FORWARDABLE = (State.PENDING, State.SENT)
+
+
+class Settle(enum.StrEnum):
+    """What an inflight row becomes once its answer, or the lack of one, is known."""
+
+    DONE = "done"  # the server applied it; the patron is told
+    REFUSED = "refused"  # the server said no: nothing to forward, nothing to keep
+    OFFLINE = "offline"  # no answer; the offline policy accepted it: forwarded later
+    VOID = "void"  # no answer and the patron hears "no": a VOID cancels it on the server
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    tx_id: str
+    how: Settle
+    outcome: Outcome | None = None  # for DONE: the answer, kept with the row
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,43 +442,86 @@ class Journal:
             raise JournalFull(f"only {free} bytes free for the journal")
 
     def record(self, tx: Transaction, state: str) -> None:
-        """Commit a new transaction durably. Returns only once it is on disk.
+        """Commit a new transaction durably. Returns only once it is on disk."""
+        self.record_many([tx], state)
+
+    def record_many(self, txs: Sequence[Transaction], state: str) -> None:
+        """Commit new transactions durably, all in one commit (one fsync for a whole stack).
 
         An offline (pending) row needs `min_free_bytes` to spare: that caps the offline queue so
         the disk always has room to settle what is in progress. An inflight row (online) may use
         that room and the reserve: it is written before sending, always, and settled after. A
         pending row for an item held behind a quarantined one joins it in quarantine."""
+        if not txs:
+            return
         if state == State.PENDING:
             self.check_space()
-            if self.held(tx.item_id):
-                state = State.QUARANTINED
+        now = utcnow().isoformat()
         for attempt in self._writes():
             with attempt:
-                self._db.execute(
+                self._db.executemany(
                     "INSERT INTO transactions (tx_id, kind, patron_id, item_id, created_at,"
                     " offline, kiosk_id, ref_tx_id, due_before, state, updated_at)"
                     " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        tx.tx_id, tx.kind.value, tx.patron_id, tx.item_id,
-                        tx.created_at.isoformat(),
-                        int(tx.offline), tx.kiosk_id, tx.ref_tx_id, _day(tx.due_before), state,
-                        utcnow().isoformat(),
-                    ),
+                    [(tx.tx_id, tx.kind.value, tx.patron_id, tx.item_id,
+                      tx.created_at.isoformat(), int(tx.offline), tx.kiosk_id, tx.ref_tx_id,
+                      _day(tx.due_before), self._state_for(tx, state), now) for tx in txs],
                 )
         if state == State.INFLIGHT:
-            self._active.add(tx.tx_id)
+            self._active.update(tx.tx_id for tx in txs)
+
+    def _state_for(self, tx: Transaction, state: str) -> str:
+        if state == State.PENDING and self._held_locked(tx.item_id):
+            return State.QUARANTINED
+        return state
 
     def settle(self, tx_id: str, outcome: Outcome) -> None:
-        """An online transaction got its answer: done, and purged when retention is zero.
+        """An online transaction got its answer: done, and purged when retention is zero."""
+        self.settle_many([Settlement(tx_id, Settle.DONE, outcome)])
 
-        The patron is told this outcome, so should the write fail the answer is kept here and
-        written again by `void_orphans`; such a row is never voided."""
+    def settle_many(self, settlements: Sequence[Settlement]) -> None:
+        """Settle inflight rows, all in one commit: what the patron is about to be told.
+
+        Should the write fail, the DONE answers are kept here and written again by
+        `void_orphans` (such a row is never voided); the others stay inflight and are voided
+        as orphans, which is what their lack of an answer calls for anyway."""
+        if not settlements:
+            return
+        done = {s.tx_id: s.outcome for s in settlements if s.how is Settle.DONE and s.outcome}
+        now = utcnow().isoformat()
         try:
-            self._finish([(tx_id, State.DONE, _outcome_json(outcome), "")])
+            for attempt in self._writes():
+                with attempt:
+                    for settlement in settlements:
+                        self._settle_locked(settlement, now)
+                    if done and self.retention <= timedelta(0):
+                        self._purge_locked(now)
         except JournalError:
-            self._unsettled[tx_id] = outcome
+            self._unsettled.update({k: v for k, v in done.items() if v is not None})
             raise
-        self._unsettled.pop(tx_id, None)
+        for tx_id in done:
+            self._unsettled.pop(tx_id, None)
+
+    def _settle_locked(self, settlement: Settlement, now: str) -> None:
+        tx_id = settlement.tx_id
+        match settlement.how:
+            case Settle.DONE:
+                # a finished row is never forwarded again: its patron becomes a pseudonym
+                self._db.execute(
+                    "UPDATE transactions SET state = ?, answer = ?, last_error = '',"
+                    " updated_at = ?, patron_id = kiosk_pseudonym(patron_id) WHERE tx_id = ?",
+                    (State.DONE, _outcome_json(settlement.outcome) if settlement.outcome
+                     else None, now, tx_id))
+            case Settle.REFUSED:
+                self._db.execute("DELETE FROM transactions WHERE tx_id = ? AND state = ?",
+                                 (tx_id, State.INFLIGHT))
+            case Settle.OFFLINE:
+                # it was sent (or tried), so it counts as one attempt: the server may have it
+                self._db.execute(
+                    "UPDATE transactions SET state = ?, offline = 1, attempts = attempts + 1,"
+                    " updated_at = ? WHERE tx_id = ?", (State.PENDING, now, tx_id))
+            case Settle.VOID:
+                self._void_locked(f"tx_id = '{_quote(tx_id)}'")
 
     def release(self, tx_id: str) -> None:
         """The call that wrote this inflight row is over (answered, offline, voided, or failed)."""
@@ -484,33 +549,16 @@ class Journal:
 
     def abandon(self, tx_id: str) -> None:
         """The server refused an online transaction: nothing to forward, nothing to keep."""
-        for attempt in self._writes():
-            with attempt:
-                self._db.execute(
-                    "DELETE FROM transactions WHERE tx_id = ? AND state = ?",
-                    (tx_id, State.INFLIGHT)
-                )
+        self.settle_many([Settlement(tx_id, Settle.REFUSED)])
 
     def go_offline(self, tx: Transaction) -> Transaction:
-        """An inflight transaction got no answer; the offline policy accepted it.
-
-        It was sent (or tried), so it counts as one attempt: the server may have applied it.
-        """
-        offline_tx = dataclasses.replace(tx, offline=True, maybe_applied=True)
-        for attempt in self._writes():
-            with attempt:
-                self._db.execute(
-                    "UPDATE transactions SET state = ?, offline = 1, attempts = attempts + 1,"
-                    " updated_at = ? WHERE tx_id = ?",
-                    (State.PENDING, utcnow().isoformat(), tx.tx_id),
-                )
-        return offline_tx
+        """An inflight transaction got no answer; the offline policy accepted it."""
+        self.settle_many([Settlement(tx.tx_id, Settle.OFFLINE)])
+        return offline_copy(tx)
 
     def void_inflight(self, tx_id: str) -> None:
         """Cancel one inflight transaction whose fate on the server is unknown (see module doc)."""
-        for attempt in self._writes():
-            with attempt:
-                self._void_locked(f"tx_id = '{_quote(tx_id)}'")
+        self.settle_many([Settlement(tx_id, Settle.VOID)])
 
     def recover_inflight(self) -> list[str]:
         """At start: transactions whose answer the patron never saw are cancelled with a VOID.
@@ -715,9 +763,12 @@ class Journal:
     def held(self, item_id: str) -> bool:
         """True while a quarantined row for this item waits: new acts on it queue behind."""
         with self._lock:
-            return self._db.execute(
-                "SELECT 1 FROM transactions WHERE item_id = ? AND state = ? LIMIT 1",
-                (item_id, State.QUARANTINED)).fetchone() is not None
+            return self._held_locked(item_id)
+
+    def _held_locked(self, item_id: str) -> bool:
+        return self._db.execute(
+            "SELECT 1 FROM transactions WHERE item_id = ? AND state = ? LIMIT 1",
+            (item_id, State.QUARANTINED)).fetchone() is not None
 
     def release_quarantine(self, tx_ids: Sequence[str] | None = None) -> int:
         """A technician or staff fixed the cause: quarantined rows go back in the queue (all, or
@@ -884,6 +935,12 @@ def _salvaged(row: dict[str, object], column: str) -> object:
     if value is None and column in ("updated_at", "created_at"):
         return utcnow().isoformat()
     return value
+
+
+def offline_copy(tx: Transaction) -> Transaction:
+    """The transaction as forwarded after going offline: sent (or tried), so the server may
+    have applied it."""
+    return dataclasses.replace(tx, offline=True, maybe_applied=True)
 
 
 def _day(value: date | None) -> str | None:

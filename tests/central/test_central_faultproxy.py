@@ -123,3 +123,24 @@ def test_upstream_down_looks_like_a_dropped_connection(server: RunningServer) ->
         dead_port = probe.getsockname()[1]
     with FaultProxy("127.0.0.1", dead_port) as proxy, pytest.raises(requests.ConnectionError):
         _health(proxy.url)
+
+
+def test_latency_mode_adds_a_round_trip_per_request_and_keeps_the_bytes(
+        server: RunningServer) -> None:
+    """30 ms each way: a kept-alive request costs at least 60 ms more than on plain loopback,
+    a new connection one round trip more again, and the answer is the same."""
+    def timed(url: str, session: requests.Session) -> float:
+        started = time.perf_counter()
+        assert _health(url, session).json()["status"] == "ok"
+        return time.perf_counter() - started
+
+    with FaultProxy("127.0.0.1", server.port) as fast, \
+            FaultProxy("127.0.0.1", server.port, delay_s=0.03, jitter_s=0.005) as slow, \
+            requests.Session() as fast_session, requests.Session() as slow_session:
+        first_slow = timed(slow.url, slow_session)
+        timed(fast.url, fast_session)
+        kept_slow = min(timed(slow.url, slow_session) for _ in range(3))
+        kept_fast = min(timed(fast.url, fast_session) for _ in range(3))
+    assert kept_slow - kept_fast >= 0.058
+    assert kept_slow < 0.5  # the delay is per round trip, not per byte
+    assert first_slow >= kept_slow + 0.05  # handshake
