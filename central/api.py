@@ -27,7 +27,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from central.db import Database, StorageError
@@ -98,6 +106,30 @@ class RenewRequest(_TxBody):
 
 class CheckinRequest(_TxBody):
     patron_id: Annotated[str, Field(max_length=64)] | None = None
+
+
+STACK_LIMIT = 50  # items a patron can put down at once, with room to spare (a pad holds ~20)
+
+
+class StackEntry(_TxBody):
+    """One item of a stack; `patron_id` may be empty only for a return."""
+
+    kind: Literal["checkout", "checkin", "renew"]
+    patron_id: Annotated[str, Field(max_length=64)] | None = None
+
+    @model_validator(mode="after")
+    def _patron_for_loans(self) -> StackEntry:
+        if self.kind != "checkin" and not self.patron_id:
+            raise ValueError(f"a {self.kind} needs a patron_id")
+        return self
+
+
+class StackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    transactions: list[StackEntry] = Field(
+        min_length=1, max_length=STACK_LIMIT,
+        description="Items a patron put down together, answered in this order, each "
+                    "idempotent by (kiosk, tx_id) like a single checkout, checkin or renew.")
 
 
 class BatchTransaction(BaseModel):
@@ -202,6 +234,10 @@ class OutcomeOut(BaseModel):
     hold_shelf: bool
     sort_bin: str
     renewed: bool = False  # a checkout of the patron's own loan: renewed instead
+
+
+class StackReply(BaseModel):
+    outcomes: list[OutcomeOut]
 
 
 class BatchResultOut(BaseModel):
@@ -421,6 +457,16 @@ def _circulation_routes(app: FastAPI, circulation: CirculationService,
             tx_id=body.tx_id, kind=TransactionKind.RENEW, item_id=body.item_id,
             created_at=body.created_at, kiosk_id=_acting_for(kiosk_id, body.kiosk_id),
             patron_id=body.patron_id))
+
+    @app.post("/v1/circulation/stack", response_model=StackReply, responses=_ERRORS,
+              tags=["circulation"])
+    def stack(body: StackRequest, kiosk_id: Kiosk) -> dict[str, Any]:
+        """Lend, take back or renew the items a patron put down together, in one request and
+        one database transaction: one answer per item, in order (a refusal is an answer)."""
+        return {"outcomes": circulation.transact_stack([TxIn(
+            tx_id=e.tx_id, kind=TransactionKind(e.kind), item_id=e.item_id,
+            created_at=e.created_at, kiosk_id=_acting_for(kiosk_id, e.kiosk_id),
+            patron_id=e.patron_id or None) for e in body.transactions])}
 
     @app.post("/v1/transactions/batch", response_model=BatchReply, responses=_ERRORS,
               tags=["circulation"], max_body_size=max_batch_body_bytes)

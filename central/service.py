@@ -350,15 +350,23 @@ class CirculationService:
 
     def transact(self, tx: TxIn) -> dict[str, Any]:
         """A single online transaction (checkout, checkin or renew): the patron's answer."""
+        return self.transact_stack([tx])[0]
+
+    def transact_stack(self, txs: Sequence[TxIn]) -> list[dict[str, Any]]:
+        """Online transactions a patron made together (a pile on the pad), in order, in one
+        database transaction: one answer per item, each idempotent by (kiosk, tx_id)."""
+        answers: list[dict[str, Any]] = []
         with self.db.write() as conn:
-            stored = self._stored(conn, tx.kiosk_id, tx.tx_id)
-            if stored is not None:
-                return stored.outcome or _voided_outcome(tx.tx_id, tx.item_id)
-            result = self._apply(conn, tx)
-            self._store(conn, tx, result)
-        log.info("%s %s item %s patron %s -> %s", tx.kind.value, tx.tx_id[:8], tx.item_id,
-                 log_tag(tx.patron_id), result.outcome["reason"] if result.outcome else "-")
-        return result.outcome or _voided_outcome(tx.tx_id, tx.item_id)
+            for tx in txs:
+                stored = self._stored(conn, tx.kiosk_id, tx.tx_id)
+                if stored is None:
+                    stored = self._apply(conn, tx)
+                    self._store(conn, tx, stored)
+                    log.info("%s %s item %s patron %s -> %s", tx.kind.value, tx.tx_id[:8],
+                             tx.item_id, log_tag(tx.patron_id),
+                             stored.outcome["reason"] if stored.outcome else "-")
+                answers.append(stored.outcome or _voided_outcome(tx.tx_id, tx.item_id))
+        return answers
 
     def batch(self, entries: Sequence[TxIn | InvalidTx], kiosk_id: str) -> list[dict[str, Any]]:
         """Replay of a kiosk's journal, in order, in one SQLite transaction."""

@@ -300,6 +300,16 @@ class RfidPad:
                     "secured" if secured else "unsecured", last)
         return False
 
+    def on_pad(self, uid: str) -> bool:
+        """Is this tag on the pad right now (a fresh inventory)? False when the reader cannot
+        tell: the patron is then asked to put the item back, which is harmless if it is there."""
+        with self._lock:
+            try:
+                return any(tag.uid == uid for tag in self.reader.inventory())
+            except RfidError as exc:
+                log.info("inventory to find %s failed: %s", log_tag(uid), exc)
+                return False
+
     # ------------------------------------------------------------ events
     def _publish(self, event: ItemsOnPad | DeviceState) -> None:
         if self.sink is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -31,11 +31,13 @@ from kiosk.backends.base import (
     BackendUnavailable,
     CatalogBackend,
     Refused,
+    StackAnswer,
+    extend_wait,
     patron_wait,
     unexpected,
 )
 from kiosk.connectivity import Connectivity
-from kiosk.journal import Journal, JournalError, State
+from kiosk.journal import Journal, JournalError, Settle, Settlement, State
 
 log = logging.getLogger(__name__)
 
@@ -152,73 +154,117 @@ class CirculationService:
     # ---- transactions -------------------------------------------------------------------------
 
     def checkout(self, patron: Patron, item_id: str) -> Outcome:
-        return self._transact(TransactionKind.CHECKOUT, patron, item_id)
+        return self.transact_stack(TransactionKind.CHECKOUT, patron, [StackItem(item_id)])[0]
 
     def checkin(self, item_id: str, patron: Patron | None = None) -> Outcome:
-        return self._transact(TransactionKind.CHECKIN, patron, item_id)
+        return self.transact_stack(TransactionKind.CHECKIN, patron, [StackItem(item_id)])[0]
 
     def renew(self, patron: Patron, item_id: str, *, due_before: date | None = None) -> Outcome:
         """Renew one loan. `due_before` is the due date the patron was shown: it travels with
         the transaction so a backend without idempotency keys (SIP2) can tell, when an answer was
         lost, whether the renewal reached the library (the due date moved) before sending it
         again or before asking staff to undo it."""
-        return self._transact(TransactionKind.RENEW, patron, item_id, due_before=due_before)
+        return self.transact_stack(TransactionKind.RENEW, patron,
+                                   [StackItem(item_id, due_before)])[0]
 
-    def _transact(self, kind: TransactionKind, patron: Patron | None, item_id: str, *,
-                  due_before: date | None = None) -> Outcome:
-        tx = Transaction(kind=kind, patron_id=patron.patron_id if patron else None,
-                         item_id=item_id, kiosk_id=self._kiosk_id, due_before=due_before)
+    def transact_stack(self, kind: TransactionKind, patron: Patron | None,
+                       items: Sequence[StackItem], *,
+                       on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+        """Borrow, return or renew the items a patron put down together; one item is a stack
+        of one. Their intents are journaled in one commit, sent together (one request over
+        REST, overlapping connections over SIP2), and each answer batch settled in one commit
+        before the patron hears it: `on_outcome` gets each item as it is settled, the list
+        comes back in the items' order. The patron's wait is bounded per answer, so a stack
+        that keeps answering is never cut off, and a stalled server ends it by the deadline."""
+        txs = [Transaction(kind=kind, patron_id=patron.patron_id if patron else None,
+                           item_id=item.item_id, kiosk_id=self._kiosk_id,
+                           due_before=item.due_before) for item in items]
+        told = _Told(txs, on_outcome)
         with patron_wait(self._wait_s):
-            if (not self.connectivity.should_try_online() or self._journal.held(item_id)
-                    or not self._queue_flushed()):
-                return self._offline(tx, patron, journaled=False)
-            try:
-                self._journal.record(tx, State.INFLIGHT)
-            except JournalError as exc:
-                # Every transaction is journaled before it is sent: without the row, a lost
-                # answer would leave a loan nobody knows about and no VOID to undo it.
-                log.error("journal cannot take an online transaction; refused before sending: %s",
-                          exc)
-                return Outcome(ok=False, reason=ReasonCode.JOURNAL_FULL, item_id=item_id,
-                               tx_id=tx.tx_id)
-            try:
-                return self._send(tx, patron)
-            except Exception as exc:
-                # Whatever went wrong (a bug, a journal error after the server answered), the
-                # server may have applied it and the patron hears "no": a VOID settles it in
-                # the next sync round. Should even that write fail, the row stays inflight and
-                # the sync worker voids it as an orphan (Journal.void_orphans).
-                unexpected(f"circulation {kind.value}", exc)
+            if not self.connectivity.should_try_online() or not self._queue_flushed():
+                self._offline_all(txs, patron, told)
+            else:
+                held = {tx.tx_id for tx in txs if self._journal.held(tx.item_id)}
+                self._offline_all([tx for tx in txs if tx.tx_id in held], patron, told)
+                self._online([tx for tx in txs if tx.tx_id not in held], patron, told)
+        return told.in_order()
+
+    def _online(self, txs: list[Transaction], patron: Patron | None, told: _Told) -> None:
+        if not txs:
+            return
+        try:
+            self._journal.record_many(txs, State.INFLIGHT)
+        except JournalError as exc:
+            # Every transaction is journaled before it is sent: without the row, a lost
+            # answer would leave a loan nobody knows about and no VOID to undo it.
+            log.error("journal cannot take an online transaction; refused before sending: %s",
+                      exc)
+            for tx in txs:
+                told(tx, Outcome(ok=False, reason=ReasonCode.JOURNAL_FULL, item_id=tx.item_id,
+                                 tx_id=tx.tx_id))
+            return
+        try:
+            for answers in self._backend.send_stack(txs):
+                extend_wait()  # the patron sees progress
+                self._settle(answers, patron, told)
+        except Exception as exc:
+            # Whatever went wrong (a bug, a journal error after the server answered), the
+            # server may have applied what is not settled yet and the patron hears "no": a
+            # VOID settles each in the next sync round. Should even that write fail, the rows
+            # stay inflight and the sync worker voids them as orphans (Journal.void_orphans).
+            unexpected(f"circulation {txs[0].kind.value}", exc)
+            for tx in told.missing(txs):
                 self._cancel_unknown(tx)
-                return Outcome(ok=False, reason=ReasonCode.REFUSED, item_id=item_id,
-                               tx_id=tx.tx_id)
-            finally:
+                told(tx, Outcome(ok=False, reason=ReasonCode.REFUSED, item_id=tx.item_id,
+                                 tx_id=tx.tx_id))
+        finally:
+            for tx in txs:
                 self._journal.release(tx.tx_id)
 
-    def _send(self, tx: Transaction, patron: Patron | None) -> Outcome:
-        send = {
-            TransactionKind.CHECKOUT: self._backend.checkout,
-            TransactionKind.CHECKIN: self._backend.checkin,
-            TransactionKind.RENEW: self._backend.renew,
-        }[tx.kind]
-        try:
-            outcome = send(tx)
-        except Refused as refusal:
-            self._journal.abandon(tx.tx_id)
+    def _settle(self, answers: Sequence[StackAnswer], patron: Patron | None,
+                told: _Told) -> None:
+        """One batch of answers: decided, committed together, then told."""
+        settled: list[tuple[Settlement, Transaction, Outcome]] = []
+        offline_here = 0
+        for tx, answer in answers:
+            if told.has(tx) or any(t.tx_id == tx.tx_id for _, t, _ in settled):
+                continue  # a backend answering twice must not settle twice
+            if isinstance(answer, BackendUnavailable):
+                self.connectivity.report(False, str(answer))
+                refusal = self._offline_refusal(tx, patron, counted=offline_here)
+                if refusal is None:
+                    offline_here += tx.kind is TransactionKind.CHECKOUT
+                    settled.append((Settlement(tx.tx_id, Settle.OFFLINE), tx, _offline_ok(tx)))
+                else:
+                    settled.append((Settlement(tx.tx_id, Settle.VOID), tx, Outcome(
+                        ok=False, reason=refusal, item_id=tx.item_id, offline=True)))
+                continue
             self.connectivity.report(True)
-            return Outcome(ok=False, reason=refusal.reason, item_id=tx.item_id, tx_id=tx.tx_id,
-                           screen_message=refusal.message, title=refusal.title)
-        except BackendUnavailable as exc:
-            self.connectivity.report(False, str(exc))
-            return self._offline(tx, patron, journaled=True)
-        self.connectivity.report(True)
-        if outcome.tx_id != tx.tx_id:
-            outcome = dataclasses.replace(outcome, tx_id=tx.tx_id)
+            if isinstance(answer, Refused):
+                settled.append((Settlement(tx.tx_id, Settle.REFUSED), tx, Outcome(
+                    ok=False, reason=answer.reason, item_id=tx.item_id, tx_id=tx.tx_id,
+                    screen_message=answer.message, title=answer.title)))
+            else:
+                outcome = answer if answer.tx_id == tx.tx_id else dataclasses.replace(
+                    answer, tx_id=tx.tx_id)
+                settled.append((Settlement(tx.tx_id, Settle.DONE, outcome), tx, outcome))
         try:
-            self._journal.settle(tx.tx_id, outcome)
-        except JournalError as exc:  # the server has it; the stale inflight row is voided later
-            log.error("could not settle a confirmed transaction: %s", exc)
-        return outcome
+            self._journal.settle_many([s for s, _, _ in settled])
+        except JournalError as exc:
+            log.error("could not settle a batch of answers: %s", exc)
+            settled = [self._unsettled(*entry) for entry in settled]
+        for _, tx, outcome in settled:
+            told(tx, outcome)
+
+    def _unsettled(self, settlement: Settlement, tx: Transaction,
+                   outcome: Outcome) -> tuple[Settlement, Transaction, Outcome]:
+        """The batch's commit failed. An answer the server gave stands (the journal writes it
+        again later, see Journal.settle_many); an offline promise without its row is not made."""
+        if settlement.how is Settle.OFFLINE:
+            self._cancel_unknown(tx)
+            outcome = Outcome(ok=False, reason=ReasonCode.JOURNAL_FULL, item_id=tx.item_id,
+                              offline=True)
+        return settlement, tx, outcome
 
     def _queue_flushed(self) -> bool:
         """Queued transactions go first, so the server sees everything in the patron's order."""
@@ -226,26 +272,30 @@ class CirculationService:
             return True
         return self._flush()
 
-    def _offline(self, tx: Transaction, patron: Patron | None, *, journaled: bool) -> Outcome:
-        refusal = self._offline_refusal(tx, patron)
-        if refusal is not None:
-            if journaled:
-                self._cancel_unknown(tx)
-            return Outcome(ok=False, reason=refusal, item_id=tx.item_id, offline=True)
-        try:
-            if journaled:
-                tx = self._journal.go_offline(tx)
+    def _offline_all(self, txs: Sequence[Transaction], patron: Patron | None,
+                     told: _Told) -> None:
+        """No online attempt (offline, or held behind a quarantined row): the offline policy
+        decides each, and the accepted ones are journaled pending in one commit."""
+        accepted: list[Transaction] = []
+        refused: list[tuple[Transaction, ReasonCode]] = []
+        for tx in txs:
+            refusal = self._offline_refusal(
+                tx, patron, counted=sum(t.kind is TransactionKind.CHECKOUT for t in accepted))
+            if refusal is None:
+                accepted.append(dataclasses.replace(tx, offline=True))
             else:
-                tx = dataclasses.replace(tx, offline=True)
-                self._journal.record(tx, State.PENDING)
+                refused.append((tx, refusal))
+        try:
+            self._journal.record_many(accepted, State.PENDING)
+            reason = ReasonCode.OK
         except JournalError as exc:
             log.error("journal refused an offline transaction: %s", exc)
-            if journaled:
-                self._cancel_unknown(tx)
-            return Outcome(ok=False, reason=ReasonCode.JOURNAL_FULL, item_id=tx.item_id,
-                           offline=True)
-        return Outcome(ok=True, reason=ReasonCode.OK, item_id=tx.item_id, offline=True,
-                       tx_id=tx.tx_id)
+            reason = ReasonCode.JOURNAL_FULL
+        for tx in accepted:
+            told(tx, Outcome(ok=reason is ReasonCode.OK, reason=reason, item_id=tx.item_id,
+                             offline=True, tx_id=tx.tx_id if reason is ReasonCode.OK else ""))
+        for tx, refusal in refused:
+            told(tx, Outcome(ok=False, reason=refusal, item_id=tx.item_id, offline=True))
 
     def _cancel_unknown(self, tx: Transaction) -> None:
         """The server may have applied `tx` before the line dropped, yet the patron hears "no":
@@ -255,7 +305,9 @@ class CirculationService:
         except JournalError as exc:  # still inflight: voided at the next start
             log.error("could not void an unanswered transaction yet: %s", exc)
 
-    def _offline_refusal(self, tx: Transaction, patron: Patron | None) -> ReasonCode | None:
+    def _offline_refusal(self, tx: Transaction, patron: Patron | None, *,
+                         counted: int = 0) -> ReasonCode | None:
+        """`counted`: offline loans of this stack decided but not journaled yet."""
         if tx.kind == TransactionKind.CHECKIN:
             return None
         if tx.kind == TransactionKind.RENEW and not self._policy.allow_renew:
@@ -265,7 +317,47 @@ class CirculationService:
         if patron.blocked:
             return patron.block_reason or ReasonCode.BLOCKED
         if tx.kind == TransactionKind.CHECKOUT and (
-            self._journal.offline_checkouts(patron.patron_id) >= self._policy.max_items_per_patron
+            self._journal.offline_checkouts(patron.patron_id) + counted
+            >= self._policy.max_items_per_patron
         ):
             return ReasonCode.OFFLINE_LIMIT
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class StackItem:
+    """One item of a stack; `due_before` is the due date the patron saw (renewals)."""
+
+    item_id: str
+    due_before: date | None = None
+
+
+class _Told:
+    """The outcomes a patron has been told so far, by transaction, each exactly once."""
+
+    def __init__(self, txs: Sequence[Transaction],
+                 on_outcome: Callable[[Outcome], None] | None) -> None:
+        self._order = [tx.tx_id for tx in txs]
+        self._by_tx: dict[str, Outcome] = {}
+        self._on_outcome = on_outcome
+
+    def __call__(self, tx: Transaction, outcome: Outcome) -> None:
+        if tx.tx_id in self._by_tx:
+            return
+        self._by_tx[tx.tx_id] = outcome
+        if self._on_outcome is not None:
+            self._on_outcome(outcome)
+
+    def has(self, tx: Transaction) -> bool:
+        return tx.tx_id in self._by_tx
+
+    def missing(self, txs: Sequence[Transaction]) -> list[Transaction]:
+        return [tx for tx in txs if tx.tx_id not in self._by_tx]
+
+    def in_order(self) -> list[Outcome]:
+        return [self._by_tx[tx_id] for tx_id in self._order if tx_id in self._by_tx]
+
+
+def _offline_ok(tx: Transaction) -> Outcome:
+    return Outcome(ok=True, reason=ReasonCode.OK, item_id=tx.item_id, offline=True,
+                   tx_id=tx.tx_id)

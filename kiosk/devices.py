@@ -28,6 +28,7 @@ from drivers.rfid_sim import SimRfidReader
 from drivers.scanner import EvdevScanner, SerialScanner, SimScanner
 from kiosk.config import Problem, Settings
 from kiosk.session_io import Receipt as SessionReceipt
+from kiosk.session_io import Security
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ class Devices:
     # headless kiosks beep from the session's views; with a screen the UI calls `cue`, so the
     # patron's "sound off" switch silences the buzzer too
     beep_on_views: bool = True
-    _seen_lines: int = 0
+    _heard: set[tuple[object, ...]] = field(default_factory=set)
     _light: str = ""
 
     def cue(self, kind: str) -> None:
@@ -162,19 +163,26 @@ class Devices:
             if state != self._light:
                 self.lights.show(state)
                 self._light = state
-            lines = (*view.items, *view.renewals)
+            # one beep per line as it settles (a pile's lines settle one by one; a line still
+            # being checked says nothing yet)
+            settled = {(line.item_id, line.ok, line.reason): line.ok
+                       for line in (*view.items, *view.renewals) if not line.working}
             if self.beep_on_views:
-                for line in lines[self._seen_lines:]:
-                    self.lights.beep(BeepPattern.SUCCESS if line.ok else BeepPattern.ATTENTION)
-            self._seen_lines = len(lines)
+                for key, ok in settled.items():
+                    if key not in self._heard:
+                        self.lights.beep(BeepPattern.SUCCESS if ok else BeepPattern.ATTENTION)
+            self._heard = set(settled)
         except Exception:  # a dead buzzer must never stop a loan
             log.exception("lights/buzzer failed")
 
-    def security(self, uid: str, secured: bool) -> bool:
-        """Flip an item's security bit; True when the write was verified."""
+    def security(self, uid: str, secured: bool) -> Security:
+        """The session's security flip: written and read back (with the pad's retries), or
+        why not: the tag left the pad (the patron can put it back) or it would not stick."""
         if self.rfid is None:
-            return True
-        return bool(self.rfid.set_secured(uid, secured))
+            return Security.SET
+        if self.rfid.set_secured(uid, secured):
+            return Security.SET
+        return Security.FAILED if self.rfid.on_pad(uid) else Security.PUT_BACK
 
     def print_receipt(self, receipt: SessionReceipt) -> None:
         """The session's `print_receipt`: the patron's receipt on paper, in their language."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -29,7 +29,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from domain.model import Account, Credential, Item, Outcome, Patron, ReplayResult, Transaction
-from kiosk.backends.base import BackendStatus, CatalogBackend
+from kiosk.backends.base import BackendStatus, CatalogBackend, StackAnswer
 
 if TYPE_CHECKING:
     from kiosk.connectivity import Connectivity
@@ -226,6 +226,18 @@ class TimedBackend:
 
     def checkin(self, tx: Transaction) -> Outcome:
         return self._timed("checkin", self.inner.checkin, tx)
+
+    def send_stack(self, txs: Sequence[Transaction]) -> Iterator[list[StackAnswer]]:
+        """Timed from the first request to the last answer, as the patron waits for it."""
+        started = time.perf_counter()
+        try:
+            yield from self.inner.send_stack(txs)
+        except Exception as exc:
+            self._metrics.backend_errors.labels("send_stack", type(exc).__name__).inc()
+            raise
+        finally:
+            self._metrics.backend_latency.labels("send_stack").observe(
+                time.perf_counter() - started)
 
     def renew(self, tx: Transaction) -> Outcome:
         return self._timed("renew", self.inner.renew, tx)

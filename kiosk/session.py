@@ -17,6 +17,7 @@ Inactivity: after `timeout_s` without an event a warning with a countdown appear
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,8 +32,16 @@ from domain.events import (
     ItemsOnPad,
     TagRead,
 )
-from domain.model import Account, Credential, CredentialKind, Outcome, Patron, ReasonCode
-from kiosk.circulation import CirculationService
+from domain.model import (
+    Account,
+    Credential,
+    CredentialKind,
+    Outcome,
+    Patron,
+    ReasonCode,
+    TransactionKind,
+)
+from kiosk.circulation import CirculationService, StackItem
 from kiosk.session_io import (  # re-exported: the UI and tests import them from here
     Action,
     Back,
@@ -48,6 +57,7 @@ from kiosk.session_io import (  # re-exported: the UI and tests import them from
     ReceiptChoice,
     RenewItems,
     Screen,
+    Security,
     SessionView,
     SetLanguage,
     StillHere,
@@ -75,7 +85,7 @@ class SessionSettings:
     card_barcode_prefixes: tuple[str, ...] = ()  # barcodes that are patron cards, not items
 
 
-SecurityFlip = Callable[[str, bool], bool]  # (tag uid, secured) -> write verified
+SecurityFlip = Callable[[str, bool], Security]  # (tag uid, secured) -> written and read back?
 PrintReceipt = Callable[[Receipt], None]
 
 
@@ -93,6 +103,8 @@ class _State:
     renewals: list[ItemLine] = field(default_factory=list)
     account: Account | None = None
     handled_items: set[str] = field(default_factory=set)
+    # settled items whose tags' security could not be set yet -> the state they must get
+    unsecured: dict[str, bool] = field(default_factory=dict)
     message: ReasonCode | None = None
     screen_message: str = ""
     warning: bool = False
@@ -326,6 +338,7 @@ class Session:
         self._tags = {t.uid: t for t in tags}
         present_ids = {t.item_id for t in tags}
         s = self._state
+        self._secure_again(present_ids)
         # a part that left the pad before the set was complete may be placed again later
         s.items = [i for i in s.items if not i.pending or i.item_id in present_ids]
         if s.screen == Screen.IDLE and tags:
@@ -339,42 +352,88 @@ class Session:
         by_item: dict[str, list[TagRead]] = {}
         for tag in tags:
             by_item.setdefault(tag.item_id or f"tag:{tag.uid}", []).append(tag)
-        for item_id, parts in by_item.items():
-            if item_id in s.handled_items:
-                continue
-            self._process_item(item_id, tag=parts[0], parts_present=len(parts))
+        self._process_items([(item_id, parts[0], len(parts)) for item_id, parts in by_item.items()
+                             if item_id not in s.handled_items])
 
-    def _process_item(self, item_id: str, *, tag: TagRead | None, parts_present: int = 1) -> None:
+    def _process_item(self, item_id: str, *, tag: TagRead | None) -> None:
+        self._process_items([(item_id, tag, 1)])
+
+    def _process_items(self, entries: list[tuple[str, TagRead | None, int]]) -> None:
+        """Items that arrived together (a pile on the pad, or one scan): checked against their
+        tags, then borrowed or returned as one stack; each line fills in as it is settled."""
         s = self._state
         if s.screen == Screen.HOME:
             self._choose(Mode.BORROW)
         if s.screen == Screen.IDLE:
             s.mode, s.screen = Mode.RETURN, Screen.RETURN
-        if s.screen not in (Screen.BORROW, Screen.RETURN) or item_id in s.handled_items:
+        if s.screen not in (Screen.BORROW, Screen.RETURN):
             return
-        refusal = self._tag_refusal(tag, parts_present) if tag else None
-        if refusal is not None:
-            line = ItemLine(item_id=item_id, title="", ok=False, reason=refusal,
-                            pending=refusal == ReasonCode.INCOMPLETE_SET)
-            self._put_line(line)
+        stack = self._sendable(entries)
+        if not stack:
+            return
+        s.handled_items.update(stack)
+        borrowing = s.screen == Screen.BORROW and s.patron is not None
+        several = len(stack) > 1
+        if several:  # the patron sees the whole pile being checked, then each line settle
+            for item_id in stack:
+                self._put_line(ItemLine(item_id=item_id, title="", ok=False, working=True))
+            self._changed()
+
+        def settled(outcome: Outcome) -> None:
+            self._put_line(self._secured(outcome, secured=not borrowing))
+            if several:
+                self._changed()
+
+        self._circ.transact_stack(
+            TransactionKind.CHECKOUT if borrowing else TransactionKind.CHECKIN, s.patron,
+            [StackItem(item_id) for item_id in stack], on_outcome=settled)
+
+    def _sendable(self, entries: list[tuple[str, TagRead | None, int]]) -> list[str]:
+        """The items to send; a tag that says no (foreign, not for loan, a set not complete)
+        gets its line here and is not sent."""
+        s = self._state
+        stack: list[str] = []
+        for item_id, tag, parts_present in entries:
+            if item_id in s.handled_items or item_id in stack:
+                continue
+            refusal = self._tag_refusal(tag, parts_present) if tag else None
+            if refusal is None:
+                stack.append(item_id)
+                continue
+            self._put_line(ItemLine(item_id=item_id, title="", ok=False, reason=refusal,
+                                    pending=refusal == ReasonCode.INCOMPLETE_SET))
             if refusal != ReasonCode.INCOMPLETE_SET:
                 s.handled_items.add(item_id)
-            return
-        if s.screen == Screen.BORROW and s.patron is not None:
-            outcome = self._circ.checkout(s.patron, item_id)
-        else:
-            outcome = self._circ.checkin(item_id, s.patron)
-        s.handled_items.add(item_id)
-        secured_ok = True
-        if outcome.ok and outcome.security_change and tag is not None and self._security:
-            # the journal already holds the transaction: flipping now can never lose a loan
-            want_secured = s.screen == Screen.RETURN
-            secured_ok = all(
-                self._security(t.uid, want_secured)
-                for t in self._tags.values()
-                if t.item_id == item_id
-            )
-        self._put_line(_line_from(outcome, security_failed=not secured_ok))
+        return stack
+
+    def _secured(self, outcome: Outcome, *, secured: bool) -> ItemLine:
+        """The item's line once its tags' security is set (after the journal settled it, so
+        flipping can never lose a loan) and read back. A tag that left the pad first is
+        asked back, and set when it shows up again (`_secure_again`): the gate must not alarm
+        for a loan, nor stay silent for a return."""
+        line = _line_from(outcome)
+        if outcome.ok and outcome.security_change:
+            line = self._flip(line, secured)
+        return line
+
+    def _flip(self, line: ItemLine, secured: bool) -> ItemLine:
+        if self._security is None:
+            return line
+        results = {self._security(t.uid, secured) for t in self._tags.values()
+                   if t.item_id == line.item_id}
+        if results <= {Security.SET}:
+            self._state.unsecured.pop(line.item_id, None)
+            return dataclasses.replace(line, security_failed=False, put_back=False)
+        self._state.unsecured[line.item_id] = secured
+        return dataclasses.replace(line, security_failed=True,
+                                   put_back=Security.PUT_BACK in results)
+
+    def _secure_again(self, present: set[str]) -> None:
+        """Items whose security is still to be set are on the pad again: set it now."""
+        for item_id, secured in list(self._state.unsecured.items()):
+            line = next((i for i in self._state.items if i.item_id == item_id), None)
+            if item_id in present and line is not None:
+                self._put_line(self._flip(line, secured))
 
     def _tag_refusal(self, tag: TagRead, parts_present: int) -> ReasonCode | None:
         if not tag.item_id or tag.usage == "unknown":
@@ -392,9 +451,11 @@ class Session:
         return None
 
     def _put_line(self, line: ItemLine) -> None:
-        items = [i for i in self._state.items if i.item_id != line.item_id]
-        items.append(line)
-        self._state.items = items
+        """A line keeps its place as it settles, so a pile's list does not jump about."""
+        items = self._state.items
+        at = next((n for n, i in enumerate(items) if i.item_id == line.item_id), None)
+        self._state.items = [*items, line] if at is None else [
+            *items[:at], line, *items[at + 1:]]
 
     # ---- modes, renew, end --------------------------------------------------------------------
 
@@ -435,8 +496,9 @@ class Session:
         # the due date the patron saw goes with each renewal: over SIP2 it is how a renewal
         # whose answer was lost is read back instead of being renewed twice
         shown = {loan.item_id: loan.due for loan in loans}
-        results = [_line_from(self._circ.renew(s.patron, item_id, due_before=shown.get(item_id)))
-                   for item_id in ids]
+        results = [_line_from(outcome) for outcome in self._circ.transact_stack(
+            TransactionKind.RENEW, s.patron,
+            [StackItem(item_id, shown.get(item_id)) for item_id in ids])]
         done = {r.item_id for r in results}
         s.renewals = [r for r in s.renewals if r.item_id not in done] + results
         self._refresh_account()
@@ -500,7 +562,7 @@ class Session:
             self._on_change(self.view)
 
 
-def _line_from(outcome: Outcome, *, security_failed: bool = False) -> ItemLine:
+def _line_from(outcome: Outcome) -> ItemLine:
     return ItemLine(
         item_id=outcome.item_id,
         title=outcome.title,
@@ -510,7 +572,6 @@ def _line_from(outcome: Outcome, *, security_failed: bool = False) -> ItemLine:
         offline=outcome.offline,
         hold_shelf=outcome.hold_shelf,
         sort_bin=outcome.sort_bin,
-        security_failed=security_failed,
         screen_message=outcome.screen_message,
         renewed=outcome.renewed,
     )
@@ -518,6 +579,6 @@ def _line_from(outcome: Outcome, *, security_failed: bool = False) -> ItemLine:
 
 __all__ = [
     "Action", "Back", "CancelPin", "ChooseMode", "ConnectivityChanged", "Done", "EnterBarcode",
-    "EnterPin", "ItemLine", "Mode", "Receipt", "ReceiptChoice", "RenewItems", "Screen", "Session",
-    "SessionSettings", "SessionView", "SetLanguage", "StillHere",
+    "EnterPin", "ItemLine", "Mode", "Receipt", "ReceiptChoice", "RenewItems", "Screen", "Security",
+    "Session", "SessionSettings", "SessionView", "SetLanguage", "StillHere",
 ]

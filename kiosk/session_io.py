@@ -100,6 +100,14 @@ Action = (
 
 
 
+class Security(enum.StrEnum):
+    """How an item's security flip (AFI / EAS, written and read back) ended."""
+
+    SET = "set"
+    PUT_BACK = "put_back"  # the tag left the pad before it could be written: put it back
+    FAILED = "failed"  # on the pad, but the write would not stick
+
+
 @dataclass(frozen=True, slots=True)
 class ItemLine:
     """One item on the borrow/return/renew list as the patron sees it."""
@@ -113,8 +121,10 @@ class ItemLine:
     hold_shelf: bool = False
     sort_bin: str = ""
     security_failed: bool = False
+    put_back: bool = False  # security not set because the tag left the pad: put it back
     screen_message: str = ""
     pending: bool = False  # waiting for the rest of a multi-part set
+    working: bool = False  # part of a stack being sent: the answer is not settled yet
     renewed: bool = False  # borrowed again what the patron already had: renewed instead
 
 

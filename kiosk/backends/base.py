@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import inspect
 import logging
 import time
 import traceback
@@ -49,6 +50,7 @@ from domain.model import (
     ReasonCode,
     ReplayResult,
     Transaction,
+    TransactionKind,
 )
 
 log = logging.getLogger(__name__)
@@ -121,6 +123,14 @@ class CatalogBackend(Protocol):
 
     def renew(self, tx: Transaction) -> Outcome: ...
 
+    def send_stack(self, txs: Sequence[Transaction]) -> Iterator[list[StackAnswer]]:
+        """Send the online transactions of one stack (items placed together), each answered
+        exactly once: yields groups of answers as they come in (REST: all at once from one
+        request; SIP2: as each connection's answer arrives). A transaction that got no answer
+        is answered with the `BackendUnavailable` that stopped it; `Refused` as an answer,
+        not raised, so one refusal never holds back the rest of the stack."""
+        ...
+
     def replay(self, transactions: Sequence[Transaction]) -> list[ReplayResult]: ...
 
     def end_session(self, patron_id: str) -> None: ...
@@ -128,6 +138,38 @@ class CatalogBackend(Protocol):
     def heartbeat(self, status: Mapping[str, object]) -> BackendStatus: ...
 
     def close(self) -> None: ...
+
+
+StackAnswer = tuple[Transaction, Outcome | Refused | BackendUnavailable]
+
+
+def send_one(backend: CatalogBackend, tx: Transaction) -> Outcome:
+    """The single-item call for a transaction's kind."""
+    send = {TransactionKind.CHECKOUT: backend.checkout, TransactionKind.CHECKIN: backend.checkin,
+            TransactionKind.RENEW: backend.renew}.get(tx.kind)
+    if send is None:
+        raise ValueError(f"{tx.kind.value} is not sent online")
+    return send(tx)
+
+
+def answer_of(backend: CatalogBackend, tx: Transaction) -> StackAnswer:
+    """One transaction's answer, with a refusal or an outage as the answer instead of raised."""
+    try:
+        return tx, send_one(backend, tx)
+    except (Refused, BackendUnavailable) as answer:
+        return tx, answer
+
+
+def one_by_one(backend: CatalogBackend,
+               txs: Sequence[Transaction]) -> Iterator[list[StackAnswer]]:
+    """`send_stack` the plain way: one request after the other, each answer as it comes. Once
+    the server is unreachable, the rest are not tried (answered with the same outage)."""
+    for index, tx in enumerate(txs):
+        answer = answer_of(backend, tx)
+        if isinstance(answer[1], BackendUnavailable):
+            yield [answer, *((t, answer[1]) for t in txs[index + 1:])]
+            return
+        yield [answer]
 
 
 def status_flags_advice(*, online: bool, checkout_ok: bool, checkin_ok: bool) -> str:
@@ -150,8 +192,8 @@ def status_flags_advice(*, online: bool, checkout_ok: bool, checkin_ok: bool) ->
 
 # ---------------------------------------------------------------- the seam's guarantees
 
-SEAM_METHODS = ("identify", "account", "item", "checkout", "checkin", "renew", "replay",
-                "end_session", "heartbeat")
+SEAM_METHODS = ("identify", "account", "item", "checkout", "checkin", "renew", "send_stack",
+                "replay", "end_session", "heartbeat")
 
 B = TypeVar("B", bound=type)
 
@@ -166,10 +208,29 @@ def seam_guard(cls: B) -> B:
 
 
 def _guarded(owner: str, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    if inspect.isgeneratorfunction(method):
+        return _guarded_generator(owner, name, method)
+
     @functools.wraps(method)
     def call(self: object, *args: object, **kwargs: object) -> Any:
         try:
             return method(self, *args, **kwargs)
+        except BackendError:
+            raise
+        except Exception as exc:
+            raise MalformedReply(unexpected(f"{owner}.{name}", exc)) from None
+
+    call._seam_guarded = True  # type: ignore[attr-defined]
+    return call
+
+
+def _guarded_generator(owner: str, name: str,
+                       method: Callable[..., Any]) -> Callable[..., Any]:
+    """The same promise for a method that yields: its errors come while it is iterated."""
+    @functools.wraps(method)
+    def call(self: object, *args: object, **kwargs: object) -> Any:
+        try:
+            yield from method(self, *args, **kwargs)
         except BackendError:
             raise
         except Exception as exc:
@@ -191,8 +252,25 @@ def unexpected(where: str, exc: BaseException) -> str:
 
 # ---------------------------------------------------------------- how long a patron waits
 
-_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "kiosk_patron_deadline", default=None)
+@dataclass(slots=True)
+class _Wait:
+    """One `patron_wait` scope: its deadline (moved on by `extend_wait`) and its length."""
+
+    deadline: float
+    seconds: float
+    outer: _Wait | None
+
+    def left(self) -> float:
+        scope: _Wait | None = self
+        deadline = self.deadline
+        while scope is not None:
+            deadline = min(deadline, scope.deadline)
+            scope = scope.outer
+        return deadline - time.monotonic()
+
+
+_wait: contextvars.ContextVar[_Wait | None] = contextvars.ContextVar(
+    "kiosk_patron_wait", default=None)
 
 
 class WaitExpired(BackendUnavailable, TimeoutError):
@@ -201,26 +279,35 @@ class WaitExpired(BackendUnavailable, TimeoutError):
 
 @contextlib.contextmanager
 def patron_wait(seconds: float | None) -> Iterator[None]:
-    """Bound everything inside to `seconds` in total (an inner scope never extends an outer)."""
+    """Bound everything inside to `seconds` in total (an inner scope never extends an outer).
+
+    The scope is shared with threads that copy the context (SIP2's parallel connections), so
+    they end by the same deadline."""
     if seconds is None:
         yield
         return
-    outer = _deadline.get()
-    deadline = time.monotonic() + seconds
-    token = _deadline.set(deadline if outer is None else min(outer, deadline))
+    token = _wait.set(_Wait(time.monotonic() + seconds, seconds, _wait.get()))
     try:
         yield
     finally:
-        _deadline.reset(token)
+        _wait.reset(token)
+
+
+def extend_wait() -> None:
+    """The patron saw progress (an item of a stack answered): the innermost scope starts again,
+    so a stack of thirty is bounded per answer, not by one item's wait. Outer scopes still hold."""
+    scope = _wait.get()
+    if scope is not None:
+        scope.deadline = time.monotonic() + scope.seconds
 
 
 def wait_left(default: float) -> float:
     """The timeout for the next blocking step: `default`, cut to what the patron's wait has
     left. Raises `WaitExpired` when nothing is left."""
-    deadline = _deadline.get()
-    if deadline is None:
+    scope = _wait.get()
+    if scope is None:
         return default
-    left = deadline - time.monotonic()
+    left = scope.left()
     if left <= 0:
         raise WaitExpired("the patron's wait bound ran out")
     return min(default, left)
@@ -228,4 +315,4 @@ def wait_left(default: float) -> float:
 
 def patron_waiting() -> bool:
     """True inside a `patron_wait` scope (a patron is at the screen waiting for this)."""
-    return _deadline.get() is not None
+    return _wait.get() is not None

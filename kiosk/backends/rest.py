@@ -25,7 +25,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, NoReturn, TypeVar
@@ -56,6 +56,8 @@ from kiosk.backends.base import (
     BackendUnavailable,
     MalformedReply,
     Refused,
+    StackAnswer,
+    one_by_one,
     seam_guard,
     wait_left,
 )
@@ -64,6 +66,11 @@ from kiosk.backends.rest_deadline import exchange_deadline
 log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 500
+STACK_LIMIT = 50  # the service's own limit for one stack request
+
+
+class EndpointMissing(MalformedReply):
+    """The service answered 404/405 for an endpoint added in a later version."""
 MAX_COUNT = 10**9
 # The largest reply the kiosk reads (a 500-row batch answer is ~100 KB): a hostile or broken
 # server cannot make a Pi hold more than this in memory.
@@ -339,6 +346,7 @@ class RestBackend:
                  session: requests.Session | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.kiosk_id = kiosk_id
+        self._stacks = True  # False once the service said it has no stack endpoint
         self.timeout = timeout
         self._own_session = session is None
         if session is None:
@@ -392,6 +400,9 @@ class RestBackend:
             raise BackendUnavailable(
                 f"{what}: central service answered HTTP {status}",
                 retry_after=retry_after_seconds(headers.get("Retry-After")))
+        if status in (404, 405):
+            log.error("%s: unexpected HTTP %d%s", what, status, _error_message(content))
+            raise EndpointMissing(f"{what}: unexpected HTTP {status}{_error_message(content)}")
         if status != 200:
             _malformed(f"{what}: unexpected HTTP {status}{_error_message(content)}")
         content_type = headers.get("Content-Type", "")
@@ -453,6 +464,45 @@ class RestBackend:
 
     def renew(self, tx: Transaction) -> Outcome:
         return self._transact("/v1/renew", tx, TransactionKind.RENEW)
+
+    def send_stack(self, txs: Sequence[Transaction]) -> Iterator[list[StackAnswer]]:
+        """One request per stack (`/v1/circulation/stack`, up to STACK_LIMIT items each); a
+        single item, or a service from before stacks (404), goes the one-by-one way."""
+        for start in range(0, len(txs), STACK_LIMIT):
+            chunk = txs[start:start + STACK_LIMIT]
+            if len(chunk) == 1 or not self._stacks:
+                yield from one_by_one(self, chunk)
+                continue
+            try:
+                answers = self._stack(chunk)
+            except EndpointMissing:
+                log.warning("the central service has no stack endpoint (an older version): "
+                            "sending items one by one")
+                self._stacks = False
+                yield from one_by_one(self, chunk)
+                continue
+            except BackendUnavailable as exc:
+                yield [(tx, exc) for tx in txs[start:]]
+                return
+            yield answers
+
+    def _stack(self, chunk: Sequence[Transaction]) -> list[StackAnswer]:
+        reply = self._call("POST", "/v1/circulation/stack", "stack", {"transactions": [
+            {"tx_id": tx.tx_id, "kind": tx.kind.value, "patron_id": tx.patron_id,
+             "item_id": tx.item_id, "created_at": tx.created_at.isoformat(),
+             "kiosk_id": tx.kiosk_id or self.kiosk_id} for tx in chunk]})
+        entries = reply.entries("outcomes")
+        if len(entries) != len(chunk):
+            _malformed(f"stack: answered {len(entries)} outcomes for {len(chunk)} items")
+        answers: list[StackAnswer] = []
+        for tx, entry in zip(chunk, entries, strict=True):
+            if entry.opt_text("tx_id") not in ("", tx.tx_id):
+                _malformed("stack: outcomes answered in another order")
+            try:
+                answers.append((tx, self._business(entry, parse_outcome)))
+            except Refused as refusal:
+                answers.append((tx, refusal))
+        return answers
 
     def replay(self, transactions: Sequence[Transaction]) -> list[ReplayResult]:
         results: list[ReplayResult] = []

@@ -263,9 +263,10 @@ class KioskApp(App):
         self.cues.enabled = self.sound_on
 
     def _play_cues(self, prev: SessionView, view: SessionView) -> None:
-        before = {i.item_id: (i.ok, i.reason, i.pending) for i in (*prev.items, *prev.renewals)}
-        changed = [i for i in (*view.items, *view.renewals)
-                   if before.get(i.item_id) != (i.ok, i.reason, i.pending)]
+        before = {i.item_id: (i.ok, i.reason, i.pending) for i in (*prev.items, *prev.renewals)
+                  if not i.working}
+        changed = [i for i in (*view.items, *view.renewals)  # a line still being checked: quiet
+                   if not i.working and before.get(i.item_id) != (i.ok, i.reason, i.pending)]
         attention = any(not i.ok or i.hold_shelf or i.security_failed for i in changed)
         if (view.message is not None and view.message != prev.message) or (
                 view.warning_seconds_left is not None and prev.warning_seconds_left is None):

@@ -374,7 +374,9 @@ class ItemsScreen(KioskScreen):
         tr, out = self.ui.tr, []
         if line.offline and line.ok:
             out.append(tr("Saved offline: it will be sent to the library later."))
-        if line.security_failed:
+        if line.put_back:
+            out.append(tr("Please put this item back on the pad for a moment."))
+        elif line.security_failed:
             out.append(reason_sentence(ReasonCode.SECURITY_FAILED, self.ui.lang))
         if line.screen_message and line.reason == ReasonCode.REFUSED:
             # the library system's own words (its language, not the patron's): only when our
@@ -416,6 +418,8 @@ class BorrowScreen(ItemsScreen):
 
     def describe(self, line: ItemLine) -> tuple[str, list[str]]:
         tr = self.ui.tr
+        if line.working:
+            return "wait", [tr("Checking…")]
         if line.pending:
             return "wait", [reason_sentence(ReasonCode.INCOMPLETE_SET, self.ui.lang)]
         if line.ok and line.renewed:
@@ -441,6 +445,8 @@ class ReturnScreen(ItemsScreen):
 
     def describe(self, line: ItemLine) -> tuple[str, list[str]]:
         tr = self.ui.tr
+        if line.working:
+            return "wait", [tr("Checking…")]
         if line.pending:
             return "wait", [reason_sentence(ReasonCode.INCOMPLETE_SET, self.ui.lang)]
         if not line.ok:

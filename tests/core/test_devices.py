@@ -82,6 +82,30 @@ def test_a_failed_flip_keeps_the_loan_and_tells_the_patron(demo_kiosk):
     assert AVAILABLE_ITEMS[44] in {loan.item_id for loan in account.loans}
 
 
+def test_a_book_lifted_before_its_security_was_set_is_asked_back_then_set(demo_kiosk, library):
+    """The "why did the gate alarm" complaint: a patron lifts a book while the pile is being
+    checked. The loan stands; the screen says which book to put back; when it is back on the
+    pad its security is set (read back from the tag) and the message goes."""
+    kiosk, devs = demo_kiosk
+    devs.card_reader.present_uid(JAN.card_uid)
+    assert _wait(lambda: kiosk.session.view.screen == Screen.HOME)
+    kiosk.put(ChooseMode(Mode.BORROW))
+    library.proxy.delay_s = 0.4  # a slow network: the patron has time to lift a book
+    stay, lifted = devs.rfid_sim.place_items(AVAILABLE_ITEMS[45:47])
+    assert _wait(lambda: [line.working for line in kiosk.session.view.items] == [True, True])
+    devs.rfid_sim.remove(lifted.uid)
+    assert _wait(lambda: sum(line.ok for line in kiosk.session.view.items) == 2, 20)
+    library.proxy.delay_s = 0.0
+    lines = {line.item_id: line for line in kiosk.session.view.items}
+    assert not lines[AVAILABLE_ITEMS[45]].security_failed and stay.afi == 0xC2
+    assert lines[AVAILABLE_ITEMS[46]].put_back and lifted.afi == 0x07  # still secured
+    devs.rfid_sim.place(lifted)
+    assert _wait(lambda: not any(line.put_back for line in kiosk.session.view.items))
+    assert lifted.afi == 0xC2
+    account = kiosk.backend.account(JAN.patron_id)
+    assert set(AVAILABLE_ITEMS[45:47]) <= {loan.item_id for loan in account.loans}
+
+
 def test_bad_device_tables_are_reported_before_any_hardware_is_opened(tmp_path):
     path = tmp_path / "k.toml"
     path.write_text('[backend]\nurl = "https://x/"\ntoken = "t"\n'

@@ -34,6 +34,7 @@ from kiosk.session import (
     ReceiptChoice,
     RenewItems,
     Screen,
+    Security,
     Session,
     SessionSettings,
     SessionView,
@@ -87,16 +88,18 @@ class Rig:
 @pytest.fixture
 def rig(make_core, twin):
     def build(*, security_ok: bool = True, policy: OfflinePolicy | None = None,
-              **settings: object) -> Rig:
+              flip_results: list[Security] | None = None, **settings: object) -> Rig:
         core = make_core(on=twin, policy=policy)
         clock = FakeClock()
         views: list[SessionView] = []
         printed: list[Receipt] = []
         flips: list[tuple[str, bool]] = []
 
-        def flip(uid: str, secured: bool) -> bool:
+        def flip(uid: str, secured: bool) -> Security:
             flips.append((uid, secured))
-            return security_ok
+            if flip_results:
+                return flip_results.pop(0)
+            return Security.SET if security_ok else Security.FAILED
 
         session = Session(core.circulation, clock=clock, on_change=views.append,
                           settings=SessionSettings(**{"library_isils": ("BE-DEMO0",),
@@ -299,3 +302,38 @@ def test_a_sensor_event_does_not_keep_a_forgotten_session_alive(rig):
     r.do(DeviceState("printer", ok=False))  # not the patron: no reset of the timer
     r.do(object())
     assert r.wait(21).screen == Screen.IDLE
+
+
+def test_a_pile_on_the_pad_is_one_stack_whose_lines_fill_in_as_they_settle(rig, twin):
+    r = rig()
+    r.card(PATRON)
+    r.do(ChooseMode(Mode.BORROW))
+    items = AVAILABLE_ITEMS[20:26]
+    twin.requests.clear()
+    before = len(r.views)
+    view = r.do(ItemsOnPad(tuple(_tag(item, f"E0A{n:03}") for n, item in enumerate(items))))
+    assert [line.item_id for line in view.items] == list(items)  # in the pile's order
+    assert all(line.ok and line.due and not line.working for line in view.items)
+    during = r.views[before:]
+    # first the whole pile being checked, then one more line settled in each view
+    settled = [sum(not line.working for line in v.items) for v in during[:len(items) + 1]]
+    assert settled == list(range(len(items) + 1))
+    assert twin.requests.count(("POST", "/v1/circulation/stack")) == 1
+    assert sorted(r.flips) == sorted((f"E0A{n:03}", False) for n in range(len(items)))
+
+
+def test_a_tag_that_left_the_pad_is_asked_back_and_set_when_it_returns(rig):
+    r = rig(flip_results=[Security.PUT_BACK])
+    r.card(PATRON)
+    r.do(ChooseMode(Mode.BORROW))
+    tag = _tag(AVAILABLE_ITEMS[27], "E00B01")
+    view = r.do(ItemsOnPad((tag,)))
+    line = _line(view, AVAILABLE_ITEMS[27])
+    assert line.ok and line.security_failed and line.put_back  # "put it back on the pad"
+    view = r.do(ItemsOnPad(()))  # still gone: nothing to write to
+    assert _line(view, AVAILABLE_ITEMS[27]).put_back
+    view = r.do(ItemsOnPad((tag,)))  # back on the pad: set now, and said so
+    line = _line(view, AVAILABLE_ITEMS[27])
+    assert line.ok and not line.security_failed and not line.put_back
+    assert r.flips == [("E00B01", False), ("E00B01", False)]
+    assert len(view.items) == 1  # borrowed once, not again

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
@@ -44,6 +44,8 @@ from kiosk.backends.base import (
     BackendUnavailable,
     MalformedReply,
     Refused,
+    StackAnswer,
+    one_by_one,
     seam_guard,
 )
 from kiosk.backends.sip2.client import Sip2Client
@@ -151,6 +153,9 @@ class Sip2Backend:
 
     def renew(self, tx: Transaction) -> Outcome:
         return self._renew(tx, no_block=False)
+
+    def send_stack(self, txs: Sequence[Transaction]) -> Iterator[list[StackAnswer]]:
+        yield from one_by_one(self, txs)
 
     def replay(self, transactions: Sequence[Transaction]) -> list[ReplayResult]:
         """Send offline transactions in order, each with no-block and its original date.
