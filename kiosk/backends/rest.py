@@ -69,6 +69,10 @@ BATCH_LIMIT = 500
 STACK_LIMIT = 50  # the service's own limit for one stack request
 
 
+STACK_PATH = "/v1/circulation/stack"
+_ADDED_LATER = frozenset({STACK_PATH})  # endpoints an older service may not have
+
+
 class EndpointMissing(MalformedReply):
     """The service answered 404/405 for an endpoint added in a later version."""
 MAX_COUNT = 10**9
@@ -400,9 +404,8 @@ class RestBackend:
             raise BackendUnavailable(
                 f"{what}: central service answered HTTP {status}",
                 retry_after=retry_after_seconds(headers.get("Retry-After")))
-        if status in (404, 405):
-            log.error("%s: unexpected HTTP %d%s", what, status, _error_message(content))
-            raise EndpointMissing(f"{what}: unexpected HTTP {status}{_error_message(content)}")
+        if status in (404, 405) and path in _ADDED_LATER:
+            raise EndpointMissing(f"{what}: HTTP {status}")
         if status != 200:
             _malformed(f"{what}: unexpected HTTP {status}{_error_message(content)}")
         content_type = headers.get("Content-Type", "")
@@ -487,7 +490,7 @@ class RestBackend:
             yield answers
 
     def _stack(self, chunk: Sequence[Transaction]) -> list[StackAnswer]:
-        reply = self._call("POST", "/v1/circulation/stack", "stack", {"transactions": [
+        reply = self._call("POST", STACK_PATH, "stack", {"transactions": [
             {"tx_id": tx.tx_id, "kind": tx.kind.value, "patron_id": tx.patron_id,
              "item_id": tx.item_id, "created_at": tx.created_at.isoformat(),
              "kiosk_id": tx.kiosk_id or self.kiosk_id} for tx in chunk]})

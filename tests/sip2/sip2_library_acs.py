@@ -105,6 +105,11 @@ class Library:
     acts: dict[str, list[str]] = field(default_factory=dict)  # item -> LENT, RETURNED ... in order
     logins: int = 0
     loan_limit: int = LOAN_LIMIT
+    # how long the ILS works on one checkout or checkin (real ones: 50-300 ms); the server is
+    # async, so requests on several connections overlap as they do in a real ILS
+    work_s: float = 0.0
+    # an ILS that allows one login per kiosk account: later logins are refused
+    max_logins: int | None = None
     # Like Evergreen's default: AS lists every hold. Otherwise (Koha-like) AS lists the
     # holds waiting on the shelf and CD the ones not yet available.
     list_all_holds_in_as: bool = False
@@ -210,6 +215,8 @@ class _LibraryAcs:
         self.lib.requests.append(req)
         self.lib.logins += 1
         ok = req.login_user_id == LOGIN_USER and req.login_password == LOGIN_PASSWORD
+        if self.lib.max_logins is not None and self.lib.logins > self.lib.max_logins:
+            ok = False
         return LoginResponse(ok="1" if ok else "0")
 
     async def patron_info(self, req: PatronInformationRequest,
@@ -279,6 +286,7 @@ class _LibraryAcs:
 
     async def checkout(self, req: CheckoutRequest, ctx: object) -> CheckoutResponse:
         self.lib.requests.append(req)
+        await anyio.sleep(self.lib.work_s)
         now = datetime.now()
         p = self.lib.patrons.get(req.patron_identifier)
         it = self.lib.items.get(req.item_identifier)
@@ -320,6 +328,7 @@ class _LibraryAcs:
 
     async def checkin(self, req: CheckinRequest, ctx: object) -> CheckinResponse:
         self.lib.requests.append(req)
+        await anyio.sleep(self.lib.work_s)
         now = datetime.now()
         it = self.lib.items.get(req.item_identifier)
         if it is None or it.holder is None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -45,12 +46,13 @@ from kiosk.backends.base import (
     MalformedReply,
     Refused,
     StackAnswer,
-    one_by_one,
+    answer_of,
     seam_guard,
 )
 from kiosk.backends.sip2.client import Sip2Client
 from kiosk.backends.sip2.codec import Message, ProtocolError, make
 from kiosk.backends.sip2.dates import format_sip_date, parse_due_date, parse_sip_date
+from kiosk.backends.sip2.parallel import ConnectionPool, send_parallel
 from kiosk.backends.sip2.readback import ON_LOAN_STATUSES, UNKNOWN_DUE, ReadBack, unknown_item
 from kiosk.backends.sip2.reasons import block_from_status, reason_from_text
 from kiosk.backends.sip2.settings import (
@@ -88,8 +90,12 @@ class Sip2Backend:
     def __init__(self, settings: Sip2Settings, *, client: Sip2Client | None = None) -> None:
         self.settings = settings
         self._client = client if client is not None else Sip2Client(settings)
+        self._pool = ConnectionPool(self._client, settings.connections,
+                                    lambda: Sip2Client(settings))
+        self._bound = threading.local()  # the connection this thread's stack item uses
         # tx_id -> (kind, patron_id) of what we sent, so a later VOID knows what to undo.
         self._recent: OrderedDict[str, tuple[TransactionKind, str | None]] = OrderedDict()
+        self._recent_lock = threading.Lock()
         self._readback = ReadBack(self)
 
     # -- CatalogBackend -------------------------------------------------------
@@ -155,7 +161,16 @@ class Sip2Backend:
         return self._renew(tx, no_block=False)
 
     def send_stack(self, txs: Sequence[Transaction]) -> Iterator[list[StackAnswer]]:
-        yield from one_by_one(self, txs)
+        """Over `[sip2] connections` logged-in connections at once (see parallel.py)."""
+        yield from send_parallel(self._pool, txs, self._send_on)
+
+    def _send_on(self, client: Sip2Client, tx: Transaction) -> StackAnswer:
+        """One item of a stack on the connection `client`: its request and any read-back."""
+        self._bound.client = client
+        try:
+            return answer_of(self, tx)
+        finally:
+            self._bound.client = None
 
     def replay(self, transactions: Sequence[Transaction]) -> list[ReplayResult]:
         """Send offline transactions in order, each with no-block and its original date.
@@ -199,6 +214,7 @@ class Sip2Backend:
         )
 
     def close(self) -> None:
+        self._pool.close()
         self._client.close()
 
     def __enter__(self) -> Sip2Backend:
@@ -349,9 +365,10 @@ class Sip2Backend:
     def remember(self, tx: Transaction, kind: TransactionKind, patron_id: str | None) -> None:
         if tx.kind is TransactionKind.VOID:
             return
-        self._recent[tx.tx_id] = (kind, patron_id)
-        while len(self._recent) > _RECENT_LIMIT:
-            self._recent.popitem(last=False)
+        with self._recent_lock:
+            self._recent[tx.tx_id] = (kind, patron_id)
+            while len(self._recent) > _RECENT_LIMIT:
+                self._recent.popitem(last=False)
 
     # -- account pieces -------------------------------------------------------
 
@@ -449,8 +466,9 @@ class Sip2Backend:
     # -- plumbing -------------------------------------------------------------
 
     def _call(self, message: Message) -> Message:
+        client = getattr(self._bound, "client", None) or self._client
         try:
-            return self._client.request(message)
+            return client.request(message)
         except ProtocolError as exc:  # a reply the client accepted but we cannot use
             raise MalformedReply(f"SIP2: {exc}") from None
 

@@ -86,6 +86,9 @@ class Sip2Settings:
     use_acs_timeout: bool = True
     retries: int = 2
     status_interval_s: float = 60.0
+    # logged-in connections a stack's checkouts share (most ILSs accept several logins per
+    # kiosk account); 1 sends one item after the other. See kiosk/backends/sip2/parallel.py
+    connections: int = 1
 
     def __post_init__(self) -> None:
         _require(bool(self.host), "host", "must name the SIP2 server (host name or IP)")
@@ -103,6 +106,7 @@ class Sip2Settings:
         _require(self.timeout_s > 0, "timeout_s", "must be > 0")
         _require(0 <= self.retries <= 9, "retries", "must be 0..9")
         _require(self.status_interval_s > 0, "status_interval_s", "must be > 0")
+        _require(1 <= self.connections <= 8, "connections", "must be 1..8")
         _require(self.no_block_due_days >= 0, "no_block_due_days", "must be >= 0")
         if self.login_required:
             _require(bool(self.login_user), "login_user",
@@ -172,7 +176,7 @@ _KINDS: dict[str, object] = {
     "no_block_replays": bool, "no_block_due_days": int, "summary_flags": tuple,
     "hold_counting": HoldCounting, "language": str, "max_print_width": int,
     "connect_timeout_s": float, "timeout_s": float, "use_acs_timeout": bool,
-    "retries": int, "status_interval_s": float,
+    "retries": int, "status_interval_s": float, "connections": int,
 }
 
 
