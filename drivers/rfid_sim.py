@@ -140,7 +140,7 @@ class SimRfidReader:
         self._tags: dict[str, SimTag] = {}
         self._faults = _Faults()
         self._by_item: dict[str, SimTag] = {}  # tags made by place_items, kept when lifted
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # place_items -> tags_for
         self.requests = 0
         try:
             self._master, self._slave = os.openpty()
@@ -168,6 +168,14 @@ class SimRfidReader:
         secured unless `secured=False` (an item coming back from loan).
         """
         with self._lock:
+            tags = self.tags_for(item_ids, owner_isil=owner_isil, secured=secured)
+            self._tags = {tag.uid: tag for tag in tags}
+            return tags
+
+    def tags_for(self, item_ids: Iterable[str], *, owner_isil: str = "NL-AmRBL",
+                 secured: bool = True) -> list[SimTag]:
+        """The tags of these items (made as `place_items` would), not placed on the pad."""
+        with self._lock:
             tags = []
             for item_id in dict.fromkeys(item_ids):
                 tag = self._by_item.get(item_id)
@@ -176,7 +184,6 @@ class SimRfidReader:
                     tag = SimTag.library_item(item_id, owner_isil, secured=secured, model=model)
                     self._by_item[item_id] = tag
                 tags.append(tag)
-            self._tags = {tag.uid: tag for tag in tags}
             return tags
 
     def remove(self, uid: str) -> None:

@@ -72,6 +72,7 @@ def session_settings(settings: Settings) -> SessionSettings:
         auto_print_on_timeout=s.auto_print_on_timeout, require_pin=s.require_pin,
         library_isils=tuple(settings.library.isils),
         card_barcode_prefixes=tuple(settings.library.card_barcode_prefixes),
+        max_stack=s.max_stack,
     )
 
 

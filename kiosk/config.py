@@ -88,6 +88,9 @@ class SessionSection:
     auto_print_on_timeout: bool = False
     # the longest a patron waits for one action before the offline policy answers
     patron_wait_s: float = 5.0
+    # the most items sent as one stack (one journal commit, one request); a bigger pile goes
+    # as several stacks. 1 sends item by item (an ILS that dislikes bursts, or a baseline)
+    max_stack: int = 50
 
 
 @dataclass(frozen=True)
@@ -363,6 +366,14 @@ def _read_secret(path: Path, source: str, key: str, problems: list[Problem]) -> 
     return token
 
 
+def _check_session(session: SessionSection, source: str, problems: list[Problem]) -> None:
+    for key in ("timeout_s", "warning_s", "patron_wait_s"):
+        if getattr(session, key) <= 0:
+            problems.append(Problem(source, f"session.{key}", "expected a positive number"))
+    if session.max_stack < 1:
+        problems.append(Problem(source, "session.max_stack", "expected 1 or more"))
+
+
 def _check_semantics(settings: Settings, source: str, problems: list[Problem]) -> None:
     if settings.backend.type == "rest" and not settings.backend.url.startswith(
         ("https://", "http://")
@@ -374,9 +385,7 @@ def _check_semantics(settings: Settings, source: str, problems: list[Problem]) -
     if settings.kiosk.language not in settings.kiosk.languages:
         problems.append(Problem(source, "kiosk.language",
                                 "the default language must be one of kiosk.languages"))
-    for key in ("timeout_s", "warning_s"):
-        if getattr(settings.session, key) <= 0:
-            problems.append(Problem(source, f"session.{key}", "expected a positive number"))
+    _check_session(settings.session, source, problems)
     if len(settings.ui.window_size) != 2 or min(settings.ui.window_size, default=0) < 320:
         problems.append(Problem(source, "ui.window_size", "expected [width, height] in pixels"))
     try:
@@ -389,8 +398,6 @@ def _check_semantics(settings: Settings, source: str, problems: list[Problem]) -
     if listen and (not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536):
         problems.append(Problem(source, "status.listen",
                                 f"expected host:port, e.g. 127.0.0.1:8787; got {listen!r}"))
-    if settings.session.patron_wait_s <= 0:
-        problems.append(Problem(source, "session.patron_wait_s", "expected a positive number"))
     if settings.sync.poison_after < 1:
         problems.append(Problem(source, "sync.poison_after", "expected 1 or more"))
     if settings.offline.max_items_per_patron < 0:

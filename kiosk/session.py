@@ -83,6 +83,7 @@ class SessionSettings:
     require_pin: bool = False
     library_isils: tuple[str, ...] = ()
     card_barcode_prefixes: tuple[str, ...] = ()  # barcodes that are patron cards, not items
+    max_stack: int = 50  # items sent together at most (see config [session] max_stack)
 
 
 SecurityFlip = Callable[[str, bool], Security]  # (tag uid, secured) -> written and read back?
@@ -384,9 +385,12 @@ class Session:
             if several:
                 self._changed()
 
-        self._circ.transact_stack(
-            TransactionKind.CHECKOUT if borrowing else TransactionKind.CHECKIN, s.patron,
-            [StackItem(item_id) for item_id in stack], on_outcome=settled)
+        size = max(1, self._settings.max_stack)
+        for start in range(0, len(stack), size):
+            self._circ.transact_stack(
+                TransactionKind.CHECKOUT if borrowing else TransactionKind.CHECKIN, s.patron,
+                [StackItem(item_id) for item_id in stack[start:start + size]],
+                on_outcome=settled)
 
     def _sendable(self, entries: list[tuple[str, TagRead | None, int]]) -> list[str]:
         """The items to send; a tag that says no (foreign, not for loan, a set not complete)

@@ -1,14 +1,15 @@
 """Crash consistency: kill a borrowing kiosk with SIGKILL at random moments, many times over.
 
-A kiosk process borrows and returns (online against the real server side, or offline against a
-dead port) and reports each step on a pipe: `B kind item` before it asks, `T kind item ok tx
-offline reason` once the patron would be told. The parent SIGKILLs it after a random delay,
-restarts it on the same journal, and so on. At the end one clean run drains the queue, and the
-server's state is compared with what patrons were told:
+A kiosk process borrows and returns piles of 1 to 10 books (online against the real server side,
+or offline against a dead port), as a patron puts them on the pad, and reports each step on a
+pipe: `B kind item` for every book of the pile before it asks, `T kind item ok tx offline
+reason` as each book's answer is settled and the patron would be told. The parent SIGKILLs
+it after a random delay, restarts it on the same journal, and so on. At the end one clean run
+drains the queue, and the server's state is compared with what patrons were told:
 
 - every transaction a patron was told succeeded is applied on the server, exactly once;
 - each item is on loan on the server exactly when the told history says so;
-- anything applied that nobody was told about is at most the one step in flight at a kill;
+- anything applied that nobody was told about is at most the pile in flight at a kill;
 - nothing is left pending or in conflict on the kiosk.
 
 The loop, the pipe and the told bookkeeping are shared; what differs per backend is a
@@ -30,22 +31,23 @@ import signal
 import socket
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from domain.demo_library import AVAILABLE_ITEMS, DEMO_KIOSK_ID, DEMO_TOKEN
-from domain.model import Patron, ReasonCode
+from domain.model import Outcome, Patron, ReasonCode, TransactionKind
 from kiosk.app import build_kiosk
 from kiosk.backends.base import CatalogBackend
 from kiosk.backends.rest import RestBackend
-from kiosk.circulation import OfflinePolicy
+from kiosk.circulation import OfflinePolicy, StackItem
 from kiosk.config import JournalSection, KioskSection, Settings, SyncSection
 from kiosk.journal import Journal, State
 from kiosk.testing.central_process import CentralProcess
 
 PATRON_ID = "P0015"  # a seeded patron with no loans, holds or fines
-ITEMS = AVAILABLE_ITEMS[:8]
+ITEMS = AVAILABLE_ITEMS[:12]
+MAX_STACK = 10
 
 
 @dataclass
@@ -94,15 +96,15 @@ class Told:
 
     def read(self, output: bytes, report: CrashReport) -> None:
         """One kiosk process's lines, up to its kill."""
-        begun: tuple[str, str] | None = None
+        begun: dict[str, str] = {}  # item -> kind, for the pile being asked about
         for line in output.decode().splitlines():
             parts = line.split()
             self.lines += 1
             if parts[:1] == ["B"]:
-                begun = (parts[1], parts[2])
+                begun[parts[2]] = parts[1]
             elif parts[:1] == ["T"]:
-                begun = None
                 kind, item, ok, tx_id, offline, reason = parts[1:7]
+                begun.pop(item, None)
                 self.last_told[item] = self.lines
                 self.steps.append(Step(kind, item, "ok" if ok == "1" else "refused",
                                        offline == "1"))
@@ -111,9 +113,9 @@ class Told:
                     self.ok[tx_id] = (kind, item)
                     report.told_ok += 1
                     report.offline_told += offline == "1"
-        if begun is not None:
-            self.in_flight.append((self.lines, *begun))
-            self.steps.append(Step(begun[0], begun[1], "cut"))
+        for item, kind in begun.items():
+            self.in_flight.append((self.lines, kind, item))
+            self.steps.append(Step(kind, item, "cut"))
 
     def unsettled(self) -> dict[str, str]:
         """Items whose last step was cut by a kill and never retried: item -> that step's kind."""
@@ -263,20 +265,33 @@ def _child(world: CrashWorld, journal_path: Path, online: bool, on_loan: set[str
     patron = Patron(world.patron_id)
     rng = random.Random(seed)
     say("READY")
+
+    def tell(kind: str) -> Callable[[Outcome], None]:
+        def told(outcome: Outcome) -> None:
+            say(f"T {kind} {outcome.item_id} {int(outcome.ok)} {outcome.tx_id or '-'} "
+                f"{int(outcome.offline)} {outcome.reason.value}")
+            told_on_loan(on_loan, kind, outcome.item_id, outcome.ok, outcome.reason.value)
+        return told
+
     while True:
-        item = rng.choice(world.items)
-        if item in on_loan:
-            say(f"B checkin {item}")
-            outcome = circulation.checkin(item, patron)
-            kind = "checkin"
-        else:
-            say(f"B checkout {item}")
-            outcome = circulation.checkout(patron, item)
-            kind = "checkout"
-        say(f"T {kind} {item} {int(outcome.ok)} {outcome.tx_id or '-'} {int(outcome.offline)} "
-            f"{outcome.reason.value}")
-        told_on_loan(on_loan, kind, item, outcome.ok, outcome.reason.value)
-        time.sleep(rng.uniform(0.0, 0.01))  # the next book takes a moment to scan
+        kind, pile = next_pile(rng, world.items, on_loan)
+        for item in pile:
+            say(f"B {kind} {item}")
+        circulation.transact_stack(TransactionKind(kind), patron,
+                                   [StackItem(item) for item in pile], on_outcome=tell(kind))
+        time.sleep(rng.uniform(0.0, 0.01))  # the next patron takes a moment
+
+
+def next_pile(rng: random.Random, items: Sequence[str],
+              on_loan: set[str]) -> tuple[str, list[str]]:
+    """A patron's next pile: books to borrow (not on loan) or to bring back (on loan), 1 to
+    MAX_STACK of them, mostly small as at a real kiosk."""
+    home = [i for i in items if i in on_loan]
+    shelf = [i for i in items if i not in on_loan]
+    kind = "checkin" if home and (not shelf or rng.random() < 0.5) else "checkout"
+    pool = home if kind == "checkin" else shelf
+    size = min(len(pool), rng.choice((1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)), MAX_STACK)
+    return kind, rng.sample(pool, size)
 
 
 def _spawn(world: CrashWorld, journal_path: Path, online: bool, on_loan: set[str], seed: int,

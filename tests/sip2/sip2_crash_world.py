@@ -95,7 +95,9 @@ class Sip2World(CrashWorld):
         # "charged": the backend reads a patron's loans back before sending again what may
         # have reached the library; without it there is no exactly-once over SIP2
         port = self._acs.port if online else self._dead_port
-        return Sip2Backend(settings_for(port, summary_flags=["charged"]))
+        # three connections: a pile's checkouts overlap, and each item's read-back runs on the
+        # connection that sent it
+        return Sip2Backend(settings_for(port, summary_flags=["charged"], connections=3))
 
     def stop(self) -> None:
         lines = self._acs.close().strip().splitlines()

@@ -61,7 +61,7 @@ INSTITUTION = "MAIN"
 LOAN_DAYS = 21
 LOAN_LIMIT = 3
 CRASH_PATRON = "P900"
-CRASH_ITEMS = tuple(f"C{n:02d}" for n in range(1, 9))
+CRASH_ITEMS = tuple(f"C{n:02d}" for n in range(1, 13))
 
 # What the library did with each checkout/checkin, logged per item (`Library.acts`). SIP2 carries
 # no transaction id, so exactly-once is judged by these: a checkout of an item the same patron

@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from domain.model import Transaction
 from kiosk.backends.base import (
+    AuthenticationFailed,
     BackendError,
     BackendUnavailable,
     MalformedReply,
@@ -38,6 +39,7 @@ from kiosk.backends.sip2.client import Sip2Client
 log = logging.getLogger(__name__)
 
 RETRY_S = 900.0  # after a refused extra login, one connection for this long
+RETRY_UNREACHABLE_S = 60.0  # after an extra connection could not be made at all
 
 
 class ConnectionPool:
@@ -66,10 +68,17 @@ class ConnectionPool:
             return [self._first, *self._extra[:count - 1]]
 
     def refused(self, client: Sip2Client, exc: BackendError) -> None:
-        """An extra connection could not log in: one connection for a while."""
-        log.warning("SIP2: the server did not accept another connection (%s); using one "
-                    "connection for %d minutes", type(exc).__name__, RETRY_S // 60)
-        self._refused_until = self._clock() + RETRY_S
+        """An extra connection could not log in: one connection for a while. A refused login
+        is the server's policy (a long while); a connection that could not be made may be the
+        network, which the first connection's own request will tell (a short while)."""
+        if isinstance(exc, AuthenticationFailed):
+            log.warning("SIP2: the server did not accept another connection (login refused); "
+                        "using one connection for %d minutes", RETRY_S // 60)
+            pause = RETRY_S
+        else:
+            log.info("SIP2: no extra connection (%s); using one for now", exc)
+            pause = RETRY_UNREACHABLE_S
+        self._refused_until = self._clock() + pause
         with self._lock:
             if client in self._extra:
                 self._extra.remove(client)
