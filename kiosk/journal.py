@@ -494,8 +494,6 @@ class Journal:
                 with attempt:
                     for settlement in settlements:
                         self._settle_locked(settlement, now)
-                    if done and self.retention <= timedelta(0):
-                        self._purge_locked(now)
         except JournalError:
             self._unsettled.update({k: v for k, v in done.items() if v is not None})
             raise
@@ -505,6 +503,10 @@ class Journal:
     def _settle_locked(self, settlement: Settlement, now: str) -> None:
         tx_id = settlement.tx_id
         match settlement.how:
+            case Settle.DONE if self.retention <= timedelta(0):
+                # kept for no one: gone at once (one write, not an update and a purge)
+                self._db.execute("DELETE FROM transactions WHERE tx_id = ?", (tx_id,))
+                self._dirty = True
             case Settle.DONE:
                 # a finished row is never forwarded again: its patron becomes a pseudonym
                 self._db.execute(
