@@ -109,7 +109,7 @@ class KioskMetrics:
         for name in self._devices:
             self.device_up.labels(name).set(1)
         self._lock = threading.Lock()
-        self._seen: dict[str, int] = {"items": 0, "renewals": 0}
+        self._counted: dict[str, set[str]] = {"items": set(), "renewals": set()}
         self._down: set[str] = set()
 
     # ---- session views ----------------------------------------------------------------------
@@ -124,15 +124,18 @@ class KioskMetrics:
             self._count_lines("renewals", tuple(getattr(view, "renewals", ()) or ()), "renew")
 
     def _count_lines(self, key: str, lines: tuple[Any, ...], kind: str) -> None:
-        seen = self._seen[key]
-        if len(lines) < seen:  # a new visit (or a cleared list) starts counting again
-            seen = 0
-        for line in lines[seen:]:
-            if getattr(line, "pending", False):
-                break  # a multi-part set still waiting: count it once it is settled
+        """Each line once, when it is settled: not while a stack is still being checked or a
+        multi-part set waits. A line that leaves the list (a new visit) may count again."""
+        listed = {getattr(line, "item_id", "") for line in lines}
+        counted = self._counted[key] & listed
+        for line in lines:
+            item_id = getattr(line, "item_id", "")
+            if item_id in counted or getattr(line, "working", False) \
+                    or getattr(line, "pending", False):
+                continue
             self.transactions.labels(kind, outcome_label(line)).inc()
-            seen += 1
-        self._seen[key] = seen
+            counted.add(item_id)
+        self._counted[key] = counted
 
     def _observe_devices(self, down: tuple[str, ...]) -> None:
         now_down = set(down)
@@ -228,16 +231,17 @@ class TimedBackend:
         return self._timed("checkin", self.inner.checkin, tx)
 
     def send_stack(self, txs: Sequence[Transaction]) -> Iterator[list[StackAnswer]]:
-        """Timed from the first request to the last answer, as the patron waits for it."""
+        """Timed from the first request to the last answer, as the patron waits for it, under
+        the stack's kind (one pile of books is one checkout call)."""
+        call = txs[0].kind.value if txs else "send_stack"
         started = time.perf_counter()
         try:
             yield from self.inner.send_stack(txs)
         except Exception as exc:
-            self._metrics.backend_errors.labels("send_stack", type(exc).__name__).inc()
+            self._metrics.backend_errors.labels(call, type(exc).__name__).inc()
             raise
         finally:
-            self._metrics.backend_latency.labels("send_stack").observe(
-                time.perf_counter() - started)
+            self._metrics.backend_latency.labels(call).observe(time.perf_counter() - started)
 
     def renew(self, tx: Transaction) -> Outcome:
         return self._timed("renew", self.inner.renew, tx)

@@ -19,7 +19,8 @@ BORROWED = (
     ItemLine("3700000000512", "Het begijnhof van oma Rosa", True, due=DUE),
     ItemLine("3700000000529", "Les enfants de la Meuse et les saisons oubliées (boek + 2 cd's)",
              True, due=DUE),
-    ItemLine("3700000000536", "Fien en de vuurtoren", True, due=DUE, security_failed=True),
+    ItemLine("3700000000536", "Fien en de vuurtoren", True, due=DUE, security_failed=True,
+             put_back=True),
     ItemLine("3700000000426", "", False, reason=ReasonCode.ON_HOLD_FOR_OTHER),
     ItemLine("3700000000543", "", True, offline=True),
     ItemLine("3700000000550", "", False, reason=ReasonCode.INCOMPLETE_SET, pending=True),
@@ -28,6 +29,7 @@ RETURNED = (
     ItemLine("3700000000174", "De verloren rivier", True, hold_shelf=True, sort_bin="R"),
     ItemLine("3700000000181", "La maison endormie", True, sort_bin="J2"),
     ItemLine("3700000000198", "", False, reason=ReasonCode.NOT_ON_LOAN),
+    ItemLine("3700000000204", "", False, working=True),  # part of a pile, not answered yet
 )
 ACCOUNT = Account(
     patron=Patron("P0004", "Sofie Jacobs"),
