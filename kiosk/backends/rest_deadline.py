@@ -31,6 +31,9 @@ class _Reaper:
         self._cond = threading.Condition()
         self._watched: dict[int, tuple[float, Any]] = {}  # thread id -> (deadline, connection)
         self._thread: threading.Thread | None = None
+        # when the reaper wakes next by itself (None: not until notified): a deadline later
+        # than that needs no wake-up, so a request costs no context switch in the usual case
+        self._wake_at: float | None = None
 
     def watch(self, deadline: float, conn: Any) -> None:
         with self._cond:
@@ -39,7 +42,8 @@ class _Reaper:
                 self._thread = threading.Thread(target=self._run, name="http-deadline",
                                                 daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            if self._wake_at is None or deadline < self._wake_at:
+                self._cond.notify()
 
     def release(self) -> None:
         with self._cond:
@@ -54,7 +58,9 @@ class _Reaper:
                     _deadline, conn = self._watched.pop(key)
                     _shut(conn)
                 nearest = min((d for d, _ in self._watched.values()), default=None)
+                self._wake_at = nearest
                 self._cond.wait(None if nearest is None else max(0.0, nearest - now))
+                self._wake_at = None
 
 
 def _shut(conn: Any) -> None:
