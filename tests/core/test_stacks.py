@@ -106,3 +106,15 @@ def test_offline_a_stack_costs_two_commits_however_many_books(make_core, twin):
     assert all(o.ok and o.offline for o in outcomes)
     assert len(commits) == 2
     assert core.journal.pending_count() == 8
+
+
+def test_a_pile_bigger_than_the_loan_limit_lends_up_to_it_and_says_why_for_the_rest(
+        make_core, twin):
+    core = make_core(on=twin)
+    patron = _patron(core)
+    items = list(AVAILABLE_ITEMS[30:42])  # twelve books; the library lends ten at a time
+    outcomes = core.circulation.transact_stack(TransactionKind.CHECKOUT, patron,
+                                               [StackItem(i) for i in items])
+    assert [o.ok for o in outcomes] == [True] * 10 + [False] * 2
+    assert {o.reason for o in outcomes[10:]} == {ReasonCode.TOO_MANY_ITEMS}
+    assert _loans(core) >= set(items[:10])
