@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 
-.PHONY: demo test lint bench clean system-deps
+.PHONY: demo test lint bench clean system-deps screenshots
 
 $(VENV)/.demo-installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ test: system-deps $(VENV)/.test-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# the tests write their screenshots to a temporary folder; this writes them into the docs
+screenshots: system-deps $(VENV)/.test-installed
+	KIOSK_SCREENSHOTS=$(CURDIR)/docs/screenshots $(PY) -m pytest -q -p no:cacheprovider \
+		tests/ui/test_screenshots.py tests/staff/test_dashboard_browser.py \
+		tests/staff/test_technician_ui.py
 
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check .

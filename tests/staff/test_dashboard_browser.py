@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
-from staff_support import ROOT, RunningKiosk, wait_for
+from shots import screenshot_dir
+from staff_support import RunningKiosk, wait_for
 from test_dashboard_api import AN, JAN, PASSWORD, make_conflict
 
 from central.db import Database
@@ -25,7 +26,7 @@ from central.staff import add_staff
 from kiosk.backends.rest import RestBackend
 from kiosk.status import status_snapshot
 
-SHOTS = ROOT / "docs" / "screenshots"
+SHOTS = screenshot_dir()
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
                  "--disable-background-networking", "--disable-component-update"]
 

@@ -13,18 +13,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from staff_support import ROOT
+from shots import screenshot_dir
 
 from domain.demo_library import SEED_PATRONS
 
 JAN = SEED_PATRONS[0]
+SHOTS = screenshot_dir()
 
 
 def test_technician_mode_on_the_touchscreen(library: Any, tmp_path: Path) -> None:
     script = Path(__file__).with_name("technician_ui_run.py")
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "SDL_VIDEODRIVER")}
     done = subprocess.run([sys.executable, str(script), library.url, str(tmp_path / "data"),
-                           str(ROOT / "docs" / "screenshots")], capture_output=True, text=True,
+                           str(SHOTS)], capture_output=True, text=True,
                           timeout=180, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     found = json.loads(done.stdout.strip().splitlines()[-1])
@@ -51,7 +52,7 @@ def test_technician_mode_on_the_touchscreen(library: Any, tmp_path: Path) -> Non
     assert "2468" not in done.stderr
     assert_console_follows_the_idle_language(found)
     for name in ("devices", "queue", "network", "wrong-pin", "devices-fr"):
-        assert (ROOT / "docs" / "screenshots" / f"technician-{name}.png").stat().st_size > 3000
+        assert (SHOTS / f"technician-{name}.png").stat().st_size > 3000
 
 
 def assert_console_follows_the_idle_language(found: dict[str, Any]) -> None:

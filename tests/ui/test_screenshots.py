@@ -10,12 +10,13 @@ import pytest
 from gallery import VIEWS, in_language
 from kivy.core.window import Window
 from PIL import Image
+from shots import screenshot_dir
 from ui_harness import Ui
 
 from kiosk.i18n import LANGUAGES, gettext, weekday_names
 from kiosk.ui import probe
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SHOTS = screenshot_dir()
 HEADLINES = {  # one sentence each screen must show, as an English msgid
     "idle": "Place your library card on the reader or scan it.",
     "pin": "Please type your PIN.",
