@@ -31,6 +31,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from kiosk import i18n
 from kiosk.session import Screen, SessionView, SetLanguage, StillHere
+from kiosk.ui import wording
 from kiosk.ui.context import UiContext
 from kiosk.ui.screens import SCREENS, KioskScreen
 from kiosk.ui.theme import STATUS_GLYPHS, Theme, register_fonts
@@ -312,10 +313,7 @@ class KioskApp(App):
             self.timeout_overlay = TimeoutOverlay(still_here_callback=self.still_here)
             self.root_layout.add_widget(self.timeout_overlay)
         o = self.timeout_overlay
-        o.heading = self.tr("Are you still there?")
-        o.countdown = self.ntr("Your session ends in {n} second.",
-                               "Your session ends in {n} seconds.", left).format(n=left)
-        o.button_text = self.tr("I'm still here")
+        o.heading, o.countdown, o.button_text = wording.timeout_texts(left, self)
 
     def _close_timeout(self) -> None:
         if self.timeout_overlay is not None:

@@ -20,19 +20,18 @@ from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 
 from domain.model import ReasonCode
-from kiosk.i18n.reasons import reason_sentence
 from kiosk.session import (
     Back,
     CancelPin,
     ChooseMode,
     Done,
     EnterPin,
-    ItemLine,
     Mode,
     ReceiptChoice,
     RenewItems,
     SessionView,
 )
+from kiosk.ui import wording
 from kiosk.ui.theme import STATUS_GLYPHS
 from kiosk.ui.widgets import (
     ButtonRow,
@@ -138,9 +137,7 @@ class KioskScreen(Screen):
 
     def message_spec(self, view: SessionView) -> list[RowSpec]:
         """The session's message (why something did not happen) as a row, or nothing."""
-        if view.message is None:
-            return []
-        return [("", "attention", reason_sentence(view.message, self.ui.lang), [])]
+        return wording.message_rows(view, self.ui)
 
     def show_rows(self, box: BoxLayout, specs: list[RowSpec]) -> None:
         fill_rows(box, specs, STATUS_GLYPHS)
@@ -196,11 +193,11 @@ class IdleScreen(KioskScreen):
         if not _landscape(self):  # the narrow header shortens the library's name
             self.col_a.add_widget(self.label("title", tone="muted",
                                              text=ui.settings.library_name))
-        self.col_a.add_widget(self.label(
-            "huge", text=tr("Place your library card on the reader or scan it.")))
-        self.col_a.add_widget(self.label(text=tr("Returning items? Just place them on the pad.")))
+        headline, hint, return_items = wording.idle_texts(ui)
+        self.col_a.add_widget(self.label("huge", text=headline))
+        self.col_a.add_widget(self.label(text=hint))
         btn = self.button("mode-return", lambda: self.post(ChooseMode(Mode.RETURN)))
-        btn.text = tr("Return items")
+        btn.text = return_items
         self.col_a.add_widget(btn)
         if view.message is not None:
             messages = vbox()
@@ -272,8 +269,9 @@ class PinScreen(KioskScreen):
         super().render(view)
         tr = self.ui.tr
         self.col_a.clear_widgets()
-        self.col_a.add_widget(self.label("title", text=tr("Please type your PIN.")))
-        self.col_a.add_widget(self.label(text=tr("Nobody can see your digits: they show as dots.")))
+        heading, hint = wording.pin_texts(self.ui)
+        self.col_a.add_widget(self.label("title", text=heading))
+        self.col_a.add_widget(self.label(text=hint))
         if view.message not in (None, ReasonCode.PIN_REQUIRED):
             messages = vbox()
             self.show_rows(messages, self.message_spec(view))
@@ -327,14 +325,10 @@ class HomeScreen(KioskScreen):
 
     def render(self, view: SessionView) -> None:
         super().render(view)
-        tr = self.ui.tr
-        self.greeting.text = (tr("Hello, {name}!").format(name=view.patron_name)
-                              if view.patron_name else tr("Hello!"))
+        self.greeting.text = wording.home_greeting(view, self.ui)
         self.show_rows(self.messages, self.message_spec(view))
-        self.b_borrow.text = tr("Borrow")
-        self.b_return.text = tr("Return")
-        self.b_account.text = tr("My account")
-        self.b_done.text = tr("Done")
+        (self.b_borrow.text, self.b_return.text, self.b_account.text,
+         self.b_done.text) = wording.home_choices(self.ui)
         self._reflow()
 
     def clear(self) -> None:
@@ -361,40 +355,13 @@ class ItemsScreen(KioskScreen):
 
     # BorrowScreen and ReturnScreen say what their lines mean; these two are theirs to define
     # (abc.ABC cannot be mixed into Kivy widgets: their metaclasses conflict)
-    def texts(self, view: SessionView) -> tuple[str, str, str]:
-        raise NotImplementedError(f"{type(self).__name__} must define texts()")
-
-    def describe(self, line: ItemLine) -> tuple[str, list[str]]:
-        raise NotImplementedError(f"{type(self).__name__} must define describe()")
-
-    def title_of(self, line: ItemLine) -> str:
-        return line.title or self.ui.tr("Item {code}").format(code=line.item_id)
-
-    def common_details(self, line: ItemLine) -> list[str]:
-        tr, out = self.ui.tr, []
-        if line.offline and line.ok:
-            out.append(tr("Saved offline: it will be sent to the library later."))
-        if line.put_back:
-            out.append(tr("Please put this item back on the pad for a moment."))
-        elif line.security_failed:
-            out.append(reason_sentence(ReasonCode.SECURITY_FAILED, self.ui.lang))
-        if line.screen_message and line.reason == ReasonCode.REFUSED:
-            # the library system's own words (its language, not the patron's): only when our
-            # generic sentence would say less
-            out.append(line.screen_message)
-        return out
-
     def render(self, view: SessionView) -> None:
         super().render(view)
-        heading, hint, summary = self.texts(view)
+        heading, hint, summary = wording.items_texts(view, self.ui)
         self.heading.text, self.hint.text, self.summary.text = heading, hint, summary
         self.show_rows(self.messages, self.message_spec(view))
-        specs = []
-        for line in reversed(view.items):
-            status, details = self.describe(line)
-            specs.append((line.item_id, status, self.title_of(line),
-                          details + self.common_details(line)))
-        self.show_rows(self.list, specs)
+        self.show_rows(self.list, [wording.item_row(view.screen, line, self.ui)
+                                   for line in reversed(view.items)])
         self.b_back.text = self.ui.tr("Back")
         self.b_done.text = self.ui.tr("Done")
 
@@ -409,58 +376,9 @@ class ItemsScreen(KioskScreen):
 class BorrowScreen(ItemsScreen):
     screen_name = "borrow"
 
-    def texts(self, view: SessionView) -> tuple[str, str, str]:
-        tr = self.ui.tr
-        n = sum(1 for i in view.items if i.ok)
-        summary = self.ui.ntr("You have borrowed {n} item.", "You have borrowed {n} items.",
-                              n).format(n=n) if n else ""
-        return (tr("Borrow"), tr("Place your items on the pad or scan their barcodes."), summary)
-
-    def describe(self, line: ItemLine) -> tuple[str, list[str]]:
-        tr = self.ui.tr
-        if line.working:
-            return "wait", [tr("Checking…")]
-        if line.pending:
-            return "wait", [reason_sentence(ReasonCode.INCOMPLETE_SET, self.ui.lang)]
-        if line.ok and line.renewed:
-            due = (tr("You had this already: renewed — due back on {date}.").format(
-                date=self.ui.day(line.due)) if line.due else tr("You had this already."))
-            return ("attention" if line.security_failed else "ok"), [due]
-        if line.ok:
-            due = (tr("Borrowed — due back on {date}.").format(date=self.ui.day(line.due))
-                   if line.due else tr("Borrowed."))
-            return ("attention" if line.security_failed else "ok"), [due]
-        return "error", [tr("Not borrowed:") + " " + reason_sentence(line.reason, self.ui.lang)]
-
 
 class ReturnScreen(ItemsScreen):
     screen_name = "return"
-
-    def texts(self, view: SessionView) -> tuple[str, str, str]:
-        tr = self.ui.tr
-        n = sum(1 for i in view.items if i.ok)
-        summary = self.ui.ntr("You have returned {n} item.", "You have returned {n} items.",
-                              n).format(n=n) if n else ""
-        return (tr("Return"), tr("Place the items you are returning on the pad."), summary)
-
-    def describe(self, line: ItemLine) -> tuple[str, list[str]]:
-        tr = self.ui.tr
-        if line.working:
-            return "wait", [tr("Checking…")]
-        if line.pending:
-            return "wait", [reason_sentence(ReasonCode.INCOMPLETE_SET, self.ui.lang)]
-        if not line.ok:
-            return "error", [tr("Not returned:") + " " + reason_sentence(line.reason, self.ui.lang)]
-        details = [tr("Returned.")]
-        status = "ok"
-        if line.hold_shelf:
-            status = "attention"
-            details.append(tr("Someone has reserved it: please put it on the hold shelf."))
-        if line.sort_bin:
-            details.append(tr("Please put it in bin {bin}.").format(bin=line.sort_bin))
-        if line.security_failed:
-            status = "attention"
-        return status, details
 
 
 class AccountScreen(KioskScreen):
@@ -500,48 +418,13 @@ class AccountScreen(KioskScreen):
 
     def render(self, view: SessionView) -> None:
         super().render(view)
-        ui, tr = self.ui, self.ui.tr
         keep = set(self._selected())
-        self.heading.text = tr("My account")
-        specs = self.message_spec(view)
-        loans: list[tuple[str, str, str, bool]] = []
-        account = view.account
-        today = ui.today()
-        renewed = {r.item_id: r for r in view.renewals}
-        if account is None:
-            self.summary.text = ""
-        else:
-            n = len(account.loans)
-            self.summary.text = ui.ntr("You have {n} item on loan.", "You have {n} items on loan.",
-                                       n).format(n=n)
-            if account.fines_cents > 0:
-                specs.append(("", "attention", tr("Fines: {amount}").format(
-                    amount=ui.money(account.fines_cents)), [tr("You can pay at the desk.")]))
-            for hold in account.holds:
-                if not hold.ready:
-                    continue
-                details = [tr("Ready for you to pick up.")]
-                if hold.pickup_until:
-                    details = [tr("Ready for you to pick up until {date}.").format(
-                        date=ui.day(hold.pickup_until))]
-                specs.append((hold.item_id, "ok", hold.title, details))
-            for loan in account.loans:
-                overdue = loan.overdue(today)
-                detail = (tr("Overdue — it was due back on {date}.") if overdue
-                          else tr("Due back on {date}.")).format(date=ui.day(loan.due))
-                result = renewed.get(loan.item_id)
-                if result is not None:
-                    detail = (tr("Renewed — due back on {date}.").format(date=ui.day(loan.due))
-                              if result.ok else
-                              tr("Not renewed:") + " " + reason_sentence(result.reason, ui.lang)
-                              + " " + detail)
-                title = ("\u26a0 " if overdue else "") + loan.title
-                loans.append((loan.item_id, title, detail, overdue))
+        self.heading.text = self.ui.tr("My account")
+        self.summary.text, specs, loans = wording.account_parts(view, self.ui)
         self.show_rows(self.messages, specs)
         self._show_loans(loans, keep)
-        self.b_all.text = tr("Renew all")
-        self.b_back.text = tr("Back")
-        self.b_done.text = tr("Done")
+        _selected, self.b_all.text, self.b_back.text, self.b_done.text = \
+            wording.account_choices(self.ui)
         self._update_buttons()
 
     def _show_loans(self, loans: list[tuple[str, str, str, bool]], keep: set[str]) -> None:
@@ -583,15 +466,10 @@ class ReceiptScreen(KioskScreen):
 
     def render(self, view: SessionView) -> None:
         super().render(view)
-        ui, tr = self.ui, self.ui.tr
-        self.heading.text = tr("Would you like a receipt?")
-        n = sum(1 for i in view.items if i.ok) + sum(1 for r in view.renewals if r.ok)
-        self.summary.text = ui.ntr("It lists {n} item with its due date.",
-                                   "It lists {n} items with their due dates.", n).format(n=n)
-        self.note.text = (tr("If you walk away, the receipt is printed for you.")
-                          if ui.settings.auto_print_on_timeout else "")
-        self.b_print.text = tr("Print receipt")
-        self.b_none.text = tr("No receipt")
+        ui = self.ui
+        self.heading.text, self.summary.text, self.note.text = wording.receipt_texts(
+            view, ui, auto_print=ui.settings.auto_print_on_timeout)
+        self.b_print.text, self.b_none.text = wording.receipt_choices(ui)
 
     def clear(self) -> None:
         super().clear()
@@ -609,9 +487,7 @@ class GoodbyeScreen(KioskScreen):
 
     def render(self, view: SessionView) -> None:
         super().render(view)
-        tr = self.ui.tr
-        self.heading.text = tr("Thank you, goodbye!")
-        self.sub.text = tr("Do not forget your card and your items.")
+        self.heading.text, self.sub.text = wording.goodbye_texts(self.ui)
 
 
 SCREENS: tuple[type[KioskScreen], ...] = (

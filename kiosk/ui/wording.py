@@ -1,0 +1,259 @@
+"""What each screen says, in the patron's language, without Kivy: one source for the screen and
+for speech.
+
+Why a module of its own: a blind patron must hear exactly what a sighted one reads, so the
+screens draw these sentences and `kiosk.speech` speaks them; neither keeps a second copy. Each
+function takes the session's view and a `Words` (the translations and the locale's formats);
+the Kivy app is one, `Words` below is the plain one speech uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+
+from domain.model import Loan, ReasonCode
+from kiosk import i18n
+from kiosk.i18n.reasons import reason_sentence
+from kiosk.session_io import ItemLine, Screen, SessionView
+
+Row = tuple[str, str, str, list[str]]  # item id, status, title, detail sentences
+
+
+class Wording(Protocol):
+    lang: str
+
+    def tr(self, message: str) -> str: ...
+
+    def ntr(self, singular: str, plural: str, n: int) -> str: ...
+
+    def day(self, value: date | None) -> str: ...
+
+    def money(self, cents: int) -> str: ...
+
+    def today(self) -> date: ...
+
+
+@dataclass(frozen=True)
+class Words:
+    """The patron's language and its formats, as the screens use them."""
+
+    lang: str
+
+    def tr(self, message: str) -> str:
+        return i18n.gettext(self.lang, message)
+
+    def ntr(self, singular: str, plural: str, n: int) -> str:
+        return i18n.ngettext(self.lang, singular, plural, n)
+
+    def day(self, value: date | None) -> str:
+        return i18n.format_day(value, self.lang) if value else ""
+
+    def money(self, cents: int) -> str:
+        return i18n.format_money(cents, self.lang)
+
+    def today(self) -> date:
+        return date.today()
+
+
+def message_rows(view: SessionView, w: Wording) -> list[Row]:
+    """The session's message (why something did not happen) as a row, or nothing."""
+    if view.message is None:
+        return []
+    return [("", "attention", reason_sentence(view.message, w.lang), [])]
+
+
+# ---- idle, PIN, home, receipt, goodbye, timeout -----------------------------------------------
+
+def idle_texts(w: Wording) -> tuple[str, str, str]:
+    return (w.tr("Place your library card on the reader or scan it."),
+            w.tr("Returning items? Just place them on the pad."), w.tr("Return items"))
+
+
+def pin_texts(w: Wording) -> tuple[str, str]:
+    return (w.tr("Please type your PIN."),
+            w.tr("Nobody can see your digits: they show as dots."))
+
+
+def home_greeting(view: SessionView, w: Wording) -> str:
+    return (w.tr("Hello, {name}!").format(name=view.patron_name) if view.patron_name
+            else w.tr("Hello!"))
+
+
+def home_choices(w: Wording) -> tuple[str, str, str, str]:
+    return w.tr("Borrow"), w.tr("Return"), w.tr("My account"), w.tr("Done")
+
+
+def receipt_texts(view: SessionView, w: Wording, *, auto_print: bool) -> tuple[str, str, str]:
+    n = sum(1 for i in view.items if i.ok) + sum(1 for r in view.renewals if r.ok)
+    return (w.tr("Would you like a receipt?"),
+            w.ntr("It lists {n} item with its due date.",
+                  "It lists {n} items with their due dates.", n).format(n=n),
+            w.tr("If you walk away, the receipt is printed for you.") if auto_print else "")
+
+
+def receipt_choices(w: Wording) -> tuple[str, str]:
+    return w.tr("Print receipt"), w.tr("No receipt")
+
+
+def goodbye_texts(w: Wording) -> tuple[str, str]:
+    return w.tr("Thank you, goodbye!"), w.tr("Do not forget your card and your items.")
+
+
+def timeout_texts(seconds_left: int, w: Wording) -> tuple[str, str, str]:
+    return (w.tr("Are you still there?"),
+            w.ntr("Your session ends in {n} second.", "Your session ends in {n} seconds.",
+                  seconds_left).format(n=seconds_left),
+            w.tr("I'm still here"))
+
+
+# ---- borrow and return ------------------------------------------------------------------------
+
+def items_texts(view: SessionView, w: Wording) -> tuple[str, str, str]:
+    """Heading, hint and summary of the borrow or return screen."""
+    n = sum(1 for i in view.items if i.ok)
+    if view.screen == Screen.RETURN:
+        summary = w.ntr("You have returned {n} item.", "You have returned {n} items.",
+                        n).format(n=n) if n else ""
+        return (w.tr("Return"), w.tr("Place the items you are returning on the pad."), summary)
+    summary = w.ntr("You have borrowed {n} item.", "You have borrowed {n} items.",
+                    n).format(n=n) if n else ""
+    return (w.tr("Borrow"), w.tr("Place your items on the pad or scan their barcodes."), summary)
+
+
+def item_row(screen: Screen, line: ItemLine, w: Wording) -> Row:
+    status, details = (_returned(line, w) if screen == Screen.RETURN else _borrowed(line, w))
+    return line.item_id, status, item_title(line, w), details + _common(line, w)
+
+
+def item_title(line: ItemLine, w: Wording) -> str:
+    return line.title or w.tr("Item {code}").format(code=line.item_id)
+
+
+def _borrowed(line: ItemLine, w: Wording) -> tuple[str, list[str]]:
+    if line.working:
+        return "wait", [w.tr("Checking…")]
+    if line.pending:
+        return "wait", [reason_sentence(ReasonCode.INCOMPLETE_SET, w.lang)]
+    if line.ok and line.renewed:
+        due = (w.tr("You had this already: renewed — due back on {date}.").format(
+            date=w.day(line.due)) if line.due else w.tr("You had this already."))
+        return ("attention" if line.security_failed else "ok"), [due]
+    if line.ok:
+        due = (w.tr("Borrowed — due back on {date}.").format(date=w.day(line.due))
+               if line.due else w.tr("Borrowed."))
+        return ("attention" if line.security_failed else "ok"), [due]
+    return "error", [w.tr("Not borrowed:") + " " + reason_sentence(line.reason, w.lang)]
+
+
+def _returned(line: ItemLine, w: Wording) -> tuple[str, list[str]]:
+    if line.working:
+        return "wait", [w.tr("Checking…")]
+    if line.pending:
+        return "wait", [reason_sentence(ReasonCode.INCOMPLETE_SET, w.lang)]
+    if not line.ok:
+        return "error", [w.tr("Not returned:") + " " + reason_sentence(line.reason, w.lang)]
+    details = [w.tr("Returned.")]
+    status = "ok"
+    if line.hold_shelf:
+        status = "attention"
+        details.append(w.tr("Someone has reserved it: please put it on the hold shelf."))
+    if line.sort_bin:
+        details.append(w.tr("Please put it in bin {bin}.").format(bin=line.sort_bin))
+    if line.security_failed:
+        status = "attention"
+    return status, details
+
+
+def _common(line: ItemLine, w: Wording) -> list[str]:
+    out = []
+    if line.offline and line.ok:
+        out.append(w.tr("Saved offline: it will be sent to the library later."))
+    if line.put_back:
+        out.append(w.tr("Please put this item back on the pad for a moment."))
+    elif line.security_failed:
+        out.append(reason_sentence(ReasonCode.SECURITY_FAILED, w.lang))
+    if line.screen_message and line.reason == ReasonCode.REFUSED:
+        # the library system's own words (its language, not the patron's): only when our
+        # generic sentence would say less
+        out.append(line.screen_message)
+    return out
+
+
+# ---- account ----------------------------------------------------------------------------------
+
+LoanRow = tuple[str, str, str, bool]  # item id, title, detail, overdue
+
+
+def account_parts(view: SessionView, w: Wording) -> tuple[str, list[Row], list[LoanRow]]:
+    """The account screen's summary, its message rows (fines, holds ready) and its loans."""
+    specs = message_rows(view, w)
+    account = view.account
+    if account is None:
+        return "", specs, []
+    n = len(account.loans)
+    summary = w.ntr("You have {n} item on loan.", "You have {n} items on loan.", n).format(n=n)
+    if account.fines_cents > 0:
+        specs.append(("", "attention", w.tr("Fines: {amount}").format(
+            amount=w.money(account.fines_cents)), [w.tr("You can pay at the desk.")]))
+    for hold in account.holds:
+        if hold.ready:
+            details = [w.tr("Ready for you to pick up until {date}.").format(
+                date=w.day(hold.pickup_until)) if hold.pickup_until
+                else w.tr("Ready for you to pick up.")]
+            specs.append((hold.item_id, "ok", hold.title, details))
+    return summary, specs, [_loan(loan, view, w) for loan in account.loans]
+
+
+def _loan(loan: Loan, view: SessionView, w: Wording) -> LoanRow:
+    overdue = loan.overdue(w.today())
+    detail = (w.tr("Overdue — it was due back on {date}.") if overdue
+              else w.tr("Due back on {date}.")).format(date=w.day(loan.due))
+    result = next((r for r in view.renewals if r.item_id == loan.item_id), None)
+    if result is not None:
+        detail = (w.tr("Renewed — due back on {date}.").format(date=w.day(loan.due))
+                  if result.ok else
+                  w.tr("Not renewed:") + " " + reason_sentence(result.reason, w.lang)
+                  + " " + detail)
+    return loan.item_id, ("\u26a0 " if overdue else "") + loan.title, detail, overdue
+
+
+def account_choices(w: Wording) -> tuple[str, str, str, str]:
+    return w.tr("Renew selected"), w.tr("Renew all"), w.tr("Back"), w.tr("Done")
+
+
+# ---- everything a screen says, in reading order (for speech) ----------------------------------
+
+def _rows_said(rows: list[Row]) -> list[str]:
+    return [" ".join(part for part in (title, *details) if part) for _, _, title, details in rows]
+
+
+def screen_sentences(view: SessionView, w: Wording, *, auto_print: bool = False) -> list[str]:
+    """What the screen for `view` shows, as sentences to speak, in reading order: headings,
+    messages, each item with its outcome, then the choices the patron has."""
+    said: list[str] = []
+    match view.screen:
+        case Screen.IDLE:
+            said += [*idle_texts(w)[:2], *_rows_said(message_rows(view, w))]
+        case Screen.PIN:
+            said += [*pin_texts(w), *_rows_said(message_rows(view, w))]
+        case Screen.HOME:
+            said += [home_greeting(view, w), *_rows_said(message_rows(view, w)),
+                     *home_choices(w)]
+        case Screen.BORROW | Screen.RETURN:
+            said += [*items_texts(view, w), *_rows_said(message_rows(view, w))]
+            said += _rows_said([item_row(view.screen, line, w) for line in view.items])
+            said += [w.tr("Back"), w.tr("Done")]
+        case Screen.ACCOUNT:
+            summary, specs, loans = account_parts(view, w)
+            said += [w.tr("My account"), summary, *_rows_said(specs)]
+            said += [f"{title}. {detail}" for _, title, detail, _ in loans]
+            said += list(account_choices(w))
+        case Screen.RECEIPT:
+            said += [*receipt_texts(view, w, auto_print=auto_print), *receipt_choices(w)]
+        case Screen.GOODBYE:
+            said += list(goodbye_texts(w))
+    if view.warning_seconds_left is not None:
+        said += list(timeout_texts(view.warning_seconds_left, w))
+    return [s for s in said if s]
