@@ -225,7 +225,7 @@ def account_choices(w: Wording) -> tuple[str, str, str, str]:
 
 # ---- everything a screen says, in reading order (for speech) ----------------------------------
 
-def _rows_said(rows: list[Row]) -> list[str]:
+def rows_said(rows: list[Row]) -> list[str]:
     return [" ".join(part for part in (title, *details) if part) for _, _, title, details in rows]
 
 
@@ -235,19 +235,19 @@ def screen_sentences(view: SessionView, w: Wording, *, auto_print: bool = False)
     said: list[str] = []
     match view.screen:
         case Screen.IDLE:
-            said += [*idle_texts(w)[:2], *_rows_said(message_rows(view, w))]
+            said += [*idle_texts(w)[:2], *rows_said(message_rows(view, w))]
         case Screen.PIN:
-            said += [*pin_texts(w), *_rows_said(message_rows(view, w))]
+            said += [*pin_texts(w), *rows_said(message_rows(view, w))]
         case Screen.HOME:
-            said += [home_greeting(view, w), *_rows_said(message_rows(view, w)),
+            said += [home_greeting(view, w), *rows_said(message_rows(view, w)),
                      *home_choices(w)]
         case Screen.BORROW | Screen.RETURN:
-            said += [*items_texts(view, w), *_rows_said(message_rows(view, w))]
-            said += _rows_said([item_row(view.screen, line, w) for line in view.items])
+            said += [*items_texts(view, w), *rows_said(message_rows(view, w))]
+            said += rows_said([item_row(view.screen, line, w) for line in view.items])
             said += [w.tr("Back"), w.tr("Done")]
         case Screen.ACCOUNT:
             summary, specs, loans = account_parts(view, w)
-            said += [w.tr("My account"), summary, *_rows_said(specs)]
+            said += [w.tr("My account"), summary, *rows_said(specs)]
             said += [f"{title}. {detail}" for _, title, detail, _ in loans]
             said += list(account_choices(w))
         case Screen.RECEIPT:
