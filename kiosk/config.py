@@ -129,6 +129,15 @@ class UiSection:
 
 
 @dataclass(frozen=True)
+class SpeechSection:
+    enabled: bool = True  # a voice is available (espeak-ng); patrons switch it on
+    always_on: bool = False  # every patron hears every screen without asking
+    rate: int = 150  # words per minute (80..260)
+    volume: int = 100  # espeak-ng amplitude (20..200)
+    device: str = ""  # ALSA device for aplay ("" = the default output)
+
+
+@dataclass(frozen=True)
 class TechnicianSection:
     pin_hash: str = ""
 
@@ -145,6 +154,7 @@ class Settings:
     status: StatusSection = field(default_factory=StatusSection)
     technician: TechnicianSection = field(default_factory=TechnicianSection)
     ui: UiSection = field(default_factory=UiSection)
+    speech: SpeechSection = field(default_factory=SpeechSection)
     # free-form tables handed to the driver and protocol modules, which validate their own keys
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
     sip2: dict[str, Any] = field(default_factory=dict)

@@ -43,6 +43,7 @@ def _stop_on_sigterm(stop: threading.Event, *, headless: bool) -> None:
 
 
 def _run_screen(kiosk: Kiosk, watchdog: Watchdog) -> None:
+    from kiosk.speech import speaker_from
     from kiosk.technician.panel import unlock_hook
     from kiosk.ui import UiContext, run_ui, ui_config_from_settings
 
@@ -51,7 +52,7 @@ def _run_screen(kiosk: Kiosk, watchdog: Watchdog) -> None:
         events=kiosk, subscribe=kiosk.subscribe,
         config=ui_config_from_settings(kiosk.settings), cue=kiosk.devices.cue,
         on_technician_pin=unlock_hook(kiosk.technician),
-        heartbeat=watchdog.tick,
+        heartbeat=watchdog.tick, speaker=speaker_from(kiosk.settings),
     ))
 
 

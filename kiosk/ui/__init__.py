@@ -40,12 +40,13 @@ def run_ui(context: UiContext) -> None:
 def run_demo_ui(kiosk: Kiosk, proxy: FaultProxy) -> int:
     """`kiosk demo` with a display: the window, with the demo keys (F1..F11) driving simulated
     cards, items and the network (see `kiosk.ui.demo_panel`). Returns the exit status."""
+    from kiosk.speech import speaker_from
     from kiosk.ui.demo_panel import demo_controls_for
 
     kiosk.devices.beep_on_views = False  # the UI cues the buzzer, obeying the sound switch
     run_ui(UiContext(events=kiosk, subscribe=kiosk.subscribe,
                      config=ui_config_from_settings(kiosk.settings), cue=kiosk.devices.cue,
-                     demo=demo_controls_for(kiosk, proxy)))
+                     demo=demo_controls_for(kiosk, proxy), speaker=speaker_from(kiosk.settings)))
     return 0
 
 

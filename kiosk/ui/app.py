@@ -31,6 +31,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from kiosk import i18n
 from kiosk.session import Screen, SessionView, SetLanguage, StillHere
+from kiosk.speech.narration import what_to_say
 from kiosk.ui import wording
 from kiosk.ui.context import UiContext
 from kiosk.ui.screens import SCREENS, KioskScreen
@@ -46,6 +47,9 @@ from kiosk.ui.widgets import (
 )
 
 log = logging.getLogger(__name__)
+
+# SDL2 key codes of a USB numeric keypad's operator keys
+SPEECH_KEYS = {268: "speak", 267: "stop", 269: "slower", 270: "louder"}
 
 KV_FILE = Path(__file__).with_name("kiosk.kv")
 PENDING_MAX_S = 5.0  # hide "Please wait" if no answer comes (the app thread is stuck)
@@ -99,6 +103,7 @@ class KioskApp(App):
         self.title = self.settings.library_name
         self.lang = self.settings.default_language
         self.sound_on = self.settings.audio_cues
+        self.speech_on = self.settings.speech_always_on and context.speaker is not None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ui-callbacks")
         self.cues = CuePlayer(context.cue, self._pool)
         self.cues.enabled = self.sound_on
@@ -192,6 +197,7 @@ class KioskApp(App):
                         text=self._style_header)
         self._style_header()
         Window.bind(on_flip=self._on_flip)
+        Window.bind(on_key_down=self._on_key_down)
         self._render()
         return root
 
@@ -219,6 +225,7 @@ class KioskApp(App):
 
     def on_stop(self) -> None:
         Window.unbind(on_flip=self._on_flip)
+        Window.unbind(on_key_down=self._on_key_down)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # ---- views in -----------------------------------------------------------------------------
@@ -242,6 +249,7 @@ class KioskApp(App):
         self._play_cues(prev, view)
         if view.screen == Screen.IDLE and prev.screen != Screen.IDLE:
             self._restore_defaults()
+        self._speak(prev, view)
         try:
             self._render()
         except Exception:  # a bug in drawing one view must not take the kiosk's screen down
@@ -262,6 +270,54 @@ class KioskApp(App):
         self.theme.high_contrast = self.settings.high_contrast
         self.sound_on = self.settings.audio_cues
         self.cues.enabled = self.sound_on
+        self.speech_on = self.settings.speech_always_on and self.context.speaker is not None
+
+    # ---- speech -------------------------------------------------------------------------------
+
+    def _speak(self, prev: SessionView | None, view: SessionView) -> None:
+        """Say what changed (the whole screen when a new one opens); the voice's own thread
+        does the speaking, so no frame waits for it."""
+        speaker = self.context.speaker
+        if not self.speech_on or speaker is None:
+            return
+        said = what_to_say(prev, view, self, auto_print=self.settings.auto_print_on_timeout)
+        if said:
+            speaker.say(said, self.lang)
+
+    def toggle_speech(self) -> None:
+        speaker = self.context.speaker
+        if speaker is None:
+            return
+        self.speech_on = not self.speech_on
+        if self.speech_on:
+            self._speak(None, self.view)
+        else:
+            speaker.stop()
+        self._render()
+
+    def on_speech_key(self, name: str) -> bool:
+        """The speech keys (a USB numeric keypad: * speak or repeat, / stop, - slower,
+        + louder). "Speak" also switches speech on, so a patron who cannot see the screen
+        starts it without finding a button. True when the key was one of them."""
+        speaker = self.context.speaker
+        if speaker is None or name not in SPEECH_KEYS.values():
+            return False
+        if name == "speak":
+            if self.speech_on:
+                speaker.repeat()
+            else:
+                self.toggle_speech()
+        elif name == "stop":
+            speaker.stop()
+        elif name == "slower":
+            speaker.slower()
+        else:
+            speaker.louder()
+        return True
+
+    def _on_key_down(self, _window: object, key: int, *_args: object) -> bool:
+        name = SPEECH_KEYS.get(key)
+        return self.on_speech_key(name) if name else False
 
     def _play_cues(self, prev: SessionView, view: SessionView) -> None:
         before = {i.item_id: (i.ok, i.reason, i.pending) for i in (*prev.items, *prev.renewals)
@@ -375,6 +431,10 @@ class KioskApp(App):
         self.sound_on = not self.sound_on
         self.cues.enabled = self.sound_on
         self._render()
+
+    @property
+    def speech_available(self) -> bool:
+        return self.context.speaker is not None
 
     # ---- technician entry ---------------------------------------------------------------------
 

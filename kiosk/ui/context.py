@@ -47,6 +47,7 @@ class UiConfig:
     technician_hold_s: float = 3.0  # long press in the top-left corner
     pin_min_length: int = 4
     pin_max_length: int = 8
+    speech_always_on: bool = False  # [speech] always_on: every patron hears every screen
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,22 @@ class UiContext:
     # called from the Kivy clock about once a second: systemd's watchdog pings only while
     # the UI loop is alive (kiosk.watchdog.Watchdog.tick)
     heartbeat: Callable[[], None] | None = None
+    speaker: Voice | None = None  # the kiosk's voice (kiosk.speech.speaker_from), or none
+
+
+class Voice(Protocol):
+    """What the UI asks of the kiosk's voice (`kiosk.speech.speaker.Speaker` is one); every
+    call returns at once, the speaking happens on the voice's own thread."""
+
+    def say(self, sentences: Sequence[str], lang: str) -> None: ...
+
+    def repeat(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def slower(self) -> None: ...
+
+    def louder(self) -> None: ...
 
 
 def ui_config_from_settings(settings: Settings, **overrides: Any) -> UiConfig:
@@ -93,6 +110,9 @@ def ui_config_from_settings(settings: Settings, **overrides: Any) -> UiConfig:
         values["default_language"] = kiosk.language
     if session is not None:
         values["auto_print_on_timeout"] = session.auto_print_on_timeout
+    speech = getattr(settings, "speech", None)
+    if speech is not None:
+        values["speech_always_on"] = speech.always_on
     for name in ("large_text", "high_contrast", "audio_cues", "fullscreen", "window_size"):
         if ui is not None and hasattr(ui, name):
             value = getattr(ui, name)

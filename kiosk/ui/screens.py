@@ -81,6 +81,8 @@ class ScreenHost(Protocol):
     theme: Theme
     settings: UiConfig
     sound_on: bool
+    speech_on: bool
+    speech_available: bool
 
     def tr(self, message: str) -> str: ...
 
@@ -101,6 +103,8 @@ class ScreenHost(Protocol):
     def toggle_high_contrast(self) -> None: ...
 
     def toggle_sound(self) -> None: ...
+
+    def toggle_speech(self) -> None: ...
 
 
 class KioskScreen(Screen):
@@ -168,7 +172,7 @@ class IdleScreen(KioskScreen):
     def build(self) -> None:
         self.columns = grid2(dp(16))
         self.col_a = vbox(dp(12))
-        self.col_b = vbox(dp(4))
+        self.col_b = vbox(dp(2))  # opening hours: a table, read line by line
         self.columns.add_widget(self.col_a)
         self.columns.add_widget(self.col_b)
         self.body.add_widget(self.columns)
@@ -176,8 +180,11 @@ class IdleScreen(KioskScreen):
         self.btn_large = self.button("toggle-large-text", self.ui.toggle_large_text)
         self.btn_contrast = self.button("toggle-high-contrast", self.ui.toggle_high_contrast)
         self.btn_sound = self.button("toggle-sound", self.ui.toggle_sound)
+        self.btn_speech = self.button("toggle-speech", self.ui.toggle_speech)
         for b in (self.btn_large, self.btn_contrast, self.btn_sound):
             self.buttons.add_widget(b)
+        if self.ui.speech_available:  # no voice here: no button that does nothing
+            self.buttons.add_widget(self.btn_speech)
 
     def _reflow(self) -> None:
         cols = 2 if _landscape(self) and self.width > dp(700) else 1
@@ -215,6 +222,7 @@ class IdleScreen(KioskScreen):
         self.btn_contrast.text = tr("High contrast: {state}").format(
             state=on if ui.theme.high_contrast else off)
         self.btn_sound.text = tr("Sound: {state}").format(state=on if ui.sound_on else off)
+        self.btn_speech.text = tr("Speech: {state}").format(state=on if ui.speech_on else off)
         self._reflow()
 
     def hour_lines(self, hours: Mapping[str, str] | Sequence[str]) -> list[str]:

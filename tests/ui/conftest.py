@@ -41,7 +41,7 @@ def _stop_display() -> None:
 
 atexit.register(_stop_display)
 
-from ui_harness import Switchboard, Ui  # noqa: E402
+from ui_harness import HeardVoice, Switchboard, Ui  # noqa: E402
 
 from domain.demo_library import DEMO_KIOSK_ID, DEMO_TOKEN  # noqa: E402
 from kiosk import config  # noqa: E402
@@ -70,15 +70,17 @@ def ui() -> Iterator[Ui]:
     from kiosk.ui.app import KioskApp
 
     board = Switchboard()
+    voice = HeardVoice()
     app = KioskApp(UiContext(events=board, subscribe=board.subscribe, config=UI_CONFIG,
                              cue=board.cue, on_technician_pin=board.technician,
-                             heartbeat=board.heartbeat))
+                             heartbeat=board.heartbeat, speaker=voice))
     app._run_prepare()
     Window.size = UI_CONFIG.window_size
-    harness = Ui(app, board)
+    harness = Ui(app, board, voice)
     harness.settle()
     yield harness
     app.stop()
+    voice.speaker.close()
     Window.close()
 
 

@@ -72,10 +72,63 @@ class Switchboard:
         self.beats += 1
 
 
+class HeardVoice:
+    """The kiosk's real voice (espeak-ng through `Speaker`) with what it was asked to say and
+    the audio it made kept for the tests, instead of going to a loudspeaker."""
+
+    def __init__(self) -> None:
+        import threading
+
+        from kiosk.speech.engine import EspeakNg
+        from kiosk.speech.speaker import Speaker
+
+        self.said: list[tuple[str, str]] = []  # (text, language)
+        self.audio: list[bytearray] = []
+        self._lock = threading.Lock()
+        self.speaker = Speaker(EspeakNg(), sink=self._take)
+
+    def _take(self) -> HeardVoice:
+        with self._lock:
+            self.audio.append(bytearray())
+        return self
+
+    def write(self, chunk: bytes) -> None:
+        with self._lock:
+            self.audio[-1].extend(chunk)
+
+    def close(self) -> None:
+        pass
+
+    def say(self, sentences: Any, lang: str) -> None:
+        self.said.append((" ".join(sentences), lang))
+        self.speaker.say(sentences, lang)
+
+    def repeat(self) -> None:
+        self.said.append(("<repeat>", ""))
+        self.speaker.repeat()
+
+    def stop(self) -> None:
+        self.said.append(("<stop>", ""))
+        self.speaker.stop()
+
+    def slower(self) -> None:
+        self.speaker.slower()
+
+    def louder(self) -> None:
+        self.speaker.louder()
+
+    def forget(self) -> None:
+        self.speaker.stop()
+        with self._lock:
+            self.said.clear()
+            self.audio.clear()
+
+
 @dataclasses.dataclass
 class Ui:
     app: Any
     board: Switchboard
+    voice: HeardVoice | None = None
 
     def settle(self, timeout: float = 5.0) -> None:
         """Wait until the kiosk handled every event and the newest view is drawn."""
@@ -107,6 +160,8 @@ class Ui:
         self.board.cues.clear()
         self.board.technician_pins.clear()
         self.board.actions.clear()
+        if self.voice is not None:
+            self.voice.forget()
         probe.pump(2)
 
     def device(self, event: object) -> None:
