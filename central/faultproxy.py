@@ -38,6 +38,7 @@ import struct
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +258,7 @@ class FaultProxy:
             with selectors.DefaultSelector() as selector:
                 selector.register(client, selectors.EVENT_READ, upstream)
                 selector.register(upstream, selectors.EVENT_READ, client)
-                line = _DelayLine(self.delay_s, self.jitter_s)
+                line = _DelayLine(lambda: (self.delay_s, self.jitter_s))
                 while not self._stop.is_set():
                     for key, _ in selector.select(line.wait(_POLL_S)):
                         source: socket.socket = key.fileobj  # type: ignore[assignment]
@@ -323,17 +324,17 @@ class _DelayLine:
     """Chunks in transit: each is sent `delay_s` (+ jitter) after it arrived, in arrival order,
     so a chunk never overtakes an earlier one and the relay loop never sleeps on one."""
 
-    def __init__(self, delay_s: float, jitter_s: float) -> None:
-        self._delay = delay_s
-        self._jitter = jitter_s
+    def __init__(self, latency: Callable[[], tuple[float, float]]) -> None:
+        self._latency = latency  # read per chunk: a change applies to open connections too
         self._queue: deque[tuple[float, socket.socket, bytes]] = deque()
         self._last_due = 0.0
 
     def put(self, dest: socket.socket, data: bytes) -> None:
-        if self._delay <= 0 and self._jitter <= 0:
+        delay, jitter = self._latency()
+        if delay <= 0 and jitter <= 0 and not self._queue:
             dest.sendall(data)
             return
-        due = time.monotonic() + self._delay + random.uniform(0, self._jitter)
+        due = time.monotonic() + delay + random.uniform(0, jitter)
         self._last_due = max(self._last_due, due)
         self._queue.append((self._last_due, dest, data))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gettext as _gettext
 import logging
+import re
 from datetime import date
 from functools import cache
 
@@ -64,8 +65,21 @@ def format_date(value: date, language: str, fmt: str = "long") -> str:
 
 
 def format_day(value: date, language: str) -> str:
-    """Weekday and date, e.g. "dinsdag 12 maart": how a due date is said aloud."""
-    return _babel_format_date(value, format="EEEE d MMMM", locale=language)
+    """Weekday and date as the language writes them, e.g. "dinsdag 12 maart", "Dienstag,
+    12. März", "Tuesday 12 March": the locale's own full date pattern without the year."""
+    return _babel_format_date(value, format=_day_pattern(language), locale=_date_locale(language))
+
+
+def _date_locale(language: str) -> str:
+    # English for a European library: "Tuesday 12 March", not the US "Tuesday, March 12"
+    return "en_GB" if language == "en" else language
+
+
+@cache
+def _day_pattern(language: str) -> str:
+    full = Locale.parse(_date_locale(language)).date_formats["full"].pattern
+    without_year = re.sub(r"[\s,]*\by+\b\.?", "", full).strip(" ,")
+    return without_year or "EEEE d MMMM"
 
 
 def format_money(cents: int, language: str, currency: str = "EUR") -> str:

@@ -114,7 +114,8 @@ def test_plurals_and_dates_follow_each_language() -> None:
     d = date(2026, 3, 12)
     assert i18n.format_day(d, "nl") == "donderdag 12 maart"
     assert i18n.format_day(d, "fr") == "jeudi 12 mars"
-    assert i18n.format_day(d, "de") == "Donnerstag 12 März"
+    assert i18n.format_day(d, "de") == "Donnerstag, 12. März"  # comma and dot, as German has
+    assert i18n.format_day(d, "en") == "Thursday, 12 March"
     assert i18n.format_money(1250, "nl").replace("\xa0", " ") == "€ 12,50"
     assert [i18n.language_name(x) for x in i18n.LANGUAGES] == [
         "Nederlands", "Français", "Deutsch", "English"]
