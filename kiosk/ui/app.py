@@ -55,14 +55,6 @@ KV_FILE = Path(__file__).with_name("kiosk.kv")
 PENDING_MAX_S = 5.0  # hide "Please wait" if no answer comes (the app thread is stuck)
 LANGUAGE_REQUEST_GRACE_S = 1.0
 
-DEVICE_NAMES = {
-    "card_reader": i18n.N_("card reader"),
-    "rfid": i18n.N_("item pad"),
-    "scanner": i18n.N_("barcode scanner"),
-    "printer": i18n.N_("receipt printer"),
-}
-
-
 class CuePlayer:
     """Plays success/attention cues through the injected callable, off the UI thread."""
 
@@ -352,13 +344,8 @@ class KioskApp(App):
 
     def _render_banners(self, view: SessionView) -> None:
         self.banners.clear_widgets()
-        if view.offline:
-            self.banners.add_widget(Banner(text=self.tr(
-                "Working offline — your loans are saved and will be sent later.")))
-        if view.devices_down:
-            names = ", ".join(self.tr(DEVICE_NAMES.get(d, d)) for d in view.devices_down)
-            self.banners.add_widget(Banner(text=self.tr(
-                "Not working right now: {devices}. Please ask at the desk.").format(devices=names)))
+        for text in wording.banners(view, self):
+            self.banners.add_widget(Banner(text=text))
 
     def _render_timeout(self, view: SessionView) -> None:
         left = view.warning_seconds_left

@@ -57,11 +57,54 @@ class Words:
         return date.today()
 
 
+DEVICE_NAMES = {
+    "card_reader": i18n.N_("card reader"),
+    "rfid": i18n.N_("item pad"),
+    "scanner": i18n.N_("barcode scanner"),
+    "printer": i18n.N_("receipt printer"),
+}
+# the screens on which a device's fault changes what the patron can do; a device not listed
+# here is told everywhere
+AFFECTS = {
+    "card_reader": {Screen.IDLE, Screen.PIN},
+    "rfid": {Screen.IDLE, Screen.BORROW, Screen.RETURN},
+    "scanner": {Screen.IDLE, Screen.BORROW, Screen.RETURN},
+    "printer": {Screen.RECEIPT},
+}
+
+
+def fault_banner(view: SessionView, w: Wording) -> str:
+    """"Not working right now: ..." for the devices whose fault matters on this screen only:
+    a jammed printer says nothing while returns work."""
+    down = [d for d in view.devices_down if view.screen in AFFECTS.get(d, set(Screen))]
+    if not down:
+        return ""
+    names = ", ".join(w.tr(DEVICE_NAMES.get(d, d)) for d in down)
+    return w.tr("Not working right now: {devices}. Please ask at the desk.").format(
+        devices=names)
+
+
+def banners(view: SessionView, w: Wording) -> list[str]:
+    """The strips under the header: working offline, and devices that do not work."""
+    out = [w.tr("Working offline — your loans are saved and will be sent later.")] \
+        if view.offline else []
+    fault = fault_banner(view, w)
+    return [*out, fault] if fault else out
+
+
 def message_rows(view: SessionView, w: Wording) -> list[Row]:
     """The session's message (why something did not happen) as a row, or nothing."""
     if view.message is None:
         return []
     return [("", "attention", reason_sentence(view.message, w.lang), [])]
+
+
+def after_colon(lead: str, sentence: str, lang: str) -> str:
+    """"Niet geleend: dit exemplaar ...": French and Dutch go on in lower case after a colon,
+    German and English keep the sentence's capital."""
+    if lang in ("fr", "nl") and sentence[:1].isupper() and sentence[1:2].islower():
+        sentence = sentence[0].lower() + sentence[1:]
+    return f"{lead} {sentence}"
 
 
 # ---- idle, PIN, home, receipt, goodbye, timeout -----------------------------------------------
@@ -144,7 +187,8 @@ def _borrowed(line: ItemLine, w: Wording) -> tuple[str, list[str]]:
         due = (w.tr("Borrowed — due back on {date}.").format(date=w.day(line.due))
                if line.due else w.tr("Borrowed."))
         return ("attention" if line.security_failed else "ok"), [due]
-    return "error", [w.tr("Not borrowed:") + " " + reason_sentence(line.reason, w.lang)]
+    return "error", [after_colon(w.tr("Not borrowed:"), reason_sentence(line.reason, w.lang),
+                                 w.lang)]
 
 
 def _returned(line: ItemLine, w: Wording) -> tuple[str, list[str]]:
@@ -153,13 +197,14 @@ def _returned(line: ItemLine, w: Wording) -> tuple[str, list[str]]:
     if line.pending:
         return "wait", [reason_sentence(ReasonCode.INCOMPLETE_SET, w.lang)]
     if not line.ok:
-        return "error", [w.tr("Not returned:") + " " + reason_sentence(line.reason, w.lang)]
+        return "error", [after_colon(w.tr("Not returned:"),
+                                     reason_sentence(line.reason, w.lang), w.lang)]
     details = [w.tr("Returned.")]
     status = "ok"
-    if line.hold_shelf:
+    if line.hold_shelf:  # one place for one book: the hold shelf wins over the sorting bin
         status = "attention"
         details.append(w.tr("Someone has reserved it: please put it on the hold shelf."))
-    if line.sort_bin:
+    elif line.sort_bin:
         details.append(w.tr("Please put it in bin {bin}.").format(bin=line.sort_bin))
     if line.security_failed:
         status = "attention"
@@ -214,8 +259,8 @@ def _loan(loan: Loan, view: SessionView, w: Wording) -> LoanRow:
     if result is not None:
         detail = (w.tr("Renewed — due back on {date}.").format(date=w.day(loan.due))
                   if result.ok else
-                  w.tr("Not renewed:") + " " + reason_sentence(result.reason, w.lang)
-                  + " " + detail)
+                  after_colon(w.tr("Not renewed:"), reason_sentence(result.reason, w.lang),
+                              w.lang) + " " + detail)
     return loan.item_id, ("\u26a0 " if overdue else "") + loan.title, detail, overdue
 
 
@@ -232,7 +277,7 @@ def rows_said(rows: list[Row]) -> list[str]:
 def screen_sentences(view: SessionView, w: Wording, *, auto_print: bool = False) -> list[str]:
     """What the screen for `view` shows, as sentences to speak, in reading order: headings,
     messages, each item with its outcome, then the choices the patron has."""
-    said: list[str] = []
+    said: list[str] = banners(view, w)
     match view.screen:
         case Screen.IDLE:
             said += [*idle_texts(w)[:2], *rows_said(message_rows(view, w))]

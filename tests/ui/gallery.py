@@ -54,7 +54,7 @@ VIEWS: dict[str, SessionView] = {
                         message=ReasonCode.FINES_TOO_HIGH),
     "borrow": SessionView(screen=Screen.BORROW, patron_name="Sofie", items=BORROWED,
                           offline=True),
-    "return": SessionView(screen=Screen.RETURN, items=RETURNED, devices_down=("printer",)),
+    "return": SessionView(screen=Screen.RETURN, items=RETURNED, devices_down=("scanner",)),
     "account": SessionView(screen=Screen.ACCOUNT, patron_name="Sofie", account=ACCOUNT,
                            renewals=RENEWALS),
     "receipt": SessionView(screen=Screen.RECEIPT, items=BORROWED, receipt_available=True),

@@ -59,7 +59,7 @@ def test_borrow_three_items_and_a_refused_one(ui: Ui, make_kiosk: MakeKiosk) -> 
         assert TITLES[item] in text
     assert text.count("Geleend — terugbrengen op") == 3
     assert "U hebt 3 exemplaren geleend." in text
-    assert "Niet geleend: Gereserveerd voor een andere lezer — breng het naar de balie." in text
+    assert "Niet geleend: gereserveerd voor een andere lezer — breng het naar de balie." in text
     by_item = {r.item_id: r for r in rows(ui)}
     assert [by_item[i].status for i in items] == ["ok", "ok", "ok"]
     refused = by_item[HELD_ITEMS[0]]
@@ -117,7 +117,7 @@ def test_renew_selected_and_all_from_my_account(ui: Ui, make_kiosk: MakeKiosk) -
     assert "1 gekozen verlengen" in ui.text()
     ui.tap("renew-selected")
     text = ui.text()
-    assert ("Niet verlengd: Dit exemplaar kunt u niet nog eens verlengen. "
+    assert ("Niet verlengd: dit exemplaar kunt u niet nog eens verlengen. "
             "Breng het terug voor de inleverdatum.") in text
 
     ui.tap("renew-all")

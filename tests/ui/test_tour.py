@@ -41,7 +41,7 @@ def test_screen_tour_writes_a_screenshot_and_the_screen_text_for_every_step(
     assert "!!" not in transcript  # no step failed
     for said in (
         "Leg uw bibliotheekkaart op de lezer of scan ze.",
-        "Niet geleend: Gereserveerd voor een andere lezer — breng het naar de balie.",
+        "Niet geleend: gereserveerd voor een andere lezer — breng het naar de balie.",
         "We werken offline — uw uitleningen zijn bewaard en worden later doorgestuurd.",
         "Emprunter",
         "Iemand heeft dit gereserveerd: leg het op de reserveringsplank.",
