@@ -179,6 +179,11 @@ def main() -> None:
             stack_per_item = stack_commits_per_item(circulation, journal)
     if not samples["kiosk"]:
         raise SystemExit("no rounds measured")
+    report(samples, per_round, commit_s, stack_per_item)
+
+
+def report(samples: dict[str, list[float]], per_round: float, commit_s: float,
+           stack_per_item: float) -> None:
     ms = {name: statistics.median(values) * 1000 for name, values in samples.items()}
     overhead = (ms["kiosk"] - ms["direct"]) / ms["direct"] * 100
     client_overhead = (ms["client"] - ms["direct"]) / ms["direct"] * 100
