@@ -162,14 +162,20 @@ def answer_of(backend: CatalogBackend, tx: Transaction) -> StackAnswer:
 
 def one_by_one(backend: CatalogBackend,
                txs: Sequence[Transaction]) -> Iterator[list[StackAnswer]]:
-    """`send_stack` the plain way: one request after the other, each answer as it comes. Once
-    the server is unreachable, the rest are not tried (answered with the same outage)."""
+    """`send_stack` the plain way: one request after the other, each answer as it comes."""
+    return in_order(txs, lambda tx: answer_of(backend, tx))
+
+
+def in_order(txs: Sequence[Transaction],
+             answer: Callable[[Transaction], StackAnswer]) -> Iterator[list[StackAnswer]]:
+    """Each transaction's `answer`, one after the other. Once the server is unreachable, the
+    rest are not tried (answered with the same outage)."""
     for index, tx in enumerate(txs):
-        answer = answer_of(backend, tx)
-        if isinstance(answer[1], BackendUnavailable):
-            yield [answer, *((t, answer[1]) for t in txs[index + 1:])]
+        got = answer(tx)
+        if isinstance(got[1], BackendUnavailable):
+            yield [got, *((t, got[1]) for t in txs[index + 1:])]
             return
-        yield [answer]
+        yield [got]
 
 
 def status_flags_advice(*, online: bool, checkout_ok: bool, checkin_ok: bool) -> str:
@@ -208,36 +214,31 @@ def seam_guard(cls: B) -> B:
 
 
 def _guarded(owner: str, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
-    if inspect.isgeneratorfunction(method):
-        return _guarded_generator(owner, name, method)
-
-    @functools.wraps(method)
-    def call(self: object, *args: object, **kwargs: object) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except BackendError:
-            raise
-        except Exception as exc:
-            raise MalformedReply(unexpected(f"{owner}.{name}", exc)) from None
-
+    where = f"{owner}.{name}"
+    if inspect.isgeneratorfunction(method):  # its errors come while it is iterated
+        @functools.wraps(method)
+        def stream(self: object, *args: object, **kwargs: object) -> Any:
+            with _only_seam_errors(where):
+                yield from method(self, *args, **kwargs)
+        call = stream
+    else:
+        @functools.wraps(method)
+        def plain(self: object, *args: object, **kwargs: object) -> Any:
+            with _only_seam_errors(where):
+                return method(self, *args, **kwargs)
+        call = plain
     call._seam_guarded = True  # type: ignore[attr-defined]
     return call
 
 
-def _guarded_generator(owner: str, name: str,
-                       method: Callable[..., Any]) -> Callable[..., Any]:
-    """The same promise for a method that yields: its errors come while it is iterated."""
-    @functools.wraps(method)
-    def call(self: object, *args: object, **kwargs: object) -> Any:
-        try:
-            yield from method(self, *args, **kwargs)
-        except BackendError:
-            raise
-        except Exception as exc:
-            raise MalformedReply(unexpected(f"{owner}.{name}", exc)) from None
-
-    call._seam_guarded = True  # type: ignore[attr-defined]
-    return call
+@contextlib.contextmanager
+def _only_seam_errors(where: str) -> Iterator[None]:
+    try:
+        yield
+    except BackendError:
+        raise
+    except Exception as exc:
+        raise MalformedReply(unexpected(where, exc)) from None
 
 
 def unexpected(where: str, exc: BaseException) -> str:

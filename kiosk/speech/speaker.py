@@ -8,7 +8,9 @@ as a patron expects when they tap on while it is still talking.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import subprocess
 import threading
 import time
@@ -44,11 +46,9 @@ class PlayerSink:
             self._stdin.write(chunk)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):  # aplay may have gone already
             if self._stdin is not None:
                 self._stdin.close()
-        except OSError:
-            pass
         self._process.terminate()
 
 
@@ -139,7 +139,7 @@ class Speaker:
         try:
             stdout = process.stdout
             while stdout is not None and self._current(generation):
-                chunk = stdout.read1(_CHUNK) if hasattr(stdout, "read1") else stdout.read(_CHUNK)
+                chunk = os.read(stdout.fileno(), _CHUNK)  # what is there now, as it is made
                 if not chunk:
                     break
                 sink.write(chunk)

@@ -77,7 +77,7 @@ class CuePlayer:
             log.exception("audio cue %s failed", kind)
 
 
-class KioskApp(App):
+class KioskApp(wording.LocaleWords, App):
     """One window, one ScreenManager, a header with languages, banners and overlays."""
 
     kv_file = str(KV_FILE)
@@ -122,23 +122,8 @@ class KioskApp(App):
 
     # ---- translation helpers used by the screens ------------------------------------------
 
-    def tr(self, message: str) -> str:
-        return i18n.gettext(self.lang, message)
-
-    def ntr(self, singular: str, plural: str, n: int) -> str:
-        return i18n.ngettext(self.lang, singular, plural, n)
-
-    def day(self, value: date | None) -> str:
-        return i18n.format_day(value, self.lang) if value else ""
-
-    def money(self, cents: int) -> str:
-        return i18n.format_money(cents, self.lang)
-
     def weekday_names(self) -> list[str]:
         return i18n.weekday_names(self.lang)
-
-    def today(self) -> date:
-        return date.today()
 
     # ---- building ---------------------------------------------------------------------------
 

@@ -35,9 +35,8 @@ class Wording(Protocol):
     def today(self) -> date: ...
 
 
-@dataclass(frozen=True)
-class Words:
-    """The patron's language and its formats, as the screens use them."""
+class LocaleWords:
+    """The words and formats of the language in `self.lang`: for `Words` and the Kivy app."""
 
     lang: str
 
@@ -55,6 +54,13 @@ class Words:
 
     def today(self) -> date:
         return date.today()
+
+
+@dataclass(frozen=True)
+class Words(LocaleWords):
+    """The patron's language and its formats, as the screens use them (speech, tests)."""
+
+    lang: str
 
 
 DEVICE_NAMES = {
@@ -174,11 +180,18 @@ def item_title(line: ItemLine, w: Wording) -> str:
     return line.title or w.tr("Item {code}").format(code=line.item_id)
 
 
-def _borrowed(line: ItemLine, w: Wording) -> tuple[str, list[str]]:
+def _waiting(line: ItemLine, w: Wording) -> tuple[str, list[str]] | None:
+    """A line not settled yet: part of a pile being checked, or a set still incomplete."""
     if line.working:
         return "wait", [w.tr("Checking…")]
     if line.pending:
         return "wait", [reason_sentence(ReasonCode.INCOMPLETE_SET, w.lang)]
+    return None
+
+
+def _borrowed(line: ItemLine, w: Wording) -> tuple[str, list[str]]:
+    if (waiting := _waiting(line, w)) is not None:
+        return waiting
     if line.ok and line.renewed:
         due = (w.tr("You had this already: renewed — due back on {date}.").format(
             date=w.day(line.due)) if line.due else w.tr("You had this already."))
@@ -192,10 +205,8 @@ def _borrowed(line: ItemLine, w: Wording) -> tuple[str, list[str]]:
 
 
 def _returned(line: ItemLine, w: Wording) -> tuple[str, list[str]]:
-    if line.working:
-        return "wait", [w.tr("Checking…")]
-    if line.pending:
-        return "wait", [reason_sentence(ReasonCode.INCOMPLETE_SET, w.lang)]
+    if (waiting := _waiting(line, w)) is not None:
+        return waiting
     if not line.ok:
         return "error", [after_colon(w.tr("Not returned:"),
                                      reason_sentence(line.reason, w.lang), w.lang)]

@@ -32,6 +32,7 @@ from kiosk.backends.base import (
     BackendUnavailable,
     MalformedReply,
     StackAnswer,
+    in_order,
     unexpected,
 )
 from kiosk.backends.sip2.client import Sip2Client
@@ -110,12 +111,7 @@ def send_parallel(pool: ConnectionPool, txs: Sequence[Transaction],
     arrived together comes as one group, so it is settled in one journal commit)."""
     clients = pool.clients(len(txs))
     if len(clients) == 1:
-        for tx in txs:
-            answer = send(clients[0], tx)
-            if isinstance(answer[1], BackendUnavailable):
-                yield [answer, *((t, answer[1]) for t in txs[txs.index(tx) + 1:])]
-                return
-            yield [answer]
+        yield from in_order(txs, lambda tx: send(clients[0], tx))
         return
     work = _Work(txs)
     executor = pool.executor()
