@@ -70,6 +70,15 @@ class DeviceState:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyPressed:
+    """A patron pressed one of the kiosk's keys (GPIO buttons): up, down, select, back, help,
+    speak. For the screen, not the session: the UI moves its focus ring with it."""
+
+    key: str
+    source: str = "gpio"
+
+
+@dataclass(frozen=True, slots=True)
 class SensorChanged:
     """A GPIO sensor changed: book-drop chute interrupted, service door opened..."""
 
@@ -81,6 +90,7 @@ class SensorChanged:
 Event = (
     CardPresented | CardRemoved | CardUnreadable | ItemsOnPad | BarcodeScanned | DeviceState
     | SensorChanged
+    | KeyPressed
 )
 
 

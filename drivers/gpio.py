@@ -19,7 +19,10 @@ What the patron and the staff see and hear:
 
 An RGB LED is three LEDs on three pins, so the same class drives separate
 red/green/blue lamps (set `active_high=False` for a common-anode LED).
-Sensors (book-drop chute, service door) publish `SensorChanged` events.
+Sensors (book-drop chute, service door) publish `SensorChanged` events, and the patron's
+keys (up, down, select, back, help, speak: big buttons beside the screen) publish
+`KeyPressed`; a long press of "select" is "speak", so a patron who cannot see the screen
+starts speech without finding a sixth button.
 
 Error tree:
 
@@ -43,7 +46,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from domain.events import EventSink, SensorChanged
+from domain.events import EventSink, KeyPressed, SensorChanged
 from drivers.device import Device, Probe
 from drivers.errors import DriverError
 
@@ -182,6 +185,14 @@ def probe_gpio() -> Probe:
     return Probe(True, f"{usable[0]} usable")
 
 
+class GpioDevice(Device):
+    """A driver on the Pi's pins: `kiosk doctor` asks whether this user may drive them."""
+
+    @classmethod
+    def probe(cls, **_options: Any) -> Probe:
+        return probe_gpio()
+
+
 class StatusLight(Device):
     """The kiosk's status lamp: an RGB LED or separate red/green(/blue) LEDs."""
 
@@ -277,7 +288,7 @@ class Beeper(Device):
         self._buzzer.close()
 
 
-class Sensor(Device):
+class Sensor(GpioDevice):
     """A switch or light barrier on one pin, publishing SensorChanged on each change.
 
     With `pull_up=True` (default) the switch connects the pin to ground, and a
@@ -285,10 +296,6 @@ class Sensor(Device):
     """
 
     label = "sensor"
-
-    @classmethod
-    def probe(cls, **_options: Any) -> Probe:
-        return probe_gpio()
 
     def __init__(
         self,
@@ -343,6 +350,95 @@ class SimSensor(Device):
         """Nothing to release; here so the app can treat both sensors alike."""
 
 
+KEYPAD_KEYS = ("up", "down", "select", "back", "help", "speak")
+
+
+class GpioKeypad(GpioDevice):
+    """The patron's keys on GPIO pins (push buttons to ground), publishing `KeyPressed`.
+
+    A key counts when pressed, except "select": it counts when released, so that holding it
+    for `hold_s` can mean "speak" instead.
+    """
+
+    label = "keypad"
+
+    def __init__(
+        self,
+        sink: EventSink,
+        *,
+        up: int | str,
+        down: int | str,
+        select: int | str,
+        back: int | str | None = None,
+        help: int | str | None = None,  # shadows the builtin: it is the key's name in config
+        speak: int | str | None = None,
+        hold_s: float = 1.0,
+        bounce_time: float | None = 0.05,
+        pin_factory: Factory | None = None,
+    ) -> None:
+        from gpiozero import Button
+
+        self._sink = sink
+        self._buttons: list[Any] = []
+        self._held = False
+        pins = {"up": up, "down": down, "select": select, "back": back, "help": help,
+                "speak": speak}
+        try:
+            for key, pin in pins.items():
+                if pin is None:
+                    continue
+                button = _build(functools.partial(
+                    Button, pin, pull_up=True, bounce_time=bounce_time, hold_time=hold_s,
+                    pin_factory=pin_factory), f"{key} key on pin {pin}")
+                if key == "select":
+                    button.when_pressed = self._select_down
+                    button.when_held = self._select_held
+                    button.when_released = self._select_up
+                else:
+                    button.when_pressed = functools.partial(self._publish, key)
+                self._buttons.append(button)
+        except GpioError:
+            self.close()
+            raise
+
+    def _publish(self, key: str) -> None:
+        self._sink.put(KeyPressed(key))
+
+    def _select_down(self) -> None:
+        self._held = False
+
+    def _select_held(self) -> None:
+        self._held = True
+        self._publish("speak")
+
+    def _select_up(self) -> None:
+        if not self._held:
+            self._publish("select")
+        self._held = False
+
+    def close(self) -> None:
+        for button in self._buttons:
+            button.close()
+        self._buttons = []
+
+
+class SimKeypad(Device):
+    """The keypad driven by calls (demo, tests): publishes what `GpioKeypad` would."""
+
+    label = "keypad"
+
+    def __init__(self, sink: EventSink) -> None:
+        self._sink = sink
+
+    def press(self, key: str) -> None:
+        if key not in KEYPAD_KEYS:
+            raise GpioConfigError(f"no key {key!r}; the keypad has {', '.join(KEYPAD_KEYS)}")
+        self._sink.put(KeyPressed(key, source="sim"))
+
+    def close(self) -> None:
+        """Nothing to release; here so the app can treat both keypads alike."""
+
+
 class Lights(Protocol):
     """What the application drives: the status lamp and the beeper, real or simulated."""
 
@@ -353,14 +449,10 @@ class Lights(Protocol):
     def close(self) -> None: ...
 
 
-class GpioLights(Device):
+class GpioLights(GpioDevice):
     """Status light plus optional buzzer, built from pin numbers in the config."""
 
     label = "lights"
-
-    @classmethod
-    def probe(cls, **_options: Any) -> Probe:
-        return probe_gpio()
 
     def __init__(
         self,

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from domain.events import CardRemoved, DeviceState, EventSink, SensorChanged
+from domain.events import CardRemoved, DeviceState, EventSink, KeyPressed, SensorChanged
 from kiosk import devices as device_bundle
 from kiosk.backends.base import CatalogBackend
 from kiosk.circulation import CirculationService
@@ -38,6 +38,7 @@ from kiosk.session import (
     SetLanguage,
     StillHere,
 )
+from kiosk.session_io import MoreTime
 from kiosk.status import ChangeHeartbeat, RecentLog, status_snapshot
 from kiosk.sync import Backoff, SyncWorker
 from kiosk.technician.port import KioskPort
@@ -48,7 +49,8 @@ log = logging.getLogger(__name__)
 DeviceBuilder = Callable[[Settings, EventSink], Devices]
 
 # events answered without the backend: no busy indicator flicker for these
-_INSTANT = (ConnectivityChanged, DeviceState, CardRemoved, SensorChanged, StillHere, SetLanguage)
+_INSTANT = (ConnectivityChanged, DeviceState, CardRemoved, SensorChanged, StillHere, SetLanguage,
+            MoreTime)
 
 
 def build_backend(settings: Settings) -> CatalogBackend:
@@ -104,6 +106,16 @@ class Kiosk:
         """Called (on the event thread) with every new view; the UI hops to its own thread."""
         self.listeners.append(listener)
         listener(self.session.view)
+
+    def subscribe_keys(self, listener: Callable[[str], None]) -> None:
+        """The patron's GPIO keys (`KeyPressed`) go to the screen's focus ring, not the
+        session: `listener` gets each key's name on the event thread."""
+        def take(event: object) -> bool:
+            if isinstance(event, KeyPressed):
+                listener(event.key)
+                return True
+            return False
+        self.event_filters.append(take)
 
     @property
     def technician(self) -> KioskPort:

@@ -82,7 +82,9 @@ class BackendSection:
 @dataclass(frozen=True)
 class SessionSection:
     timeout_s: float = 60.0
-    warning_s: float = 10.0
+    # at least 20 s to answer "are you still there?" (WCAG 2.2.1 / EN 301 549 5.2); the
+    # patron's "I need more time" doubles both for the rest of the visit
+    warning_s: float = 20.0
     goodbye_s: float = 4.0
     require_pin: bool = False
     auto_print_on_timeout: bool = False

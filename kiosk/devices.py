@@ -20,7 +20,7 @@ from domain.events import EventSink
 from drivers.cards import PcscCardReader
 from drivers.cards_sim import SimCardReader
 from drivers.device import SIMULATED, Device, Probe
-from drivers.gpio import GpioLights, Sensor, SimLights, SimSensor
+from drivers.gpio import GpioKeypad, GpioLights, Sensor, SimKeypad, SimLights, SimSensor
 from drivers.printer import Receipt, ReceiptPrinter, SimPrinter
 from drivers.rfid import RfidPad, SecurityPolicy
 from drivers.rfid_feig import FeigReader
@@ -45,6 +45,7 @@ DRIVERS: dict[str, dict[str, type[Device] | None]] = {
     "scanner": {"evdev": EvdevScanner, "serial": SerialScanner, "sim": SimScanner},
     "lights": {"gpio": GpioLights, "sim": SimLights},
     "sensor": {"gpio": Sensor, "sim": SimSensor},
+    "keypad": {"gpio": GpioKeypad, "sim": SimKeypad},  # the patron's keys (KeyPressed)
     "printer": {"escpos": ReceiptPrinter, "sim": SimPrinter},
     "rfid": {"feig": FeigReader, "sim": None},
 }
@@ -126,6 +127,7 @@ class Devices:
     printer: ReceiptPrinter | None = None  # SimPrinter is one
     lights: GpioLights | SimLights | None = None
     sensor: Sensor | SimSensor | None = None  # book-drop chute or service door
+    keypad: GpioKeypad | SimKeypad | None = None  # the patron's keys beside the screen
     library_name: str = ""
     _started: list[Any] = field(default_factory=list)
     # headless kiosks beep from the session's views; with a screen the UI calls `cue`, so the
@@ -225,7 +227,7 @@ class Devices:
 
     def close(self) -> None:
         for device in (self.card_reader, self.scanner, self.rfid, self.printer, self.lights,
-                       self.sensor, self.rfid_sim):
+                       self.sensor, self.keypad, self.rfid_sim):
             if device is None:
                 continue
             try:
@@ -246,7 +248,7 @@ def build(settings: Settings, sink: EventSink) -> Devices:
     devices = Devices(library_name=settings.library.name)
     tables = settings.devices
     try:
-        for name in ("card_reader", "scanner", "lights", "printer", "sensor"):
+        for name in ("card_reader", "scanner", "lights", "printer", "sensor", "keypad"):
             table = tables.get(name, {})
             kind = str(table.get("type", "none"))
             if kind == "none":

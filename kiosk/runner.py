@@ -53,6 +53,7 @@ def _run_screen(kiosk: Kiosk, watchdog: Watchdog) -> None:
         config=ui_config_from_settings(kiosk.settings), cue=kiosk.devices.cue,
         on_technician_pin=unlock_hook(kiosk.technician),
         heartbeat=watchdog.tick, speaker=speaker_from(kiosk.settings),
+        keys=kiosk.subscribe_keys,
     ))
 
 

@@ -53,6 +53,7 @@ from kiosk.session_io import (  # re-exported: the UI and tests import them from
     EnterPin,
     ItemLine,
     Mode,
+    MoreTime,
     Receipt,
     ReceiptChoice,
     RenewItems,
@@ -68,14 +69,14 @@ log = logging.getLogger(__name__)
 
 _PATRON_ACTIVITY = (
     ChooseMode, EnterPin, CancelPin, EnterBarcode, RenewItems, Done, Back, StillHere,
-    SetLanguage, ReceiptChoice, CardPresented, CardUnreadable, BarcodeScanned, ItemsOnPad,
+    MoreTime, SetLanguage, ReceiptChoice, CardPresented, CardUnreadable, BarcodeScanned, ItemsOnPad,
 )
 
 
 @dataclass
 class SessionSettings:
     timeout_s: float = 60.0
-    warning_s: float = 10.0
+    warning_s: float = 20.0
     goodbye_s: float = 4.0
     default_language: str = "nl"
     languages: tuple[str, ...] = ("nl", "fr", "de", "en")
@@ -109,6 +110,7 @@ class _State:
     message: ReasonCode | None = None
     screen_message: str = ""
     warning: bool = False
+    more_time: bool = False  # "I need more time": this patron's timeouts count double
     goodbye_at: float | None = None
 
 
@@ -146,7 +148,7 @@ class Session:
         s = self._state
         warn_left: int | None = None
         if s.warning:
-            remaining = self._settings.timeout_s + self._settings.warning_s - self._idle_for()
+            remaining = self._timeout_s() + self._warning_s() - self._idle_for()
             warn_left = max(0, int(remaining + 0.999))
         return SessionView(
             screen=s.screen,
@@ -160,6 +162,7 @@ class Session:
             offline=not self._circ.online,
             busy=self._busy,
             warning_seconds_left=warn_left,
+            more_time=s.more_time,
             receipt_available=self._print is not None and any(i.ok for i in self._receipt_lines()),
             devices_down=tuple(sorted(self._devices_down)),
         )
@@ -185,14 +188,14 @@ class Session:
                 self._changed()
             return
         idle = self._idle_for()
-        if idle >= self._settings.timeout_s + self._settings.warning_s:
+        if idle >= self._timeout_s() + self._warning_s():
             log.info("session timed out on screen %s", s.screen.value)
             if self._settings.auto_print_on_timeout:
                 self._do_print()
             self._end_patron()
             self._reset()
             self._changed()
-        elif idle >= self._settings.timeout_s and not s.warning:
+        elif idle >= self._timeout_s() and not s.warning:
             s.warning = True
             self._changed()
         elif s.warning:
@@ -232,6 +235,8 @@ class Session:
         match event:
             case StillHere():
                 pass
+            case MoreTime() if self._state.screen != Screen.IDLE:
+                self._state.more_time = True
             case SetLanguage(language=lang) if lang in self._settings.languages:
                 self._state.language = lang
             case CardPresented(credential=cred, display_name=name):
@@ -558,6 +563,12 @@ class Session:
         self._last_activity = self._clock()
         self._state.warning = False
 
+    def _timeout_s(self) -> float:
+        return self._settings.timeout_s * (2 if self._state.more_time else 1)
+
+    def _warning_s(self) -> float:
+        return self._settings.warning_s * (2 if self._state.more_time else 1)
+
     def _idle_for(self) -> float:
         return self._clock() - self._last_activity
 
@@ -583,6 +594,6 @@ def _line_from(outcome: Outcome) -> ItemLine:
 
 __all__ = [
     "Action", "Back", "CancelPin", "ChooseMode", "ConnectivityChanged", "Done", "EnterBarcode",
-    "EnterPin", "ItemLine", "Mode", "Receipt", "ReceiptChoice", "RenewItems", "Screen", "Security",
-    "Session", "SessionSettings", "SessionView", "SetLanguage", "StillHere",
+    "EnterPin", "ItemLine", "Mode", "MoreTime", "Receipt", "ReceiptChoice", "RenewItems",
+    "Screen", "Security", "Session", "SessionSettings", "SessionView", "SetLanguage", "StillHere",
 ]

@@ -79,6 +79,12 @@ class StillHere:
 
 
 @dataclass(frozen=True, slots=True)
+class MoreTime:
+    """ "I need more time": this patron's timeouts are doubled until the session ends
+    (EN 301 549 5.2 / WCAG 2.2.1: a patron may extend a time limit with one simple action)."""
+
+
+@dataclass(frozen=True, slots=True)
 class SetLanguage:
     language: str
 
@@ -95,7 +101,7 @@ class ConnectivityChanged:
 
 Action = (
     ChooseMode | EnterPin | CancelPin | EnterBarcode | RenewItems | Done | Back | StillHere
-    | SetLanguage | ReceiptChoice | ConnectivityChanged
+    | MoreTime | SetLanguage | ReceiptChoice | ConnectivityChanged
 )
 
 
@@ -141,6 +147,7 @@ class SessionView:
     offline: bool = False
     busy: bool = False
     warning_seconds_left: int | None = None
+    more_time: bool = False  # the patron asked for more time: timeouts are doubled
     receipt_available: bool = False
     devices_down: tuple[str, ...] = ()
 

@@ -29,7 +29,8 @@ def what_to_say(before: SessionView | None, view: SessionView, w: Wording, *,
     if view.renewals != before.renewals:
         said += screen_sentences(view, w)[1:]  # the account again, after its heading
     if view.warning_seconds_left is not None and before.warning_seconds_left is None:
-        said += list(timeout_texts(view.warning_seconds_left, w))
+        said += [t for t in timeout_texts(view.warning_seconds_left, w,
+                                          more_time=view.more_time) if t]
     return said
 
 

@@ -46,7 +46,8 @@ def run_demo_ui(kiosk: Kiosk, proxy: FaultProxy) -> int:
     kiosk.devices.beep_on_views = False  # the UI cues the buzzer, obeying the sound switch
     run_ui(UiContext(events=kiosk, subscribe=kiosk.subscribe,
                      config=ui_config_from_settings(kiosk.settings), cue=kiosk.devices.cue,
-                     demo=demo_controls_for(kiosk, proxy), speaker=speaker_from(kiosk.settings)))
+                     demo=demo_controls_for(kiosk, proxy), speaker=speaker_from(kiosk.settings),
+                     keys=kiosk.subscribe_keys))
     return 0
 
 

@@ -31,9 +31,12 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from kiosk import i18n
 from kiosk.session import Screen, SessionView, SetLanguage, StillHere
+from kiosk.session_io import MoreTime
 from kiosk.speech.narration import what_to_say
 from kiosk.ui import wording
 from kiosk.ui.context import UiContext
+from kiosk.ui.focus import FocusRing, focus_words
+from kiosk.ui.keys import SPEECH_KEYS, Key, from_name, key_for
 from kiosk.ui.screens import SCREENS, KioskScreen
 from kiosk.ui.theme import STATUS_GLYPHS, Theme, register_fonts
 from kiosk.ui.widgets import (
@@ -48,12 +51,10 @@ from kiosk.ui.widgets import (
 
 log = logging.getLogger(__name__)
 
-# SDL2 key codes of a USB numeric keypad's operator keys
-SPEECH_KEYS = {268: "speak", 267: "stop", 269: "slower", 270: "louder"}
-
 KV_FILE = Path(__file__).with_name("kiosk.kv")
 PENDING_MAX_S = 5.0  # hide "Please wait" if no answer comes (the app thread is stuck)
 LANGUAGE_REQUEST_GRACE_S = 1.0
+ACTIVITY_EVERY_S = 2.0  # keys tell the session "still here" at most this often
 
 class CuePlayer:
     """Plays success/attention cues through the injected callable, off the UI thread."""
@@ -110,6 +111,8 @@ class KioskApp(wording.LocaleWords, App):
         self.technician_overlay: TechnicianOverlay | None = None
         self.frame_listeners: list[Callable[[], None]] = []
         self.applied_views = 0
+        self.help_shown = False
+        self._activity_at = 0.0
 
     def _preload_languages(self) -> None:
         """Read every catalog and Babel's locale data now, before the window shows, so that a
@@ -121,6 +124,11 @@ class KioskApp(wording.LocaleWords, App):
             i18n.weekday_names(code)
 
     # ---- translation helpers used by the screens ------------------------------------------
+
+    today_source: Callable[[], date] = staticmethod(date.today)  # screenshots pin the day
+
+    def today(self) -> date:
+        return self.today_source()
 
     def weekday_names(self) -> list[str]:
         return i18n.weekday_names(self.lang)
@@ -170,6 +178,7 @@ class KioskApp(wording.LocaleWords, App):
                                          hold_s=self.settings.technician_hold_s)
         root.add_widget(self.hotspot)
         self.root_layout = root
+        self.focus = FocusRing(self)
         self.theme.bind(target=self._style_header, fs_body=self._style_header,
                         text=self._style_header)
         self._style_header()
@@ -196,6 +205,8 @@ class KioskApp(wording.LocaleWords, App):
         gc.collect()
         gc.freeze()
         self.context.subscribe(self._on_view)
+        if self.context.keys is not None:  # GPIO buttons: the same keys, from the event thread
+            self.context.keys(self.on_device_key)
         heartbeat = self.context.heartbeat
         if heartbeat is not None:
             Clock.schedule_interval(lambda _dt: heartbeat(), 1.0)
@@ -248,6 +259,8 @@ class KioskApp(wording.LocaleWords, App):
         self.sound_on = self.settings.audio_cues
         self.cues.enabled = self.sound_on
         self.speech_on = self.settings.speech_always_on and self.context.speaker is not None
+        self.help_shown = False
+        self.focus.hide()
 
     # ---- speech -------------------------------------------------------------------------------
 
@@ -277,24 +290,100 @@ class KioskApp(wording.LocaleWords, App):
         + louder). "Speak" also switches speech on, so a patron who cannot see the screen
         starts it without finding a button. True when the key was one of them."""
         speaker = self.context.speaker
-        if speaker is None or name not in SPEECH_KEYS.values():
+        if speaker is None or name not in SPEECH_KEYS:
             return False
-        if name == "speak":
+        if name == Key.SPEAK:
             if self.speech_on:
                 speaker.repeat()
             else:
                 self.toggle_speech()
-        elif name == "stop":
+        elif name == Key.STOP:
             speaker.stop()
-        elif name == "slower":
+        elif name == Key.SLOWER:
             speaker.slower()
         else:
             speaker.louder()
         return True
 
-    def _on_key_down(self, _window: object, key: int, *_args: object) -> bool:
-        name = SPEECH_KEYS.get(key)
-        return self.on_speech_key(name) if name else False
+    def say(self, sentences: list[str]) -> None:
+        """Speak `sentences` now when speech is on (the focused button, a help text)."""
+        speaker = self.context.speaker
+        if self.speech_on and speaker is not None and sentences:
+            speaker.say(sentences, self.lang)
+
+    # ---- keys ---------------------------------------------------------------------------------
+
+    def _typing_pin(self) -> bool:
+        return (self.sm.current == Screen.PIN.value and self.technician_overlay is None
+                and self.timeout_overlay is None)
+
+    def _on_key_down(self, _window: object, keycode: int, *_args: object) -> bool:
+        meaning = key_for(keycode, typing_digits=self._typing_pin())
+        if meaning is None:
+            return False
+        self.on_key(meaning)
+        return True
+
+    def on_device_key(self, name: str) -> None:
+        """A GPIO key (any thread): acted on in the next frame, on the UI thread."""
+        key = from_name(name)
+        if key is not None:
+            Clock.schedule_once(lambda _dt: self.on_key(key), 0)
+
+    def on_key(self, key: Key | str) -> None:
+        """One key press on the UI thread: a `Key`, or a digit / "delete" on the PIN pad."""
+        self._still_active()
+        if key in SPEECH_KEYS:
+            self.on_speech_key(key)
+            return
+        if self.help_shown and key != Key.HELP:
+            self.help_shown = False
+            self._render_banners(self.view)
+        if not isinstance(key, Key):
+            self._pin_key(key)
+            return
+        if key == Key.HELP:
+            self.show_help()
+        elif key == Key.BACK:
+            self.focus.back()
+        elif key == Key.SELECT:
+            self.focus.select()
+        else:
+            moved = self.focus.move(-1 if key == Key.UP else 1)
+            if moved is not None:
+                self.say([focus_words(moved, self)])
+
+    def _pin_key(self, key: str) -> None:
+        pad = self.screens[Screen.PIN.value].pad
+        if key == "delete":
+            if not pad.pin:
+                self.focus.back()  # nothing left to delete: Backspace is "back"
+                return
+            pad.delete()
+        else:
+            pad.press(key)
+        if len(pad.pin) >= pad.min_length:
+            self.focus.shown = True
+            self.focus.focus_named("pin-ok")  # Enter now sends the PIN
+        # how many digits, never which: a PIN is not spoken
+        self.say([self.ntr("{n} digit", "{n} digits", len(pad.pin)).format(n=len(pad.pin))])
+
+    def _still_active(self) -> None:
+        """A key is the patron being here: tell the session (it extends the timeout), but
+        not while the timeout warning waits for an answer (that would close it unasked)."""
+        now = time.monotonic()
+        if (self.view.screen in (Screen.IDLE, Screen.GOODBYE) or self.timeout_overlay is not None
+                or now - self._activity_at < ACTIVITY_EVERY_S):
+            return
+        self._activity_at = now
+        self.context.events.put(StillHere())
+
+    def show_help(self) -> None:
+        """The keys explained, on screen and aloud, then the screen read again."""
+        self.help_shown = True
+        self._render_banners(self.view)
+        self.say([*wording.key_help(self), *wording.screen_sentences(
+            self.view, self, auto_print=self.settings.auto_print_on_timeout)])
 
     def _play_cues(self, prev: SessionView, view: SessionView) -> None:
         before = {i.item_id: (i.ok, i.reason, i.pending) for i in (*prev.items, *prev.renewals)
@@ -326,9 +415,12 @@ class KioskApp(wording.LocaleWords, App):
         self._render_banners(view)
         self._render_timeout(view)
         self._render_busy()
+        self.focus.dirty = True
 
     def _render_banners(self, view: SessionView) -> None:
         self.banners.clear_widgets()
+        if self.help_shown:
+            self.banners.add_widget(Banner(text=" ".join(wording.key_help(self)), glyph="\u2139"))
         for text in wording.banners(view, self):
             self.banners.add_widget(Banner(text=text))
 
@@ -338,10 +430,12 @@ class KioskApp(wording.LocaleWords, App):
             self._close_timeout()
             return
         if self.timeout_overlay is None:
-            self.timeout_overlay = TimeoutOverlay(still_here_callback=self.still_here)
+            self.timeout_overlay = TimeoutOverlay(still_here_callback=self.still_here,
+                                                  more_time_callback=self.more_time)
             self.root_layout.add_widget(self.timeout_overlay)
         o = self.timeout_overlay
-        o.heading, o.countdown, o.button_text = wording.timeout_texts(left, self)
+        o.heading, o.countdown, o.button_text, o.more_time_text = wording.timeout_texts(
+            left, self, more_time=view.more_time)
 
     def _close_timeout(self) -> None:
         if self.timeout_overlay is not None:
@@ -357,6 +451,7 @@ class KioskApp(wording.LocaleWords, App):
             self.root_layout.remove_widget(self.busy)
 
     def _on_flip(self, *_args: object) -> None:
+        self.focus.on_frame()
         for listener in list(self.frame_listeners):
             listener()
 
@@ -390,6 +485,11 @@ class KioskApp(wording.LocaleWords, App):
     def still_here(self) -> None:
         self._close_timeout()
         self.post(StillHere())
+
+    def more_time(self) -> None:
+        """ "I need more time": this patron's timeouts are doubled (and this one ends)."""
+        self._close_timeout()
+        self.post(MoreTime())
 
     def toggle_large_text(self) -> None:
         self.theme.large_text = not self.theme.large_text

@@ -78,6 +78,9 @@ class UiContext:
     # the UI loop is alive (kiosk.watchdog.Watchdog.tick)
     heartbeat: Callable[[], None] | None = None
     speaker: Voice | None = None  # the kiosk's voice (kiosk.speech.speaker_from), or none
+    # the patron's GPIO keys: registers a listener for key names ("up", "select" ...), called
+    # on the kiosk's event thread (Kiosk.subscribe_keys); None without a keypad
+    keys: Callable[[Callable[[str], None]], object] | None = None
 
 
 class Voice(Protocol):

@@ -16,7 +16,6 @@ from kivy.metrics import dp
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.screenmanager import Screen
-from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 
 from domain.model import ReasonCode
@@ -37,6 +36,7 @@ from kiosk.ui.widgets import (
     ButtonRow,
     FitLabel,
     KioskButton,
+    KioskScroll,
     PinPad,
     SelectableRow,
     fill_rows,
@@ -117,8 +117,7 @@ class KioskScreen(Screen):
         self.ui = ui
         self.view: SessionView | None = None
         outer = BoxLayout(orientation="vertical", padding=dp(12), spacing=dp(10))
-        self.scroll = ScrollView(do_scroll_x=False, bar_width=dp(10),
-                                 scroll_type=["bars", "content"])
+        self.scroll = KioskScroll(do_scroll_x=False, scroll_type=["bars", "content"])
         self.body = vbox(dp(10))
         self.scroll.add_widget(self.body)
         self.buttons = fit_height(ButtonRow(spacing=dp(10), size_hint_y=None, height=0))

@@ -42,6 +42,9 @@ NORMAL = {
     "selected": (0.78, 0.88, 0.97, 1),
     "border": (0.65, 0.65, 0.70, 1),
     "scrim": (0, 0, 0, 0.55),
+    # the focus ring: a dark line outside a light one, one of them shows on any colour
+    "focus": (0.09, 0.09, 0.12, 1),
+    "focus_inner": (1, 0.80, 0.0, 1),
 }
 
 HIGH_CONTRAST = {
@@ -61,6 +64,8 @@ HIGH_CONTRAST = {
     "selected": (0.1, 0.3, 0.6, 1),
     "border": (1, 1, 1, 1),
     "scrim": (0, 0, 0, 0.8),
+    "focus": (0, 1, 1, 1),
+    "focus_inner": (0, 0, 0, 1),
 }
 
 LARGE_TEXT_SCALE = 1.3
@@ -117,6 +122,8 @@ class Theme(EventDispatcher):
     selected = ListProperty(NORMAL["selected"])
     border = ListProperty(NORMAL["border"])
     scrim = ListProperty(NORMAL["scrim"])
+    focus = ListProperty(NORMAL["focus"])
+    focus_inner = ListProperty(NORMAL["focus_inner"])
 
     def __init__(self, *, high_contrast: bool = False, large_text: bool = False) -> None:
         super().__init__()

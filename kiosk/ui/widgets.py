@@ -26,6 +26,7 @@ from kivy.uix.button import Button
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.label import Label
+from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 
 from kiosk.ui.theme import Theme
@@ -189,10 +190,19 @@ class Overlay(FloatLayout):
 
 
 class TimeoutOverlay(Overlay):
+    """The inactivity warning. Any tap on it, not only on its button, means "still here"."""
+
     heading = StringProperty("")
     countdown = StringProperty("")
     button_text = StringProperty("")
+    more_time_text = StringProperty("")  # empty: the patron already has more time
     still_here_callback = ObjectProperty(None, allownone=True)
+    more_time_callback = ObjectProperty(None, allownone=True)
+
+    def on_touch_down(self, touch: object) -> bool:
+        if not FloatLayout.on_touch_down(self, touch) and self.still_here_callback:
+            self.still_here_callback()
+        return True
 
 
 class TechnicianOverlay(Overlay):
@@ -245,6 +255,15 @@ class TechnicianHotspot(Widget):
         self._pending = None
         log.info("technician corner held: opening the technician PIN prompt")
         self._on_open()
+
+
+class KioskScroll(ScrollView):
+    """A scrolling body that always shows when there is more than fits: a track and a thumb
+    drawn at rest (Kivy draws its bar only after the first scroll), so a patron sees that
+    the list goes on before touching it."""
+
+    def overflows(self) -> bool:
+        return bool(self.viewport_size[1] > self.height + 1)
 
 
 class ButtonRow(GridLayout):

@@ -150,11 +150,21 @@ def goodbye_texts(w: Wording) -> tuple[str, str]:
     return w.tr("Thank you, goodbye!"), w.tr("Do not forget your card and your items.")
 
 
-def timeout_texts(seconds_left: int, w: Wording) -> tuple[str, str, str]:
+def timeout_texts(seconds_left: int, w: Wording, *,
+                  more_time: bool = False) -> tuple[str, str, str, str]:
+    """Heading, countdown, "still here" and "more time" (empty once the patron has more)."""
     return (w.tr("Are you still there?"),
             w.ntr("Your session ends in {n} second.", "Your session ends in {n} seconds.",
                   seconds_left).format(n=seconds_left),
-            w.tr("I'm still here"))
+            w.tr("I'm still here"),
+            "" if more_time else w.tr("I need more time"))
+
+
+def key_help(w: Wording) -> list[str]:
+    """What the keys do (the help key): the same words for a keypad and for GPIO buttons."""
+    return [w.tr("Keys: up and down move the frame, the middle key or Enter chooses, "
+                 "0 goes back."),
+            w.tr("The star key reads the screen aloud; minus speaks slower, plus louder.")]
 
 
 # ---- borrow and return ------------------------------------------------------------------------
@@ -311,5 +321,5 @@ def screen_sentences(view: SessionView, w: Wording, *, auto_print: bool = False)
         case Screen.GOODBYE:
             said += list(goodbye_texts(w))
     if view.warning_seconds_left is not None:
-        said += list(timeout_texts(view.warning_seconds_left, w))
+        said += list(timeout_texts(view.warning_seconds_left, w, more_time=view.more_time))
     return [s for s in said if s]

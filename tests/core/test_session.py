@@ -41,6 +41,7 @@ from kiosk.session import (
     SetLanguage,
     StillHere,
 )
+from kiosk.session_io import MoreTime
 
 PATRON = next(p for p in SEED_PATRONS if p.patron_id == "P0015")
 JAN = next(p for p in SEED_PATRONS if p.patron_id == "P0001")  # one loan, renewable
@@ -157,6 +158,28 @@ def test_timeout_warns_then_clears_every_trace_of_the_patron(rig):
     assert view.screen == Screen.IDLE
     assert (view.patron_name, view.items, view.account, view.renewals) == ("", (), None, ())
     assert PATRON.name.split()[0] not in repr(view)
+
+
+def test_i_need_more_time_doubles_the_timeouts_for_this_patron_only(rig):
+    r = rig(timeout_s=60, warning_s=10)
+    r.card(PATRON)
+    r.wait(61)
+    view = r.do(MoreTime())  # asked on the warning: it also counts as being here
+    assert view.more_time and view.warning_seconds_left is None
+    assert r.wait(119).warning_seconds_left is None
+    assert r.wait(2).warning_seconds_left == 19  # the warning lasts twice as long too
+    assert r.wait(18).screen == Screen.HOME
+    view = r.wait(2)
+    assert view.screen == Screen.IDLE and not view.more_time
+    r.card(PATRON)  # the next patron starts with the library's own timeouts
+    assert r.wait(61).warning_seconds_left == 9
+
+
+def test_more_time_on_the_idle_screen_changes_nothing(rig):
+    r = rig(timeout_s=60, warning_s=10)
+    assert not r.do(MoreTime()).more_time
+    r.card(PATRON)
+    assert r.wait(61).warning_seconds_left == 9
 
 
 def test_language_switch_mid_session_and_back_to_the_default_after(rig):

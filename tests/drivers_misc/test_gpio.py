@@ -16,11 +16,13 @@ from drivers.gpio import (
     Beeper,
     BeepPattern,
     GpioConfigError,
+    GpioKeypad,
     GpioLights,
     GpioUnavailable,
     LightState,
     Sensor,
     SensorChanged,
+    SimKeypad,
     SimLights,
     SimSensor,
     StatusLight,
@@ -268,3 +270,45 @@ def test_sim_sensor_publishes_only_changes() -> None:
     assert [q.get_nowait(), q.get_nowait()] == [SensorChanged("door", True),
                                                  SensorChanged("door", False)]
     assert q.empty()
+
+
+KEY_PINS = {"up": 5, "down": 6, "select": 13, "back": 19, "help": 26}
+
+
+def keys_of(q: queue.Queue) -> list[str]:
+    out = []
+    while True:
+        try:
+            out.append(q.get(timeout=0.3).key)
+        except queue.Empty:
+            return out
+
+
+def test_keypad_publishes_each_key_and_a_long_select_is_speak(factory: MockFactory) -> None:
+    q: queue.Queue = queue.Queue()
+    with GpioKeypad(q, **KEY_PINS, hold_s=0.2, bounce_time=None, pin_factory=factory):
+        for key in ("up", "down", "back", "help"):
+            factory.pin(KEY_PINS[key]).drive_low()  # a button closes to ground
+            factory.pin(KEY_PINS[key]).drive_high()
+        select = factory.pin(KEY_PINS["select"])
+        select.drive_low()
+        select.drive_high()  # a short press: select
+        select.drive_low()
+        time.sleep(0.5)  # held past hold_s: speak, and no select on release
+        select.drive_high()
+        assert keys_of(q) == ["up", "down", "back", "help", "select", "speak"]
+
+
+def test_keypad_pins_used_twice_are_a_config_error(factory: MockFactory) -> None:
+    with pytest.raises(GpioConfigError, match="select key on pin 5"):
+        GpioKeypad(queue.Queue(), up=5, down=6, select=5, pin_factory=factory)
+    GpioKeypad(queue.Queue(), up=5, down=6, select=13, pin_factory=factory).close()  # freed
+
+
+def test_sim_keypad_refuses_a_key_it_does_not_have() -> None:
+    q: queue.Queue = queue.Queue()
+    with SimKeypad(q) as keypad:
+        keypad.press("select")
+        with pytest.raises(GpioConfigError, match="no key 'enter'"):
+            keypad.press("enter")
+    assert keys_of(q) == ["select"]

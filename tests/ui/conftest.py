@@ -73,7 +73,7 @@ def ui() -> Iterator[Ui]:
     voice = HeardVoice()
     app = KioskApp(UiContext(events=board, subscribe=board.subscribe, config=UI_CONFIG,
                              cue=board.cue, on_technician_pin=board.technician,
-                             heartbeat=board.heartbeat, speaker=voice))
+                             heartbeat=board.heartbeat, speaker=voice, keys=board.keys))
     app._run_prepare()
     Window.size = UI_CONFIG.window_size
     harness = Ui(app, board, voice)
@@ -96,6 +96,17 @@ def _fresh_window(request: pytest.FixtureRequest) -> Iterator[None]:
     harness.reset()
     yield
     harness.reset()
+
+
+@pytest.fixture
+def pinned_day(ui: Ui) -> Iterator[None]:
+    """The window's "today" is the gallery's: screenshots and layouts do not depend on the day
+    they are made (a due date "in 4 days" stays in 4 days)."""
+    from gallery import TODAY
+
+    ui.app.today_source = lambda: TODAY
+    yield
+    del ui.app.today_source  # back to the class's date.today
 
 
 @pytest.fixture

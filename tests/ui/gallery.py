@@ -12,7 +12,9 @@ from datetime import date, timedelta
 from domain.model import Account, Hold, Loan, Patron, ReasonCode
 from kiosk.session import ItemLine, Screen, SessionView
 
-TODAY = date.today()
+# a fixed day, so that the pictures do not change with the date they are taken on (the app's
+# own day is pinned to it too: the `pinned_day` fixture)
+TODAY = date(2026, 12, 3)
 DUE = TODAY + timedelta(days=21)
 
 BORROWED = (

@@ -9,23 +9,14 @@ import pytest
 from gallery import VIEWS, in_language
 from kivy.uix.label import Label
 from ui_harness import Ui
+from wcag import ratio
 
 from kiosk.ui import probe
 from kiosk.ui.widgets import Banner, BusyPill, KioskButton, SelectableRow, StatusRow
 
+pytestmark = pytest.mark.usefixtures("pinned_day")
+
 MINIMUM = 4.5
-
-
-def luminance(rgba) -> float:  # type: ignore[no-untyped-def]
-    def channel(v: float) -> float:
-        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
-    r, g, b = rgba[:3]
-    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
-
-
-def ratio(a, b) -> float:  # type: ignore[no-untyped-def]
-    high, low = sorted((luminance(a), luminance(b)), reverse=True)
-    return (high + 0.05) / (low + 0.05)
 
 
 def blend(front, back, alpha: float):  # type: ignore[no-untyped-def]

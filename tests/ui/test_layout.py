@@ -1,5 +1,6 @@
-"""Every screen fits 800×480, 1024×600 and 1920×1080, landscape and portrait, in the longest
-language (German), in normal and large text: nothing cut off, every touch target >= 48 dp."""
+"""Every screen, in every language and every display mode (normal, large text, high
+contrast, both), fits 800×480 and 1024×600 both ways round, and 1920×1080: nothing cut off,
+every row reachable, every touch target >= 48 dp, and a list that goes on shows it."""
 
 from __future__ import annotations
 
@@ -11,12 +12,18 @@ from kivy.uix.label import Label
 from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 from ui_harness import Ui
+from wcag import ratio
 
+from kiosk.i18n import LANGUAGES
 from kiosk.ui import probe
-from kiosk.ui.widgets import BusyPill, KioskButton, SelectableRow
+from kiosk.ui.widgets import BusyPill, KioskButton, KioskScroll, SelectableRow, StatusRow
 
-SIZES = [(800, 480), (1024, 600), (1920, 1080)]
-ORIENTED = [*SIZES, *[(h, w) for w, h in SIZES]]
+pytestmark = pytest.mark.usefixtures("pinned_day")
+
+SMALL = [(800, 480), (480, 800), (1024, 600), (600, 1024)]
+BIG = [(1920, 1080), (1080, 1920)]
+MODES = {"normal": (False, False), "large": (True, False), "contrast": (False, True),
+         "large-contrast": (True, True)}
 FITS_WITHOUT_SCROLLING = ("idle", "pin", "home", "receipt", "goodbye")
 EPS = 1.0
 
@@ -57,6 +64,10 @@ def problems(ui: Ui) -> list[str]:
             sx0, _, sx1, _ = box(sv)
             if x0 < sx0 - EPS or x1 > sx1 + EPS:
                 found.append(f"{name} cut off sideways in its list")
+        if sv is not None and isinstance(w, StatusRow | SelectableRow):
+            _, by0, _, by1 = box(sv.children[0])  # the scrolled body: the row must lie in it
+            if y0 < by0 - EPS or y1 > by1 + EPS:
+                found.append(f"{name} lies outside its list: it cannot be scrolled to")
         if isinstance(w, KioskButton | SelectableRow) and (
                 w.width < dp(48) - EPS or w.height < dp(48) - EPS):
             found.append(f"{name} is a touch target of {w.width:.0f}×{w.height:.0f}")
@@ -70,39 +81,54 @@ def problems(ui: Ui) -> list[str]:
     return found
 
 
+def scroll_problems(screen: object) -> list[str]:
+    """A body taller than its window must show its track and thumb (WCAG 1.4.11: 3:1)."""
+    sv = screen.scroll  # type: ignore[attr-defined]
+    if not isinstance(sv, KioskScroll) or not sv.overflows():
+        return []
+    colours = [c.rgba for c in sv.canvas.after.children if hasattr(c, "rgba")]
+    thumb = colours[-1] if colours else (0, 0, 0, 0)  # ours come after Kivy's own bar
+    if thumb[3] < 1 or ratio(thumb, screen.ui.theme.bg) < 3:  # type: ignore[attr-defined]
+        return [f"a list that scrolls does not show it (thumb {thumb})"]
+    return []
+
+
 @pytest.fixture
 def window_sizes(ui: Ui):
     ui.board.attach(None)
     yield
     resize((1024, 600))
     ui.app.theme.large_text = False
+    ui.app.theme.high_contrast = False
     ui.show(VIEWS["idle"])
 
 
-# large text matters most where room is short: the small panels, both ways round
-CASES = [(size, False) for size in ORIENTED] + [
-    (size, True) for size in ((800, 480), (480, 800), (1024, 600), (600, 1024))]
+CASES = [(size, mode) for size in SMALL for mode in MODES] + [(size, "normal") for size in BIG]
+CHECKED = {"combinations": 0}
 
 
-@pytest.mark.parametrize(("size", "large_text"), CASES,
-                         ids=[f"{w}x{h}-{'large' if big else 'normal'}-text"
-                              for (w, h), big in CASES])
+@pytest.mark.parametrize(("size", "mode"), CASES,
+                         ids=[f"{w}x{h}-{mode}" for (w, h), mode in CASES])
 def test_every_screen_fits(ui: Ui, window_sizes: None, size: tuple[int, int],
-                           large_text: bool) -> None:
+                           mode: str) -> None:
     resize(size)
-    ui.app.theme.large_text = large_text
+    ui.app.theme.large_text, ui.app.theme.high_contrast = MODES[mode]
+    languages = LANGUAGES if size in SMALL else ("de",)  # German is the longest
     failures = {}
-    for name in VIEWS:
-        ui.show(in_language(name, "de"))
-        probe.pump(3)
-        found = problems(ui)
-        screen = ui.app.screens[ui.app.sm.current]
-        if name in FITS_WITHOUT_SCROLLING and not large_text and (
-                screen.body.height > screen.scroll.height + EPS):
-            found.append(f"{name} needs scrolling ({screen.body.height:.0f} > "
-                         f"{screen.scroll.height:.0f})")
-        if found:
-            failures[name] = found
+    for language in languages:
+        for name in VIEWS:
+            ui.show(in_language(name, language))
+            probe.pump(3)
+            found = problems(ui)
+            screen = ui.app.screens[ui.app.sm.current]
+            found += scroll_problems(screen)
+            if name in FITS_WITHOUT_SCROLLING and not ui.app.theme.large_text and (
+                    screen.body.height > screen.scroll.height + EPS):
+                found.append(f"{name} needs scrolling ({screen.body.height:.0f} > "
+                             f"{screen.scroll.height:.0f})")
+            CHECKED["combinations"] += 1
+            if found:
+                failures[f"{name}-{language}"] = found
     assert failures == {}
 
 

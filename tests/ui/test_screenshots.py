@@ -16,6 +16,8 @@ from ui_harness import Ui
 from kiosk.i18n import LANGUAGES, gettext, weekday_names
 from kiosk.ui import probe
 
+pytestmark = pytest.mark.usefixtures("pinned_day")
+
 SHOTS = screenshot_dir()
 HEADLINES = {  # one sentence each screen must show, as an English msgid
     "idle": "Place your library card on the reader or scan it.",

@@ -14,10 +14,12 @@ from domain.demo_library import AVAILABLE_ITEMS
 from kiosk.app import Kiosk
 from kiosk.speech.speaker import WAV_HEADER
 from kiosk.ui import probe
-from kiosk.ui.app import SPEECH_KEYS
+from kiosk.ui.keys import KEYCODES, KEYPAD_DIGITS, SPEECH_KEYS
 from kiosk.ui.wording import Words, idle_texts, screen_sentences
 
-KEY = {name: code for code, name in SPEECH_KEYS.items()}
+# the numeric keypad's own key for each speech key (not a digit, not an arrow)
+KEY = {name.value: code for code, name in KEYCODES.items()
+       if name in SPEECH_KEYS and code not in KEYPAD_DIGITS}
 
 
 def press(ui: Ui, name: str) -> float:
@@ -44,7 +46,9 @@ def test_a_key_starts_speech_and_each_screen_and_book_is_spoken(
     voice = ui.voice
     assert voice is not None and ui.app.speech_on is False
     took = press(ui, "speak")  # "*" on the keypad: speech on, the screen read out
-    assert took < 0.05  # the UI thread only hands the words over
+    # the UI thread hands the words over and redraws the speech button (one frame's work on
+    # a loaded machine): it never waits for the voice, which takes seconds to say the screen
+    assert took < 0.15
     assert ui.app.speech_on
     idle = " ".join(screen_sentences(ui.app.view, ui.app))
     assert voice.said[-1] == (idle, "nl")

@@ -43,6 +43,7 @@ class Switchboard:
     def __init__(self) -> None:
         self.kiosk: Kiosk | None = None
         self.listener: Callable[[object], None] | None = None
+        self.key_listener: Callable[[str], None] | None = None
         self.cues: list[str] = []
         self.technician_pins: list[str] = []
         self.actions: list[object] = []
@@ -56,11 +57,17 @@ class Switchboard:
     def subscribe(self, listener: Callable[[object], None]) -> None:
         self.listener = listener
 
+    def keys(self, listener: Callable[[str], None]) -> None:
+        self.key_listener = listener
+
     def attach(self, kiosk: Kiosk | None) -> None:
         self.kiosk = kiosk
         if kiosk is not None and self.listener is not None:
             listener = self.listener
             kiosk.subscribe(lambda view: listener(view) if self.kiosk is kiosk else None)
+        if kiosk is not None and self.key_listener is not None:
+            keys = self.key_listener
+            kiosk.subscribe_keys(lambda key: keys(key) if self.kiosk is kiosk else None)
 
     def cue(self, kind: str) -> None:
         self.cues.append(kind)
