@@ -18,7 +18,7 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -144,6 +144,8 @@ class BatchTransaction(BaseModel):
     offline: bool = False
     ref_tx_id: Annotated[str, Field(max_length=64)] | None = None
     kiosk_id: Annotated[str, Field(max_length=64)] = ""
+    # an offline loan: the due date the kiosk promised the patron (honoured when plausible)
+    due: date | None = None
 
     _aware_created = field_validator("created_at")(_aware)
 
@@ -176,6 +178,7 @@ class PatronOut(BaseModel):
     block_reason: str | None
     loan_count: int
     loan_limit: int | None
+    holds_ready: int = 0
 
 
 class IdentifyReply(BaseModel):
@@ -196,6 +199,7 @@ class HoldOut(BaseModel):
     title: str
     ready: bool
     pickup_until: str | None
+    pickup_place: str = ""
 
 
 class AccountReply(BaseModel):
@@ -301,7 +305,8 @@ def _parse_entry(raw: dict[str, Any]) -> TxIn | InvalidTx:
         return InvalidTx(entry.tx_id, "invalid transaction: patron_id is required")
     return TxIn(tx_id=entry.tx_id, kind=entry.kind, item_id=entry.item_id,
                 created_at=entry.created_at, kiosk_id=entry.kiosk_id,
-                patron_id=entry.patron_id, offline=entry.offline, ref_tx_id=entry.ref_tx_id)
+                patron_id=entry.patron_id, offline=entry.offline, ref_tx_id=entry.ref_tx_id,
+                due=entry.due)
 
 
 def _kiosk(

@@ -207,6 +207,9 @@ DEFAULT_SETTINGS: dict[str, str] = {
     "loan_limit": "10",
     "fine_block_cents": "1000",
     "hold_pickup_days": "7",
+    # where a patron collects a hold that is ready, as the kiosk says it ("the hold shelf by
+    # the entrance"); in the library's main language
+    "hold_pickup_place": "reserveringsrek bij de ingang",
     # an offline transaction stamped further back than this (or in the future by more than
     # clock_skew_bound_s) was stamped by a wrong kiosk clock: its due date counts from receipt
     "max_offline_age_days": "30",

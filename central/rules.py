@@ -42,6 +42,7 @@ class PatronRow:
     fines_cents: int = 0
     loan_count: int = 0
     card_expired: bool = False  # on the library's day the row was read
+    holds_ready: int = 0  # holds waiting on the shelf for this patron
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +105,17 @@ def on_hold_for_other(holds: Sequence[HoldRow], patron_id: str | None) -> bool:
     return hold is not None and hold.patron_id != patron_id
 
 
-def due_date(start: date, rules: Rules) -> date:
-    return start + timedelta(days=rules.loan_period_days)
+def due_date(start: date, rules: Rules, promised: date | None = None) -> date:
+    """The loan period from `start`; or, for a loan made offline, the due date the kiosk
+    promised the patron, when it is a plausible one (from the day of the loan to a month past
+    the library's own period): the record must say what the patron was told."""
+    own = start + timedelta(days=rules.loan_period_days)
+    if promised is not None and start <= promised <= own + timedelta(days=PROMISE_SLACK_DAYS):
+        return promised
+    return own
+
+
+PROMISE_SLACK_DAYS = 31  # an opening day after holidays, or a kiosk's longer offline period
 
 
 class Action(enum.StrEnum):

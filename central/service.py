@@ -61,6 +61,7 @@ class TxIn:
     patron_id: str | None = None
     offline: bool = False
     ref_tx_id: str | None = None
+    due: date | None = None  # an offline loan: the due date the kiosk promised
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -150,8 +151,9 @@ def load_patron(conn: sqlite3.Connection, patron_id: str | None,
     patron online and sends the card itself as "<kind>:<value>" (e.g. "barcode:2100...")."""
     if not patron_id:
         return None
-    query = ("SELECT p.*, (SELECT COUNT(*) FROM loans l WHERE l.patron_id = p.patron_id) AS n "
-             "FROM patrons p WHERE p.patron_id = ?")
+    query = ("SELECT p.*, (SELECT COUNT(*) FROM loans l WHERE l.patron_id = p.patron_id) AS n, "
+             "(SELECT COUNT(*) FROM holds h WHERE h.patron_id = p.patron_id AND h.ready = 1)"
+             " AS ready FROM patrons p WHERE p.patron_id = ?")
     row = conn.execute(query, (patron_id,)).fetchone()
     kind, _, value = patron_id.partition(":")
     if row is None and value and kind in ("barcode", "card_uid", "eid"):
@@ -164,7 +166,7 @@ def load_patron(conn: sqlite3.Connection, patron_id: str | None,
         patron_id=row["patron_id"], name=row["name"], blocked=bool(row["blocked"]),
         block_note=row["block_note"], loan_limit=row["loan_limit"],
         fines_cents=row["fines_cents"], loan_count=row["n"],
-        card_expired=_expired(row["card_expires"], today),
+        card_expired=_expired(row["card_expires"], today), holds_ready=row["ready"],
     )
 
 
@@ -320,6 +322,7 @@ class CirculationService:
                 "SELECT l.item_id, i.title, l.due, l.renewals FROM loans l "
                 "JOIN items i USING (item_id) WHERE l.patron_id = ? ORDER BY l.due, l.item_id",
                 (patron_id,)).fetchall()
+            place = get_setting(conn, "hold_pickup_place")
             holds = conn.execute(
                 "SELECT h.item_id, i.title, h.ready, h.pickup_until FROM holds h "
                 "JOIN items i USING (item_id) WHERE h.patron_id = ? ORDER BY h.hold_id",
@@ -329,7 +332,8 @@ class CirculationService:
             "loans": [{"item_id": x["item_id"], "title": x["title"], "due": x["due"],
                        "renewals": x["renewals"]} for x in loans],
             "holds": [{"item_id": x["item_id"], "title": x["title"], "ready": bool(x["ready"]),
-                       "pickup_until": x["pickup_until"]} for x in holds],
+                       "pickup_until": x["pickup_until"],
+                       "pickup_place": place if x["ready"] else ""} for x in holds],
             "fines_cents": patron.fines_cents,
         }
 
@@ -457,7 +461,8 @@ class CirculationService:
             if decision.action is r.Action.RETURN:  # not when it goes straight out again
                 hold_shelf, bin_ = self._route_return(conn, item, holds, rules)
         if decision.action in (r.Action.LEND, r.Action.RETURN_THEN_LEND):
-            due = _lend(conn, tx, patron, moment, r.due_date(start, rules))
+            promised = tx.due if tx.offline else None
+            due = _lend(conn, tx, patron, moment, r.due_date(start, rules, promised))
             events.append("checkout")
             hold_shelf, bin_ = False, ""
         if decision.action is r.Action.RENEW:
@@ -606,7 +611,7 @@ def patron_json(patron: r.PatronRow, rules: r.Rules) -> dict[str, Any]:
     return {
         "patron_id": patron.patron_id, "name": patron.name, "blocked": block is not None,
         "block_reason": block.value if block else None, "loan_count": patron.loan_count,
-        "loan_limit": r.loan_limit(patron, rules),
+        "loan_limit": r.loan_limit(patron, rules), "holds_ready": patron.holds_ready,
     }
 
 

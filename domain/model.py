@@ -81,6 +81,7 @@ class Patron:
     block_reason: ReasonCode | None = None
     loan_count: int = 0
     loan_limit: int | None = None
+    holds_ready: int = 0  # holds waiting for this patron to pick up (told at identification)
 
     def __repr__(self) -> str:
         return f"Patron(id=<masked>, blocked={self.blocked}, loans={self.loan_count})"
@@ -114,6 +115,7 @@ class Hold:
     title: str
     ready: bool
     pickup_until: date | None = None
+    pickup_place: str = ""  # where to collect it, in the library's words ("" = not said)
 
 
 # The most loans or holds an account shows (and a backend fetches details for): a patron with
@@ -169,6 +171,10 @@ class Transaction:
     # read a renewal back only through the item's due date (17 -> 18 AH), which moves later when
     # the renewal was applied; None when the kiosk did not know it
     due_before: date | None = None
+    # for an offline CHECKOUT: the due date the offline policy promised the patron; it is
+    # forwarded with the loan (REST "due", SIP2's no-block due date) so that the library's
+    # record says what the patron was told. None when online or not known
+    promised_due: date | None = None
 
     def __repr__(self) -> str:
         return (

@@ -228,7 +228,8 @@ def build_kiosk(
     circulation = CirculationService(timed, journal, policy=settings.offline,
                                      connectivity=connectivity, kiosk_id=settings.kiosk.id,
                                      flush=sync.flush,
-                                     patron_wait_s=settings.session.patron_wait_s)
+                                     patron_wait_s=settings.session.patron_wait_s,
+                                     open_days=settings.library.open_days())
     session = Session(
         circulation, clock=clock, settings=session_settings(settings),
         on_change=lambda view: kiosk.tell(view),

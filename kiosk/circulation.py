@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -27,6 +27,7 @@ from domain.model import (
     TransactionKind,
     utcnow,
 )
+from domain.opening import ALWAYS_OPEN, OpenDays
 from kiosk.backends.base import (
     BackendUnavailable,
     CatalogBackend,
@@ -57,6 +58,9 @@ class OfflinePolicy:
     cache_days: int = 14
     card_pattern: str = r"^\S{4,40}$"
     allow_renew: bool = False
+    # the loan period the kiosk promises while offline (the library's usual one); the due
+    # date moves to the next opening day, and travels with the loan to the library
+    loan_days: int = 21
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +81,8 @@ class CirculationService:
         kiosk_id: str = "",
         flush: Callable[[], bool] | None = None,
         patron_wait_s: float | None = 5.0,
+        open_days: OpenDays = ALWAYS_OPEN,
+        today: Callable[[], date] = date.today,
     ) -> None:
         self._backend = backend
         # the longest a patron waits for one action (identify, account, one item) before the
@@ -88,6 +94,11 @@ class CirculationService:
         self._card_re = re.compile(self._policy.card_pattern)
         self.connectivity = connectivity
         self._kiosk_id = kiosk_id
+        self._open_days = open_days
+        self._today = today
+        # titles the library named during this visit: written when the patron has gone
+        # (`visit_over`), so no patron waits for a cache
+        self._titles_seen: dict[str, str] = {}
 
     @property
     def online(self) -> bool:
@@ -140,7 +151,22 @@ class CirculationService:
                 self.connectivity.report(False, str(exc))
             return None
         self.connectivity.report(True)
-        return account
+        self._titles_seen.update({loan.item_id: loan.title for loan in account.loans
+                                  if loan.title and loan.title != loan.item_id})
+        return self._on_opening_days(account)
+
+    def _on_opening_days(self, account: Account) -> Account:
+        """A hold's last pick-up day on a day the library is closed moves to its next opening
+        day: the patron is never told to come when the doors are shut."""
+        holds = tuple(
+            dataclasses.replace(h, pickup_until=self._open_days.on_or_after(h.pickup_until))
+            if h.pickup_until is not None else h for h in account.holds)
+        return dataclasses.replace(account, holds=holds) if holds != account.holds else account
+
+    def visit_over(self) -> None:
+        """The patron has left: keep the titles seen, for the items' next offline visit."""
+        titles, self._titles_seen = self._titles_seen, {}
+        self._journal.remember_titles(titles)
 
     def end_session(self, patron: Patron) -> None:
         if not self.connectivity.online:
@@ -179,7 +205,7 @@ class CirculationService:
         txs = [Transaction(kind=kind, patron_id=patron.patron_id if patron else None,
                            item_id=item.item_id, kiosk_id=self._kiosk_id,
                            due_before=item.due_before) for item in items]
-        told = _Told(txs, on_outcome)
+        told = _Told(txs, on_outcome, self._journal.titles_of([tx.item_id for tx in txs]))
         with patron_wait(self._wait_s):
             if not self.connectivity.should_try_online() or not self._queue_flushed():
                 self._offline_all(txs, patron, told)
@@ -187,6 +213,7 @@ class CirculationService:
                 held = {tx.tx_id for tx in txs if self._journal.held(tx.item_id)}
                 self._offline_all([tx for tx in txs if tx.tx_id in held], patron, told)
                 self._online([tx for tx in txs if tx.tx_id not in held], patron, told)
+        self._titles_seen.update(told.new_titles())
         return told.in_order()
 
     def _online(self, txs: list[Transaction], patron: Patron | None, told: _Told) -> None:
@@ -234,7 +261,8 @@ class CirculationService:
                 refusal = self._offline_refusal(tx, patron, counted=offline_here)
                 if refusal is None:
                     offline_here += tx.kind is TransactionKind.CHECKOUT
-                    settled.append((Settlement(tx.tx_id, Settle.OFFLINE), tx, _offline_ok(tx)))
+                    ok = self._offline_ok(tx)
+                    settled.append((Settlement(tx.tx_id, Settle.OFFLINE, ok), tx, ok))
                 else:
                     settled.append((Settlement(tx.tx_id, Settle.VOID), tx, Outcome(
                         ok=False, reason=refusal, item_id=tx.item_id, offline=True)))
@@ -282,7 +310,8 @@ class CirculationService:
             refusal = self._offline_refusal(
                 tx, patron, counted=sum(t.kind is TransactionKind.CHECKOUT for t in accepted))
             if refusal is None:
-                accepted.append(dataclasses.replace(tx, offline=True))
+                accepted.append(dataclasses.replace(tx, offline=True,
+                                                    promised_due=self._offline_due(tx)))
             else:
                 refused.append((tx, refusal))
         try:
@@ -292,8 +321,10 @@ class CirculationService:
             log.error("journal refused an offline transaction: %s", exc)
             reason = ReasonCode.JOURNAL_FULL
         for tx in accepted:
-            told(tx, Outcome(ok=reason is ReasonCode.OK, reason=reason, item_id=tx.item_id,
-                             offline=True, tx_id=tx.tx_id if reason is ReasonCode.OK else ""))
+            if reason is ReasonCode.OK:
+                told(tx, self._offline_ok(tx))
+            else:
+                told(tx, Outcome(ok=False, reason=reason, item_id=tx.item_id, offline=True))
         for tx, refusal in refused:
             told(tx, Outcome(ok=False, reason=refusal, item_id=tx.item_id, offline=True))
 
@@ -304,6 +335,16 @@ class CirculationService:
             self._journal.void_inflight(tx.tx_id)
         except JournalError as exc:  # still inflight: voided at the next start
             log.error("could not void an unanswered transaction yet: %s", exc)
+
+    def _offline_due(self, tx: Transaction) -> date | None:
+        """What the offline policy promises a loan: its loan period, on an opening day."""
+        if tx.kind is not TransactionKind.CHECKOUT:
+            return None
+        return self._open_days.on_or_after(self._today() + timedelta(days=self._policy.loan_days))
+
+    def _offline_ok(self, tx: Transaction) -> Outcome:
+        return Outcome(ok=True, reason=ReasonCode.OK, item_id=tx.item_id, offline=True,
+                       tx_id=tx.tx_id, due=tx.promised_due or self._offline_due(tx))
 
     def _offline_refusal(self, tx: Transaction, patron: Patron | None, *,
                          counted: int = 0) -> ReasonCode | None:
@@ -333,17 +374,25 @@ class StackItem:
 
 
 class _Told:
-    """The outcomes a patron has been told so far, by transaction, each exactly once."""
+    """The outcomes a patron has been told so far, by transaction, each exactly once; an
+    outcome without a title gets the one the kiosk saw online before (`known` titles)."""
 
     def __init__(self, txs: Sequence[Transaction],
-                 on_outcome: Callable[[Outcome], None] | None) -> None:
+                 on_outcome: Callable[[Outcome], None] | None,
+                 known: Mapping[str, str] | None = None) -> None:
         self._order = [tx.tx_id for tx in txs]
         self._by_tx: dict[str, Outcome] = {}
         self._on_outcome = on_outcome
+        self._known = dict(known or {})
+        self._new: dict[str, str] = {}
 
     def __call__(self, tx: Transaction, outcome: Outcome) -> None:
         if tx.tx_id in self._by_tx:
             return
+        if outcome.title and outcome.title != self._known.get(outcome.item_id):
+            self._new[outcome.item_id] = outcome.title
+        elif not outcome.title and outcome.item_id in self._known:
+            outcome = dataclasses.replace(outcome, title=self._known[outcome.item_id])
         self._by_tx[tx.tx_id] = outcome
         if self._on_outcome is not None:
             self._on_outcome(outcome)
@@ -354,10 +403,10 @@ class _Told:
     def missing(self, txs: Sequence[Transaction]) -> list[Transaction]:
         return [tx for tx in txs if tx.tx_id not in self._by_tx]
 
+    def new_titles(self) -> dict[str, str]:
+        return self._new
+
     def in_order(self) -> list[Outcome]:
         return [self._by_tx[tx_id] for tx_id in self._order if tx_id in self._by_tx]
 
 
-def _offline_ok(tx: Transaction) -> Outcome:
-    return Outcome(ok=True, reason=ReasonCode.OK, item_id=tx.item_id, offline=True,
-                   tx_id=tx.tx_id)

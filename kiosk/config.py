@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from domain.opening import BadOpeningDays, OpenDays
 from kiosk.circulation import OfflinePolicy
 
 
@@ -65,6 +66,14 @@ class LibrarySection:
     isils: list[str] = field(default_factory=list)
     opening_hours: list[str] = field(default_factory=list)
     card_barcode_prefixes: list[str] = field(default_factory=list)
+    # the days the library is closed (weekday names, ISO days): no date the kiosk gives a
+    # patron (an offline due date, the last day to pick up a hold) falls on one of them
+    closed_weekdays: list[str] = field(default_factory=list)
+    closed_dates: list[str] = field(default_factory=list)
+
+    def open_days(self) -> OpenDays:
+        """Raises BadOpeningDays; `load` has reported that already for a loaded config."""
+        return OpenDays.parse(self.closed_weekdays, self.closed_dates)
 
 
 @dataclass(frozen=True)
@@ -398,6 +407,12 @@ def _check_semantics(settings: Settings, source: str, problems: list[Problem]) -
         problems.append(Problem(source, "kiosk.language",
                                 "the default language must be one of kiosk.languages"))
     _check_session(settings.session, source, problems)
+    try:
+        settings.library.open_days()
+    except BadOpeningDays as exc:
+        problems.append(Problem(source, "library.closed_weekdays / closed_dates", str(exc)))
+    if not 1 <= settings.offline.loan_days <= 366:
+        problems.append(Problem(source, "offline.loan_days", "expected 1 to 366 days"))
     if len(settings.ui.window_size) != 2 or min(settings.ui.window_size, default=0) < 320:
         problems.append(Problem(source, "ui.window_size", "expected [width, height] in pixels"))
     try:

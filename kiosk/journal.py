@@ -43,7 +43,7 @@ import secrets
 import shutil
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -63,7 +63,7 @@ from kiosk import journal_salvage
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -108,7 +108,19 @@ _MIGRATIONS: dict[int, str] = {
     5: """
     ALTER TABLE transactions ADD COLUMN due_before TEXT
     """,
+    # the due date an offline loan was promised (forwarded with it), and the titles of items
+    # seen online, so that an item borrowed or returned offline shows its title: by a salted
+    # hash of the item number, with the day it was seen, never linked to a patron
+    6: """
+    ALTER TABLE transactions ADD COLUMN promised_due TEXT;
+    CREATE TABLE item_titles (
+        item_id  TEXT PRIMARY KEY,
+        title    TEXT NOT NULL,
+        seen_at  TEXT NOT NULL
+    )
+    """,
 }
+TITLES_KEPT = 50_000  # a branch's busiest items; about 3 MB
 
 
 class JournalError(Exception):
@@ -461,11 +473,12 @@ class Journal:
             with attempt:
                 self._db.executemany(
                     "INSERT INTO transactions (tx_id, kind, patron_id, item_id, created_at,"
-                    " offline, kiosk_id, ref_tx_id, due_before, state, updated_at)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    " offline, kiosk_id, ref_tx_id, due_before, promised_due, state,"
+                    " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     [(tx.tx_id, tx.kind.value, tx.patron_id, tx.item_id,
                       tx.created_at.isoformat(), int(tx.offline), tx.kiosk_id, tx.ref_tx_id,
-                      _day(tx.due_before), self._state_for(tx, state), now) for tx in txs],
+                      _day(tx.due_before), _day(tx.promised_due), self._state_for(tx, state),
+                      now) for tx in txs],
                 )
         if state == State.INFLIGHT:
             self._active.update(tx.tx_id for tx in txs)
@@ -518,10 +531,13 @@ class Journal:
                 self._db.execute("DELETE FROM transactions WHERE tx_id = ? AND state = ?",
                                  (tx_id, State.INFLIGHT))
             case Settle.OFFLINE:
-                # it was sent (or tried), so it counts as one attempt: the server may have it
+                # it was sent (or tried), so it counts as one attempt: the server may have it;
+                # the outcome, when given, holds the due date the offline policy promised
+                promised = settlement.outcome.due if settlement.outcome else None
                 self._db.execute(
                     "UPDATE transactions SET state = ?, offline = 1, attempts = attempts + 1,"
-                    " updated_at = ? WHERE tx_id = ?", (State.PENDING, now, tx_id))
+                    " promised_due = ?, updated_at = ? WHERE tx_id = ?",
+                    (State.PENDING, _day(promised), now, tx_id))
             case Settle.VOID:
                 self._void_locked(f"tx_id = '{_quote(tx_id)}'")
 
@@ -614,7 +630,8 @@ class Journal:
         with self._lock:
             rows = self._db.execute(
                 "SELECT tx_id, kind, patron_id, item_id, created_at, offline, kiosk_id, ref_tx_id,"
-                " ref_kind, attempts, due_before FROM transactions WHERE state IN (?, ?)"
+                " ref_kind, attempts, due_before, promised_due FROM transactions"
+                " WHERE state IN (?, ?)"
                 " ORDER BY seq LIMIT ?",
                 (*_FORWARDABLE, limit),
             ).fetchall()
@@ -626,9 +643,10 @@ class Journal:
                 ref_kind=TransactionKind(ref_kind) if ref_kind else None,
                 maybe_applied=attempts > 0,
                 due_before=date.fromisoformat(due_before) if due_before else None,
+                promised_due=date.fromisoformat(promised) if promised else None,
             )
             for tx_id, kind, patron_id, item_id, created, offline, kiosk_id, ref, ref_kind,
-            attempts, due_before in rows
+            attempts, due_before, promised in rows
         ]
 
     def mark_sent(self, tx_ids: Sequence[str]) -> None:
@@ -912,6 +930,49 @@ class Journal:
                 )
                 return cur.rowcount
         raise AssertionError("unreachable: the last attempt raises or returns")
+
+    # ---- item titles (what the patron sees offline) ---------------------------------------
+
+    def remember_titles(self, titles: Mapping[str, str]) -> None:
+        """Titles of items the library named, so that one borrowed or returned offline later
+        shows its title. Kept by a salted hash of the item number, with the day only: the
+        disk says which titles passed this kiosk, never which item, when or for whom.
+
+        Written only with room to spare and without the reserve (`_make_room` is never
+        called): a cache must not take the space that settling loans needs."""
+        if not titles:
+            return
+        try:
+            if (shutil.disk_usage(self.path.parent).free < 4 * self.min_free_bytes
+                    or not self.reserve_in_place):
+                return
+            day = utcnow().date().isoformat()
+            with self._lock:
+                attempt = _Attempt(self, last=True)
+                with attempt:
+                    self._db.executemany(
+                        "INSERT OR REPLACE INTO item_titles(item_id, title, seen_at)"
+                        " VALUES (?,?,?)",
+                        [(self._item_key(i), t[:300], day) for i, t in titles.items()])
+                    self._db.execute(
+                        "DELETE FROM item_titles WHERE item_id IN (SELECT item_id FROM"
+                        " item_titles ORDER BY seen_at DESC LIMIT -1 OFFSET ?)", (TITLES_KEPT,))
+        except (JournalError, OSError) as exc:
+            log.warning("could not remember item titles: %s", exc)
+
+    def titles_of(self, item_ids: Sequence[str]) -> dict[str, str]:
+        if not item_ids:
+            return {}
+        keys = {self._item_key(i): i for i in item_ids}
+        marks = ",".join("?" * len(keys))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT item_id, title FROM item_titles WHERE item_id IN ({marks})",
+                tuple(keys)).fetchall()
+        return {keys[key]: title for key, title in rows}
+
+    def _item_key(self, item_id: str) -> str:
+        return hashlib.sha256(f"{self._salt}|item|{item_id}".encode()).hexdigest()[:32]
 
     def close(self) -> None:
         with self._lock:

@@ -31,6 +31,7 @@ WAL_MAGIC = (0x377F0682, 0x377F0683)
 # what a journal row needs to be forwarded again; older schemas lack some (NULL then)
 COLUMNS = ("tx_id", "kind", "patron_id", "item_id", "created_at", "offline", "kiosk_id",
            "ref_tx_id", "ref_kind", "state", "attempts", "last_error", "due_before",
+           "promised_due",
            "updated_at")
 KEEP_STATES = ("pending", "sent", "inflight", "quarantined", "conflict", "rejected")
 

@@ -163,6 +163,7 @@ class Session:
             busy=self._busy,
             warning_seconds_left=warn_left,
             more_time=s.more_time,
+            holds_ready=s.patron.holds_ready if s.patron is not None else 0,
             receipt_available=self._print is not None and any(i.ok for i in self._receipt_lines()),
             devices_down=tuple(sorted(self._devices_down)),
         )
@@ -556,6 +557,7 @@ class Session:
     def _reset(self) -> None:
         self._wipe()
         self._last_activity = self._clock()
+        self._circ.visit_over()
 
     # ---- helpers ------------------------------------------------------------------------------
 

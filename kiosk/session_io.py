@@ -148,6 +148,7 @@ class SessionView:
     busy: bool = False
     warning_seconds_left: int | None = None
     more_time: bool = False  # the patron asked for more time: timeouts are doubled
+    holds_ready: int = 0  # the library has holds on the shelf for this patron
     receipt_available: bool = False
     devices_down: tuple[str, ...] = ()
 

@@ -120,7 +120,8 @@ def make_core(request: pytest.FixtureRequest,
     def make(*, policy: OfflinePolicy | None = None, journal_path: Path | None = None,
              timeout: tuple[float, float] = (2.0, 10.0), batch_size: int = 100,
              url: str | None = None, poison_after: int = 5,
-             on: InProcessLibrary | None = None) -> KioskCore:
+             on: InProcessLibrary | None = None,
+             library_section: config.LibrarySection | None = None) -> KioskCore:
         if on is not None:
             backend = on.backend(timeout=timeout)
         else:
@@ -134,6 +135,7 @@ def make_core(request: pytest.FixtureRequest,
             sync=config.SyncSection(batch_size=batch_size, heartbeat_s=0.05, backoff_base_s=0.01,
                                     backoff_max_s=0.05, recheck_s=0.0, poison_after=poison_after),
             offline=policy or OfflinePolicy(),
+            library=library_section or config.LibrarySection(),
         )
         kiosk = build_kiosk(kiosk_settings, backend=backend)  # not started: the tests drive it
         core = KioskCore(kiosk.journal, backend, kiosk.connectivity, kiosk.circulation,

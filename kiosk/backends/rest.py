@@ -194,6 +194,7 @@ def parse_patron(reply: _Reply) -> Patron:
         block_reason=reply.reason("block_reason") if block is not None else None,
         loan_count=reply.count("loan_count"),
         loan_limit=reply.opt_count("loan_limit"),
+        holds_ready=reply.opt_count("holds_ready") or 0,  # older servers do not say
     )
 
 
@@ -219,7 +220,8 @@ def parse_loan(reply: _Reply) -> Loan:
 
 def parse_hold(reply: _Reply) -> Hold:
     return Hold(item_id=reply.text("item_id"), title=reply.opt_text("title"),
-                ready=reply.flag("ready"), pickup_until=reply.day("pickup_until", True))
+                ready=reply.flag("ready"), pickup_until=reply.day("pickup_until", True),
+                pickup_place=reply.opt_text("pickup_place")[:120])
 
 
 def parse_account(reply: _Reply) -> Account:
@@ -309,11 +311,14 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
 
 
 def transaction_json(tx: Transaction, kiosk_id: str) -> Json:
-    return {
+    body: Json = {
         "tx_id": tx.tx_id, "kind": tx.kind.value, "patron_id": tx.patron_id,
         "item_id": tx.item_id, "created_at": tx.created_at.isoformat(), "offline": tx.offline,
         "ref_tx_id": tx.ref_tx_id, "kiosk_id": tx.kiosk_id or kiosk_id,
     }
+    if tx.promised_due is not None:
+        body["due"] = tx.promised_due.isoformat()
+    return body
 
 
 # ---------------------------------------------------------------- the client

@@ -333,7 +333,7 @@ class HomeScreen(KioskScreen):
     def render(self, view: SessionView) -> None:
         super().render(view)
         self.greeting.text = wording.home_greeting(view, self.ui)
-        self.show_rows(self.messages, self.message_spec(view))
+        self.show_rows(self.messages, wording.home_rows(view, self.ui))
         (self.b_borrow.text, self.b_return.text, self.b_account.text,
          self.b_done.text) = wording.home_choices(self.ui)
         self._reflow()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
-from domain.model import Loan, ReasonCode
+from domain.model import Hold, Loan, ReasonCode
 from kiosk import i18n
 from kiosk.i18n.reasons import reason_sentence
 from kiosk.session_io import ItemLine, Screen, SessionView
@@ -130,6 +130,17 @@ def home_greeting(view: SessionView, w: Wording) -> str:
             else w.tr("Hello!"))
 
 
+def home_rows(view: SessionView, w: Wording) -> list[Row]:
+    """Under the greeting: why something cannot be done, and holds waiting to be picked up."""
+    rows = message_rows(view, w)
+    if view.holds_ready:
+        rows.append(("", "ok", w.ntr("{n} hold is ready for you to pick up.",
+                                     "{n} holds are ready for you to pick up.",
+                                     view.holds_ready).format(n=view.holds_ready),
+                     [w.tr("My account says where and until when.")]))
+    return rows
+
+
 def home_choices(w: Wording) -> tuple[str, str, str, str]:
     return w.tr("Borrow"), w.tr("Return"), w.tr("My account"), w.tr("Done")
 
@@ -187,7 +198,9 @@ def item_row(screen: Screen, line: ItemLine, w: Wording) -> Row:
 
 
 def item_title(line: ItemLine, w: Wording) -> str:
-    return line.title or w.tr("Item {code}").format(code=line.item_id)
+    """The title the library gave (now, or when the kiosk last saw the item online); else its
+    number, in plain words."""
+    return line.title or w.tr("Book number {code}").format(code=line.item_id)
 
 
 def _waiting(line: ItemLine, w: Wording) -> tuple[str, list[str]] | None:
@@ -265,11 +278,18 @@ def account_parts(view: SessionView, w: Wording) -> tuple[str, list[Row], list[L
             amount=w.money(account.fines_cents)), [w.tr("You can pay at the desk.")]))
     for hold in account.holds:
         if hold.ready:
-            details = [w.tr("Ready for you to pick up until {date}.").format(
-                date=w.day(hold.pickup_until)) if hold.pickup_until
-                else w.tr("Ready for you to pick up.")]
-            specs.append((hold.item_id, "ok", hold.title, details))
+            specs.append((hold.item_id, "ok", hold.title, [_pick_up(hold, w)]))
     return summary, specs, [_loan(loan, view, w) for loan in account.loans]
+
+
+def _pick_up(hold: Hold, w: Wording) -> str:
+    """When and where, the place in the library's own words (it is not translated)."""
+    day = w.day(hold.pickup_until)
+    when = (w.tr("Ready for you to pick up until {date}.").format(date=day) if day
+            else w.tr("Ready for you to pick up."))
+    if hold.pickup_place:
+        return when + " " + w.tr("Where: {place}.").format(place=hold.pickup_place)
+    return when
 
 
 def _loan(loan: Loan, view: SessionView, w: Wording) -> LoanRow:
@@ -305,8 +325,7 @@ def screen_sentences(view: SessionView, w: Wording, *, auto_print: bool = False)
         case Screen.PIN:
             said += [*pin_texts(w), *rows_said(message_rows(view, w))]
         case Screen.HOME:
-            said += [home_greeting(view, w), *rows_said(message_rows(view, w)),
-                     *home_choices(w)]
+            said += [home_greeting(view, w), *rows_said(home_rows(view, w)), *home_choices(w)]
         case Screen.BORROW | Screen.RETURN:
             said += [*items_texts(view, w), *rows_said(message_rows(view, w))]
             said += rows_said([item_row(view.screen, line, w) for line in view.items])

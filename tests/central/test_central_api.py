@@ -75,7 +75,7 @@ def test_identify_by_barcode_card_uid_and_eid(api) -> None:
     assert by_barcode["ok"] and by_barcode["patron"]["patron_id"] == JAN.patron_id
     assert by_barcode["patron"] == {"patron_id": JAN.patron_id, "name": "Jan Peeters",
                                     "blocked": False, "block_reason": None, "loan_count": 1,
-                                    "loan_limit": 10}
+                                    "loan_limit": 10, "holds_ready": 0}
     # Readers print UIDs in any case and with separators; the library does not care.
     assert identify(api, "card_uid", "04:a1:b2:c3:d4:e5:f6")["patron"]["patron_id"] == "P0001"
     eid = AN.eid or ""
@@ -140,7 +140,9 @@ def test_account_lists_loans_holds_and_fines(api) -> None:
     pieter = api.account("P0007")
     assert pieter["holds"] == [{"item_id": PICKUP_ITEM, "title": SEED_ITEMS[40].title,
                                 "ready": True,
-                                "pickup_until": (today() + timedelta(days=5)).isoformat()}]
+                                "pickup_until": (today() + timedelta(days=5)).isoformat(),
+                                "pickup_place": "reserveringsrek bij de ingang"}]
+    assert api.account("P0009")["holds"][0]["pickup_place"] == ""  # not on the shelf yet
     assert api.account("P0004")["fines_cents"] == 250
     assert api.account("NOPE")["reason"] == "unknown_patron"
 

@@ -169,3 +169,14 @@ def test_the_library_day_is_local_not_utc(seeded_template: Path, tmp_path: Path,
     finally:
         monkeypatch.undo()  # the zone this run had before, then make C library see it
         time.tzset()
+
+
+def test_an_offline_loan_keeps_the_due_date_the_patron_was_promised_when_plausible() -> None:
+    start = date(2026, 12, 3)
+    own = start + timedelta(days=RULES.loan_period_days)
+    assert r.due_date(start, RULES) == own
+    assert r.due_date(start, RULES, own + timedelta(days=1)) == own + timedelta(days=1)
+    assert r.due_date(start, RULES, start) == start
+    # a kiosk cannot promise a year, nor a day before the loan
+    assert r.due_date(start, RULES, own + timedelta(days=r.PROMISE_SLACK_DAYS + 1)) == own
+    assert r.due_date(start, RULES, start - timedelta(days=1)) == own

@@ -8,6 +8,8 @@ from datetime import date, timedelta
 
 from domain.demo_library import AVAILABLE_ITEMS, HELD_ITEMS, SEED_PATRONS, WAITED_FOR_ITEM
 from domain.model import Credential, CredentialKind, Patron, ReasonCode
+from domain.opening import WEEKDAYS
+from kiosk import config
 from kiosk.circulation import OfflinePolicy
 from kiosk.journal import State
 
@@ -57,6 +59,53 @@ def test_offline_a_recently_seen_card_may_borrow_and_the_loan_arrives_later(make
     report = core.sync.drain()
     assert (report.done, report.remaining) == (1, 0)
     assert AVAILABLE_ITEMS[1] in _loans(core, PLAIN.patron_id)
+
+
+def test_offline_a_loan_is_promised_a_due_date_on_an_opening_day_and_the_library_keeps_it(
+        make_core, twin):
+    usual = date.today() + timedelta(days=21)
+    closed = WEEKDAYS[usual.weekday()]  # the usual due day is a closing day this time
+    core = make_core(on=twin, library_section=config.LibrarySection(closed_weekdays=[closed]))
+    core.circulation.identify(_card(PLAIN))
+    twin.go_offline()
+    patron = core.circulation.identify(_card(PLAIN)).patron
+    outcome = core.circulation.checkout(patron, AVAILABLE_ITEMS[2])
+    assert outcome.ok and outcome.offline
+    assert outcome.due == usual + timedelta(days=1)  # the next opening day
+    twin.go_online()
+    assert core.sync.drain().done == 1
+    (loan,) = [x for x in core.backend.account(PLAIN.patron_id).loans
+               if x.item_id == AVAILABLE_ITEMS[2]]
+    assert loan.due == outcome.due  # the library's record says what the patron was told
+
+
+def test_a_last_pick_up_day_on_a_closing_day_moves_to_the_next_opening_day(make_core, twin):
+    waiting = next(p for p in SEED_PATRONS if p.patron_id == "P0007")  # a hold on the shelf
+    core = make_core(on=twin)
+    (ready,) = [h for h in core.backend.account(waiting.patron_id).holds if h.ready]
+    assert ready.pickup_until is not None
+    closed = WEEKDAYS[ready.pickup_until.weekday()]
+    core = make_core(on=twin, library_section=config.LibrarySection(closed_weekdays=[closed]))
+    patron = core.circulation.identify(_card(waiting)).patron
+    account = core.circulation.account(patron)
+    (shown,) = [h for h in account.holds if h.ready]
+    assert shown.pickup_until == ready.pickup_until + timedelta(days=1)
+
+
+def test_offline_an_item_seen_online_keeps_its_title(make_core, twin):
+    core = make_core(on=twin)
+    patron = core.circulation.identify(_card(PLAIN)).patron
+    title = core.circulation.checkout(patron, AVAILABLE_ITEMS[3]).title
+    assert title
+    assert core.journal.titles_of([AVAILABLE_ITEMS[3]]) == {}  # nothing written mid-visit
+    core.circulation.visit_over()  # the patron has gone: now the title is kept
+    twin.go_offline()
+    returned = core.circulation.checkin(AVAILABLE_ITEMS[3])
+    assert returned.ok and returned.offline and returned.title == title
+    unseen = core.circulation.checkin(AVAILABLE_ITEMS[4])
+    assert unseen.ok and unseen.title == ""  # never seen: the screen shows its number
+    twin.go_online()
+    assert core.sync.drain().done == 2
 
 
 def test_offline_an_unknown_card_is_refused_under_the_cache_policy(make_core, twin):

@@ -234,8 +234,16 @@ def test_a_version_4_journal_is_migrated_and_forwards_every_queued_row(tmp_path)
                             due_before=date(2031, 1, 2))
         journal.record(later, State.PENDING)
         assert journal.forwardable()[-1].due_before == date(2031, 1, 2)
+        assert all(t.promised_due is None for t in forwarded)  # v6: no promise was recorded
+        promised = Transaction(TransactionKind.CHECKOUT, "P-0001", "lent-offline", offline=True,
+                               promised_due=date(2031, 2, 3))
+        journal.record(promised, State.PENDING)
+        assert journal.forwardable()[-1].promised_due == date(2031, 2, 3)
+        journal.remember_titles({"lent-offline": "De verloren rivier"})
+        assert journal.titles_of(["lent-offline", "never-seen"]) == {
+            "lent-offline": "De verloren rivier"}
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
 
 
 def test_a_journal_from_a_newer_kiosk_version_is_not_overwritten_silently(tmp_path):

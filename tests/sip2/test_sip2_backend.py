@@ -116,6 +116,16 @@ def test_holds_all_counting_reads_readiness_per_item(acs: RunningAcs) -> None:
     assert [(h.item_id, h.ready) for h in holds] == [("I005", True), ("I007", False)]
 
 
+@pytest.mark.parametrize("all_in_as", [False, True])
+def test_identify_counts_the_holds_waiting_on_the_shelf(acs: RunningAcs, all_in_as: bool) -> None:
+    """One ready, one queued: "a hold is ready" at identification, however the server counts."""
+    acs.library.list_all_holds_in_as = all_in_as
+    counting = "all" if all_in_as else "ready_only"
+    with Sip2Backend(settings_for(acs.port, hold_counting=counting)) as b:
+        assert b.identify(card("P300"), "4321").holds_ready == 1
+        assert b.identify(card("P100"), "1234").holds_ready == 0
+
+
 def test_item_information(backend: Sip2Backend) -> None:
     assert backend.item("I001").title == "De Avonden"
     assert backend.item("I006").on_loan

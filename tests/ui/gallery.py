@@ -24,7 +24,7 @@ BORROWED = (
     ItemLine("3700000000536", "Fien en de vuurtoren", True, due=DUE, security_failed=True,
              put_back=True),
     ItemLine("3700000000426", "", False, reason=ReasonCode.ON_HOLD_FOR_OTHER),
-    ItemLine("3700000000543", "", True, offline=True),
+    ItemLine("3700000000543", "", True, offline=True, due=DUE),  # never seen online: no title
     ItemLine("3700000000550", "", False, reason=ReasonCode.INCOMPLETE_SET, pending=True),
 )
 RETURNED = (
@@ -40,7 +40,8 @@ ACCOUNT = Account(
         Loan("3700000000130", "Le voyage lointain", TODAY + timedelta(days=4), renewals=1),
         Loan("3700000000147", "Mats en de polder", TODAY + timedelta(days=12)),
     ),
-    holds=(Hold("3700000000402", "Het dagboek van Gent", True, TODAY + timedelta(days=5)),
+    holds=(Hold("3700000000402", "Het dagboek van Gent", True, TODAY + timedelta(days=5),
+                pickup_place="reserveringsrek bij de ingang"),
            Hold("3700000000419", "La gare perdue", False)),
     fines_cents=250,
 )
@@ -53,7 +54,7 @@ VIEWS: dict[str, SessionView] = {
     "idle": SessionView(),
     "pin": SessionView(screen=Screen.PIN, message=ReasonCode.WRONG_PIN),
     "home": SessionView(screen=Screen.HOME, patron_name="Sofie",
-                        message=ReasonCode.FINES_TOO_HIGH),
+                        message=ReasonCode.FINES_TOO_HIGH, holds_ready=2),
     "borrow": SessionView(screen=Screen.BORROW, patron_name="Sofie", items=BORROWED,
                           offline=True),
     "return": SessionView(screen=Screen.RETURN, items=RETURNED, devices_down=("scanner",)),

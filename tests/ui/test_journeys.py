@@ -19,6 +19,7 @@ from domain.demo_library import (
     AVAILABLE_ITEMS,
     DEMO_PIN,
     HELD_ITEMS,
+    PICKUP_ITEM,
     RENEW_LIMIT_ITEM,
     WAITED_FOR_ITEM,
 )
@@ -351,3 +352,22 @@ def test_a_view_the_ui_cannot_draw_is_logged_and_the_window_stays_up(
     assert "could not draw the home screen" in caplog.text
     ui.show(in_language("idle", "nl"))
     assert "Leg uw bibliotheekkaart op de lezer of scan ze." in ui.text()
+
+
+def test_a_hold_ready_is_told_at_identification_and_the_account_says_where_and_until(
+        ui: Ui, make_kiosk: MakeKiosk) -> None:
+    make_kiosk()
+    ui.device(card(patron("P0007")))  # the library holds a copy on its shelf for them
+    text = ui.text()
+    assert "1 reservering ligt voor u klaar." in text
+    assert "Onder Mijn account ziet u waar en tot wanneer." in text
+    ui.tap("mode-account")
+    text = ui.text()
+    assert TITLES[PICKUP_ITEM] in text
+    assert re.search(r"Ligt voor u klaar tot \w+ \d+ \w+\. Waar: reserveringsrek bij de ingang\.",
+                     text), text
+    ui.tap("back")
+    ui.tap("done")
+
+    ui.device(card(patron("P0015")))  # nothing waiting: nothing said about holds
+    assert "reservering" not in ui.text()

@@ -19,7 +19,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
@@ -236,8 +236,7 @@ class Sip2Backend:
             "sc_renewal_policy": "N",
             "no_block": "Y" if no_block else "N",
             "transaction_date": self._date(tx.created_at),
-            "nb_due_date": self._date(
-                tx.created_at + timedelta(days=self.settings.no_block_due_days)),
+            "nb_due_date": self._no_block_due(tx),
         }, [
             ("AO", self.settings.institution_id), ("AA", pid), ("AB", item_id),
             ("AC", self._terminal_password(required=True)),
@@ -404,9 +403,19 @@ class Sip2Backend:
             blocked=block is not None,
             block_reason=block,
             loan_count=_count(reply.fixed.get("charged_items_count", "")),
+            holds_ready=self._ready_count(reply),
             loan_limit=int(limit) if limit and limit.strip().isdigit() and len(limit) < 7
             else None,
         )
+
+    def _ready_count(self, reply: Message) -> int:
+        """Holds on the shelf, from 64's counts: the hold items are the ready ones on a
+        server that lists only those, else all holds less the ones not yet available (a 24
+        patron status carries no counts: 0, and the account screen tells)."""
+        held = _count(reply.fixed.get("hold_items_count", ""))
+        if self.settings.hold_counting is HoldCounting.READY_ONLY:
+            return held
+        return max(0, held - _count(reply.fixed.get("unavailable_holds_count", "")))
 
     def charged_items(self, patron_id: str) -> list[str]:
         """The items the library lists as charged to the patron now (63, charged summary)."""
@@ -478,6 +487,15 @@ class Sip2Backend:
             return build()
         except (ProtocolError, ValueError, ArithmeticError) as exc:
             raise MalformedReply(f"SIP2 reply not understood: {exc}") from None
+
+    def _no_block_due(self, tx: Transaction) -> str:
+        """The due date of a loan the library did not see made: the one the kiosk promised
+        the patron offline (at the library's closing of that day), else the configured
+        period from when it was made."""
+        if tx.promised_due is not None:
+            return self._date(datetime.combine(tx.promised_due, time(23, 59),
+                                               tzinfo=self.settings.tz))
+        return self._date(tx.created_at + timedelta(days=self.settings.no_block_due_days))
 
     def _date(self, moment: datetime) -> str:
         return format_sip_date(moment, server_tz=self.settings.tz,
