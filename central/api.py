@@ -179,6 +179,7 @@ class PatronOut(BaseModel):
     loan_count: int
     loan_limit: int | None
     holds_ready: int = 0
+    email_hint: str = ""  # "m•••@example.org" when the library holds an address
 
 
 class IdentifyReply(BaseModel):
@@ -209,6 +210,14 @@ class AccountReply(BaseModel):
     loans: list[LoanOut]
     holds: list[HoldOut]
     fines_cents: int
+
+
+class ContactReply(BaseModel):
+    """The address receipts go to: asked for only when one is sent, never kept by a kiosk."""
+
+    ok: bool
+    reason: str
+    email: str | None
 
 
 class ItemOut(BaseModel):
@@ -426,6 +435,13 @@ def _patron_routes(app: FastAPI, circulation: CirculationService) -> None:
         """Loans, holds and fines, for the patron's account screen (patron id in the body,
         never in the URL, so no access log anywhere records who looked)."""
         return circulation.account(body.patron_id)
+
+    @app.post("/v1/patrons/contact", response_model=ContactReply, responses=_ERRORS,
+              tags=["patrons"])
+    def contact(body: AccountRequest, _kiosk: Kiosk) -> dict[str, Any]:
+        """The patron's e-mail address, for a receipt the patron asked for at the kiosk; a
+        kiosk asks for it when it sends, and forgets it once sent."""
+        return circulation.contact(body.patron_id)
 
     @app.get("/v1/items/{item_id}", response_model=ItemReply, responses=_ERRORS, tags=["items"])
     def item(item_id: str, _kiosk: Kiosk, patron_id: str | None = None) -> dict[str, Any]:

@@ -195,9 +195,14 @@ ALTER TABLE kiosks ADD COLUMN status_problem TEXT
 """)
 
 
+def _migrate_to_v5_email(conn: sqlite3.Connection) -> None:
+    """The address a patron asked the library to send receipts to (NULL: none)."""
+    conn.execute("ALTER TABLE patrons ADD COLUMN email TEXT")
+
+
 _MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _migrate_to_v1, _migrate_to_v2_staff, _migrate_to_v3_card_expiry,
-    _migrate_to_v4_kiosk_scope)
+    _migrate_to_v4_kiosk_scope, _migrate_to_v5_email)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 DEFAULT_SETTINGS: dict[str, str] = {

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from domain.model import ReasonCode
@@ -43,6 +43,7 @@ class PatronRow:
     loan_count: int = 0
     card_expired: bool = False  # on the library's day the row was read
     holds_ready: int = 0  # holds waiting on the shelf for this patron
+    email: str = field(default="", repr=False)  # receipts go here; only `contact` returns it
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from central import rules as r
 from central.db import Database, get_setting
 from central.hashing import hash_token, verify_pin
 from domain.model import ReasonCode, TransactionKind
-from domain.privacy import log_tag
+from domain.privacy import log_tag, masked_email
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +167,7 @@ def load_patron(conn: sqlite3.Connection, patron_id: str | None,
         block_note=row["block_note"], loan_limit=row["loan_limit"],
         fines_cents=row["fines_cents"], loan_count=row["n"],
         card_expired=_expired(row["card_expires"], today), holds_ready=row["ready"],
+        email=row["email"] or "",
     )
 
 
@@ -336,6 +337,13 @@ class CirculationService:
                        "pickup_place": place if x["ready"] else ""} for x in holds],
             "fines_cents": patron.fines_cents,
         }
+
+    def contact(self, patron_id: str) -> dict[str, Any]:
+        with self.db.read() as conn:
+            patron = load_patron(conn, patron_id, library_day(self.clock()))
+        if patron is None:
+            return {"ok": False, "reason": ReasonCode.UNKNOWN_PATRON.value, "email": None}
+        return {"ok": True, "reason": ReasonCode.OK.value, "email": patron.email or None}
 
     def item(self, item_id: str, patron_id: str | None = None) -> dict[str, Any]:
         with self.db.read() as conn:
@@ -612,6 +620,7 @@ def patron_json(patron: r.PatronRow, rules: r.Rules) -> dict[str, Any]:
         "patron_id": patron.patron_id, "name": patron.name, "blocked": block is not None,
         "block_reason": block.value if block else None, "loan_count": patron.loan_count,
         "loan_limit": r.loan_limit(patron, rules), "holds_ready": patron.holds_ready,
+        "email_hint": masked_email(patron.email or ""),
     }
 
 

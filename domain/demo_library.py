@@ -75,6 +75,12 @@ class SeedPatron:
     fines_cents: int = 0
     card_expires_days: int | None = None  # relative to the seeding day; None: never expires
 
+    @property
+    def email(self) -> str:
+        """The demo address the library holds (example.org: mail to it goes nowhere)."""
+        ascii_name = self.name.lower().encode("ascii", "ignore").decode().replace(" ", ".")
+        return f"{ascii_name}@example.org"
+
 
 @dataclass(frozen=True, slots=True)
 class SeedItem:

@@ -82,6 +82,7 @@ class Patron:
     loan_count: int = 0
     loan_limit: int | None = None
     holds_ready: int = 0  # holds waiting for this patron to pick up (told at identification)
+    email_hint: str = ""  # "m•••@example.org": the library has an address for receipts
 
     def __repr__(self) -> str:
         return f"Patron(id=<masked>, blocked={self.blocked}, loans={self.loan_count})"

@@ -11,6 +11,8 @@ service's logs must all follow the same rules, and a reviewer should find them i
 - `pseudonym`: what the kiosk's own records keep of a patron once a transaction is finished:
   a salted hash (the salt never leaves that kiosk's journal), the same patron giving the same
   pseudonym there and nowhere else;
+- `masked_email`: how the screen names the address a receipt goes to: the first letter and
+  the domain ("m•••@example.org"), so a patron recognises it and a passer-by learns nothing;
 - `scrub`: free text (error messages, log lines from libraries we do not control) with anything
   that looks like a card, patron or item number removed.
 """
@@ -42,6 +44,14 @@ def shown(identifier: str) -> str:
     if len(text) <= 4:
         return "•" * len(text)
     return "•" * (len(text) - 4) + text[-4:]
+
+
+def masked_email(address: str) -> str:
+    """ "marie.claes@example.org" -> "m•••@example.org"; "" for anything that is not one."""
+    local, at, domain = address.strip().rpartition("@")
+    if not at or not local or "." not in domain or " " in address.strip():
+        return ""
+    return f"{local[0]}\u2022\u2022\u2022@{domain}"
 
 
 def scrub(text: str) -> str:

@@ -45,6 +45,7 @@ from typing import Any
 from escpos import printer as escpos_printer
 
 from domain.events import DeviceState, EventSink
+from domain.locales import date_locale
 from drivers.device import SIMULATED, Device, Probe, probe_device_path
 from drivers.errors import DriverError
 
@@ -147,6 +148,51 @@ def _heading(kind: str, _: Gettext) -> str:
     if kind == "renew":
         return _("Items renewed")
     return _("Receipt")
+
+
+@dataclass(frozen=True)
+class ReceiptWords:
+    """A receipt's sentences in its language, for paper and for e-mail alike."""
+
+    heading: str
+    stamp: str  # "3 December 2026 at 14:05"
+    greeting: str
+    items: tuple[tuple[str, str], ...]  # title, what happened ("Due: 24 December 2026")
+    offline: str  # "" when everything was confirmed
+    thanks: str
+
+
+def receipt_words(receipt: Receipt, _: Gettext) -> ReceiptWords:
+    """Dates in the receipt's language (English for one Babel does not know); a greeting
+    that looks like an identifier is left out."""
+    from babel.core import UnknownLocaleError
+    from babel.dates import format_date, format_time
+
+    language = date_locale(receipt.language)
+    try:
+        format_date(receipt.when.date(), "long", locale=language)
+    except (UnknownLocaleError, ValueError, TypeError):
+        log.warning("unknown receipt language %r; using English dates", language)
+        language = date_locale("en")
+
+    def long_date(value: date) -> str:
+        return format_date(value, "long", locale=language)
+
+    greeting = receipt.greeting.strip()
+    if greeting and _IDENTIFIER_LIKE.search(greeting):
+        log.warning("receipt greeting looks like an identifier; left out")
+        greeting = ""
+    items = tuple(
+        (title, _("Due: {date}").format(date=long_date(due)) if isinstance(due, date)
+         else str(due or "")) for title, due in receipt.lines)
+    return ReceiptWords(
+        heading=_heading(receipt.kind, _),
+        stamp=_("{date} at {time}").format(
+            date=long_date(receipt.when.date()),
+            time=format_time(receipt.when, "short", locale=language)),
+        greeting=greeting, items=items,
+        offline=_("Offline — will be confirmed") if receipt.offline else "",
+        thanks=_("Thank you!"))
 
 
 class ReceiptPrinter(Device):
@@ -281,66 +327,36 @@ class ReceiptPrinter(Device):
         device.text(text.translate(_TYPOGRAPHY) + "\n")
 
     def _render(self, device: Any, receipt: Receipt, _: Gettext) -> None:
-        from babel.core import UnknownLocaleError
-        from babel.dates import format_date
-
-        language = receipt.language
-        try:
-            format_date(receipt.when.date(), "long", locale=language)
-        except (UnknownLocaleError, ValueError, TypeError):
-            log.warning("unknown receipt language %r; using English dates", language)
-            language = "en"
-
-        def long_date(value: date) -> str:
-            return format_date(value, "long", locale=language)
-
+        words = receipt_words(receipt, _)
         device.hw("INIT")
         device.charcode(self.codepage)
-        self._render_header(device, receipt, _, language, long_date)
-        device.set_with_default(align="left")
-        self._text(device, "-" * self.width)
-        for title, due in receipt.lines:
-            device.set(bold=True)
-            for row in textwrap.wrap(title, self.width) or [""]:
-                self._text(device, row)
-            device.set(bold=False)
-            if isinstance(due, date):
-                self._text(device, "  " + _("Due: {date}").format(date=long_date(due)))
-            elif due:
-                self._text(device, "  " + str(due))
-        self._text(device, "-" * self.width)
-        if receipt.offline:
-            device.set(bold=True)
-            self._text(device, _("Offline — will be confirmed"))
-            device.set(bold=False)
-        device.set_with_default(align="center")
-        self._text(device, _("Thank you!"))
-        if self.cut:
-            device.cut()
-        else:
-            device.ln(4)
-
-    def _render_header(self, device: Any, receipt: Receipt, _: Gettext, language: str,
-                       long_date: Callable[[date], str]) -> None:
-        """The library's name, what the receipt is for, when, and the greeting."""
-        from babel.dates import format_time
-
         device.set(align="center", bold=True, double_height=True, double_width=True)
         for row in textwrap.wrap(receipt.library_name, max(8, self.width // 2)) or [""]:
             self._text(device, row)
         device.set_with_default(align="center")
-        self._text(device, _heading(receipt.kind, _))
-        stamp = _("{date} at {time}").format(
-            date=long_date(receipt.when.date()),
-            time=format_time(receipt.when, "short", locale=language),
-        )
-        self._text(device, stamp)
-        greeting = receipt.greeting.strip()
-        if greeting and _IDENTIFIER_LIKE.search(greeting):
-            log.warning("receipt greeting looks like an identifier; left out")
-            greeting = ""
-        if greeting:
-            self._text(device, greeting)
+        for line in (words.heading, words.stamp, words.greeting):
+            if line:
+                self._text(device, line)
+        device.set_with_default(align="left")
+        self._text(device, "-" * self.width)
+        for title, detail in words.items:
+            device.set(bold=True)
+            for row in textwrap.wrap(title, self.width) or [""]:
+                self._text(device, row)
+            device.set(bold=False)
+            if detail:
+                self._text(device, "  " + detail)
+        self._text(device, "-" * self.width)
+        if words.offline:
+            device.set(bold=True)
+            self._text(device, words.offline)
+            device.set(bold=False)
+        device.set_with_default(align="center")
+        self._text(device, words.thanks)
+        if self.cut:
+            device.cut()
+        else:
+            device.ln(4)
 
     # ---------------------------------------------------------- public
     def print_receipt(self, receipt: Receipt, gettext: Gettext = _identity) -> None:

@@ -30,6 +30,7 @@ from kiosk.connectivity import Connectivity
 from kiosk.devices import Devices
 from kiosk.journal import Journal
 from kiosk.metrics import KioskMetrics, TimedBackend
+from kiosk.receipt_mail import ReceiptMailer, SmtpRelay
 from kiosk.session import (
     ConnectivityChanged,
     Session,
@@ -94,6 +95,7 @@ class Kiosk:
     devices: Devices
     metrics: KioskMetrics
     recent_log: RecentLog
+    mailer: ReceiptMailer | None = None  # receipts by e-mail ([email] enabled)
     listeners: list[Callable[[SessionView], None]] = field(default_factory=list)
     # each filter sees every event first; True means "mine, not the session's" (e.g. the
     # technician console takes cards and tags while it is open)
@@ -134,6 +136,8 @@ class Kiosk:
     def start(self) -> None:
         """Serve: the event thread and the sync worker first, then the devices may speak."""
         self.sync.start()
+        if self.mailer is not None:
+            self.mailer.start()
         self._thread = threading.Thread(target=self._run, name="session", daemon=True)
         self._thread.start()
         self.devices.start()
@@ -174,6 +178,8 @@ class Kiosk:
         if self._thread is not None:
             self._thread.join(5)
         self.devices.close()
+        if self.mailer is not None:
+            self.mailer.stop()
         self.sync.stop()
         self.backend.close()
         self.journal.close()
@@ -194,6 +200,16 @@ def open_journal(settings: Settings) -> Journal:
     if journal.moved_aside is not None:
         log.error("started on a fresh journal; the damaged one is at %s", journal.moved_aside)
     return journal
+
+
+def build_mailer(settings: Settings, journal: Journal,
+                 backend: CatalogBackend) -> ReceiptMailer | None:
+    """Receipts by e-mail when `[email]` is enabled: queued in the journal, sent through the
+    library's relay with the address the library holds."""
+    if not settings.email.enabled:
+        return None
+    return ReceiptMailer(journal, backend, SmtpRelay(settings.email),
+                         sender=settings.email.from_address, library_name=settings.library.name)
 
 
 def build_kiosk(
@@ -230,16 +246,18 @@ def build_kiosk(
                                      flush=sync.flush,
                                      patron_wait_s=settings.session.patron_wait_s,
                                      open_days=settings.library.open_days())
+    mailer = build_mailer(settings, journal, timed)
     session = Session(
         circulation, clock=clock, settings=session_settings(settings),
-        on_change=lambda view: kiosk.tell(view),
-        security=devs.security, print_receipt=devs.print_receipt,
+        on_change=lambda view: kiosk.tell(view), security=devs.security,
+        print_receipt=devs.print_receipt if devs.printer is not None else None,
+        email_receipt=mailer.queue_receipt if mailer is not None else None,
     )
     recent_log = RecentLog()
     logging.getLogger().addHandler(recent_log)
     kiosk = Kiosk(settings=settings, journal=journal, backend=timed, connectivity=connectivity,
                   circulation=circulation, sync=sync, session=session, events=events,
-                  devices=devs, metrics=metrics, recent_log=recent_log)
+                  devices=devs, metrics=metrics, recent_log=recent_log, mailer=mailer)
     kiosk.subscribe(metrics.observe_view)
     kiosk.subscribe(ChangeHeartbeat(sync.wake))
     kiosk.subscribe(devs.on_view)

@@ -137,6 +137,10 @@ class UiSection:
     audio_cues: bool = True
     fullscreen: bool = False
     window_size: list[int] = field(default_factory=lambda: [1024, 600])
+    # where the card reader and the item pad are, seen from the patron facing the screen:
+    # the idle screen points there ("left", "right", "below", "above")
+    card_reader_at: str = "right"
+    pad_at: str = "below"
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,21 @@ class SpeechSection:
     rate: int = 150  # words per minute (80..260)
     volume: int = 100  # espeak-ng amplitude (20..200)
     device: str = ""  # ALSA device for aplay ("" = the default output)
+
+
+@dataclass(frozen=True)
+class EmailSection:
+    """Receipts by e-mail through the library's SMTP relay (kiosk/receipt_mail.py)."""
+
+    enabled: bool = False
+    host: str = ""
+    port: int = 587
+    starttls: bool = True  # always, unless the relay is on this machine
+    username: str = ""
+    password_file: str = ""  # mode 0600, like the API token file; never the password itself
+    from_address: str = ""
+    ca_file: str = ""  # the relay's CA when it is the library's own ("" = the system's)
+    timeout_s: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -166,6 +185,7 @@ class Settings:
     technician: TechnicianSection = field(default_factory=TechnicianSection)
     ui: UiSection = field(default_factory=UiSection)
     speech: SpeechSection = field(default_factory=SpeechSection)
+    email: EmailSection = field(default_factory=EmailSection)
     # free-form tables handed to the driver and protocol modules, which validate their own keys
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
     sip2: dict[str, Any] = field(default_factory=dict)
@@ -183,6 +203,8 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("backend", "type"): ("rest", "sip2"),
     ("offline", "patron_check"): ("cache", "format"),
     ("kiosk", "language"): ("nl", "fr", "de", "en"),
+    ("ui", "card_reader_at"): ("left", "right", "below", "above"),
+    ("ui", "pad_at"): ("left", "right", "below", "above"),
 }
 _FREE_FORM = {"devices", "sip2"}
 
@@ -395,6 +417,24 @@ def _check_session(session: SessionSection, source: str, problems: list[Problem]
         problems.append(Problem(source, "session.max_stack", "expected 1 or more"))
 
 
+def _check_email(email: EmailSection, source: str, problems: list[Problem]) -> None:
+    if not email.enabled:
+        return
+    for key in ("host", "from_address"):
+        if not getattr(email, key):
+            problems.append(Problem(source, f"email.{key}", "needed to send receipts by e-mail"))
+    if email.username and not email.password_file:
+        problems.append(Problem(source, "email.password_file",
+                                "a username needs its password in a file (mode 0600)"))
+    if email.password_file:
+        path = Path(email.password_file)
+        if not path.is_file():
+            problems.append(Problem(source, "email.password_file", f"no file {path}"))
+        elif path.stat().st_mode & 0o077:
+            problems.append(Problem(source, "email.password_file",
+                                    f"{path} can be read by others: chmod 600 it"))
+
+
 def _check_semantics(settings: Settings, source: str, problems: list[Problem]) -> None:
     if settings.backend.type == "rest" and not settings.backend.url.startswith(
         ("https://", "http://")
@@ -411,6 +451,7 @@ def _check_semantics(settings: Settings, source: str, problems: list[Problem]) -
         settings.library.open_days()
     except BadOpeningDays as exc:
         problems.append(Problem(source, "library.closed_weekdays / closed_dates", str(exc)))
+    _check_email(settings.email, source, problems)
     if not 1 <= settings.offline.loan_days <= 366:
         problems.append(Problem(source, "offline.loan_days", "expected 1 to 366 days"))
     if len(settings.ui.window_size) != 2 or min(settings.ui.window_size, default=0) < 320:

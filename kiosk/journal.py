@@ -44,7 +44,7 @@ import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -63,7 +63,7 @@ from kiosk import journal_salvage
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -117,6 +117,18 @@ _MIGRATIONS: dict[int, str] = {
         item_id  TEXT PRIMARY KEY,
         title    TEXT NOT NULL,
         seen_at  TEXT NOT NULL
+    )
+    """,
+    # receipts a patron asked to get by e-mail, until the relay took them: the patron id (the
+    # address is asked of the library when sending, never stored) and what the receipt says
+    7: """
+    CREATE TABLE mail_out (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        patron_id   TEXT NOT NULL,
+        receipt     TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        last_error  TEXT NOT NULL DEFAULT ''
     )
     """,
 }
@@ -219,6 +231,14 @@ class Settlement:
     tx_id: str
     how: Settle
     outcome: Outcome | None = None  # for DONE: the answer, kept with the row
+
+
+@dataclass(frozen=True, slots=True)
+class MailRow:
+    row_id: int
+    patron_id: str = field(repr=False)
+    receipt: str = field(repr=False)  # JSON: what the receipt says (kiosk.receipt_mail)
+    attempts: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -930,6 +950,38 @@ class Journal:
                 )
                 return cur.rowcount
         raise AssertionError("unreachable: the last attempt raises or returns")
+
+    # ---- receipts to e-mail ---------------------------------------------------------------
+
+    def queue_mail(self, patron_id: str, receipt: str) -> None:
+        """Durably, before the patron is told "it will be e-mailed" (like a transaction)."""
+        for attempt in self._writes():
+            with attempt:
+                self._db.execute(
+                    "INSERT INTO mail_out(patron_id, receipt, created_at) VALUES (?,?,?)",
+                    (patron_id, receipt, utcnow().isoformat()))
+
+    def mail_pending(self, limit: int = 20) -> list[MailRow]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, patron_id, receipt, attempts FROM mail_out ORDER BY id LIMIT ?",
+                (limit,)).fetchall()
+        return [MailRow(*row) for row in rows]
+
+    def mail_done(self, row_id: int) -> None:
+        """Sent, or given up on: the patron id and the receipt are gone at once (zeroed by
+        secure_delete; the WAL's copy goes at the next `scrub`)."""
+        for attempt in self._writes():
+            with attempt:
+                self._db.execute("DELETE FROM mail_out WHERE id = ?", (row_id,))
+        self._dirty = True
+
+    def mail_failed(self, row_id: int, error: str) -> None:
+        for attempt in self._writes():
+            with attempt:
+                self._db.execute(
+                    "UPDATE mail_out SET attempts = attempts + 1, last_error = ? WHERE id = ?",
+                    (privacy.scrub(error)[:200], row_id))
 
     # ---- item titles (what the patron sees offline) ---------------------------------------
 

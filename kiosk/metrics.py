@@ -221,6 +221,9 @@ class TimedBackend:
     def account(self, patron_id: str) -> Account:
         return self._timed("account", self.inner.account, patron_id)
 
+    def email_of(self, patron_id: str) -> str | None:
+        return self._timed("contact", self.inner.email_of, patron_id)
+
     def item(self, item_id: str) -> Item:
         return self._timed("item", self.inner.item, item_id)
 

@@ -49,6 +49,7 @@ from kiosk.session_io import (  # re-exported: the UI and tests import them from
     ChooseMode,
     ConnectivityChanged,
     Done,
+    EmailReceipt,
     EnterBarcode,
     EnterPin,
     ItemLine,
@@ -69,7 +70,8 @@ log = logging.getLogger(__name__)
 
 _PATRON_ACTIVITY = (
     ChooseMode, EnterPin, CancelPin, EnterBarcode, RenewItems, Done, Back, StillHere,
-    MoreTime, SetLanguage, ReceiptChoice, CardPresented, CardUnreadable, BarcodeScanned, ItemsOnPad,
+    MoreTime, SetLanguage, ReceiptChoice, EmailReceipt, CardPresented, CardUnreadable,
+    BarcodeScanned, ItemsOnPad,
 )
 
 
@@ -89,6 +91,7 @@ class SessionSettings:
 
 SecurityFlip = Callable[[str, bool], Security]  # (tag uid, secured) -> written and read back?
 PrintReceipt = Callable[[Receipt], None]
+QueueEmail = Callable[[Receipt, str], bool]  # (receipt, patron id) -> queued durably?
 
 
 @dataclass
@@ -126,6 +129,7 @@ class Session:
         on_change: Callable[[SessionView], None] | None = None,
         security: SecurityFlip | None = None,
         print_receipt: PrintReceipt | None = None,
+        email_receipt: QueueEmail | None = None,
         wall_clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._circ = circulation
@@ -134,6 +138,7 @@ class Session:
         self._on_change = on_change
         self._security = security
         self._print = print_receipt
+        self._email = email_receipt
         self._wall_clock = wall_clock or (lambda: datetime.now().astimezone())
         self._state = _State(language=self._settings.default_language)
         self._last_activity = clock()
@@ -165,6 +170,7 @@ class Session:
             more_time=s.more_time,
             holds_ready=s.patron.holds_ready if s.patron is not None else 0,
             receipt_available=self._print is not None and any(i.ok for i in self._receipt_lines()),
+            email_hint=self._email_hint(),
             devices_down=tuple(sorted(self._devices_down)),
         )
 
@@ -275,6 +281,9 @@ class Session:
                 if wanted:
                     self._do_print()
                 self._goodbye()
+            case EmailReceipt() if self._state.screen == Screen.RECEIPT:
+                if self._do_email():
+                    self._goodbye()
             case _:
                 return False
         return True
@@ -520,7 +529,8 @@ class Session:
         if s.screen == Screen.RECEIPT:
             self._goodbye()
             return
-        if self._print is not None and any(i.ok for i in self._receipt_lines()):
+        if (self._print is not None or self._email_hint()) and any(
+                i.ok for i in self._receipt_lines()):
             s.screen = Screen.RECEIPT
             return
         self._goodbye()
@@ -546,6 +556,30 @@ class Session:
             self._print(receipt)
         except Exception:  # a jammed printer must not end the session badly
             log.exception("receipt printing failed")
+
+    def _email_hint(self) -> str:
+        patron = self._state.patron
+        if self._email is None or patron is None or not any(
+                i.ok for i in self._receipt_lines()):
+            return ""
+        return patron.email_hint
+
+    def _do_email(self) -> bool:
+        """Queued durably, or the patron is told it could not be (and may print instead)."""
+        lines = tuple(i for i in self._receipt_lines() if i.ok)
+        patron = self._state.patron
+        if self._email is None or patron is None or not lines:
+            return True
+        receipt = Receipt(language=self._state.language, when=self._wall_clock(), lines=lines,
+                          offline=any(i.offline for i in lines))
+        try:
+            queued = self._email(receipt, patron.patron_id)
+        except Exception:
+            log.exception("queueing the e-mailed receipt failed")
+            queued = False
+        if not queued:
+            self._state.message = ReasonCode.JOURNAL_FULL
+        return queued
 
     def _end_patron(self) -> None:
         if self._state.patron is not None:
@@ -595,7 +629,8 @@ def _line_from(outcome: Outcome) -> ItemLine:
 
 
 __all__ = [
-    "Action", "Back", "CancelPin", "ChooseMode", "ConnectivityChanged", "Done", "EnterBarcode",
-    "EnterPin", "ItemLine", "Mode", "MoreTime", "Receipt", "ReceiptChoice", "RenewItems",
-    "Screen", "Security", "Session", "SessionSettings", "SessionView", "SetLanguage", "StillHere",
+    "Action", "Back", "CancelPin", "ChooseMode", "ConnectivityChanged", "Done", "EmailReceipt",
+    "EnterBarcode", "EnterPin", "ItemLine", "Mode", "MoreTime", "Receipt", "ReceiptChoice",
+    "RenewItems", "Screen", "Security", "Session", "SessionSettings", "SessionView", "SetLanguage",
+    "StillHere",
 ]

@@ -95,13 +95,18 @@ class ReceiptChoice:
 
 
 @dataclass(frozen=True, slots=True)
+class EmailReceipt:
+    """ "E-mail it to me": to the address the library holds (the screen shows it masked)."""
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectivityChanged:
     online: bool
 
 
 Action = (
     ChooseMode | EnterPin | CancelPin | EnterBarcode | RenewItems | Done | Back | StillHere
-    | MoreTime | SetLanguage | ReceiptChoice | ConnectivityChanged
+    | MoreTime | SetLanguage | ReceiptChoice | EmailReceipt | ConnectivityChanged
 )
 
 
@@ -149,7 +154,8 @@ class SessionView:
     warning_seconds_left: int | None = None
     more_time: bool = False  # the patron asked for more time: timeouts are doubled
     holds_ready: int = 0  # the library has holds on the shelf for this patron
-    receipt_available: bool = False
+    receipt_available: bool = False  # a printer is there and something to put on paper
+    email_hint: str = ""  # "m•••@example.org": the receipt can be e-mailed there
     devices_down: tuple[str, ...] = ()
 
 

@@ -49,6 +49,7 @@ from domain.model import (
     TransactionKind,
     listable,
 )
+from domain.privacy import masked_email
 from kiosk.backends import rest_deadline
 from kiosk.backends.base import (
     AuthenticationFailed,
@@ -195,6 +196,7 @@ def parse_patron(reply: _Reply) -> Patron:
         loan_count=reply.count("loan_count"),
         loan_limit=reply.opt_count("loan_limit"),
         holds_ready=reply.opt_count("holds_ready") or 0,  # older servers do not say
+        email_hint=masked_email(reply.opt_text("email_hint")),  # masked again: trust no server
     )
 
 
@@ -446,6 +448,11 @@ class RestBackend:
     def account(self, patron_id: str) -> Account:
         reply = self._call("POST", "/v1/patrons/account", "account", {"patron_id": patron_id})
         return self._business(reply, parse_account)
+
+    def email_of(self, patron_id: str) -> str | None:
+        reply = self._call("POST", "/v1/patrons/contact", "contact", {"patron_id": patron_id})
+        address = self._business(reply, lambda r: r.opt_text("email"))
+        return address.strip() or None
 
     def item(self, item_id: str) -> Item:
         reply = self._call("GET", f"/v1/items/{quote(item_id, safe='')}", "item")

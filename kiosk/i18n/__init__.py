@@ -22,6 +22,7 @@ from babel.dates import format_date as _babel_format_date
 from babel.numbers import format_currency
 from babel.units import format_unit
 
+from domain.locales import date_locale
 from kiosk.i18n.catalog import CatalogError, load_translations
 
 log = logging.getLogger(__name__)
@@ -71,8 +72,7 @@ def format_day(value: date, language: str) -> str:
 
 
 def _date_locale(language: str) -> str:
-    # English for a European library: "Tuesday 12 March", not the US "Tuesday, March 12"
-    return "en_GB" if language == "en" else language
+    return date_locale(language)
 
 
 @cache

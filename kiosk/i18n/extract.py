@@ -22,7 +22,7 @@ from kiosk.i18n import LANGUAGES
 from kiosk.i18n.catalog import CATALOG_DIR, DOMAIN, compile_all, po_path
 
 ROOT = CATALOG_DIR.parent.parent
-KEYWORDS = {"N_": None, "tr": None, "ntr": (1, 2), "gettext": (2,), "ngettext": (2, 3)}
+KEYWORDS = {"N_": None, "_": None, "tr": None, "ntr": (1, 2), "gettext": (2,), "ngettext": (2, 3)}
 SOURCES = ("kiosk", "drivers")
 
 

@@ -17,9 +17,10 @@ from kiosk.ui.wording import (
 
 
 def what_to_say(before: SessionView | None, view: SessionView, w: Wording, *,
-                auto_print: bool = False) -> list[str]:
+                auto_print: bool = False,
+                places: tuple[str, str] = ("right", "below")) -> list[str]:
     if before is None or before.screen != view.screen or before.language != view.language:
-        return screen_sentences(view, w, auto_print=auto_print)
+        return screen_sentences(view, w, auto_print=auto_print, places=places)
     said: list[str] = []
     if view.message is not None and view.message != before.message:
         said += rows_said(message_rows(view, w))

@@ -270,7 +270,8 @@ class KioskApp(wording.LocaleWords, App):
         speaker = self.context.speaker
         if not self.speech_on or speaker is None:
             return
-        said = what_to_say(prev, view, self, auto_print=self.settings.auto_print_on_timeout)
+        said = what_to_say(prev, view, self, auto_print=self.settings.auto_print_on_timeout,
+                           places=self.places)
         if said:
             speaker.say(said, self.lang)
 
@@ -383,7 +384,8 @@ class KioskApp(wording.LocaleWords, App):
         self.help_shown = True
         self._render_banners(self.view)
         self.say([*wording.key_help(self), *wording.screen_sentences(
-            self.view, self, auto_print=self.settings.auto_print_on_timeout)])
+            self.view, self, auto_print=self.settings.auto_print_on_timeout,
+            places=self.places)])
 
     def _play_cues(self, prev: SessionView, view: SessionView) -> None:
         before = {i.item_id: (i.ok, i.reason, i.pending) for i in (*prev.items, *prev.renewals)
@@ -503,6 +505,11 @@ class KioskApp(wording.LocaleWords, App):
         self.sound_on = not self.sound_on
         self.cues.enabled = self.sound_on
         self._render()
+
+    @property
+    def places(self) -> tuple[str, str]:
+        """Where this kiosk's card reader and item pad are ([ui] card_reader_at, pad_at)."""
+        return self.settings.card_reader_at, self.settings.pad_at
 
     @property
     def speech_available(self) -> bool:

@@ -48,6 +48,8 @@ class UiConfig:
     pin_min_length: int = 4
     pin_max_length: int = 8
     speech_always_on: bool = False  # [speech] always_on: every patron hears every screen
+    card_reader_at: str = "right"  # [ui]: where the idle screen points for the card
+    pad_at: str = "below"  # ... and for the books
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,8 @@ def ui_config_from_settings(settings: Settings, **overrides: Any) -> UiConfig:
     speech = getattr(settings, "speech", None)
     if speech is not None:
         values["speech_always_on"] = speech.always_on
-    for name in ("large_text", "high_contrast", "audio_cues", "fullscreen", "window_size"):
+    for name in ("large_text", "high_contrast", "audio_cues", "fullscreen", "window_size",
+                 "card_reader_at", "pad_at"):
         if ui is not None and hasattr(ui, name):
             value = getattr(ui, name)
             values[name] = tuple(value) if isinstance(value, list) else value

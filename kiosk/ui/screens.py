@@ -24,6 +24,7 @@ from kiosk.session import (
     CancelPin,
     ChooseMode,
     Done,
+    EmailReceipt,
     EnterPin,
     Mode,
     ReceiptChoice,
@@ -38,6 +39,7 @@ from kiosk.ui.widgets import (
     KioskButton,
     KioskScroll,
     PinPad,
+    PlaceTile,
     SelectableRow,
     fill_rows,
 )
@@ -184,6 +186,8 @@ class IdleScreen(KioskScreen):
             self.buttons.add_widget(b)
         if self.ui.speech_available:  # no voice here: no button that does nothing
             self.buttons.add_widget(self.btn_speech)
+        # four switches stay one row on a 480-wide portrait panel (their words wrap)
+        self.buttons.min_button_width = dp(110)
 
     def _reflow(self) -> None:
         cols = 2 if _landscape(self) and self.width > dp(700) else 1
@@ -210,11 +214,20 @@ class IdleScreen(KioskScreen):
             self.show_rows(messages, self.message_spec(view))
             self.col_a.add_widget(messages)
         self.col_b.clear_widgets()
+        # where the card and the books go, beside the sentence that says it (a picture for
+        # those who read little); then the opening hours, a table read line by line
+        one_column = self.columns.cols == 1  # portrait: the two side by side, no drawing
+        places = grid2(dp(8))
+        places.cols = 2 if one_column else 1
+        for icon, arrow, text in wording.idle_places(ui, ui.settings.card_reader_at,
+                                                     ui.settings.pad_at):
+            places.add_widget(PlaceTile(icon=icon, arrow=arrow, text=text, compact=one_column))
+        self.col_b.add_widget(places)
         hours = ui.settings.opening_hours
         if hours:
             self.col_b.add_widget(self.label("title", text=tr("Opening hours")))
             for line in self.hour_lines(hours):
-                self.col_b.add_widget(self.label("body", text=line))
+                self.col_b.add_widget(self.label("small", text=line))
         on, off = tr("on"), tr("off")
         self.btn_large.text = tr("Large text: {state}").format(
             state=on if ui.theme.large_text else off)
@@ -467,16 +480,25 @@ class ReceiptScreen(KioskScreen):
             self.body.add_widget(w)
         self.b_print = self.button("receipt-print", lambda: self.post(ReceiptChoice(True)),
                                    kind="primary")
+        self.b_email = self.button("receipt-email", lambda: self.post(EmailReceipt()))
         self.b_none = self.button("receipt-none", lambda: self.post(ReceiptChoice(False)))
-        self.buttons.add_widget(self.b_print)
-        self.buttons.add_widget(self.b_none)
 
     def render(self, view: SessionView) -> None:
         super().render(view)
         ui = self.ui
         self.heading.text, self.summary.text, self.note.text = wording.receipt_texts(
             view, ui, auto_print=ui.settings.auto_print_on_timeout)
-        self.b_print.text, self.b_none.text = wording.receipt_choices(ui)
+        texts = wording.receipt_choices(view, ui)
+        self.b_print.text, self.b_email.text, self.b_none.text = texts
+        shown = [b for b, text in zip((self.b_print, self.b_email, self.b_none), texts,
+                                      strict=True) if text]
+        if list(reversed(self.buttons.children)) != shown:  # only the choices there are
+            self.buttons.clear_widgets()
+            for b in shown:
+                self.buttons.add_widget(b)
+        # the first choice there is comes first and is the main one
+        for b in shown:
+            b.kind = "primary" if b is shown[0] and b is not self.b_none else "secondary"
 
     def clear(self) -> None:
         super().clear()

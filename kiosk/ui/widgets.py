@@ -134,6 +134,16 @@ class SelectableRow(ButtonBehavior, BoxLayout):
         self.selected = not self.selected
 
 
+class PlaceTile(BoxLayout):
+    """Where something goes at this kiosk: a drawn card or pile of books, a big arrow towards
+    the reader or the pad, and the sentence saying it (the arrow only repeats the words)."""
+
+    icon = StringProperty("card")  # card | books
+    arrow = StringProperty("")
+    text = StringProperty("")
+    compact = BooleanProperty(False)  # narrow: the arrow and the words, no drawing
+
+
 class Panel(BoxLayout):
     """A padded box drawn on the panel colour."""
 

@@ -120,6 +120,22 @@ def idle_texts(w: Wording) -> tuple[str, str, str]:
             w.tr("Returning items? Just place them on the pad."), w.tr("Return items"))
 
 
+ARROWS = {"left": "\u2190", "above": "\u2191", "right": "\u2192", "below": "\u2193"}
+_WHERE = {"left": i18n.N_("to the left of the screen"),
+          "right": i18n.N_("to the right of the screen"),
+          "below": i18n.N_("below the screen"), "above": i18n.N_("above the screen")}
+
+
+def idle_places(w: Wording, card_at: str, pad_at: str) -> list[tuple[str, str, str]]:
+    """Where the card and the books go at this kiosk: (icon, arrow, sentence) each."""
+    return [
+        ("card", ARROWS.get(card_at, ""), w.tr("Your card: on the reader {where}.").format(
+            where=w.tr(_WHERE.get(card_at, _WHERE["right"])))),
+        ("books", ARROWS.get(pad_at, ""), w.tr("Your books: on the pad {where}.").format(
+            where=w.tr(_WHERE.get(pad_at, _WHERE["below"])))),
+    ]
+
+
 def pin_texts(w: Wording) -> tuple[str, str]:
     return (w.tr("Please type your PIN."),
             w.tr("Nobody can see your digits: they show as dots."))
@@ -153,8 +169,12 @@ def receipt_texts(view: SessionView, w: Wording, *, auto_print: bool) -> tuple[s
             w.tr("If you walk away, the receipt is printed for you.") if auto_print else "")
 
 
-def receipt_choices(w: Wording) -> tuple[str, str]:
-    return w.tr("Print receipt"), w.tr("No receipt")
+def receipt_choices(view: SessionView, w: Wording) -> tuple[str, str, str]:
+    """Print, e-mail, none: an empty text is a choice this kiosk or patron does not have."""
+    return (w.tr("Print receipt") if view.receipt_available else "",
+            w.tr("E-mail to {address}").format(address=view.email_hint)
+            if view.email_hint else "",
+            w.tr("No receipt"))
 
 
 def goodbye_texts(w: Wording) -> tuple[str, str]:
@@ -315,13 +335,15 @@ def rows_said(rows: list[Row]) -> list[str]:
     return [" ".join(part for part in (title, *details) if part) for _, _, title, details in rows]
 
 
-def screen_sentences(view: SessionView, w: Wording, *, auto_print: bool = False) -> list[str]:
+def screen_sentences(view: SessionView, w: Wording, *, auto_print: bool = False,
+                     places: tuple[str, str] = ("right", "below")) -> list[str]:
     """What the screen for `view` shows, as sentences to speak, in reading order: headings,
     messages, each item with its outcome, then the choices the patron has."""
     said: list[str] = banners(view, w)
     match view.screen:
         case Screen.IDLE:
-            said += [*idle_texts(w)[:2], *rows_said(message_rows(view, w))]
+            said += [*idle_texts(w)[:2], *(text for _, _, text in idle_places(w, *places)),
+                     *rows_said(message_rows(view, w))]
         case Screen.PIN:
             said += [*pin_texts(w), *rows_said(message_rows(view, w))]
         case Screen.HOME:
@@ -336,7 +358,8 @@ def screen_sentences(view: SessionView, w: Wording, *, auto_print: bool = False)
             said += [f"{title}. {detail}" for _, title, detail, _ in loans]
             said += list(account_choices(w))
         case Screen.RECEIPT:
-            said += [*receipt_texts(view, w, auto_print=auto_print), *receipt_choices(w)]
+            said += [*receipt_texts(view, w, auto_print=auto_print),
+                     *receipt_choices(view, w)]
         case Screen.GOODBYE:
             said += list(goodbye_texts(w))
     if view.warning_seconds_left is not None:

@@ -84,6 +84,7 @@ class LibPatron:
     pin: str
     charge_denied: bool = False
     fines: str = "0.00"
+    email: str | None = None
 
 
 @dataclass
@@ -118,7 +119,7 @@ class Library:
     def sample(cls) -> Library:
         lib = cls()
         lib.patrons = {
-            "P100": LibPatron("Ann Reader", "1234"),
+            "P100": LibPatron("Ann Reader", "1234", email="ann.reader@example.org"),
             "P200": LibPatron("Bob Blocked", "0000", charge_denied=True, fines="12.50"),
             "P300": LibPatron("Cem Holds", "4321"),
         }
@@ -249,6 +250,7 @@ class _LibraryAcs:
             valid_patron_password="Y" if p and req.patron_password == p.pin else "N",
             currency_type="EUR",
             fee_amount=p.fines if p else None,
+            email_address=p.email if p else None,
             hold_items=tuple(listed) if want[0] == "Y" else (),
             unavailable_hold_items=tuple(queued) if want[5] == "Y" else (),
             charged_items=tuple(loans) if want[2] == "Y" else (),

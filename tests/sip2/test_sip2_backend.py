@@ -126,6 +126,17 @@ def test_identify_counts_the_holds_waiting_on_the_shelf(acs: RunningAcs, all_in_
         assert b.identify(card("P100"), "1234").holds_ready == 0
 
 
+def test_the_receipt_address_is_hinted_at_identification_and_given_only_when_asked(
+        backend: Sip2Backend) -> None:
+    ann = backend.identify(card("P100"), "1234")
+    assert ann.email_hint == "a\u2022\u2022\u2022@example.org"
+    assert "ann.reader" not in repr(ann)
+    assert backend.email_of("P100") == "ann.reader@example.org"
+    assert backend.email_of("P300") is None  # the library holds no address
+    with pytest.raises(Refused):
+        backend.email_of("NOPE")
+
+
 def test_item_information(backend: Sip2Backend) -> None:
     assert backend.item("I001").title == "De Avonden"
     assert backend.item("I006").on_loan

@@ -18,7 +18,8 @@ AFI_UNSECURED = 0xC2
 
 def test_card_then_books_on_the_rfid_pad(ui: Ui, make_kiosk: Callable[..., Kiosk]) -> None:
     kiosk = make_kiosk(devices={"card_reader": {"type": "sim"},
-                                "rfid": {"type": "sim", "poll_interval": 0.05}})
+                                "rfid": {"type": "sim", "poll_interval": 0.05},
+                                "printer": {"type": "sim"}})
     devices = kiosk.devices
     jan = patron("P0001")  # his card's UID is in the demo library
     assert devices.card_reader.present_uid("04A1B2C3D4E5F6")

@@ -7,12 +7,14 @@ kiosk's default language.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from shots import screenshot_dir
 from ui_harness import TITLES, Ui, card, first_name, pad, patron, scan
 
 from domain.demo_library import (
@@ -65,6 +67,7 @@ def test_borrow_three_items_and_a_refused_one(ui: Ui, make_kiosk: MakeKiosk) -> 
     assert [by_item[i].status for i in items] == ["ok", "ok", "ok"]
     refused = by_item[HELD_ITEMS[0]]
     assert (refused.status, refused.glyph) == ("error", "\u2716")  # shape, not only colour
+    probe.screenshot(screenshot_dir() / "journey-borrow-nl.png")  # the README's first picture
     assert ui.board.cues[-1] == "attention" and "success" in ui.board.cues
 
     ui.tap("done")
@@ -80,7 +83,7 @@ def test_borrow_three_items_and_a_refused_one(ui: Ui, make_kiosk: MakeKiosk) -> 
 
 def test_return_without_a_card_routes_a_held_item_to_the_hold_shelf(
         ui: Ui, make_kiosk: MakeKiosk) -> None:
-    make_kiosk()
+    make_kiosk(devices={"printer": {"type": "sim"}})  # the receipt screen needs one
     assert ui.screen == "idle"
     ui.device(pad(WAITED_FOR_ITEM))
     assert ui.screen == "return"
@@ -191,7 +194,7 @@ def test_timeout_in_the_middle_of_a_borrow_clears_the_screen(
 
 def test_language_switch_mid_session_and_back_to_dutch_afterwards(
         ui: Ui, make_kiosk: MakeKiosk) -> None:
-    make_kiosk()
+    make_kiosk(devices={"printer": {"type": "sim"}})  # the receipt screen needs one
     ui.device(card(patron("P0018")))
     assert "Lenen" in ui.text()
     probe.tap(probe.button(ui.app, "lang-fr"))  # the switch shows before the session answers
@@ -313,7 +316,7 @@ def test_a_touch_shows_please_wait_in_the_very_next_frame(ui: Ui) -> None:
 
 
 def test_sound_and_large_text_switches_hold_for_one_visit(ui: Ui, make_kiosk: MakeKiosk) -> None:
-    make_kiosk()
+    make_kiosk(devices={"printer": {"type": "sim"}})  # the receipt screen needs one
     ui.tap("toggle-sound")
     ui.tap("toggle-large-text")
     assert "Geluid: uit" in ui.text() and "Grote letters: aan" in ui.text()
@@ -371,3 +374,25 @@ def test_a_hold_ready_is_told_at_identification_and_the_account_says_where_and_u
 
     ui.device(card(patron("P0015")))  # nothing waiting: nothing said about holds
     assert "reservering" not in ui.text()
+
+
+def test_the_receipt_screen_offers_only_the_receipts_there_are(ui: Ui) -> None:
+    """Print needs a printer, e-mail an address the library holds (shown masked); the first
+    choice there is is the main one."""
+    from gallery import in_language
+
+    from kiosk.session import EmailReceipt
+
+    ui.board.attach(None)
+    full = in_language("receipt", "nl")
+    ui.show(full)
+    assert [b.action_name for b in ui.app.screens["receipt"].buttons.children[::-1]] == [
+        "receipt-print", "receipt-email", "receipt-none"]
+    assert "E-mail naar m\u2022\u2022\u2022@example.org" in ui.text()
+    ui.tap("receipt-email")
+    assert isinstance(ui.board.actions[-1], EmailReceipt)
+    ui.show(dataclasses.replace(full, receipt_available=False))  # no printer at this kiosk
+    email = probe.button(ui.app, "receipt-email")
+    assert email.kind == "primary" and not probe.buttons(ui.app, "receipt-print")
+    ui.show(dataclasses.replace(full, email_hint=""))  # no address: no e-mail button
+    assert not probe.buttons(ui.app, "receipt-email")

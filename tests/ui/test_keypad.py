@@ -89,6 +89,7 @@ def test_borrow_with_a_pin_and_a_receipt_keys_only(ui: Ui, make_kiosk: MakeKiosk
     items = AVAILABLE_ITEMS[80:82]
     ui.device(pad(*items))
     assert all(TITLES[i] in ui.text() for i in items)
+    assert ui.text().count("Geleend — terugbrengen op") == 2
     assert focused(ui) == "done"
     key(ui, Key.SELECT)
     assert ui.screen == "receipt" and focused(ui) == "receipt-print"

@@ -7,7 +7,7 @@ from datetime import date
 
 from domain.model import ReasonCode
 from kiosk.session import ItemLine, Screen, SessionView
-from kiosk.ui.wording import Words, banners, item_row
+from kiosk.ui.wording import Words, banners, item_row, screen_sentences
 
 
 def test_a_printer_fault_is_told_where_a_receipt_is_asked_for_not_on_the_return_screen() -> None:
@@ -44,3 +44,23 @@ def test_due_dates_read_as_each_language_writes_them() -> None:
     said = {lang: item_row(Screen.BORROW, line, Words(lang))[3][0] for lang in ("de", "nl")}
     assert "Freitag, 4. Dezember" in said["de"]
     assert "vrijdag 4 december" in said["nl"]
+
+
+def test_the_idle_screen_points_where_this_kiosk_has_its_reader_and_pad() -> None:
+    from kiosk.ui.wording import idle_places
+
+    assert idle_places(Words("nl"), "left", "below") == [
+        ("card", "\u2190", "Uw kaart: op de lezer links van het scherm."),
+        ("books", "\u2193", "Uw boeken: op de plaat onder het scherm.")]
+    said = " ".join(screen_sentences(SessionView(), Words("fr"), places=("above", "right")))
+    assert "sur le lecteur au-dessus de l'écran" in said and "à droite de l'écran" in said
+
+
+def test_config_check_refuses_a_place_that_is_not_one(tmp_path) -> None:
+    from kiosk import config
+
+    path = tmp_path / "kiosk.toml"
+    path.write_text('[ui]\ncard_reader_at = "behind"\n'
+                    '[backend]\nurl = "https://catalog.example/"\ntoken = "t"\n')
+    (problem,) = config.check(path, environ={})
+    assert problem.key == "ui.card_reader_at" and "left, right, below, above" in problem.message

@@ -40,6 +40,7 @@ from domain.model import (
     listable,
     utcnow,
 )
+from domain.privacy import masked_email
 from kiosk.backends.base import (
     BackendStatus,
     BackendUnavailable,
@@ -404,9 +405,18 @@ class Sip2Backend:
             block_reason=block,
             loan_count=_count(reply.fixed.get("charged_items_count", "")),
             holds_ready=self._ready_count(reply),
+            email_hint=masked_email(reply.get("BE") or ""),
             loan_limit=int(limit) if limit and limit.strip().isdigit() and len(limit) < 7
             else None,
         )
+
+    def email_of(self, patron_id: str) -> str | None:
+        """BE (e-mail address) of a 64 patron information response."""
+        patron_id = self.checked_id(patron_id, ReasonCode.UNKNOWN_PATRON, "patron")
+        reply = self._patron_information(patron_id, summary=None)
+        self._translate(lambda: self._patron_from(reply, patron_id, checked_pin=False))
+        address = (reply.get("BE") or "").strip()
+        return address if masked_email(address) else None
 
     def _ready_count(self, reply: Message) -> int:
         """Holds on the shelf, from 64's counts: the hold items are the ready ones on a
