@@ -73,3 +73,17 @@ def reason_sentence(code: ReasonCode | str, language: str) -> str:
 
 
 __all__ = ["REASON_SENTENCES", "MissingReason", "reason_sentence"]
+
+
+# what patrons and technicians call each device of `[devices.*]` (in their language, not the
+# config's key: "lecteur de cartes", not "card_reader")
+DEVICE_NAMES = {
+    "card_reader": N_("card reader"),
+    "rfid": N_("item pad"),
+    "scanner": N_("barcode scanner"),
+    "printer": N_("receipt printer"),
+    "lights": N_("status light"),
+    "sensor": N_("sensor"),
+    "keypad": N_("keypad"),
+}
+DEVICE_KINDS = {"sim": N_("simulated")}  # other types ("pcsc", "feig") are product names

@@ -50,6 +50,7 @@ from kiosk.i18n import (
     ngettext,
     translations,
 )
+from kiosk.i18n.reasons import DEVICE_KINDS, DEVICE_NAMES
 from kiosk.metrics import pending_age_s
 from kiosk.technician.pin import Attempt
 from kiosk.technician.port import TechnicianPort
@@ -376,7 +377,9 @@ class TechnicianConsole:
         out: list[Line] = []
         for name, ok, kind in self.devices_text():
             status = (self.tr("OK") if ok else self.tr("DOWN")).ljust(4)
-            out.append((f"{status}  {name} ({kind})", "ok" if ok else "bad"))
+            device = self.tr(DEVICE_NAMES[name]) if name in DEVICE_NAMES else name
+            kind = self.tr(DEVICE_KINDS[kind]) if kind in DEVICE_KINDS else kind
+            out.append((f"{status}  {device} ({kind})", "ok" if ok else "bad"))
         if not out:
             out.append((self.tr("No devices configured."), "plain"))
         for key, title in RESULT_TITLES.items():

@@ -138,6 +138,12 @@ def _button(text: str, action: Callable[[], object], name: str) -> Button:
     return b
 
 
+def _language_button(name: str) -> Button:
+    b = _button("", lambda: None, name)  # what a press does is bound by LanguageButtons
+    b.size_hint = (None, 1)
+    return b
+
+
 def _text_label(text: str, colour: tuple[float, ...] = (1, 1, 1, 1), size: float = 17) -> Label:
     lbl = Label(text=text, color=colour, font_size=dp(size), halign="left",
                 valign="top", size_hint_y=None)
@@ -176,8 +182,9 @@ class ConsolePanel(FloatLayout):
         self.title = Label(font_size=dp(24), bold=True, halign="left")
         header.add_widget(self.title)
         # the patron header's buttons; a press changes the console's language only
-        self.languages = LanguageButtons(languages, self.choose_language,
-                                         prefix="technician-lang-")
+        self.languages = LanguageButtons(
+            languages, self.choose_language, prefix="technician-lang-",
+            make=_language_button)  # the console's own (dark) style, not the patron's
         self.languages.fit(App.get_running_app().theme)
         self.languages.add_to(header)
         self.back = _button("", self.dismiss, "technician-close")

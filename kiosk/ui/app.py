@@ -25,6 +25,7 @@ from kivy.core.window import Window
 from kivy.metrics import dp
 from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.button import Button
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.label import Label
 from kivy.uix.screenmanager import NoTransition, ScreenManager
@@ -42,7 +43,6 @@ from kiosk.ui.theme import STATUS_GLYPHS, Theme, register_fonts
 from kiosk.ui.widgets import (
     Banner,
     BusyPill,
-    KioskButton,
     LanguageButtons,
     TechnicianHotspot,
     TechnicianOverlay,
@@ -156,7 +156,7 @@ class KioskApp(wording.LocaleWords, App):
         self.header_title.bind(size=lambda w, s: setattr(w, "text_size", s))
         self.header.add_widget(self.header_title)
         self.languages = LanguageButtons(self.settings.languages, self.choose_language)
-        self.language_buttons: dict[str, KioskButton] = self.languages.buttons
+        self.language_buttons: dict[str, Button] = self.languages.buttons
         self.languages.add_to(self.header)
         self.banners = BoxLayout(orientation="vertical", size_hint_y=None, height=0,
                                  spacing=dp(2))

@@ -31,6 +31,9 @@ class Step:
     name: str
     say: str  # one line for the transcript: what happens in this step
     do: Callable[[Any], None]  # gets the TourDriver
+    # what `say` claims, checked after the step: "" when it holds, else what is wrong (the
+    # tour never narrates what did not happen)
+    check: Callable[[Any], str] | None = None
 
 
 class TourDriver:
@@ -84,10 +87,13 @@ def play(context: UiContext, steps: Sequence[Step], output: Path, *,
                 try:
                     step.do(driver)
                     driver.settle()
+                    wrong = step.check(driver) if step.check else ""
                 except Exception as exc:  # one broken step must not hide the others
-                    failures += 1
                     log.exception("tour step %s failed", step.name)
-                    transcript.write(f"!! step {step.name} failed: {exc}\n")
+                    wrong = f"failed: {exc}"
+                if wrong:
+                    failures += 1
+                    transcript.write(f"!! step {step.name} {wrong}\n")
                 shot = probe.screenshot(output / f"{n:02d}-{step.name}.png")
                 transcript.write(f"{n:02d}. {step.say}\n    screen: {app.sm.current}  "
                                  f"(screenshot {shot.name})\n")
@@ -118,17 +124,18 @@ def demo_steps(kiosk: Kiosk, proxy: FaultProxy) -> list[Step]:
         Step("offline", "The network is cut; one more book is borrowed offline.", v.offline_scan),
         Step("online", "The network returns; the banner goes away.", v.online),
         Step("french", "Switches the screen to French.", lambda d: d.tap("lang-fr")),
-        Step("done", "Taps Done (a receipt is offered if the kiosk has a printer).",
-             lambda d: d.tap("done")),
-        Step("goodbye", "Asks for a printed receipt.", v.goodbye),
+        Step("done", "Taps Done: the kiosk has a printer, so a receipt is offered.",
+             lambda d: d.tap("done"), check=lambda d: v.on_screen(d, "receipt")),
+        Step("goodbye", "Asks for a printed receipt.", v.goodbye, check=v.printed),
         Step("idle-again", "The session ends; the screen is back in Dutch.",
              lambda d: d.wait_for_screen("idle")),
         Step("return", "Someone returns a book that another reader waits for.",
              v.by_hand(lambda: v.hands.place([WAITED_FOR_ITEM]))),
         Step("return-done", "Taps Done, no receipt.", v.return_done),
         Step("account", f"{v.first_name(v.lotte)} checks her account.", v.account),
-        Step("renew-all", "Taps Renew all: both renewals are refused, with the reason.",
-             lambda d: d.tap("renew-all")),
+        Step("renew-all", "Taps Renew all: her one loan left has been renewed as often as "
+             "allowed, and the screen says so.", lambda d: d.tap("renew-all"),
+             check=v.one_renewal_refused),
     ]
 
 
@@ -144,6 +151,7 @@ class _DemoVisit:
         self.patron = next(p for p in SEED_PATRONS if p.patron_id == "P0015")
         self.lotte = next(p for p in SEED_PATRONS if p.patron_id == "P0008")
         self.items = list(AVAILABLE_ITEMS[120:124])
+        self.receipts_before = 0
 
     @staticmethod
     def first_name(patron: Any) -> str:
@@ -168,8 +176,27 @@ class _DemoVisit:
         probe.pump_until(lambda: not d.app.view.offline, 15.0)
 
     def goodbye(self, d: TourDriver) -> None:
-        if d.app.sm.current == "receipt":  # only offered when the kiosk has a printer
-            d.tap("receipt-print")
+        self.receipts_before = self._receipts()
+        d.tap("receipt-print")
+
+    def _receipts(self) -> int:
+        printer = self.kiosk.devices.printer
+        return len(getattr(printer, "receipts", ()))
+
+    @staticmethod
+    def on_screen(d: TourDriver, screen: str) -> str:
+        return "" if d.app.sm.current == screen else f"is on {d.app.sm.current}, not {screen}"
+
+    def printed(self, _d: TourDriver) -> str:
+        return "" if self._receipts() == self.receipts_before + 1 else "printed no receipt"
+
+    @staticmethod
+    def one_renewal_refused(d: TourDriver) -> str:
+        view = d.app.view
+        loans = view.account.loans if view.account else ()
+        if len(loans) == 1 and [r.ok for r in view.renewals] == [False]:
+            return ""
+        return f"{len(loans)} loan(s), renewals {[r.ok for r in view.renewals]}"
 
     def place_three(self, d: TourDriver) -> None:
         for k in (1, 2, 3):

@@ -301,10 +301,13 @@ class LanguageButtons:
     """
 
     def __init__(self, codes: tuple[str, ...], on_choose: Callable[[str], None], *,
-                 prefix: str = "lang-") -> None:
-        self.buttons: dict[str, KioskButton] = {}
+                 prefix: str = "lang-", make: Callable[[str], Button] | None = None) -> None:
+        """`make(action_name)` builds a button in the owner's own style (the technician
+        console is dark); the patron's big buttons by default."""
+        self.buttons: dict[str, Button] = {}
         for code in codes:
-            btn = KioskButton(action_name=f"{prefix}{code}", size_hint=(None, 1))
+            name = f"{prefix}{code}"
+            btn = make(name) if make else KioskButton(action_name=name, size_hint=(None, 1))
             btn.bind(on_release=lambda _b, c=code: on_choose(c))
             self.buttons[code] = btn
 
@@ -322,4 +325,7 @@ class LanguageButtons:
         """Mark `current` (a tick, the primary colour): the language in use is seen at once."""
         for code, btn in self.buttons.items():
             btn.text = code.upper() + (" \u2714" if code == current else "")
-            btn.kind = "primary" if code == current else "secondary"
+            if isinstance(btn, KioskButton):
+                btn.kind = "primary" if code == current else "secondary"
+            else:  # the owner's style: the chosen one bold
+                btn.bold = code == current

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from domain.model import Hold, Loan, ReasonCode
 from kiosk import i18n
-from kiosk.i18n.reasons import reason_sentence
+from kiosk.i18n.reasons import DEVICE_NAMES, reason_sentence
 from kiosk.session_io import ItemLine, Screen, SessionView
 
 Row = tuple[str, str, str, list[str]]  # item id, status, title, detail sentences
@@ -63,12 +63,6 @@ class Words(LocaleWords):
     lang: str
 
 
-DEVICE_NAMES = {
-    "card_reader": i18n.N_("card reader"),
-    "rfid": i18n.N_("item pad"),
-    "scanner": i18n.N_("barcode scanner"),
-    "printer": i18n.N_("receipt printer"),
-}
 # the screens on which a device's fault changes what the patron can do; a device not listed
 # here is told everywhere
 AFFECTS = {

@@ -34,7 +34,7 @@ def test_technician_mode_on_the_touchscreen(library: Any, tmp_path: Path) -> Non
     assert found["wrong_pin_notice"] == "Wrong PIN. 4 tries left."
     assert found["opened_after_wrong_pin"] is False
     assert found["opened"] is True
-    assert "OK    card_reader (sim)" in found["devices_text"]
+    assert "OK    card reader (simulated)" in found["devices_text"]
     [card] = found["card_text"]
     assert card.startswith("Card reader: Card read: card_uid") and card.endswith(
         "E5F6 (card_reader)")
@@ -64,7 +64,7 @@ def assert_console_follows_the_idle_language(found: dict[str, Any]) -> None:
     assert fr["buttons"] == ["Lire une carte", "Lire une étiquette", "Imprimer un ticket test",
                              "Tester les voyants"]
     assert fr["languages"] == ["NL", "FR \u2714", "DE", "EN"]  # the patron header's buttons
-    assert "OK    card_reader (sim)" in fr["text"]
+    assert "OK    lecteur de carte (simulé)" in fr["text"]
     # the technician switches the console to Dutch: everything on it follows ...
     nl = found["nl_console"]
     assert nl["title"] == "Technicusmodus" and nl["back"] == ["Terug naar leners"]
