@@ -33,8 +33,9 @@ test: system-deps $(VENV)/.test-installed
 # the tests write their screenshots to a temporary folder; this writes them into the docs
 screenshots: system-deps $(VENV)/.test-installed
 	KIOSK_SCREENSHOTS=$(CURDIR)/docs/screenshots $(PY) -m pytest -q -p no:cacheprovider \
-		tests/ui/test_screenshots.py tests/staff/test_dashboard_browser.py \
-		tests/staff/test_technician_ui.py
+		tests/ui/test_screenshots.py tests/ui/test_keypad.py \
+		"tests/ui/test_journeys.py::test_borrow_three_items_and_a_refused_one" \
+		tests/staff/test_dashboard_browser.py tests/staff/test_technician_ui.py
 
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check .
