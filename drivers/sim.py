@@ -13,10 +13,10 @@ names them in its table of drivers under the type "sim".
 from __future__ import annotations
 
 from drivers.cards_sim import SimCardReader
-from drivers.gpio import SimLights, SimSensor
+from drivers.gpio import SimKeypad, SimLights, SimSensor
 from drivers.printer import SimPrinter
 from drivers.rfid_sim import SimRfidReader, SimTag
 from drivers.scanner import SimScanner
 
-__all__ = ["SimCardReader", "SimLights", "SimPrinter", "SimRfidReader", "SimScanner",
+__all__ = ["SimCardReader", "SimKeypad", "SimLights", "SimPrinter", "SimRfidReader", "SimScanner",
            "SimSensor", "SimTag"]

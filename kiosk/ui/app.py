@@ -38,7 +38,7 @@ from kiosk.ui import wording
 from kiosk.ui.context import UiContext
 from kiosk.ui.focus import FocusRing, focus_words
 from kiosk.ui.keys import SPEECH_KEYS, Key, from_name, key_for
-from kiosk.ui.screens import SCREENS, KioskScreen
+from kiosk.ui.screens import SCREENS, IdleScreen, KioskScreen
 from kiosk.ui.theme import STATUS_GLYPHS, Theme, register_fonts
 from kiosk.ui.widgets import (
     Banner,
@@ -284,7 +284,7 @@ class KioskApp(wording.LocaleWords, App):
             self._speak(None, self.view)
         else:
             speaker.stop()
-        self._render()
+        self._show_switches()
 
     def on_speech_key(self, name: str) -> bool:
         """The speech keys (a USB numeric keypad: * speak or repeat, / stop, - slower,
@@ -504,7 +504,12 @@ class KioskApp(wording.LocaleWords, App):
     def toggle_sound(self) -> None:
         self.sound_on = not self.sound_on
         self.cues.enabled = self.sound_on
-        self._render()
+        self._show_switches()
+
+    def _show_switches(self) -> None:
+        idle = self.screens.get(Screen.IDLE.value)
+        if isinstance(idle, IdleScreen):
+            idle.show_switches()
 
     @property
     def places(self) -> tuple[str, str]:

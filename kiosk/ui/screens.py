@@ -228,6 +228,13 @@ class IdleScreen(KioskScreen):
             self.col_b.add_widget(self.label("title", text=tr("Opening hours")))
             for line in self.hour_lines(hours):
                 self.col_b.add_widget(self.label("small", text=line))
+        self.show_switches()
+        self._reflow()
+
+    def show_switches(self) -> None:
+        """The switches' words only: flipping sound or speech redraws four buttons, not the
+        screen (a key press must not cost the frames that rebuilding the tiles does)."""
+        ui, tr = self.ui, self.ui.tr
         on, off = tr("on"), tr("off")
         self.btn_large.text = tr("Large text: {state}").format(
             state=on if ui.theme.large_text else off)
@@ -235,7 +242,6 @@ class IdleScreen(KioskScreen):
             state=on if ui.theme.high_contrast else off)
         self.btn_sound.text = tr("Sound: {state}").format(state=on if ui.sound_on else off)
         self.btn_speech.text = tr("Speech: {state}").format(state=on if ui.speech_on else off)
-        self._reflow()
 
     def hour_lines(self, hours: Mapping[str, str] | Sequence[str]) -> list[str]:
         if not isinstance(hours, Mapping):

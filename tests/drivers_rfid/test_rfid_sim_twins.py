@@ -14,7 +14,7 @@ def test_every_twin_the_config_can_name_is_exported_and_says_it_is_simulated() -
     from kiosk.devices import DRIVERS
 
     twins = [kinds["sim"] for kinds in DRIVERS.values() if kinds.get("sim") is not None]
-    assert len(twins) == 5  # card reader, scanner, lights, sensor, printer (the pad: below)
+    assert len(twins) == 6  # card reader, scanner, lights, sensor, keypad, printer (pad: below)
     for twin in twins:
         assert getattr(sim, twin.__name__) is twin
         assert twin.probe() == SIMULATED  # the doctor asks twins too: they never fail

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD, USER, Relay
+from smtp_relay import PASSWORD, USER, Relay
 
 from domain.demo_library import AVAILABLE_ITEMS, SEED_PATRONS
 from domain.events import BarcodeScanned, CardPresented
