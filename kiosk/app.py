@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from domain.events import CardRemoved, DeviceState, EventSink, KeyPressed, SensorChanged
 from kiosk import devices as device_bundle
@@ -30,7 +31,6 @@ from kiosk.connectivity import Connectivity
 from kiosk.devices import Devices
 from kiosk.journal import Journal
 from kiosk.metrics import KioskMetrics, TimedBackend
-from kiosk.receipt_mail import ReceiptMailer, SmtpRelay
 from kiosk.session import (
     ConnectivityChanged,
     Session,
@@ -43,6 +43,9 @@ from kiosk.session_io import MoreTime
 from kiosk.status import ChangeHeartbeat, RecentLog, status_snapshot
 from kiosk.sync import Backoff, SyncWorker
 from kiosk.technician.port import KioskPort
+
+if TYPE_CHECKING:
+    from kiosk.receipt_mail import ReceiptMailer
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +211,8 @@ def build_mailer(settings: Settings, journal: Journal,
     library's relay with the address the library holds."""
     if not settings.email.enabled:
         return None
+    from kiosk.receipt_mail import ReceiptMailer, SmtpRelay  # smtplib, ssl: only when used
+
     return ReceiptMailer(journal, backend, SmtpRelay(settings.email),
                          sender=settings.email.from_address, library_name=settings.library.name)
 

@@ -546,12 +546,18 @@ class Session:
     def _receipt_lines(self) -> list[ItemLine]:
         return [*self._state.items, *self._state.renewals]
 
-    def _do_print(self) -> None:
+    def _receipt(self) -> Receipt | None:
+        """What this visit's receipt says (paper or e-mail); None when nothing was done."""
         lines = tuple(i for i in self._receipt_lines() if i.ok)
-        if self._print is None or not lines:
+        if not lines:
+            return None
+        return Receipt(language=self._state.language, when=self._wall_clock(), lines=lines,
+                       offline=any(i.offline for i in lines))
+
+    def _do_print(self) -> None:
+        receipt = self._receipt()
+        if self._print is None or receipt is None:
             return
-        receipt = Receipt(language=self._state.language, when=self._wall_clock(), lines=lines,
-                          offline=any(i.offline for i in lines))
         try:
             self._print(receipt)
         except Exception:  # a jammed printer must not end the session badly
@@ -566,12 +572,10 @@ class Session:
 
     def _do_email(self) -> bool:
         """Queued durably, or the patron is told it could not be (and may print instead)."""
-        lines = tuple(i for i in self._receipt_lines() if i.ok)
         patron = self._state.patron
-        if self._email is None or patron is None or not lines:
+        receipt = self._receipt()
+        if self._email is None or patron is None or receipt is None:
             return True
-        receipt = Receipt(language=self._state.language, when=self._wall_clock(), lines=lines,
-                          offline=any(i.offline for i in lines))
         try:
             queued = self._email(receipt, patron.patron_id)
         except Exception:

@@ -31,13 +31,15 @@ BACK_ACTIONS = ("back", "pin-cancel", "technician-cancel", "still-here")
 OUTER, INNER = dp(4), dp(3)
 
 
-def _walk(widget: Widget) -> Iterator[Widget]:
+def walk(widget: Widget) -> Iterator[Widget]:
+    """`widget` and everything under it (the tests' and the tour's probe walks with it too)."""
     yield widget
     for child in list(widget.children):
-        yield from _walk(child)
+        yield from walk(child)
 
 
-def _scroller(widget: Widget) -> ScrollView | None:
+def scroller_of(widget: Widget) -> ScrollView | None:
+    """The scrolling list `widget` sits in, if any."""
     p = widget.parent
     while p is not None and p is not p.parent:  # the Window is its own parent
         if isinstance(p, ScrollView):
@@ -90,18 +92,17 @@ class FocusRing:
 
     def targets(self) -> list[Widget]:
         layer = self.layer()
-        found = reading_order([w for w in _walk(layer) if _focusable(w)])
+        found = reading_order([w for w in walk(layer) if _focusable(w)])
         if layer is self.app.screens.get(self.app.sm.current):
             found += [b for b in self.app.language_buttons.values() if _focusable(b)]
         return found
 
     def default(self, targets: list[Widget]) -> Widget | None:
         """A new screen opens on its main action (the first enabled primary button)."""
-        for w in targets:
-            if isinstance(w, KioskButton) and w.kind == "primary" and not w.action_name.startswith(
-                    "lang-"):
-                return w
-        return targets[0] if targets else None
+        languages = set(self.app.language_buttons.values())  # the chosen one is "primary" too
+        main = (w for w in targets if isinstance(w, KioskButton) and w.kind == "primary"
+                and w not in languages)
+        return next(main, targets[0] if targets else None)
 
     def refresh(self) -> None:
         """After each drawn view: keep the focus where it was if that is still on screen."""
@@ -167,7 +168,7 @@ class FocusRing:
 
     def _bring_into_view(self) -> None:
         w = self.focused
-        scroller = _scroller(w) if w is not None else None
+        scroller = scroller_of(w) if w is not None else None
         if scroller is not None:
             scroller.scroll_to(w, padding=dp(12), animate=False)
             scroller.update_from_scroll()

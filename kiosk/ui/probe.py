@@ -19,6 +19,7 @@ from kivy.core.window import Window
 from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
+from kiosk.ui.focus import walk
 from kiosk.ui.widgets import KioskButton
 
 if TYPE_CHECKING:
@@ -44,12 +45,6 @@ def pump_until(predicate: Callable[[], bool], timeout: float = 5.0, settle: int 
             pump(settle)
             return True
     return predicate()
-
-
-def walk(widget: Widget) -> Iterator[Widget]:
-    yield widget
-    for child in list(widget.children):
-        yield from walk(child)
 
 
 def on_screen(app: KioskApp) -> Iterator[Widget]:

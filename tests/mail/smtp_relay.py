@@ -51,7 +51,6 @@ class Relay:
     port: int
     ca_file: Path
     inbox: Inbox
-    controller: Controller
 
 
 def _free_port() -> int:
@@ -75,6 +74,6 @@ def running_relay(tmp_path: Path) -> Iterator[Relay]:
                             authenticator=_login, auth_required=True)
     controller.start()
     try:
-        yield Relay("127.0.0.1", port, ca_file, inbox, controller)
+        yield Relay("127.0.0.1", port, ca_file, inbox)
     finally:
         controller.stop()
