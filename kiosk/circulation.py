@@ -262,9 +262,13 @@ class CirculationService:
                 if refusal is None:
                     offline_here += tx.kind is TransactionKind.CHECKOUT
                     ok = self._offline_ok(tx)
-                    settled.append((Settlement(tx.tx_id, Settle.OFFLINE, ok), tx, ok))
+                    settled.append((Settlement(tx.tx_id, Settle.OFFLINE, ok,
+                                               reached=answer.reached), tx, ok))
                 else:
-                    settled.append((Settlement(tx.tx_id, Settle.VOID), tx, Outcome(
+                    # a request that may have reached the library needs a VOID to undo it;
+                    # one that cannot have is simply dropped
+                    how = Settle.VOID if answer.reached else Settle.REFUSED
+                    settled.append((Settlement(tx.tx_id, how), tx, Outcome(
                         ok=False, reason=refusal, item_id=tx.item_id, offline=True)))
                 continue
             self.connectivity.report(True)

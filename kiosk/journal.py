@@ -231,6 +231,8 @@ class Settlement:
     tx_id: str
     how: Settle
     outcome: Outcome | None = None  # for DONE: the answer, kept with the row
+    # for OFFLINE: whether the request may have reached the server (BackendUnavailable.reached)
+    reached: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -551,13 +553,14 @@ class Journal:
                 self._db.execute("DELETE FROM transactions WHERE tx_id = ? AND state = ?",
                                  (tx_id, State.INFLIGHT))
             case Settle.OFFLINE:
-                # it was sent (or tried), so it counts as one attempt: the server may have it;
-                # the outcome, when given, holds the due date the offline policy promised
+                # sent but unanswered, it counts as one attempt: the server may have it (a
+                # request that cannot have reached it does not count); the outcome, when given,
+                # holds the due date the offline policy promised
                 promised = settlement.outcome.due if settlement.outcome else None
                 self._db.execute(
-                    "UPDATE transactions SET state = ?, offline = 1, attempts = attempts + 1,"
+                    "UPDATE transactions SET state = ?, offline = 1, attempts = attempts + ?,"
                     " promised_due = ?, updated_at = ? WHERE tx_id = ?",
-                    (State.PENDING, _day(promised), now, tx_id))
+                    (State.PENDING, int(settlement.reached), _day(promised), now, tx_id))
             case Settle.VOID:
                 self._void_locked(f"tx_id = '{_quote(tx_id)}'")
 
@@ -678,16 +681,19 @@ class Journal:
                     [(State.SENT, utcnow().isoformat(), t, *_FORWARDABLE) for t in tx_ids],
                 )
 
-    def mark_failed(self, tx_ids: Sequence[str], error: str) -> None:
-        """No answer: the rows stay forwardable (a replay is harmless thanks to the UUID)."""
+    def mark_failed(self, tx_ids: Sequence[str], error: str, *, reached: bool = True) -> None:
+        """No answer: the rows stay forwardable (a replay is harmless thanks to the UUID).
+
+        `reached=False`: the rows cannot have reached the server (see
+        BackendUnavailable.reached), so the attempt `mark_sent` counted ahead (in case the
+        process dies while they are out) is taken back."""
         for attempt in self._writes():
             with attempt:
                 self._db.executemany(
-                    "UPDATE transactions SET state = ?, last_error = ?, updated_at = ?"
-                    " WHERE tx_id = ?"
-                    " AND state = ?",
-                    [(State.PENDING, error[:500], utcnow().isoformat(), t, State.SENT)
-                     for t in tx_ids],
+                    "UPDATE transactions SET state = ?, last_error = ?, updated_at = ?,"
+                    " attempts = MAX(attempts - ?, 0) WHERE tx_id = ? AND state = ?",
+                    [(State.PENDING, error[:500], utcnow().isoformat(), int(not reached), t,
+                      State.SENT) for t in tx_ids],
                 )
 
     def record_results(self, results: Sequence[ReplayResult]) -> None:

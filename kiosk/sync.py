@@ -206,7 +206,7 @@ class SyncWorker:
                 report: DrainReport) -> bool:
         """A batch got no answer: is the server down, or does this batch break it?"""
         with contextlib.suppress(JournalError):  # still `sent`: forwardable all the same
-            self._journal.mark_failed([tx.tx_id for tx in batch], str(exc))
+            self._journal.mark_failed([tx.tx_id for tx in batch], str(exc), reached=exc.reached)
         report.error = str(exc)
         if isinstance(exc, AuthenticationFailed) or not self._server_answers():
             self._fail(exc, report)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import copy
 import functools
 import inspect
 import logging
@@ -61,11 +62,30 @@ class BackendError(Exception):
 
 
 class BackendUnavailable(BackendError, ConnectionError):
-    """The central side cannot answer now; try again later (offline policy applies)."""
+    """The central side cannot answer now; try again later (offline policy applies).
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    `reached` is False when the request cannot have reached the server (no connection, or the
+    link failed before a byte of it left): the journal then does not count the try as an
+    attempt, so a later replay does not read the library's records back to see whether this
+    request was applied (over SIP2 such a read-back would credit the request with an effect
+    something else left, e.g. a loan from a process killed before it told its patron), and a
+    refusal under the offline policy needs no VOID to undo it.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None,
+                 reached: bool = True) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.reached = reached
+
+
+def not_sent(outage: BackendUnavailable) -> BackendUnavailable:
+    """`outage` as the answer to a request that was not even tried because of it."""
+    if not outage.reached:
+        return outage
+    unsent = copy.copy(outage)
+    unsent.reached = False
+    return unsent
 
 
 class MalformedReply(BackendUnavailable):
@@ -178,7 +198,8 @@ def in_order(txs: Sequence[Transaction],
     for index, tx in enumerate(txs):
         got = answer(tx)
         if isinstance(got[1], BackendUnavailable):
-            yield [got, *((t, got[1]) for t in txs[index + 1:])]
+            rest = not_sent(got[1])
+            yield [got, *((t, rest) for t in txs[index + 1:])]
             return
         yield [got]
 

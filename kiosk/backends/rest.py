@@ -88,6 +88,16 @@ T = TypeVar("T")
 Json = dict[str, Any]
 
 
+def _never_connected(exc: BaseException) -> bool:
+    """Whether the request failed before a connection stood (refused, no route, no name, the
+    connect timed out): then it cannot have reached the central service."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.ConnectionError) and isinstance(
+        reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError)
+
+
 # ---------------------------------------------------------------- reply parsing
 
 
@@ -400,10 +410,12 @@ class RestBackend:
                 finally:
                     response.close()
         except requests.Timeout as exc:
-            raise BackendUnavailable(f"{what}: central service timed out") from exc
+            raise BackendUnavailable(f"{what}: central service timed out",
+                                     reached=not _never_connected(exc)) from exc
         except _FOREIGN_ERRORS as exc:
             raise BackendUnavailable(
-                f"{what}: central service unreachable ({type(exc).__name__})") from exc
+                f"{what}: central service unreachable ({type(exc).__name__})",
+                reached=not _never_connected(exc)) from exc
         if status in (401, 403):
             log.error("%s: central service rejected this kiosk's token (HTTP %d)", what, status)
             raise AuthenticationFailed(f"{what}: HTTP {status}: kiosk token rejected")

@@ -35,6 +35,7 @@ from kiosk.circulation import CirculationService, OfflinePolicy
 from kiosk.connectivity import Connectivity
 from kiosk.journal import Journal, State
 from kiosk.sync import DrainReport, SyncWorker
+from kiosk.testing.crash import free_port
 
 
 def checkouts(acs: RunningAcs) -> list[str]:
@@ -315,3 +316,46 @@ def test_an_offline_return_of_a_book_the_library_already_has_back_is_done(
 
         assert (report.done, report.conflicts, journal.pending_count()) == (1, 0, 0)
         assert checkins(acs) == ["I006"] and acs.library.items["I006"].holder is None
+
+
+def test_an_offline_loan_that_never_reached_the_library_is_sent_not_read_back(
+        tmp_path: Path) -> None:
+    """A kiosk killed before it told Ann "borrowed" had lent her I006 (the library has the loan;
+    the patron never heard). The restarted kiosk cannot reach the library; Ann borrows I006
+    again and is told yes, offline, and the sync worker keeps trying while nothing listens.
+    None of those tries can have reached the library, so back online the loan is sent: the
+    library records the loan she was told of (here, a loan of a book she held: a renewal), not
+    a read-back that credits it with the old loan nobody told her about."""
+    with RunningAcs() as acs, Journal(tmp_path / "journal.db") as journal:
+        assert acs.library.items["I006"].holder == "P100"  # the untold loan
+        with Sip2Backend(settings_for(free_port(), timeout_s=0.5)) as unreachable:
+            circulation = CirculationService(unreachable, journal, kiosk_id="K1",
+                                             connectivity=Connectivity(),
+                                             policy=OfflinePolicy(patron_check="format"))
+            told = circulation.checkout(Patron("P100"), "I006")
+            assert told.ok and told.offline
+            for _ in range(2):
+                SyncWorker(journal, unreachable, connectivity=Connectivity()).drain()
+        [queued] = journal.forwardable()
+        assert not queued.maybe_applied, "a refused connection carried nothing to the library"
+
+        with Sip2Backend(settings_for(acs.port)) as backend:
+            report = SyncWorker(journal, backend, connectivity=Connectivity()).drain()
+
+        assert (report.done, report.conflicts, journal.pending_count()) == (1, 0, 0)
+        assert checkouts(acs) == ["I006"], "the loan Ann was told of reached the library"
+
+
+def test_a_refused_offline_loan_that_never_reached_the_library_leaves_no_void(
+        tmp_path: Path) -> None:
+    """The library is unreachable and the offline policy says no (here: no offline loans): the
+    request never left the kiosk, so nothing is queued to undo it."""
+    with RunningAcs() as acs, Journal(tmp_path / "journal.db") as journal, \
+            Sip2Backend(settings_for(free_port(), timeout_s=0.5)) as unreachable:
+        circulation = CirculationService(unreachable, journal, kiosk_id="K1",
+                                         connectivity=Connectivity(),
+                                         policy=OfflinePolicy(allow_checkout=False))
+        told = circulation.checkout(Patron("P100"), "I001")
+        assert not told.ok and told.offline
+        assert journal.forwardable() == [] and journal.pending_count() == 0
+        assert checkouts(acs) == []

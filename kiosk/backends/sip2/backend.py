@@ -14,6 +14,7 @@ logged by command name only (see `Message.__repr__`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -315,7 +316,8 @@ class Sip2Backend:
         try:
             if tx.kind is TransactionKind.VOID:
                 return self._replay_void(tx, no_block=no_block)
-            earlier = self._readback.applied_before(tx)
+            with _before_sending():
+                earlier = self._readback.applied_before(tx)
             if earlier is not None:
                 return ReplayResult(tx.tx_id, ReplayStatus.DONE, outcome=earlier,
                                     detail="applied by an earlier attempt whose answer was lost")
@@ -344,7 +346,9 @@ class Sip2Backend:
         patron_id = tx.patron_id or patron_id
         if kind is TransactionKind.RENEW:
             return self._readback.void_renewal(tx, patron_id)
-        if not self._readback.shows_in_records(kind, patron_id, tx.item_id):
+        with _before_sending():
+            shown = self._readback.shows_in_records(kind, patron_id, tx.item_id)
+        if not shown:
             log.info("SIP2 replay: the %s voided by %s never reached the library; nothing sent",
                      kind.value, tx.tx_id[:8])
             return ReplayResult(tx.tx_id, ReplayStatus.DONE, detail=(
@@ -520,6 +524,17 @@ class Sip2Backend:
         if not value or not _carryable(value, self.settings.codec_charset):
             raise _BadInput(reason, f"this {what} number cannot be used")
         return value
+
+
+@contextlib.contextmanager
+def _before_sending() -> Iterator[None]:
+    """A read-back before a replay: an outage here comes before the transaction was sent, so
+    the transaction itself cannot have reached the library (see BackendUnavailable.reached)."""
+    try:
+        yield
+    except BackendUnavailable as exc:
+        exc.reached = False
+        raise
 
 
 def _carryable(value: str, charset: str) -> bool:

@@ -187,7 +187,7 @@ class Sip2Client:
                     log.info("SIP2: the server closed the idle connection; reconnecting")
                     self._drop()
                 if self._sock is None or self._clock() >= self._status_due:
-                    self._ensure_session(self._clock() + self._budget(self._exchange_timeout))
+                    self._session_before()
                 # after the status: a fresh ACS status may have changed the exchange timeout
                 deadline = self._clock() + self._budget(self._exchange_timeout)
                 try:
@@ -198,14 +198,26 @@ class Sip2Client:
                             and self._clock() < deadline:
                         log.info("SIP2 %s: %s; reconnecting and retrying", spec.name, exc)
                         continue
-                    raise BackendUnavailable(f"SIP2 {spec.name}: {exc}") from None
+                    raise BackendUnavailable(f"SIP2 {spec.name}: {exc}",
+                                             reached=not isinstance(exc, _NothingSent)) from None
         raise BackendUnavailable("SIP2: unreachable")  # pragma: no cover - loop returns
+
+    def _session_before(self) -> None:
+        """Connect, log in and fetch the status before a request: whatever fails here fails
+        before a byte of the request left, so it cannot have reached the library."""
+        try:
+            self._ensure_session(self._clock() + self._budget(self._exchange_timeout))
+        except BackendUnavailable as exc:
+            exc.reached = False
+            raise
 
     def _budget(self, seconds: float) -> float:
         try:
             return wait_left(seconds)
         except WaitExpired:
-            raise BackendUnavailable("SIP2: the patron's wait bound ran out") from None
+            # always asked before an exchange: nothing of it was sent
+            raise BackendUnavailable("SIP2: the patron's wait bound ran out",
+                                     reached=False) from None
 
     def _peer_gone(self) -> bool:
         """An idle connection that is readable has been closed by the server (or holds bytes

@@ -33,6 +33,7 @@ from kiosk.backends.base import (
     MalformedReply,
     StackAnswer,
     in_order,
+    not_sent,
     unexpected,
 )
 from kiosk.backends.sip2.client import Sip2Client
@@ -142,7 +143,7 @@ class _Work:
         except queue.Empty:
             return None
         if self._outage is not None:  # the server is gone: this one is not sent
-            self._answers.put((tx, self._outage))
+            self._answers.put((tx, not_sent(self._outage)))
             return self.next()
         return tx
 
