@@ -35,7 +35,8 @@ screenshots: system-deps $(VENV)/.test-installed
 	KIOSK_SCREENSHOTS=$(CURDIR)/docs/screenshots $(PY) -m pytest -q -p no:cacheprovider \
 		tests/ui/test_screenshots.py tests/ui/test_keypad.py \
 		"tests/ui/test_journeys.py::test_borrow_three_items_and_a_refused_one" \
-		tests/staff/test_dashboard_browser.py tests/staff/test_technician_ui.py
+		tests/staff/test_dashboard_browser.py tests/staff/test_insights_browser.py \
+		tests/staff/test_technician_ui.py
 
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check .

@@ -39,6 +39,7 @@ from pydantic import (
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from central.db import Database, StorageError
+from central.insights import store_visits
 from central.service import BATCH_LIMIT, CirculationService, InvalidTx, TxIn, iso, utcnow
 from domain.model import TransactionKind
 
@@ -275,6 +276,19 @@ class HeartbeatReply(BaseModel):
     resolved: list[str] = []  # this kiosk's conflicts staff resolved (last 30 days)
 
 
+class VisitsRequest(BaseModel):
+    """Anonymous visit records (domain/visits.py); each is checked on its own, so one a
+    newer kiosk writes differently does not hold back the rest."""
+
+    visits: Annotated[list[dict[str, Any]], Field(max_length=500)]
+
+
+class VisitsReply(BaseModel):
+    settled: list[str]  # visit ids the kiosk may forget: stored (now or before) or refused
+    stored: int  # new ones
+    rejected: int  # not valid visit records (never stored)
+
+
 class ErrorBody(BaseModel):
     code: str
     message: str
@@ -369,6 +383,7 @@ def create_app(db_path: str | Path, *, service: CirculationService | None = None
     _answer_errors(app)
     _patron_routes(app, circulation)
     _circulation_routes(app, circulation, max_batch_body_bytes)
+    _insights_routes(app, circulation.db)
     app.openapi = functools.partial(_openapi, app)  # type: ignore[method-assign]
     return app
 
@@ -502,6 +517,20 @@ def _circulation_routes(app: FastAPI, circulation: CirculationService,
         """The kiosk's status for the staff dashboard; answers with the server's clock."""
         _acting_for(kiosk_id, body.kiosk_id)
         return circulation.heartbeat(kiosk_id, body.model_dump())
+
+
+def _insights_routes(app: FastAPI, db: Database) -> None:
+    """What kiosks tell the library about their visits (central/insights.py)."""
+
+    @app.post("/v1/visits", response_model=VisitsReply, responses=_ERRORS, tags=["insights"])
+    def visits(body: VisitsRequest, kiosk_id: Kiosk) -> dict[str, Any]:
+        """Store a kiosk's anonymous visit records once each (by visit id); a record sent
+        again after a lost answer is acknowledged and not counted twice."""
+        stored = store_visits(db, kiosk_id, body.visits)
+        if stored.rejected:
+            log.warning("visits from %s: %d record(s) refused as invalid", kiosk_id,
+                        stored.rejected)
+        return {"settled": stored.settled, "stored": stored.new, "rejected": stored.rejected}
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from central.db import Database
+from central.insights_page import mount_insights
 from central.service import library_day
 from central.staff import StaffAuth
 
@@ -277,6 +278,7 @@ def mount_dashboard(app: FastAPI, db: Database, *,
     routes.pages(app)
     routes.session(app)
     routes.fleet(app)
+    mount_insights(app, db, who=routes.who, page=_page, answer=_json, today=clock)
     return auth
 
 

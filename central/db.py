@@ -200,9 +200,51 @@ def _migrate_to_v5_email(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE patrons ADD COLUMN email TEXT")
 
 
+_SCHEMA_V6_VISITS = """
+CREATE TABLE visits (
+    kiosk_id     TEXT NOT NULL,
+    visit_id     TEXT NOT NULL,
+    branch       TEXT NOT NULL,
+    started      TEXT NOT NULL,
+    day          TEXT NOT NULL,
+    weekday      INTEGER NOT NULL,
+    hour         INTEGER NOT NULL,
+    ended        TEXT NOT NULL,
+    last_screen  TEXT NOT NULL,
+    seconds      INTEGER NOT NULL,
+    identified_by TEXT NOT NULL,
+    pin          INTEGER NOT NULL,
+    language     TEXT NOT NULL,
+    offline      INTEGER NOT NULL,
+    receipt      TEXT NOT NULL,
+    feedback     INTEGER,
+    feedback_reason TEXT NOT NULL,
+    record       TEXT NOT NULL,
+    PRIMARY KEY (kiosk_id, visit_id)
+);
+CREATE INDEX visits_day ON visits(day, kiosk_id);
+CREATE TABLE visit_counts (
+    period    TEXT NOT NULL,
+    kiosk_id  TEXT NOT NULL,
+    metric    TEXT NOT NULL,
+    key       TEXT NOT NULL,
+    n         INTEGER NOT NULL,
+    PRIMARY KEY (period, kiosk_id, metric, key)
+);
+CREATE INDEX visit_counts_metric ON visit_counts(metric, period);
+"""
+
+
+def _migrate_to_v6_visits(conn: sqlite3.Connection) -> None:
+    """Anonymous patron visits (domain/visits.py), one row per (kiosk, visit id): the key
+    makes a visit sent twice (an answer lost on the way back) count once. The columns staff
+    filter and group by are copied out of the record; the record keeps the rest."""
+    _execute_script(conn, _SCHEMA_V6_VISITS)
+
+
 _MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _migrate_to_v1, _migrate_to_v2_staff, _migrate_to_v3_card_expiry,
-    _migrate_to_v4_kiosk_scope, _migrate_to_v5_email)
+    _migrate_to_v4_kiosk_scope, _migrate_to_v5_email, _migrate_to_v6_visits)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 DEFAULT_SETTINGS: dict[str, str] = {
@@ -219,6 +261,10 @@ DEFAULT_SETTINGS: dict[str, str] = {
     # clock_skew_bound_s) was stamped by a wrong kiosk clock: its due date counts from receipt
     "max_offline_age_days": "30",
     "clock_skew_bound_s": "300",
+    # a figure about patrons resting on fewer visits than this is withheld (central/insights.py)
+    "insights_min_visits": "5",
+    # "true" when the visits are generated demo data (central/demo_visits.py): the page says so
+    "insights_demo": "false",
 }
 
 

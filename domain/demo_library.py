@@ -44,6 +44,8 @@ DEMO_KIOSK_ID = "demo-kiosk-1"
 DEMO_BRANCH = "Hoofdbibliotheek"
 DEMO_TOKEN = "demo-token-not-a-secret"  # demo only; never use a known token in production
 DEMO_PIN = "1234"
+# the demo's staff dashboard login (the embedded service only; never a real account)
+DEMO_STAFF = ("staff", "demo-staff-not-a-secret")
 SEED = 28560
 
 

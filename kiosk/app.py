@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from domain.events import CardRemoved, DeviceState, EventSink, KeyPressed, SensorChanged
@@ -43,6 +43,7 @@ from kiosk.session_io import MoreTime
 from kiosk.status import ChangeHeartbeat, RecentLog, status_snapshot
 from kiosk.sync import Backoff, SyncWorker
 from kiosk.technician.port import KioskPort
+from kiosk.visits import VisitForwarder, VisitRecorder, VisitUplink, VisitWriter
 
 if TYPE_CHECKING:
     from kiosk.receipt_mail import ReceiptMailer
@@ -79,6 +80,8 @@ def session_settings(settings: Settings) -> SessionSettings:
         library_isils=tuple(settings.library.isils),
         card_barcode_prefixes=tuple(settings.library.card_barcode_prefixes),
         max_stack=s.max_stack,
+        feedback=settings.insights.enabled and settings.insights.feedback,
+        feedback_every=settings.insights.feedback_every,
     )
 
 
@@ -99,6 +102,7 @@ class Kiosk:
     metrics: KioskMetrics
     recent_log: RecentLog
     mailer: ReceiptMailer | None = None  # receipts by e-mail ([email] enabled)
+    visits: VisitWriter | None = None  # anonymous visit records ([insights] enabled, REST)
     listeners: list[Callable[[SessionView], None]] = field(default_factory=list)
     # each filter sees every event first; True means "mine, not the session's" (e.g. the
     # technician console takes cards and tags while it is open)
@@ -183,6 +187,8 @@ class Kiosk:
         self.devices.close()
         if self.mailer is not None:
             self.mailer.stop()
+        if self.visits is not None:
+            self.visits.close()  # what the last visits left, before the journal closes
         self.sync.stop()
         self.backend.close()
         self.journal.close()
@@ -236,7 +242,11 @@ def build_kiosk(
     active = [name for name, table in settings.devices.items()
               if str(table.get("type", "none")) != "none"]
     metrics = KioskMetrics(devices=active)
-    timed = TimedBackend(backend if backend is not None else build_backend(settings), metrics)
+    client = backend if backend is not None else build_backend(settings)
+    timed = TimedBackend(client, metrics)
+    # visits are recorded only where they can go: a central service that takes them
+    uplink = client if settings.insights.enabled and isinstance(client, VisitUplink) else None
+    writer = VisitWriter(journal) if uplink is not None else None
     connectivity = Connectivity(recheck_s=settings.sync.recheck_s,
                                 on_change=lambda online: events.put(ConnectivityChanged(online)))
     kiosk: Kiosk
@@ -245,7 +255,8 @@ def build_kiosk(
                       backoff=Backoff(settings.sync.backoff_base_s, settings.sync.backoff_max_s),
                       status=lambda: status_snapshot(kiosk),
                       poison_after=settings.sync.poison_after,
-                      patron_cache_max_age=timedelta(days=settings.offline.cache_days))
+                      patron_cache_max_age=timedelta(days=settings.offline.cache_days),
+                      visits=VisitForwarder(journal, uplink) if uplink is not None else None)
     circulation = CirculationService(timed, journal, policy=settings.offline,
                                      connectivity=connectivity, kiosk_id=settings.kiosk.id,
                                      flush=sync.flush,
@@ -257,13 +268,20 @@ def build_kiosk(
         on_change=lambda view: kiosk.tell(view), security=devs.security,
         print_receipt=devs.print_receipt if devs.printer is not None else None,
         email_receipt=mailer.queue_receipt if mailer is not None else None,
+        visits=VisitRecorder(writer.put, clock=clock, wall_clock=_local_now)
+        if writer is not None else None,
     )
     recent_log = RecentLog()
     logging.getLogger().addHandler(recent_log)
     kiosk = Kiosk(settings=settings, journal=journal, backend=timed, connectivity=connectivity,
                   circulation=circulation, sync=sync, session=session, events=events,
-                  devices=devs, metrics=metrics, recent_log=recent_log, mailer=mailer)
+                  devices=devs, metrics=metrics, recent_log=recent_log, mailer=mailer,
+                  visits=writer)
     kiosk.subscribe(metrics.observe_view)
     kiosk.subscribe(ChangeHeartbeat(sync.wake))
     kiosk.subscribe(devs.on_view)
     return kiosk
+
+
+def _local_now() -> datetime:
+    return datetime.now().astimezone()

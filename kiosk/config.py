@@ -168,6 +168,15 @@ class EmailSection:
 
 
 @dataclass(frozen=True)
+class InsightsSection:
+    """What the kiosk tells the library about its visits (kiosk/visits.py, anonymous)."""
+
+    enabled: bool = True  # record visits and send them to the central service (REST only)
+    feedback: bool = True  # ask "How did it go?" on the goodbye screen
+    feedback_every: int = 1  # ask every Nth visit that did something (1: every visit)
+
+
+@dataclass(frozen=True)
 class TechnicianSection:
     pin_hash: str = ""
 
@@ -186,6 +195,7 @@ class Settings:
     ui: UiSection = field(default_factory=UiSection)
     speech: SpeechSection = field(default_factory=SpeechSection)
     email: EmailSection = field(default_factory=EmailSection)
+    insights: InsightsSection = field(default_factory=InsightsSection)
     # free-form tables handed to the driver and protocol modules, which validate their own keys
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
     sip2: dict[str, Any] = field(default_factory=dict)
@@ -452,6 +462,9 @@ def _check_semantics(settings: Settings, source: str, problems: list[Problem]) -
     except BadOpeningDays as exc:
         problems.append(Problem(source, "library.closed_weekdays / closed_dates", str(exc)))
     _check_email(settings.email, source, problems)
+    if not 1 <= settings.insights.feedback_every <= 1000:
+        problems.append(Problem(source, "insights.feedback_every",
+                                "expected 1 (every visit) to 1000"))
     if not 1 <= settings.offline.loan_days <= 366:
         problems.append(Problem(source, "offline.loan_days", "expected 1 to 366 days"))
     if len(settings.ui.window_size) != 2 or min(settings.ui.window_size, default=0) < 320:

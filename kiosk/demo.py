@@ -15,13 +15,16 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 
 from central.db import Database
+from central.demo_visits import seed_demo_month
 from central.faultproxy import FaultProxy
 from central.seed import seed
 from central.server import start_in_thread
-from domain.demo_library import AVAILABLE_ITEMS, SEED_PATRONS
+from central.staff import add_staff
+from domain.demo_library import AVAILABLE_ITEMS, DEMO_STAFF, SEED_PATRONS
 from kiosk import config
 from kiosk.app import Kiosk, build_kiosk
 from kiosk.demo_devices import DemoHands
@@ -41,7 +44,11 @@ def embedded_library(output: Path, settings: config.Settings) -> Iterator[
     db_path = var / "central.db"
     with Database(db_path) as db:
         seed(db)
+        add_staff(db, *DEMO_STAFF)
+        seed_demo_month(db, date.today())  # generated visits, so the insights are not empty
     with start_in_thread(db_path) as server, FaultProxy("127.0.0.1", server.port) as proxy:
+        print(f"Staff dashboard: {server.url}/staff/ (demo login: {DEMO_STAFF[0]} / "
+              f"{DEMO_STAFF[1]}); insights at {server.url}/staff/insights", flush=True)
         settings = dataclasses.replace(
             settings,
             backend=dataclasses.replace(settings.backend, url=proxy.url),

@@ -63,7 +63,7 @@ from kiosk import journal_salvage
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -131,8 +131,18 @@ _MIGRATIONS: dict[int, str] = {
         last_error  TEXT NOT NULL DEFAULT ''
     )
     """,
+    # patron visits as the library may learn them (domain/visits.py: no patron, item or free
+    # text), until the central service acknowledged them
+    8: """
+    CREATE TABLE visits (
+        seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+        visit_id  TEXT NOT NULL UNIQUE,
+        record    TEXT NOT NULL
+    )
+    """,
 }
 TITLES_KEPT = 50_000  # a branch's busiest items; about 3 MB
+VISITS_KEPT = 20_000  # about two months of a busy kiosk that cannot send them; ~8 MB
 
 
 class JournalError(Exception):
@@ -1001,8 +1011,7 @@ class Journal:
         if not titles:
             return
         try:
-            if (shutil.disk_usage(self.path.parent).free < 4 * self.min_free_bytes
-                    or not self.reserve_in_place):
+            if not self._room_to_spare():
                 return
             day = utcnow().date().isoformat()
             with self._lock:
@@ -1017,6 +1026,55 @@ class Journal:
                         " item_titles ORDER BY seen_at DESC LIMIT -1 OFFSET ?)", (TITLES_KEPT,))
         except (JournalError, OSError) as exc:
             log.warning("could not remember item titles: %s", exc)
+
+    def _room_to_spare(self) -> bool:
+        """Room for what may be lost (caches, insights): never the room loans need."""
+        return (shutil.disk_usage(self.path.parent).free >= 4 * self.min_free_bytes
+                and self.reserve_in_place)
+
+    # ---- visits (insights for the library: domain/visits.py) ------------------------------
+
+    def record_visits(self, visits: Sequence[tuple[str, str]]) -> bool:
+        """(visit id, record JSON) pairs, in one commit; the oldest beyond VISITS_KEPT go.
+        Like the title cache, only with room to spare: a visit is worth less than a loan.
+        Returns whether they were written."""
+        if not visits:
+            return True
+        try:
+            if not self._room_to_spare():
+                log.warning("not recording %d visit(s): the journal's disk is short of room",
+                            len(visits))
+                return False
+            with self._lock:
+                attempt = _Attempt(self, last=True)
+                with attempt:
+                    self._db.executemany(
+                        "INSERT OR IGNORE INTO visits(visit_id, record) VALUES (?,?)", visits)
+                    self._db.execute(
+                        "DELETE FROM visits WHERE seq IN (SELECT seq FROM visits"
+                        " ORDER BY seq DESC LIMIT -1 OFFSET ?)", (VISITS_KEPT,))
+            return True
+        except (JournalError, OSError) as exc:
+            log.warning("could not record visits: %s", exc)
+            return False
+
+    def visits_to_send(self, limit: int = 200) -> list[tuple[str, str]]:
+        """The oldest visits not yet acknowledged: (visit id, record JSON)."""
+        with self._lock:
+            return [(v, r) for v, r in self._db.execute(
+                "SELECT visit_id, record FROM visits ORDER BY seq LIMIT ?", (limit,))]
+
+    def visits_sent(self, visit_ids: Sequence[str]) -> None:
+        """The central service has these (stored now, or already from an earlier try whose
+        answer was lost): they are gone from the kiosk."""
+        for attempt in self._writes():
+            with attempt:
+                self._db.executemany("DELETE FROM visits WHERE visit_id = ?",
+                                     [(v,) for v in visit_ids])
+
+    def visit_count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM visits").fetchone()[0])
 
     def titles_of(self, item_ids: Sequence[str]) -> dict[str, str]:
         if not item_ids:

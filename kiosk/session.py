@@ -41,8 +41,10 @@ from domain.model import (
     ReasonCode,
     TransactionKind,
 )
+from domain.visits import FEEDBACK_REASONS
 from kiosk.circulation import CirculationService, StackItem
 from kiosk.session_io import (  # re-exported: the UI and tests import them from here
+    AccessUsed,
     Action,
     Back,
     CancelPin,
@@ -52,6 +54,8 @@ from kiosk.session_io import (  # re-exported: the UI and tests import them from
     EmailReceipt,
     EnterBarcode,
     EnterPin,
+    Feedback,
+    FeedbackReason,
     ItemLine,
     Mode,
     MoreTime,
@@ -64,6 +68,7 @@ from kiosk.session_io import (  # re-exported: the UI and tests import them from
     SetLanguage,
     StillHere,
 )
+from kiosk.visits import VisitRecorder
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +76,10 @@ log = logging.getLogger(__name__)
 _PATRON_ACTIVITY = (
     ChooseMode, EnterPin, CancelPin, EnterBarcode, RenewItems, Done, Back, StillHere,
     MoreTime, SetLanguage, ReceiptChoice, EmailReceipt, CardPresented, CardUnreadable,
-    BarcodeScanned, ItemsOnPad,
+    BarcodeScanned, ItemsOnPad, Feedback, FeedbackReason,
 )
+FEEDBACK_S = 12.0  # how long the goodbye screen waits for an answer (walking off is fine)
+THANKS_S = 2.5  # "thank you for telling us", then the idle screen
 
 
 @dataclass
@@ -87,6 +94,8 @@ class SessionSettings:
     library_isils: tuple[str, ...] = ()
     card_barcode_prefixes: tuple[str, ...] = ()  # barcodes that are patron cards, not items
     max_stack: int = 50  # items sent together at most (see config [session] max_stack)
+    feedback: bool = False  # ask "How did it go?" on the goodbye screen ([insights])
+    feedback_every: int = 1  # of the visits that did something, ask every Nth
 
 
 SecurityFlip = Callable[[str, bool], Security]  # (tag uid, secured) -> written and read back?
@@ -115,6 +124,7 @@ class _State:
     warning: bool = False
     more_time: bool = False  # "I need more time": this patron's timeouts count double
     goodbye_at: float | None = None
+    feedback: str = ""  # the goodbye screen's question (SessionView.feedback)
 
 
 class Session:
@@ -131,6 +141,7 @@ class Session:
         print_receipt: PrintReceipt | None = None,
         email_receipt: QueueEmail | None = None,
         wall_clock: Callable[[], datetime] | None = None,
+        visits: VisitRecorder | None = None,
     ) -> None:
         self._circ = circulation
         self._clock = clock
@@ -141,10 +152,12 @@ class Session:
         self._email = email_receipt
         self._wall_clock = wall_clock or (lambda: datetime.now().astimezone())
         self._state = _State(language=self._settings.default_language)
+        self._visits = visits
         self._last_activity = clock()
         self._devices_down: set[str] = set()
         self._tags: dict[str, TagRead] = {}
         self._busy = False
+        self._visits_served = 0  # visits that did something: every Nth is asked for feedback
 
     # ---- public -------------------------------------------------------------------------------
 
@@ -172,6 +185,7 @@ class Session:
             receipt_available=self._print is not None and any(i.ok for i in self._receipt_lines()),
             email_hint=self._email_hint(),
             devices_down=tuple(sorted(self._devices_down)),
+            feedback=s.feedback,
         )
 
     def handle(self, event: object) -> None:
@@ -181,6 +195,8 @@ class Session:
         except Exception:  # the patron must never see a traceback; the technician reads the log
             log.exception("session failed handling %s", type(event).__name__)
             self._state.message = ReasonCode.REFUSED
+            if self._visits is not None:
+                self._visits.fault()
         self._changed()
 
     def tick(self) -> None:
@@ -197,7 +213,11 @@ class Session:
         idle = self._idle_for()
         if idle >= self._timeout_s() + self._warning_s():
             log.info("session timed out on screen %s", s.screen.value)
-            if self._settings.auto_print_on_timeout:
+            if self._visits is not None:
+                self._visits.ending("timeout")
+            if self._settings.auto_print_on_timeout and self._print is not None \
+                    and self._receipt() is not None:
+                self._note_receipt("print")
                 self._do_print()
             self._end_patron()
             self._reset()
@@ -235,6 +255,10 @@ class Session:
                 return True
             case CardRemoved():
                 return True
+            case AccessUsed(mode=mode):
+                if self._visits is not None:
+                    self._visits.access(mode)
+                return True
         return False
 
     def _on_identity(self, event: object) -> bool:
@@ -244,6 +268,8 @@ class Session:
                 pass
             case MoreTime() if self._state.screen != Screen.IDLE:
                 self._state.more_time = True
+                if self._visits is not None:
+                    self._visits.access("more_time")
             case SetLanguage(language=lang) if lang in self._settings.languages:
                 self._state.language = lang
             case CardPresented(credential=cred, display_name=name):
@@ -277,13 +303,24 @@ class Session:
                 self._reset()
             case Done():
                 self._done()
+            case _:
+                return self._on_leaving(event)
+        return True
+
+    def _on_leaving(self, event: object) -> bool:
+        """The receipt question, and how it went on the goodbye screen."""
+        match event:
             case ReceiptChoice(print_receipt=wanted):
+                self._note_receipt("print" if wanted else "none")
                 if wanted:
                     self._do_print()
                 self._goodbye()
             case EmailReceipt() if self._state.screen == Screen.RECEIPT:
                 if self._do_email():
+                    self._note_receipt("email")
                     self._goodbye()
+            case Feedback() | FeedbackReason() if self._state.screen == Screen.GOODBYE:
+                self._on_feedback(event)
             case _:
                 return False
         return True
@@ -312,13 +349,20 @@ class Session:
         if result.reason == ReasonCode.PIN_REQUIRED:
             s.screen, s.message = Screen.PIN, None
             return
+        if self._visits is not None:
+            self._visits.refused(result.reason)
         if result.reason == ReasonCode.WRONG_PIN:
             s.screen, s.message = Screen.PIN, ReasonCode.WRONG_PIN
             return
         if result.patron is None:
+            if self._visits is not None:
+                self._visits.ending("refused")
             self._reset()
             self._state.message = result.reason
             return
+        if self._visits is not None:
+            self._visits.identified(s.credential.kind, pin=pin is not None,
+                                    offline=result.offline)
         s.patron = result.patron
         s.patron_name = s.patron_name or result.patron.name.split(" ")[0]
         s.message = result.patron.block_reason if result.patron.blocked else None
@@ -351,6 +395,8 @@ class Session:
         return self._state.screen == Screen.IDLE
 
     def _on_pad(self, tags: tuple[TagRead, ...]) -> None:
+        if self._state.screen == Screen.GOODBYE and tags:
+            self._reset()  # the next patron's books: the last one's goodbye is over
         self._tags = {t.uid: t for t in tags}
         present_ids = {t.item_id for t in tags}
         s = self._state
@@ -377,6 +423,8 @@ class Session:
     def _process_items(self, entries: list[tuple[str, TagRead | None, int]]) -> None:
         """Items that arrived together (a pile on the pad, or one scan): checked against their
         tags, then borrowed or returned as one stack; each line fills in as it is settled."""
+        if self._state.screen == Screen.GOODBYE:
+            self._reset()  # a book scanned by the next patron
         s = self._state
         if s.screen == Screen.HOME:
             self._choose(Mode.BORROW)
@@ -395,7 +443,10 @@ class Session:
                 self._put_line(ItemLine(item_id=item_id, title="", ok=False, working=True))
             self._changed()
 
+        kind = TransactionKind.CHECKOUT if borrowing else TransactionKind.CHECKIN
+
         def settled(outcome: Outcome) -> None:
+            self._note_item(kind, outcome.ok, outcome.reason, outcome.offline)
             self._put_line(self._secured(outcome, secured=not borrowing))
             if several:
                 self._changed()
@@ -403,7 +454,7 @@ class Session:
         size = max(1, self._settings.max_stack)
         for start in range(0, len(stack), size):
             self._circ.transact_stack(
-                TransactionKind.CHECKOUT if borrowing else TransactionKind.CHECKIN, s.patron,
+                kind, s.patron,
                 [StackItem(item_id) for item_id in stack[start:start + size]],
                 on_outcome=settled)
 
@@ -423,6 +474,8 @@ class Session:
                                     pending=refusal == ReasonCode.INCOMPLETE_SET))
             if refusal != ReasonCode.INCOMPLETE_SET:
                 s.handled_items.add(item_id)
+                self._note_item(TransactionKind.CHECKOUT if s.screen == Screen.BORROW
+                                else TransactionKind.CHECKIN, False, refusal, False)
         return stack
 
     def _secured(self, outcome: Outcome, *, secured: bool) -> ItemLine:
@@ -487,6 +540,8 @@ class Session:
             s.screen = Screen.BORROW
             if s.patron and s.patron.blocked:
                 s.message = s.patron.block_reason or ReasonCode.BLOCKED
+                if self._visits is not None:
+                    self._visits.refused(s.message)
             if self._tags:
                 self._on_pad(tuple(self._tags.values()))
         elif mode == Mode.RETURN:
@@ -518,6 +573,8 @@ class Session:
         results = [_line_from(outcome) for outcome in self._circ.transact_stack(
             TransactionKind.RENEW, s.patron,
             [StackItem(item_id, shown.get(item_id)) for item_id in ids])]
+        for line in results:
+            self._note_item(TransactionKind.RENEW, line.ok, line.reason, line.offline)
         done = {r.item_id for r in results}
         s.renewals = [r for r in s.renewals if r.item_id not in done] + results
         self._refresh_account()
@@ -536,12 +593,46 @@ class Session:
         self._goodbye()
 
     def _goodbye(self) -> None:
+        if self._visits is not None:
+            self._visits.ending("done")
         self._end_patron()
         language = self._state.language
+        ask = self._feedback_due()
         self._wipe()  # nothing of the patron survives onto the goodbye screen
         self._state.screen = Screen.GOODBYE
         self._state.language = language
-        self._state.goodbye_at = self._clock() + self._settings.goodbye_s
+        wait = self._settings.goodbye_s
+        if ask:
+            self._state.feedback = "ask"
+            wait = max(wait, FEEDBACK_S)
+            if self._visits is not None:
+                self._visits.feedback(asked=True)
+        self._state.goodbye_at = self._clock() + wait
+
+    def _feedback_due(self) -> bool:
+        """Every Nth visit that did something is asked how it went (never one that only
+        looked, so the question is about a journey the patron just made)."""
+        if not self._settings.feedback or not any(i.ok for i in self._receipt_lines()):
+            return False
+        self._visits_served += 1
+        return self._visits_served % max(1, self._settings.feedback_every) == 0
+
+    def _on_feedback(self, event: Feedback | FeedbackReason) -> None:
+        """A face, then after a low score one reason; each answer shortens the goodbye."""
+        s = self._state
+        match event:
+            case Feedback(score=score) if s.feedback == "ask" and 1 <= score <= 4:
+                if self._visits is not None:
+                    self._visits.feedback(score)
+                s.feedback = "why" if score <= 2 else "thanks"
+            case FeedbackReason(reason=reason) if s.feedback == "why" and \
+                    reason in FEEDBACK_REASONS:
+                if self._visits is not None:
+                    self._visits.feedback(reason=reason)
+                s.feedback = "thanks"
+            case _:
+                return
+        s.goodbye_at = self._clock() + (FEEDBACK_S if s.feedback == "why" else THANKS_S)
 
     def _receipt_lines(self) -> list[ItemLine]:
         return [*self._state.items, *self._state.renewals]
@@ -593,6 +684,8 @@ class Session:
         self._state = _State(language=self._settings.default_language)
 
     def _reset(self) -> None:
+        if self._visits is not None:
+            self._visits.finish(self._state.language)
         self._wipe()
         self._last_activity = self._clock()
         self._circ.visit_over()
@@ -612,7 +705,18 @@ class Session:
     def _idle_for(self) -> float:
         return self._clock() - self._last_activity
 
+    def _note_item(self, kind: TransactionKind, ok: bool, reason: ReasonCode | None,
+                   offline: bool) -> None:
+        if self._visits is not None:
+            self._visits.item(kind, ok=ok, reason=reason, offline=offline)
+
+    def _note_receipt(self, choice: str) -> None:
+        if self._visits is not None:
+            self._visits.receipt(choice)
+
     def _changed(self) -> None:
+        if self._visits is not None:
+            self._visits.screen(self._state.screen.value, offline=not self._circ.online)
         if self._on_change is not None:
             self._on_change(self.view)
 
@@ -633,8 +737,9 @@ def _line_from(outcome: Outcome) -> ItemLine:
 
 
 __all__ = [
-    "Action", "Back", "CancelPin", "ChooseMode", "ConnectivityChanged", "Done", "EmailReceipt",
-    "EnterBarcode", "EnterPin", "ItemLine", "Mode", "MoreTime", "Receipt", "ReceiptChoice",
+    "AccessUsed", "Action", "Back", "CancelPin", "ChooseMode", "ConnectivityChanged", "Done",
+    "EmailReceipt", "EnterBarcode", "EnterPin", "Feedback", "FeedbackReason", "ItemLine", "Mode",
+    "MoreTime", "Receipt", "ReceiptChoice",
     "RenewItems", "Screen", "Security", "Session", "SessionSettings", "SessionView", "SetLanguage",
     "StillHere",
 ]

@@ -104,9 +104,32 @@ class ConnectivityChanged:
     online: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """A face tapped on the goodbye screen: 1 (bad) to 4 (very good)."""
+
+    score: int
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackReason:
+    """After a low score, why (one of domain.visits.FEEDBACK_REASONS); never free text."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccessUsed:
+    """The patron turned on an accessibility aid the screen handles itself (large text, high
+    contrast, speech, the keypad): the session only notes it for the visit's insights."""
+
+    mode: str  # one of domain.visits.ACCESS_MODES
+
+
 Action = (
     ChooseMode | EnterPin | CancelPin | EnterBarcode | RenewItems | Done | Back | StillHere
-    | MoreTime | SetLanguage | ReceiptChoice | EmailReceipt | ConnectivityChanged
+    | MoreTime | SetLanguage | ReceiptChoice | EmailReceipt | ConnectivityChanged | AccessUsed
+    | Feedback | FeedbackReason
 )
 
 
@@ -157,6 +180,9 @@ class SessionView:
     receipt_available: bool = False  # a printer is there and something to put on paper
     email_hint: str = ""  # "m•••@example.org": the receipt can be e-mailed there
     devices_down: tuple[str, ...] = ()
+    # the goodbye screen's question: "" (none), "ask" (four faces), "why" (after a low
+    # score: four reasons), "thanks"
+    feedback: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,9 @@ answers is quarantined for staff with the evidence, with the later rows for the 
 never overtake it); rows for other items go on in order.
 
 The worker also keeps the journal tidy on a schedule (`maintain`): retention, the offline patron
-cache, rows left in doubt by a failed call, and the disk reserve.
+cache, rows left in doubt by a failed call, and the disk reserve. And while online with no loan
+waiting, it forwards the anonymous visit records (kiosk/visits.py) by the same rule: a record
+leaves the journal once the central side says it has it.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from kiosk.backends.base import (
 )
 from kiosk.connectivity import Connectivity
 from kiosk.journal import Journal, JournalError
+from kiosk.visits import VisitForwarder
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +103,10 @@ class SyncWorker:
         poison_after: int = 5,
         maintain_s: float = 60.0,
         patron_cache_max_age: timedelta = timedelta(days=14),
+        visits: VisitForwarder | None = None,
     ) -> None:
         self._journal = journal
+        self._visits = visits
         self._backend = backend
         self.connectivity = connectivity
         limit = backend.replay_batch_limit  # see the module doc
@@ -315,6 +320,8 @@ class SyncWorker:
             if not self.connectivity.online:
                 self._next_heartbeat = now + min(self._heartbeat_s, self._current_backoff())
         waiting = self._journal.pending_count()
+        if self._visits is not None and self.connectivity.online and not waiting:
+            self._visits.forward()  # after loans, never before: insights can wait
         if self._journal.needs_scrub and not waiting:
             self._journal.scrub()
         wait_until = min(self._next_heartbeat, self._next_attempt if waiting else float("inf"))

@@ -7,6 +7,7 @@ backend translates them at its boundary into this tree::
     BackendError
     ├── BackendUnavailable      network, timeout, 5xx, 429: the offline policy applies
     │   ├── MalformedReply      the server answered, but not in the protocol
+    │   │   └── EndpointMissing an older server without this endpoint (REST 404/405)
     │   └── AuthenticationFailed the server refused our credentials (a config fault)
     └── Refused                 the server said no; `reason` is a ReasonCode the UI translates
 
@@ -90,6 +91,10 @@ def not_sent(outage: BackendUnavailable) -> BackendUnavailable:
 
 class MalformedReply(BackendUnavailable):
     """The server answered something that is not a valid reply (bad JSON, HTML page ...)."""
+
+
+class EndpointMissing(MalformedReply):
+    """The service answered 404/405 for an endpoint added in a later version."""
 
 
 class AuthenticationFailed(BackendUnavailable):

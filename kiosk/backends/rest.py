@@ -55,6 +55,7 @@ from kiosk.backends.base import (
     AuthenticationFailed,
     BackendStatus,
     BackendUnavailable,
+    EndpointMissing,
     MalformedReply,
     Refused,
     StackAnswer,
@@ -71,11 +72,10 @@ STACK_LIMIT = 50  # the service's own limit for one stack request
 
 
 STACK_PATH = "/v1/circulation/stack"
-_ADDED_LATER = frozenset({STACK_PATH})  # endpoints an older service may not have
+VISITS_PATH = "/v1/visits"
+_ADDED_LATER = frozenset({STACK_PATH, VISITS_PATH})  # endpoints an older service may not have
 
 
-class EndpointMissing(MalformedReply):
-    """The service answered 404/405 for an endpoint added in a later version."""
 MAX_COUNT = 10**9
 # The largest reply the kiosk reads (a 500-row batch answer is ~100 KB): a hostile or broken
 # server cannot make a Pi hold more than this in memory.
@@ -543,6 +543,16 @@ class RestBackend:
                            "transactions, or in another order")
             results.extend(answers)
         return results
+
+    def send_visits(self, records: Sequence[str]) -> list[str]:
+        """Anonymous visit records (JSON, domain/visits.py) to the service; returns the visit
+        ids it has settled (stored, now or before, or refused for good)."""
+        reply = self._call("POST", VISITS_PATH, "visits",
+                           {"visits": [json.loads(r) for r in records]})
+        settled = reply.data.get("settled")
+        if not isinstance(settled, list) or not all(isinstance(v, str) for v in settled):
+            _malformed("visits: settled must be a list of visit ids")
+        return list(settled)
 
     def end_session(self, patron_id: str) -> None:
         """The REST API is stateless: nothing to tell the central side."""

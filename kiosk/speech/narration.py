@@ -8,6 +8,7 @@ from __future__ import annotations
 from kiosk.session_io import ItemLine, SessionView
 from kiosk.ui.wording import (
     Wording,
+    feedback_texts,
     item_row,
     message_rows,
     rows_said,
@@ -29,6 +30,8 @@ def what_to_say(before: SessionView | None, view: SessionView, w: Wording, *,
                        if not line.working and _changed(old.get(line.item_id), line)])
     if view.renewals != before.renewals:
         said += screen_sentences(view, w)[1:]  # the account again, after its heading
+    if view.feedback != before.feedback:
+        said += feedback_texts(view, w)
     if view.warning_seconds_left is not None and before.warning_seconds_left is None:
         said += [t for t in timeout_texts(view.warning_seconds_left, w,
                                           more_time=view.more_time) if t]

@@ -32,7 +32,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from kiosk import i18n
 from kiosk.session import Screen, SessionView, SetLanguage, StillHere
-from kiosk.session_io import MoreTime
+from kiosk.session_io import AccessUsed, MoreTime
 from kiosk.speech.narration import what_to_say
 from kiosk.ui import wording
 from kiosk.ui.context import UiContext
@@ -97,6 +97,7 @@ class KioskApp(wording.LocaleWords, App):
         self.lang = self.settings.default_language
         self.sound_on = self.settings.audio_cues
         self.speech_on = self.settings.speech_always_on and context.speaker is not None
+        self._aids_used: set[str] = set()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ui-callbacks")
         self.cues = CuePlayer(context.cue, self._pool)
         self.cues.enabled = self.sound_on
@@ -260,6 +261,7 @@ class KioskApp(wording.LocaleWords, App):
         self.cues.enabled = self.sound_on
         self.speech_on = self.settings.speech_always_on and self.context.speaker is not None
         self.help_shown = False
+        self._aids_used = set()
         self.focus.hide()
 
     # ---- speech -------------------------------------------------------------------------------
@@ -281,6 +283,7 @@ class KioskApp(wording.LocaleWords, App):
             return
         self.speech_on = not self.speech_on
         if self.speech_on:
+            self._used("speech")
             self._speak(None, self.view)
         else:
             speaker.stop()
@@ -334,6 +337,7 @@ class KioskApp(wording.LocaleWords, App):
     def on_key(self, key: Key | str) -> None:
         """One key press on the UI thread: a `Key`, or a digit / "delete" on the PIN pad."""
         self._still_active()
+        self._used("keypad")
         if key in SPEECH_KEYS:
             self.on_speech_key(key)
             return
@@ -495,11 +499,22 @@ class KioskApp(wording.LocaleWords, App):
 
     def toggle_large_text(self) -> None:
         self.theme.large_text = not self.theme.large_text
+        if self.theme.large_text:
+            self._used("large_text")
         self._render()
 
     def toggle_high_contrast(self) -> None:
         self.theme.high_contrast = not self.theme.high_contrast
+        if self.theme.high_contrast:
+            self._used("high_contrast")
         self._render()
+
+    def _used(self, mode: str) -> None:
+        """An aid this patron turned on: noted once per visit for the library's insights
+        (kiosk/visits.py: which aids are used, never by whom)."""
+        if mode not in self._aids_used:
+            self._aids_used.add(mode)
+            self.post(AccessUsed(mode))
 
     def toggle_sound(self) -> None:
         self.sound_on = not self.sound_on

@@ -26,6 +26,8 @@ from kiosk.session import (
     Done,
     EmailReceipt,
     EnterPin,
+    Feedback,
+    FeedbackReason,
     Mode,
     ReceiptChoice,
     RenewItems,
@@ -35,6 +37,7 @@ from kiosk.ui import wording
 from kiosk.ui.theme import STATUS_GLYPHS
 from kiosk.ui.widgets import (
     ButtonRow,
+    FaceButton,
     FitLabel,
     KioskButton,
     KioskScroll,
@@ -517,12 +520,38 @@ class GoodbyeScreen(KioskScreen):
     def build(self) -> None:
         self.heading = self.label("huge", halign="center")
         self.sub = self.label("title", halign="center", tone="muted")
-        self.body.add_widget(self.heading)
-        self.body.add_widget(self.sub)
+        self.question = self.label("title", halign="center")
+        for w in (self.heading, self.sub, self.question):
+            self.body.add_widget(w)
+        # "How did it go?": four faces, then after a low score four reasons (never free text)
+        self.faces = []
+        for score in range(1, 5):
+            face = FaceButton(action_name=f"feedback-{score}", score=score, size_hint_y=None)
+            face.bind(on_release=lambda _b, n=score: self.post(Feedback(n)))
+            self.ui.theme.bind(target=lambda *_a, b=face: self._face_height(b))
+            self._face_height(face)
+            self.faces.append(face)
+        self.reasons = [
+            self.button(f"feedback-why-{code}", lambda c=code: self.post(FeedbackReason(c)))
+            for code, _ in wording.feedback_reasons(self.ui)]
+
+    def _face_height(self, face: FaceButton) -> None:
+        face.height = self.ui.theme.target * 1.9  # room for the face above its word
 
     def render(self, view: SessionView) -> None:
         super().render(view)
         self.heading.text, self.sub.text = wording.goodbye_texts(self.ui)
+        self.question.text = wording.feedback_question(view, self.ui)
+        for face, text in zip(self.faces, wording.feedback_faces(self.ui), strict=True):
+            face.text = text
+        for button, (_, text) in zip(self.reasons, wording.feedback_reasons(self.ui),
+                                     strict=True):
+            button.text = text
+        shown = {"ask": self.faces, "why": self.reasons}.get(view.feedback, [])
+        if list(reversed(self.buttons.children)) != shown:
+            self.buttons.clear_widgets()
+            for b in shown:
+                self.buttons.add_widget(b)
 
 
 SCREENS: tuple[type[KioskScreen], ...] = (

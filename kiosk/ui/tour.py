@@ -55,6 +55,12 @@ class TourDriver:
         probe.tap(probe.button(self.app, name))
         self.settle()
 
+    def has(self, name: str) -> bool:
+        """Whether the screen shows the button `name` now."""
+        from kiosk.ui import probe
+
+        return bool(probe.buttons(self.app, name))
+
     def wait_for_screen(self, screen: str, timeout: float = 10.0) -> bool:
         from kiosk.ui import probe
 
@@ -127,7 +133,9 @@ def demo_steps(kiosk: Kiosk, proxy: FaultProxy) -> list[Step]:
         Step("done", "Taps Done: the kiosk has a printer, so a receipt is offered.",
              lambda d: d.tap("done"), check=lambda d: v.on_screen(d, "receipt")),
         Step("goodbye", "Asks for a printed receipt.", v.goodbye, check=v.printed),
-        Step("idle-again", "The session ends; the screen is back in Dutch.",
+        Step("how-did-it-go", "Goodbye asks how it went: four faces, no free text. She "
+             "taps the happiest one.", lambda d: d.tap("feedback-4")),
+        Step("idle-again", "Thanked, the session ends; the screen is back in Dutch.",
              lambda d: d.wait_for_screen("idle")),
         Step("return", "Someone returns a book that another reader waits for.",
              v.by_hand(lambda: v.hands.place([WAITED_FOR_ITEM]))),
@@ -207,6 +215,8 @@ class _DemoVisit:
         d.tap("done")
         if d.app.sm.current == "receipt":
             d.tap("receipt-none")
+        if d.has("feedback-3"):  # "How did it go?" (every Nth visit): good
+            d.tap("feedback-3")
         d.wait_for_screen("idle")
 
     def account(self, d: TourDriver) -> None:

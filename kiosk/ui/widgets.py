@@ -74,6 +74,41 @@ class KioskButton(Button):
             self.fit = round(self.fit - 0.08, 2)
 
 
+class FaceButton(KioskButton):
+    """One of the four faces of "How did it go?": a drawn face above its word.
+
+    Drawn, not a glyph: the kiosk's fonts have two faces at most, and the face must follow the
+    theme's text colour (high contrast) and size (large text) like everything else."""
+
+    score = NumericProperty(3)  # 1 (bad) .. 4 (very good): how much the mouth smiles
+
+    def __init__(self, **kwargs: object) -> None:
+        # drawn once the frame's layout is done (-1: before the frame is shown), with the
+        # button's final place and size
+        self._redraw = Clock.create_trigger(self._draw, -1)
+        super().__init__(**kwargs)
+        self.bind(pos=self._redraw, size=self._redraw, color=self._redraw, score=self._redraw)
+
+    def _draw(self, *_args: object) -> None:
+        from kivy.graphics import Color, Ellipse, Line
+
+        self.canvas.after.remove_group("face")
+        r = max(dp(6), min(self.width * 0.2, self.height * 0.24))
+        cx, cy = self.center_x, self.top - r - dp(8)
+        eye = r * 0.22
+        smile = (self.score - 2.5) / 1.5  # -1 (frown) .. 1 (broad smile)
+        mouth = [coord for n in range(13) for coord in (
+            cx - r * 0.5 + r * n / 12,
+            cy - r * 0.4 - smile * r * 0.3 * (1 - (2 * n / 12 - 1) ** 2))]
+        with self.canvas.after:
+            Color(*self.color, group="face")
+            Line(circle=(cx, cy, r), width=dp(2), group="face")
+            for dx in (-0.38, 0.38):
+                Ellipse(pos=(cx + dx * r - eye / 2, cy + r * 0.2 - eye / 2), size=(eye, eye),
+                        group="face")
+            Line(points=mouth, width=dp(2), group="face")
+
+
 class IconLabel(Label):
     """The glyph beside a status: the shape says it, the colour only repeats it."""
 

@@ -175,6 +175,35 @@ def goodbye_texts(w: Wording) -> tuple[str, str]:
     return w.tr("Thank you, goodbye!"), w.tr("Do not forget your card and your items.")
 
 
+def feedback_question(view: SessionView, w: Wording) -> str:
+    """The goodbye screen's question (or its thanks), "" when it asks nothing."""
+    return {"ask": w.tr("How did it go?"), "why": w.tr("What went wrong?"),
+            "thanks": w.tr("Thank you for telling us.")}.get(view.feedback, "")
+
+
+def feedback_faces(w: Wording) -> tuple[str, str, str, str]:
+    """The four faces' words, from bad (score 1) to very good (4)."""
+    return w.tr("Bad"), w.tr("Not so good"), w.tr("Good"), w.tr("Very good")
+
+
+def feedback_reasons(w: Wording) -> tuple[tuple[str, str], ...]:
+    """After a low score: (reason code, words), in domain.visits.FEEDBACK_REASONS order."""
+    return (("too_slow", w.tr("Too slow")), ("could_not_find", w.tr("I could not find how")),
+            ("machine_error", w.tr("The machine made an error")),
+            ("other", w.tr("Something else")))
+
+
+def feedback_texts(view: SessionView, w: Wording) -> list[str]:
+    """The question and its choices, as the screen shows them and speech says them."""
+    choices: tuple[str, ...] = ()
+    if view.feedback == "ask":
+        choices = feedback_faces(w)
+    elif view.feedback == "why":
+        choices = tuple(words for _, words in feedback_reasons(w))
+    question = feedback_question(view, w)
+    return [question, *choices] if question else []
+
+
 def timeout_texts(seconds_left: int, w: Wording, *,
                   more_time: bool = False) -> tuple[str, str, str, str]:
     """Heading, countdown, "still here" and "more time" (empty once the patron has more)."""
@@ -355,7 +384,7 @@ def screen_sentences(view: SessionView, w: Wording, *, auto_print: bool = False,
             said += [*receipt_texts(view, w, auto_print=auto_print),
                      *receipt_choices(view, w)]
         case Screen.GOODBYE:
-            said += list(goodbye_texts(w))
+            said += [*goodbye_texts(w), *feedback_texts(view, w)]
     if view.warning_seconds_left is not None:
         said += list(timeout_texts(view.warning_seconds_left, w, more_time=view.more_time))
     return [s for s in said if s]

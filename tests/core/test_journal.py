@@ -242,8 +242,9 @@ def test_a_version_4_journal_is_migrated_and_forwards_every_queued_row(tmp_path)
         journal.remember_titles({"lent-offline": "De verloren rivier"})
         assert journal.titles_of(["lent-offline", "never-seen"]) == {
             "lent-offline": "De verloren rivier"}
+        assert journal.record_visits([("v-1", "{}")]) and journal.visit_count() == 1  # v8
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
 
 
 def test_a_journal_from_a_newer_kiosk_version_is_not_overwritten_silently(tmp_path):

@@ -116,10 +116,10 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 def _fill_disk(folder: Path) -> Path:
     filler = folder / "filler"
-    with open(filler, "wb") as f, contextlib.suppress(OSError):  # until ENOSPC
+    # unbuffered: a write the disk refused must not wait in a buffer for close() to fail on
+    with open(filler, "wb", buffering=0) as f, contextlib.suppress(OSError):  # until ENOSPC
         while True:
             f.write(b"\0" * 65536)
-            f.flush()
     return filler
 
 

@@ -115,8 +115,12 @@ def make_kiosk(ui: Ui, library: Any, tmp_path: Path) -> Iterator[Callable[..., K
     into the window. The central side is the seeded reference service behind a fault proxy."""
     made: list[Kiosk] = []
 
-    def make(*, devices: dict[str, dict[str, Any]] | None = None, **session: object) -> Kiosk:
+    def make(*, devices: dict[str, dict[str, Any]] | None = None, feedback: bool = False,
+             **session: object) -> Kiosk:
         settings = config.Settings(
+            # "How did it go?" keeps the goodbye screen up; journeys that are not about it
+            # go straight back to idle
+            insights=config.InsightsSection(feedback=feedback),
             kiosk=config.KioskSection(id=DEMO_KIOSK_ID, data_dir=str(tmp_path)),
             backend=config.BackendSection(url=library.url, connect_timeout_s=0.5, timeout_s=2.0),
             session=config.SessionSection(**{"timeout_s": 60.0, "warning_s": 10.0,

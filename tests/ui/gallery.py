@@ -63,6 +63,8 @@ VIEWS: dict[str, SessionView] = {
     "receipt": SessionView(screen=Screen.RECEIPT, items=BORROWED, receipt_available=True,
                            email_hint="m\u2022\u2022\u2022@example.org"),
     "goodbye": SessionView(screen=Screen.GOODBYE),
+    "goodbye-feedback": SessionView(screen=Screen.GOODBYE, feedback="ask"),
+    "goodbye-why": SessionView(screen=Screen.GOODBYE, feedback="why"),
     "timeout": SessionView(screen=Screen.BORROW, patron_name="Sofie", items=BORROWED[:2],
                            warning_seconds_left=7),
 }

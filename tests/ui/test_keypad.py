@@ -5,7 +5,10 @@ Cards and books still go on the reader and the pad, as they would for anyone."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Callable
+from typing import Any
 
 from kivy.core.window import Window
 from shots import screenshot_dir
@@ -211,3 +214,41 @@ def test_gpio_keys_move_the_same_ring(ui: Ui, make_kiosk: MakeKiosk) -> None:
     assert probe.pump_until(lambda: ui.screen == "return", 5)
     keypad.press("back")
     assert probe.pump_until(lambda: ui.screen == "home", 5)
+
+
+def test_how_did_it_go_with_keys_and_speech(ui: Ui, make_kiosk: MakeKiosk,
+                                            library: Any) -> None:
+    """The goodbye screen's four faces and, after a low score, four reasons: found with the
+    keys, read aloud, and recorded for the library (anonymously) with the visit."""
+    kiosk = make_kiosk(feedback=True)
+    ui.app.toggle_speech()
+    ui.device(card(patron("P0016")))
+    key(ui, Key.SELECT)  # the home screen opens on Borrow
+    ui.device(pad(AVAILABLE_ITEMS[84]))
+    choose(ui, "done")  # no printer, no e-mail address: straight to goodbye
+    assert ui.screen == "goodbye" and "Hoe ging het?" in ui.text()
+    assert ui.voice is not None
+    said = ui.voice.said[-1][0]  # the goodbye screen, read as it opened
+    assert "Hoe ging het?" in said
+    assert said.index("Slecht") < said.index("Niet zo goed") < said.index("Heel goed")
+    assert go_to(ui, "feedback-2") <= 4 and ring_around_focus(ui)
+    shot("goodbye-feedback")
+    key(ui, Key.SELECT)
+    assert "Wat ging er mis?" in ui.text()
+    assert any("Wat ging er mis?" in text and "Te traag" in text
+               for text, _ in ui.voice.said[-3:])
+    shot("goodbye-feedback-why")
+    choose(ui, "feedback-why-could_not_find")
+    assert "Bedankt om het ons te laten weten." in ui.text()
+    assert probe.pump_until(lambda: ui.screen == "idle", 5)
+    kiosk.sync.wake(now=True)
+
+    def stored() -> dict | None:  # the visit, as the library's service holds it
+        with sqlite3.connect(library.db_path) as db:
+            row = db.execute("SELECT record FROM visits").fetchone()
+        return json.loads(row[0]) if row else None
+    assert probe.pump_until(lambda: stored() is not None, 10)
+    visit = stored()
+    assert visit is not None
+    assert (visit["feedback"], visit["feedback_reason"]) == (2, "could_not_find")
+    assert "keypad" in visit["access"] and "speech" in visit["access"]

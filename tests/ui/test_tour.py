@@ -36,7 +36,7 @@ def test_screen_tour_writes_a_screenshot_and_the_screen_text_for_every_step(
     assert done.returncode == 0, done.stderr[-3000:]
     out = tmp_path / "out"
     shots = sorted(p.name for p in out.glob("*.png"))
-    assert shots[0] == "01-idle.png" and len(shots) == 15
+    assert shots[0] == "01-idle.png" and len(shots) == 16
     transcript = (out / "ui-transcript.txt").read_text(encoding="utf-8")
     assert "!!" not in transcript  # no step failed
     for said in (
@@ -45,6 +45,7 @@ def test_screen_tour_writes_a_screenshot_and_the_screen_text_for_every_step(
         "We werken offline — uw uitleningen zijn bewaard en worden later doorgestuurd.",
         "Emprunter",
         "Iemand heeft dit gereserveerd: leg het op de reserveringsplank.",
+        "Comment ça s'est passé ?",  # the goodbye screen's faces, in her language
         "Niet verlengd:",
     ):
         assert said in transcript

@@ -1,0 +1,157 @@
+"""Plausible anonymous visits, generated: the demo's month of insights and the benchmark's year.
+
+Why generated and not recorded: there is no real patron behind any of these, by construction,
+so the demo can show a full insights page on a fresh install. The library's settings say the
+data is generated (`insights_demo = true`) and the page says so on top.
+
+The shape follows a public library's week (closed on Sunday, busy after school and on
+Saturday morning), Flemish languages (mostly Dutch), and the kiosk's own journeys; the numbers
+are made up, and a seed makes them the same on every run.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime, timedelta, timezone
+
+from central.db import Database, set_setting
+from central.insights import counters
+from domain.visits import Journey, Visit, quarter_hour
+
+BRUSSELS = timezone(timedelta(hours=1))
+# opening hours per weekday (Mon..Sun): (from, to) in whole hours, or None when closed
+OPENING = ((13, 19), (10, 18), (10, 19), (13, 19), (10, 18), (10, 13), None)
+# the share of a day's visits in each hour: a peak after school and on Saturday morning
+_HOUR_WEIGHT = {10: 3, 11: 4, 12: 3, 13: 4, 14: 4, 15: 6, 16: 9, 17: 8, 18: 5}
+_LANGUAGES = (("nl", 78), ("fr", 11), ("en", 7), ("de", 4))
+_IDENTIFIED = (("barcode", 55), ("card_uid", 30), ("eid", 15))
+
+
+def visits_for(day: date, kiosk_index: int, rng: random.Random,
+               per_day: float = 60.0) -> Iterator[Visit]:
+    """One kiosk's visits on `day` (none when the library is closed)."""
+    hours = OPENING[day.weekday()]
+    if hours is None:
+        return
+    busy = per_day * (1.5 if day.weekday() == 5 else 1.0) * (0.7 + 0.1 * (kiosk_index % 5))
+    for hour in range(*hours):
+        for _ in range(round(rng.gauss(busy * _HOUR_WEIGHT.get(hour, 3) / 40, 1.5))):
+            yield _visit(datetime(day.year, day.month, day.day, hour, rng.randrange(60),
+                                  tzinfo=BRUSSELS), rng)
+
+
+def _visit(moment: datetime, rng: random.Random) -> Visit:
+    language = _pick(_LANGUAGES, rng)
+    returning = rng.random() < 0.55
+    borrowing = rng.random() < 0.7
+    journeys: list[Journey] = []
+    refusals: Counter[str] = Counter()
+    if returning:
+        n = rng.choice((1, 1, 2, 3, 4))
+        journeys.append(Journey("return", n, n))
+    if borrowing or not returning:
+        n = rng.choice((1, 2, 2, 3, 5))
+        refused = sum(rng.random() < 0.06 for _ in range(n))
+        refusals.update(rng.choice(("on_hold_for_other", "too_many_items", "not_for_loan"))
+                        for _ in range(refused))
+        journeys.append(Journey("borrow", n, n - refused))
+    if rng.random() < 0.15:
+        journeys.append(Journey("account"))
+        if rng.random() < 0.6:
+            journeys.append(Journey("renew", 2, 2))
+    gave_up = rng.random() < 0.07
+    timeout = not gave_up and rng.random() < 0.04
+    seconds = int(rng.lognormvariate(4.0, 0.45)) + 8 * len(journeys)
+    feedback = None
+    reason = ""
+    asked = not gave_up and not timeout and rng.random() < 0.5
+    if asked and rng.random() < 0.7:
+        feedback = rng.choices((1, 2, 3, 4), weights=(4, 8, 30, 58))[0]
+        if feedback <= 2 and rng.random() < 0.7:
+            reason = rng.choice(("too_slow", "could_not_find", "machine_error", "other"))
+    access = tuple(sorted(mode for mode, p in (("large_text", 0.06), ("speech", 0.015),
+                                                ("high_contrast", 0.02), ("keypad", 0.01))
+                          if rng.random() < p))
+    ended = "abandoned" if gave_up else "timeout" if timeout else "done"
+    # a return needs no card: half of those who only return do not show one
+    identified = "none" if not borrowing and returning and rng.random() < 0.5 \
+        else _pick(_IDENTIFIED, rng)
+    return Visit(
+        visit_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        started=quarter_hour(moment), ended=ended,
+        last_screen=rng.choice(("borrow", "home", "pin", "return")) if ended != "done"
+        else "goodbye",
+        seconds=min(seconds, 1800), identified_by=identified,
+        pin=identified != "none" and rng.random() < 0.3, language=language,
+        offline=rng.random() < 0.03,
+        journeys=tuple(journeys), refusals=dict(refusals), access=access,
+        receipt="" if ended != "done" else rng.choices(("none", "print", "email"),
+                                                       weights=(55, 25, 20))[0],
+        feedback_asked=asked, feedback=feedback, feedback_reason=reason,
+    )
+
+
+def _pick(weighted: Sequence[tuple[str, int]], rng: random.Random) -> str:
+    return rng.choices([v for v, _ in weighted], weights=[w for _, w in weighted])[0]
+
+
+def load(db: Database, visits: Iterator[tuple[str, str, Visit]], *, batch: int = 20000) -> int:
+    """(kiosk id, branch, visit) rows straight into the tables, the counters summed in memory
+    first (the same `counters` a kiosk's upload adds): for seeding, not for kiosks."""
+    total = 0
+    rows: list[tuple[object, ...]] = []
+    counts: Counter[tuple[str, str, str, str]] = Counter()
+
+    def flush() -> None:
+        with db.write() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO visits (kiosk_id, visit_id, branch, started, day, weekday,"
+                " hour, ended, last_screen, seconds, identified_by, pin, language, offline,"
+                " receipt, feedback, feedback_reason, record)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            conn.executemany(
+                "INSERT INTO visit_counts (period, kiosk_id, metric, key, n) VALUES (?,?,?,?,?)"
+                " ON CONFLICT (period, kiosk_id, metric, key) DO UPDATE SET n = n + excluded.n",
+                [(*key, n) for key, n in counts.items()])
+        rows.clear()
+        counts.clear()
+
+    for kiosk_id, branch, visit in visits:
+        moment = datetime.fromisoformat(visit.started)
+        day = moment.date().isoformat()
+        rows.append((kiosk_id, visit.visit_id, branch, visit.started, day, moment.weekday(),
+                     moment.hour, visit.ended, visit.last_screen, visit.seconds,
+                     visit.identified_by, int(visit.pin), visit.language, int(visit.offline),
+                     visit.receipt, visit.feedback, visit.feedback_reason, visit.to_json()))
+        for metric, key in counters(visit):
+            counts[(day, kiosk_id, metric, key)] += 1
+            counts[(day[:7], kiosk_id, metric, key)] += 1
+        total += 1
+        if len(rows) >= batch:
+            flush()
+    if rows:
+        flush()
+    return total
+
+
+def seed_demo_month(db: Database, today: date, *, seed: int = 2026) -> int:
+    """A month of generated visits for every kiosk the library has, marked as demo data."""
+    rng = random.Random(seed)
+    with db.read() as conn:
+        kiosks = [(r["kiosk_id"], r["branch"]) for r in conn.execute(
+            "SELECT kiosk_id, branch FROM kiosks ORDER BY kiosk_id")]
+
+    def rows() -> Iterator[tuple[str, str, Visit]]:
+        for offset in range(30, 0, -1):
+            day = today - timedelta(days=offset)
+            for index, (kiosk_id, branch) in enumerate(kiosks):
+                for visit in visits_for(day, index, rng):
+                    yield kiosk_id, branch, visit
+
+    added = load(db, rows())
+    with db.write() as conn:
+        set_setting(conn, "insights_demo", "true")
+    return added
