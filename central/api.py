@@ -274,6 +274,9 @@ class HeartbeatReply(BaseModel):
     screen_message: str
     clock_skew_s: float | None = None  # the kiosk's clock minus the server's, when it said
     resolved: list[str] = []  # this kiosk's conflicts staff resolved (last 30 days)
+    # the experiments this kiosk runs today (central/experiments.py): name, factor, end,
+    # variants [{name, value}]; each visit is assigned one variant of each at random
+    experiments: list[dict[str, Any]] = []
 
 
 class VisitsRequest(BaseModel):

@@ -42,7 +42,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from central.db import Database
-from central.insights_page import mount_insights
+from central.insights_page import mount_experiments, mount_insights
 from central.service import library_day
 from central.staff import StaffAuth
 
@@ -279,6 +279,8 @@ def mount_dashboard(app: FastAPI, db: Database, *,
     routes.session(app)
     routes.fleet(app)
     mount_insights(app, db, who=routes.who, page=_page, answer=_json, today=clock)
+    mount_experiments(app, db, who=routes.who, posted_by_us=routes.posted_by_us,
+                      answer=_json, today=clock)
     return auth
 
 

@@ -242,9 +242,26 @@ def _migrate_to_v6_visits(conn: sqlite3.Connection) -> None:
     _execute_script(conn, _SCHEMA_V6_VISITS)
 
 
+def _migrate_to_v7_experiments(conn: sqlite3.Connection) -> None:
+    """Experiments staff define (central/experiments.py); their results come from the visits."""
+    conn.execute("""CREATE TABLE experiments (
+        name       TEXT PRIMARY KEY,
+        factor     TEXT NOT NULL,
+        variants   TEXT NOT NULL,
+        kiosks     TEXT NOT NULL,
+        start      TEXT NOT NULL,
+        end        TEXT NOT NULL,
+        outcome    TEXT NOT NULL,
+        planned    INTEGER NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )""")
+
+
 _MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _migrate_to_v1, _migrate_to_v2_staff, _migrate_to_v3_card_expiry,
-    _migrate_to_v4_kiosk_scope, _migrate_to_v5_email, _migrate_to_v6_visits)
+    _migrate_to_v4_kiosk_scope, _migrate_to_v5_email, _migrate_to_v6_visits,
+    _migrate_to_v7_experiments)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 DEFAULT_SETTINGS: dict[str, str] = {

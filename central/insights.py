@@ -101,24 +101,35 @@ def store_visits(db: Database, kiosk_id: str, raw: Sequence[Any]) -> Stored:
     return Stored(settled, new, rejected)
 
 
-def _insert(conn: sqlite3.Connection, kiosk_id: str, branch: str, visit: Visit) -> bool:
+INSERT_VISIT = (
+    "INSERT OR IGNORE INTO visits (kiosk_id, visit_id, branch, started, day, weekday, hour,"
+    " ended, last_screen, seconds, identified_by, pin, language, offline, receipt, feedback,"
+    " feedback_reason, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+ADD_COUNTS = (
+    "INSERT INTO visit_counts (period, kiosk_id, metric, key, n) VALUES (?,?,?,?,?)"
+    " ON CONFLICT (period, kiosk_id, metric, key) DO UPDATE SET n = n + excluded.n")
+
+
+def visit_row(kiosk_id: str, branch: str, visit: Visit) -> tuple[object, ...]:
+    """The visits table's row for `visit` (INSERT_VISIT's values)."""
     moment = datetime.fromisoformat(visit.started)
-    cur = conn.execute(
-        "INSERT OR IGNORE INTO visits (kiosk_id, visit_id, branch, started, day, weekday, hour,"
-        " ended, last_screen, seconds, identified_by, pin, language, offline, receipt, feedback,"
-        " feedback_reason, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (kiosk_id, visit.visit_id, branch, visit.started, moment.date().isoformat(),
-         moment.weekday(), moment.hour, visit.ended, visit.last_screen, visit.seconds,
-         visit.identified_by, int(visit.pin), visit.language, int(visit.offline), visit.receipt,
-         visit.feedback, visit.feedback_reason, visit.to_json()))
-    if cur.rowcount == 0:
-        return False  # sent before (its answer was lost): counted already
-    day = moment.date().isoformat()
-    rows = [(period, kiosk_id, metric, key) for metric, key in counters(visit)
+    return (kiosk_id, visit.visit_id, branch, visit.started, moment.date().isoformat(),
+            moment.weekday(), moment.hour, visit.ended, visit.last_screen, visit.seconds,
+            visit.identified_by, int(visit.pin), visit.language, int(visit.offline),
+            visit.receipt, visit.feedback, visit.feedback_reason, visit.to_json())
+
+
+def counted(kiosk_id: str, visit: Visit) -> list[tuple[str, str, str, str]]:
+    """The (period, kiosk, metric, key) counters `visit` adds one to: its day and its month."""
+    day = visit.started[:10]
+    return [(period, kiosk_id, metric, key) for metric, key in counters(visit)
             for period in (day, day[:7])]
-    conn.executemany(
-        "INSERT INTO visit_counts (period, kiosk_id, metric, key, n) VALUES (?,?,?,?,1)"
-        " ON CONFLICT (period, kiosk_id, metric, key) DO UPDATE SET n = n + 1", rows)
+
+
+def _insert(conn: sqlite3.Connection, kiosk_id: str, branch: str, visit: Visit) -> bool:
+    if conn.execute(INSERT_VISIT, visit_row(kiosk_id, branch, visit)).rowcount == 0:
+        return False  # sent before (its answer was lost): counted already
+    conn.executemany(ADD_COUNTS, [(*key, 1) for key in counted(kiosk_id, visit)])
     return True
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from central import insights
+from central import experiments, insights
 from central.db import Database, get_setting
 from central.service import library_day
 
@@ -100,6 +100,41 @@ def mount_insights(app: FastAPI, db: Database, *, who: Callable[[Request], str |
             return answer({"error": {"code": "not_found", "message": "csv or json"}}, 404)
         write, media = _EXPORTS[fmt]
         return _download(write(insights.summary(db, scope)), scope, fmt, media)
+
+
+def mount_experiments(app: FastAPI, db: Database, *, who: Callable[[Request], str | None],
+                      posted_by_us: Callable[[Request], bool],
+                      answer: Callable[..., Response],
+                      today: Callable[[], datetime]) -> None:
+    """Staff define experiments and read their results (central/experiments.py)."""
+
+    @app.get("/staff/api/experiments", include_in_schema=False)
+    def experiments_json(request: Request) -> Response:
+        if who(request) is None:
+            return answer({"error": {"code": "unauthorized", "message": "log in"}}, 401)
+        day = library_day(today())
+        return answer({"experiments": [experiments.result(db, e, today=day)
+                                       for e in experiments.every(db)],
+                       "factors": experiments.FACTORS, "outcomes": experiments.OUTCOMES})
+
+    @app.post("/staff/api/experiments", include_in_schema=False)
+    async def define(request: Request) -> Response:
+        staff = who(request)
+        if staff is None:
+            return answer({"error": {"code": "unauthorized", "message": "log in"}}, 401)
+        if not posted_by_us(request):
+            return answer({"error": {"code": "forbidden",
+                                     "message": "missing X-Staff-Request header"}}, 403)
+        try:
+            raw = await request.json()
+            if not isinstance(raw, dict):
+                raise experiments.BadExperiment("send the experiment as a JSON object")
+            experiment = experiments.parse(raw)
+            experiments.save(db, experiment, staff)
+        except (ValueError, RecursionError) as exc:  # BadExperiment, or not JSON at all
+            message = str(exc) if isinstance(exc, experiments.BadExperiment) else "not JSON"
+            return answer({"error": {"code": "invalid_request", "message": message}}, 422)
+        return answer({"ok": True, "name": experiment.name}, 201)
 
 
 _EXPORTS: dict[str, tuple[Callable[[dict[str, Any]], str], str]] = {

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from central import heartbeats
+from central import experiments, heartbeats
 from central import rules as r
 from central.db import Database, get_setting
 from central.hashing import hash_token, verify_pin
@@ -286,7 +286,9 @@ class CirculationService:
             log.warning("heartbeat from %s: dropped invalid field(s) %s", kiosk_id, problem)
         return {"ok": True, "server_time": iso(now), "checkout_ok": True, "checkin_ok": True,
                 "offline_ok": True, "screen_message": "", "clock_skew_s": checked.skew_s,
-                "resolved": resolved}
+                "resolved": resolved,
+                "experiments": [e.as_sent() for e in experiments.active_for(
+                    self.db, kiosk_id, library_day(now))]}
 
     # -- lookups
 

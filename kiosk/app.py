@@ -29,6 +29,7 @@ from kiosk.circulation import CirculationService
 from kiosk.config import Settings
 from kiosk.connectivity import Connectivity
 from kiosk.devices import Devices
+from kiosk.experiments import ExperimentBook
 from kiosk.journal import Journal
 from kiosk.metrics import KioskMetrics, TimedBackend
 from kiosk.session import (
@@ -244,9 +245,7 @@ def build_kiosk(
     metrics = KioskMetrics(devices=active)
     client = backend if backend is not None else build_backend(settings)
     timed = TimedBackend(client, metrics)
-    # visits are recorded only where they can go: a central service that takes them
-    uplink = client if settings.insights.enabled and isinstance(client, VisitUplink) else None
-    writer = VisitWriter(journal) if uplink is not None else None
+    listening = _listening(settings, journal, client, clock)
     connectivity = Connectivity(recheck_s=settings.sync.recheck_s,
                                 on_change=lambda online: events.put(ConnectivityChanged(online)))
     kiosk: Kiosk
@@ -256,7 +255,7 @@ def build_kiosk(
                       status=lambda: status_snapshot(kiosk),
                       poison_after=settings.sync.poison_after,
                       patron_cache_max_age=timedelta(days=settings.offline.cache_days),
-                      visits=VisitForwarder(journal, uplink) if uplink is not None else None)
+                      visits=listening.forwarder, experiments=listening.book)
     circulation = CirculationService(timed, journal, policy=settings.offline,
                                      connectivity=connectivity, kiosk_id=settings.kiosk.id,
                                      flush=sync.flush,
@@ -268,19 +267,40 @@ def build_kiosk(
         on_change=lambda view: kiosk.tell(view), security=devs.security,
         print_receipt=devs.print_receipt if devs.printer is not None else None,
         email_receipt=mailer.queue_receipt if mailer is not None else None,
-        visits=VisitRecorder(writer.put, clock=clock, wall_clock=_local_now)
-        if writer is not None else None,
+        visits=listening.recorder,
+        experiments=listening.book.draw if listening.book is not None else None,
     )
     recent_log = RecentLog()
     logging.getLogger().addHandler(recent_log)
     kiosk = Kiosk(settings=settings, journal=journal, backend=timed, connectivity=connectivity,
                   circulation=circulation, sync=sync, session=session, events=events,
                   devices=devs, metrics=metrics, recent_log=recent_log, mailer=mailer,
-                  visits=writer)
+                  visits=listening.writer)
     kiosk.subscribe(metrics.observe_view)
     kiosk.subscribe(ChangeHeartbeat(sync.wake))
     kiosk.subscribe(devs.on_view)
     return kiosk
+
+
+@dataclass(frozen=True)
+class _Listening:
+    """The parts that listen to patrons ([insights]); all None where visits cannot go."""
+
+    writer: VisitWriter | None = None
+    recorder: VisitRecorder | None = None
+    forwarder: VisitForwarder | None = None
+    book: ExperimentBook | None = None
+
+
+def _listening(settings: Settings, journal: Journal, client: CatalogBackend,
+               clock: Callable[[], float]) -> _Listening:
+    """Visits are recorded only where they can go (a central service that takes them), and
+    experiments come with that service's heartbeat (their results are read from the visits)."""
+    if not settings.insights.enabled or not isinstance(client, VisitUplink):
+        return _Listening()
+    writer = VisitWriter(journal)
+    return _Listening(writer, VisitRecorder(writer.put, clock=clock, wall_clock=_local_now),
+                      VisitForwarder(journal, client), ExperimentBook(journal))
 
 
 def _local_now() -> datetime:

@@ -1072,6 +1072,17 @@ class Journal:
                 self._db.executemany("DELETE FROM visits WHERE visit_id = ?",
                                      [(v,) for v in visit_ids])
 
+    def setting(self, key: str) -> str | None:
+        """A small value the kiosk keeps across restarts (e.g. the experiments it runs)."""
+        with self._lock:
+            return self._meta(f"kept:{key}")
+
+    def keep_setting(self, key: str, value: str) -> None:
+        for attempt in self._writes():
+            with attempt:
+                self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                                 (f"kept:{key}", value))
+
     def visit_count(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM visits").fetchone()[0])

@@ -32,6 +32,7 @@ from domain.events import (
     ItemsOnPad,
     TagRead,
 )
+from domain.experiments import Variant
 from domain.model import (
     Account,
     Credential,
@@ -101,6 +102,8 @@ class SessionSettings:
 SecurityFlip = Callable[[str, bool], Security]  # (tag uid, secured) -> written and read back?
 PrintReceipt = Callable[[Receipt], None]
 QueueEmail = Callable[[Receipt, str], bool]  # (receipt, patron id) -> queued durably?
+# the next visit's variants: factor -> (experiment, variant) (kiosk.experiments.ExperimentBook)
+DrawVariants = Callable[[], dict[str, tuple[str, Variant]]]
 
 
 @dataclass
@@ -142,6 +145,7 @@ class Session:
         email_receipt: QueueEmail | None = None,
         wall_clock: Callable[[], datetime] | None = None,
         visits: VisitRecorder | None = None,
+        experiments: DrawVariants | None = None,
     ) -> None:
         self._circ = circulation
         self._clock = clock
@@ -153,6 +157,8 @@ class Session:
         self._wall_clock = wall_clock or (lambda: datetime.now().astimezone())
         self._state = _State(language=self._settings.default_language)
         self._visits = visits
+        self._draw = experiments
+        self._assigned = self._draw_variants()
         self._last_activity = clock()
         self._devices_down: set[str] = set()
         self._tags: dict[str, TagRead] = {}
@@ -186,6 +192,8 @@ class Session:
             email_hint=self._email_hint(),
             devices_down=tuple(sorted(self._devices_down)),
             feedback=s.feedback,
+            idle_message=self._idle_message(s.language),
+            receipt_first=str(self._variant("receipt_default") or ""),
         )
 
     def handle(self, event: object) -> None:
@@ -612,7 +620,12 @@ class Session:
     def _feedback_due(self) -> bool:
         """Every Nth visit that did something is asked how it went (never one that only
         looked, so the question is about a journey the patron just made)."""
-        if not self._settings.feedback or not any(i.ok for i in self._receipt_lines()):
+        if not any(i.ok for i in self._receipt_lines()):
+            return False
+        tried = self._variant("feedback")  # an experiment decides, for this visit
+        if tried is not None:
+            return tried == "on"
+        if not self._settings.feedback:
             return False
         self._visits_served += 1
         return self._visits_served % max(1, self._settings.feedback_every) == 0
@@ -686,6 +699,7 @@ class Session:
     def _reset(self) -> None:
         if self._visits is not None:
             self._visits.finish(self._state.language)
+        self._assigned = self._draw_variants()  # for the next visit (its idle screen, too)
         self._wipe()
         self._last_activity = self._clock()
         self._circ.visit_over()
@@ -704,6 +718,31 @@ class Session:
 
     def _idle_for(self) -> float:
         return self._clock() - self._last_activity
+
+    def _draw_variants(self) -> dict[str, tuple[str, Variant]]:
+        """The next visit's variants of the experiments in force (kiosk/experiments.py)."""
+        if self._draw is None:
+            return {}
+        try:
+            assigned = self._draw()
+        except Exception:  # an experiment must never cost a patron the kiosk
+            log.exception("could not draw the experiments' variants")
+            assigned = {}
+        if self._visits is not None:
+            self._visits.assigned({name: v.name for name, v in assigned.values()})
+        return assigned
+
+    def _variant(self, factor: str) -> object:
+        """This visit's value of `factor` in an experiment, or None when none runs."""
+        chosen = self._assigned.get(factor)
+        return None if chosen is None else chosen[1].value
+
+    def _idle_message(self, language: str) -> str:
+        texts = self._variant("idle_message")
+        if not isinstance(texts, dict) or not texts:
+            return ""
+        return str(texts.get(language) or texts.get(self._settings.default_language)
+                   or next(iter(texts.values())))
 
     def _note_item(self, kind: TransactionKind, ok: bool, reason: ReasonCode | None,
                    offline: bool) -> None:

@@ -183,6 +183,10 @@ class SessionView:
     # the goodbye screen's question: "" (none), "ask" (four faces), "why" (after a low
     # score: four reasons), "thanks"
     feedback: str = ""
+    # experiments (kiosk/experiments.py): the idle screen's line for this visit, and which
+    # receipt choice comes first ("print", "email", "none"; "" as configured)
+    idle_message: str = ""
+    receipt_first: str = ""
 
 
 @dataclass(frozen=True, slots=True)

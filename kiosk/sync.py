@@ -52,6 +52,7 @@ from kiosk.backends.base import (
     unexpected,
 )
 from kiosk.connectivity import Connectivity
+from kiosk.experiments import ExperimentBook
 from kiosk.journal import Journal, JournalError
 from kiosk.visits import VisitForwarder
 
@@ -104,9 +105,11 @@ class SyncWorker:
         maintain_s: float = 60.0,
         patron_cache_max_age: timedelta = timedelta(days=14),
         visits: VisitForwarder | None = None,
+        experiments: ExperimentBook | None = None,
     ) -> None:
         self._journal = journal
         self._visits = visits
+        self._experiments = experiments
         self._backend = backend
         self.connectivity = connectivity
         limit = backend.replay_batch_limit  # see the module doc
@@ -294,6 +297,8 @@ class SyncWorker:
         if answer.server_time is not None:  # shown to the technician and in /status
             with contextlib.suppress(OverflowError, TypeError, ValueError):
                 self.clock_skew_s = round((utcnow() - answer.server_time).total_seconds(), 1)
+        if answer.experiments is not None and self._experiments is not None:
+            self._experiments.update(answer.experiments)
         if answer.resolved:
             try:
                 self._journal.forget_resolved(answer.resolved)

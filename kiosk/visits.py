@@ -57,6 +57,7 @@ class _Open:
     ending: str = ""
     faulted: bool = False
     current: str | None = None  # the journey whose screen is showing
+    variants: dict[str, str] = field(default_factory=dict)  # experiment -> variant
 
 
 class VisitRecorder:
@@ -69,6 +70,7 @@ class VisitRecorder:
         self._wall_clock = wall_clock
         self._open: _Open | None = None
         self._access: set[str] = set()  # chosen before the visit began count for it
+        self._variants: dict[str, str] = {}  # drawn for the visit to come (experiments)
 
     @property
     def in_visit(self) -> bool:
@@ -97,7 +99,7 @@ class VisitRecorder:
         if self._open is None:
             now = self._clock()
             self._open = _Open(new_visit_id(), quarter_hour(self._wall_clock()), now, "idle",
-                               now)
+                               now, variants=dict(self._variants))
         return self._open
 
     def identified(self, kind: CredentialKind, *, pin: bool, offline: bool) -> None:
@@ -130,6 +132,12 @@ class VisitRecorder:
         visit.offline |= offline
         if not ok:
             self.refused(reason or ReasonCode.REFUSED)
+
+    def assigned(self, variants: dict[str, str]) -> None:
+        """The experiments' variants of the visit to come: experiment -> variant."""
+        self._variants = dict(variants)
+        if self._open is not None and not self._open.variants:
+            self._open.variants = dict(variants)
 
     def access(self, mode: str) -> None:
         """An accessibility aid the patron turned on (large text, speech, the keypad ...)."""
@@ -184,6 +192,7 @@ class VisitRecorder:
             receipt=visit.receipt, feedback_asked=visit.feedback_asked,
             feedback=visit.feedback,
             feedback_reason=visit.feedback_reason if visit.feedback is not None else "",
+            variants=dict(visit.variants),
         )
 
 

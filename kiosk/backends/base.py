@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
+from domain.experiments import Running
 from domain.model import (
     Account,
     Credential,
@@ -123,6 +124,8 @@ class BackendStatus:
     screen_message: str = ""
     # conflicts of this kiosk's that staff resolved centrally: the kiosk forgets them
     resolved: tuple[str, ...] = ()
+    # the experiments this kiosk runs (REST); None: the central side does not say (SIP2)
+    experiments: tuple[Running, ...] | None = None
 
 
 @runtime_checkable

@@ -34,6 +34,7 @@ from urllib.parse import quote
 import requests
 import urllib3
 
+from domain.experiments import InvalidExperiment, Running, running_of
 from domain.model import (
     Account,
     Credential,
@@ -293,7 +294,25 @@ def parse_status(reply: _Reply) -> BackendStatus:
         offline_ok=reply.flag("offline_ok", default=True),
         screen_message=reply.opt_text("screen_message"),
         resolved=_resolved(reply),
+        experiments=_experiments(reply),
     )
+
+
+def _experiments(reply: _Reply) -> tuple[Running, ...] | None:
+    """The experiments to run (optional; servers before them send none). One the kiosk
+    cannot run as sent is left out and logged, never half run."""
+    value = reply.data.get("experiments")
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        _malformed(f"{reply.where}: field 'experiments' should be a list")
+    running: list[Running] = []
+    for raw in value[:20]:
+        try:
+            running.append(running_of(raw))
+        except InvalidExperiment as exc:
+            log.warning("heartbeat: an experiment the kiosk cannot run was left out: %s", exc)
+    return tuple(running)
 
 
 def _resolved(reply: _Reply) -> tuple[str, ...]:

@@ -209,6 +209,8 @@ class IdleScreen(KioskScreen):
         headline, hint, return_items = wording.idle_texts(ui)
         self.col_a.add_widget(self.label("huge", text=headline))
         self.col_a.add_widget(self.label(text=hint))
+        if view.idle_message:  # the library's line for this visit (an experiment's variant)
+            self.col_a.add_widget(self.label("title", text=view.idle_message))
         btn = self.button("mode-return", lambda: self.post(ChooseMode(Mode.RETURN)))
         btn.text = return_items
         self.col_a.add_widget(btn)
@@ -499,15 +501,20 @@ class ReceiptScreen(KioskScreen):
             view, ui, auto_print=ui.settings.auto_print_on_timeout)
         texts = wording.receipt_choices(view, ui)
         self.b_print.text, self.b_email.text, self.b_none.text = texts
-        shown = [b for b, text in zip((self.b_print, self.b_email, self.b_none), texts,
-                                      strict=True) if text]
+        by_choice = {"print": self.b_print, "email": self.b_email, "none": self.b_none}
+        shown = [b for b, text in zip(by_choice.values(), texts, strict=True) if text]
+        first = by_choice.get(view.receipt_first)
+        if first in shown:  # an experiment puts another choice first (and focuses it)
+            shown.remove(first)
+            shown.insert(0, first)
         if list(reversed(self.buttons.children)) != shown:  # only the choices there are
             self.buttons.clear_widgets()
             for b in shown:
                 self.buttons.add_widget(b)
         # the first choice there is comes first and is the main one
         for b in shown:
-            b.kind = "primary" if b is shown[0] and b is not self.b_none else "secondary"
+            b.kind = "primary" if b is shown[0] and (
+                b is not self.b_none or first is self.b_none) else "secondary"
 
     def clear(self) -> None:
         super().clear()

@@ -36,6 +36,6 @@ def test_demo_without_a_display_plays_the_tour_and_writes_its_outputs(tmp_path):
     assert "Traceback" not in story + done.stderr
     assert (out / "transcript.txt").read_text(encoding="utf-8").strip().endswith(
         "All five loans reached the library exactly once.")
-    assert len(list(out.glob("[0-9][0-9]-*.png"))) == 15
+    assert len(list(out.glob("[0-9][0-9]-*.png"))) == 16
     assert "!!" not in (out / "ui-transcript.txt").read_text(encoding="utf-8")  # no step failed
     assert "ERROR" not in (out / "kiosk.log").read_text(encoding="utf-8")

@@ -26,10 +26,14 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0) -> bool:
     return False
 
 
-def demo_settings(url: str, data_dir: Path, **status: Any) -> config.Settings:
+def demo_settings(url: str, data_dir: Path, *, feedback: bool = False,
+                  **status: Any) -> config.Settings:
+    """The demo kiosk's settings on `url`; "How did it go?" is off unless asked for (it keeps
+    the goodbye screen up for an answer)."""
     settings = config.load(ROOT / "config/demo.toml")
     return dataclasses.replace(
         settings,
+        insights=dataclasses.replace(settings.insights, feedback=feedback),
         backend=dataclasses.replace(settings.backend, url=url, token=DEMO_TOKEN,
                                     connect_timeout_s=0.5, timeout_s=1.5),
         kiosk=dataclasses.replace(settings.kiosk, data_dir=str(data_dir), id=DEMO_KIOSK_ID),

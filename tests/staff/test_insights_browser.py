@@ -13,12 +13,13 @@ import io
 import json
 import sqlite3
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import requests
 from playwright.sync_api import Browser, expect
 from shots import screenshot_dir
-from staff_support import RunningKiosk, wait_for
+from staff_support import RunningKiosk, demo_settings, wait_for
 from test_dashboard_api import PASSWORD
 from test_dashboard_browser import CHROMIUM_ARGS, _log_in_as_alice, browser  # noqa: F401
 
@@ -57,8 +58,17 @@ def _secrets(db_path: Any) -> list[str]:
 
 
 def test_staff_see_a_month_of_visits_and_export_it_without_a_patron_in_it(
-        browser: Browser, library: Any, demo_kiosk: RunningKiosk) -> None:  # noqa: F811
+        browser: Browser, library: Any, tmp_path: Path) -> None:  # noqa: F811
     today = date.today()
+    demo_kiosk = RunningKiosk(demo_settings(library.url, tmp_path, feedback=True))
+    try:
+        _visit_and_look(browser, library, demo_kiosk, today)
+    finally:
+        demo_kiosk.close()
+
+
+def _visit_and_look(browser: Browser, library: Any, demo_kiosk: RunningKiosk,  # noqa: F811
+                    today: date) -> None:
     with Database(library.db_path) as db:
         add_staff(db, "alice", PASSWORD)
         generated = seed_demo_month(db, today)

@@ -28,6 +28,8 @@ HEADLINES = {  # one sentence each screen must show, as an English msgid
     "account": "Renew all",
     "receipt": "Would you like a receipt?",
     "goodbye": "Thank you, goodbye!",
+    "goodbye-feedback": "How did it go?",
+    "goodbye-why": "What went wrong?",
     "timeout": "Are you still there?",
 }
 
