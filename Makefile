@@ -36,6 +36,7 @@ screenshots: system-deps $(VENV)/.test-installed
 		tests/ui/test_screenshots.py tests/ui/test_keypad.py \
 		"tests/ui/test_journeys.py::test_borrow_three_items_and_a_refused_one" \
 		tests/staff/test_dashboard_browser.py tests/staff/test_insights_browser.py \
+		tests/staff/test_experiments_browser.py tests/ui/test_patron_messages.py \
 		tests/staff/test_technician_ui.py
 
 lint: $(VENV)/.test-installed

@@ -181,6 +181,7 @@ class PatronOut(BaseModel):
     loan_limit: int | None
     holds_ready: int = 0
     email_hint: str = ""  # "m•••@example.org" when the library holds an address
+    category: str = ""  # the library's patron category (adult, child ...): messages aim at it
 
 
 class IdentifyReply(BaseModel):
@@ -277,6 +278,9 @@ class HeartbeatReply(BaseModel):
     # the experiments this kiosk runs today (central/experiments.py): name, factor, end,
     # variants [{name, value}]; each visit is assigned one variant of each at random
     experiments: list[dict[str, Any]] = []
+    # messages to patrons this kiosk shows today (central/messages.py): message_id, texts,
+    # end, audience ("" everyone on the idle screen, else a patron category)
+    messages: list[dict[str, Any]] = []
 
 
 class VisitsRequest(BaseModel):

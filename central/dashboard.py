@@ -42,7 +42,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from central.db import Database
-from central.insights_page import mount_experiments, mount_insights
+from central.insights_page import (
+    StaffForms,
+    mount_experiments,
+    mount_insights,
+    mount_messages,
+)
 from central.service import library_day
 from central.staff import StaffAuth
 
@@ -279,8 +284,10 @@ def mount_dashboard(app: FastAPI, db: Database, *,
     routes.session(app)
     routes.fleet(app)
     mount_insights(app, db, who=routes.who, page=_page, answer=_json, today=clock)
-    mount_experiments(app, db, who=routes.who, posted_by_us=routes.posted_by_us,
-                      answer=_json, today=clock)
+    forms = StaffForms(who=routes.who, page=_page, posted_by_us=routes.posted_by_us,
+                       answer=_json)
+    mount_experiments(app, db, forms, today=clock)
+    mount_messages(app, db, forms)
     return auth
 
 

@@ -258,10 +258,28 @@ def _migrate_to_v7_experiments(conn: sqlite3.Connection) -> None:
     )""")
 
 
+def _migrate_to_v8_messages(conn: sqlite3.Connection) -> None:
+    """Messages staff publish to patrons (central/messages.py), and the patron category they
+    may be aimed at (the library system's own: adult, child, school ...)."""
+    conn.execute("ALTER TABLE patrons ADD COLUMN category TEXT NOT NULL DEFAULT 'adult'")
+    conn.execute("""CREATE TABLE messages (
+        message_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        texts      TEXT NOT NULL,
+        start      TEXT NOT NULL,
+        end        TEXT NOT NULL,
+        kiosks     TEXT NOT NULL,
+        branches   TEXT NOT NULL,
+        audience   TEXT NOT NULL,
+        shown      INTEGER NOT NULL DEFAULT 0,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )""")
+
+
 _MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _migrate_to_v1, _migrate_to_v2_staff, _migrate_to_v3_card_expiry,
     _migrate_to_v4_kiosk_scope, _migrate_to_v5_email, _migrate_to_v6_visits,
-    _migrate_to_v7_experiments)
+    _migrate_to_v7_experiments, _migrate_to_v8_messages)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 DEFAULT_SETTINGS: dict[str, str] = {

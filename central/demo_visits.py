@@ -11,12 +11,14 @@ are made up, and a seed makes them the same on every run.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta, timezone
 
+from central import experiments, messages
 from central.db import Database, set_setting
 from central.insights import ADD_COUNTS, INSERT_VISIT, counted, visit_row
 from domain.visits import Journey, Visit, quarter_hour
@@ -28,10 +30,12 @@ OPENING = ((13, 19), (10, 18), (10, 19), (13, 19), (10, 18), (10, 13), None)
 _HOUR_WEIGHT = {10: 3, 11: 4, 12: 3, 13: 4, 14: 4, 15: 6, 16: 9, 17: 8, 18: 5}
 _LANGUAGES = (("nl", 78), ("fr", 11), ("en", 7), ("de", 4))
 _IDENTIFIED = (("barcode", 55), ("card_uid", 30), ("eid", 15))
+DEMO_EXPERIMENT = "welcome-line"
+DEMO_VARIANTS = ("plain", "warm")
 
 
 def visits_for(day: date, kiosk_index: int, rng: random.Random,
-               per_day: float = 60.0) -> Iterator[Visit]:
+               per_day: float = 60.0, *, experiment: str = "") -> Iterator[Visit]:
     """One kiosk's visits on `day` (none when the library is closed)."""
     hours = OPENING[day.weekday()]
     if hours is None:
@@ -39,11 +43,18 @@ def visits_for(day: date, kiosk_index: int, rng: random.Random,
     busy = per_day * (1.5 if day.weekday() == 5 else 1.0) * (0.7 + 0.1 * (kiosk_index % 5))
     for hour in range(*hours):
         for _ in range(round(rng.gauss(busy * _HOUR_WEIGHT.get(hour, 3) / 40, 1.5))):
-            yield _visit(datetime(day.year, day.month, day.day, hour, rng.randrange(60),
-                                  tzinfo=BRUSSELS), rng)
+            moment = datetime(day.year, day.month, day.day, hour, rng.randrange(60),
+                              tzinfo=BRUSSELS)
+            if not experiment:
+                yield _visit(moment, rng)
+                continue
+            # the demo's experiment: a warmer welcome line, a few less patrons give up
+            variant = rng.choice(DEMO_VARIANTS)
+            yield dataclasses.replace(_visit(moment, rng, give_up=0.045 if variant == "warm"
+                                             else 0.085), variants={experiment: variant})
 
 
-def _visit(moment: datetime, rng: random.Random) -> Visit:
+def _visit(moment: datetime, rng: random.Random, give_up: float = 0.07) -> Visit:
     language = _pick(_LANGUAGES, rng)
     returning = rng.random() < 0.55
     borrowing = rng.random() < 0.7
@@ -62,7 +73,7 @@ def _visit(moment: datetime, rng: random.Random) -> Visit:
         journeys.append(Journey("account"))
         if rng.random() < 0.6:
             journeys.append(Journey("renew", 2, 2))
-    gave_up = rng.random() < 0.07
+    gave_up = rng.random() < give_up
     timeout = not gave_up and rng.random() < 0.04
     seconds = int(rng.lognormvariate(4.0, 0.45)) + 8 * len(journeys)
     feedback = None
@@ -137,10 +148,37 @@ def seed_demo_month(db: Database, today: date, *, seed: int = 2026) -> int:
         for offset in range(30, 0, -1):
             day = today - timedelta(days=offset)
             for index, (kiosk_id, branch) in enumerate(kiosks):
-                for visit in visits_for(day, index, rng):
+                for visit in visits_for(day, index, rng, experiment=DEMO_EXPERIMENT):
                     yield kiosk_id, branch, visit
 
     added = load(db, rows())
+    experiments.save(db, experiments.parse({
+        "name": DEMO_EXPERIMENT, "factor": "idle_message", "outcome": "completion",
+        "start": (today - timedelta(days=30)).isoformat(),
+        "end": (today + timedelta(days=14)).isoformat(), "planned": 400,
+        "variants": [{"name": "plain", "value": {"nl": "Vandaag open tot 19 uur."}},
+                     {"name": "warm", "value": {
+                         "nl": "Fijn dat u er bent! Vandaag open tot 19 uur.",
+                         "fr": "Bienvenue ! Ouvert aujourd'hui jusqu'à 19 h.",
+                         "de": "Schön, dass Sie da sind! Heute bis 19 Uhr geöffnet.",
+                         "en": "Good to see you! Open until 7 pm today."}}]}), "demo")
     with db.write() as conn:
         set_setting(conn, "insights_demo", "true")
     return added
+
+
+def seed_demo_messages(db: Database, today: date) -> None:
+    """Two messages to patrons for the demo: a closure for everyone, an event for children."""
+    for texts, audience in (
+            ({"nl": "Op 25 en 26 december is de bibliotheek gesloten.",
+              "fr": "La bibliothèque est fermée les 25 et 26 décembre.",
+              "de": "Am 25. und 26. Dezember ist die Bibliothek geschlossen.",
+              "en": "The library is closed on 25 and 26 December."}, ""),
+            ({"nl": "Woensdag om 14 uur: voorleesuurtje in de jeugdafdeling!",
+              "fr": "Mercredi à 14 h : heure du conte au coin des enfants !",
+              "de": "Mittwoch um 14 Uhr: Vorlesestunde in der Kinderabteilung!",
+              "en": "Wednesday at 2 pm: story hour in the children's corner!"}, "child")):
+        messages.publish(db, messages.parse({
+            "texts": texts, "start": today.isoformat(),
+            "end": (today + timedelta(days=30)).isoformat(), "audience": audience}), "demo")
+

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from central import experiments, insights
+from central import experiments, insights, messages
 from central.db import Database, get_setting
 from central.service import library_day
 
@@ -102,39 +102,89 @@ def mount_insights(app: FastAPI, db: Database, *, who: Callable[[Request], str |
         return _download(write(insights.summary(db, scope)), scope, fmt, media)
 
 
-def mount_experiments(app: FastAPI, db: Database, *, who: Callable[[Request], str | None],
-                      posted_by_us: Callable[[Request], bool],
-                      answer: Callable[..., Response],
-                      today: Callable[[], datetime]) -> None:
-    """Staff define experiments and read their results (central/experiments.py)."""
+class StaffForms:
+    """What every staff page and form route does first: the login, the CSRF header, the JSON
+    body, and a form error as a 422 that says what to change."""
 
-    @app.get("/staff/api/experiments", include_in_schema=False)
-    def experiments_json(request: Request) -> Response:
-        if who(request) is None:
-            return answer({"error": {"code": "unauthorized", "message": "log in"}}, 401)
-        day = library_day(today())
-        return answer({"experiments": [experiments.result(db, e, today=day)
-                                       for e in experiments.every(db)],
-                       "factors": experiments.FACTORS, "outcomes": experiments.OUTCOMES})
+    def __init__(self, *, who: Callable[[Request], str | None],
+                 page: Callable[[str], Response], posted_by_us: Callable[[Request], bool],
+                 answer: Callable[..., Response]) -> None:
+        self.who, self.page, self.posted_by_us, self.answer = who, page, posted_by_us, answer
 
-    @app.post("/staff/api/experiments", include_in_schema=False)
-    async def define(request: Request) -> Response:
-        staff = who(request)
+    def show(self, request: Request, name: str) -> Response:
+        if self.who(request) is None:
+            return Response(status_code=303, headers={"Location": "/staff/login"})
+        return self.page(name)
+
+    def refused(self, request: Request) -> Response | None:
+        if self.who(request) is None:
+            return self.answer({"error": {"code": "unauthorized", "message": "log in"}}, 401)
+        return None
+
+    async def create(self, request: Request, make: Callable[[dict[str, Any], str], Any],
+                     invalid: type[ValueError]) -> Response:
+        """`make(body, staff)` parses and saves; its `invalid` errors are the form's."""
+        staff = self.who(request)
         if staff is None:
-            return answer({"error": {"code": "unauthorized", "message": "log in"}}, 401)
-        if not posted_by_us(request):
-            return answer({"error": {"code": "forbidden",
-                                     "message": "missing X-Staff-Request header"}}, 403)
+            return self.answer({"error": {"code": "unauthorized", "message": "log in"}}, 401)
+        if not self.posted_by_us(request):
+            return self.answer({"error": {"code": "forbidden",
+                                          "message": "missing X-Staff-Request header"}}, 403)
         try:
             raw = await request.json()
             if not isinstance(raw, dict):
-                raise experiments.BadExperiment("send the experiment as a JSON object")
-            experiment = experiments.parse(raw)
-            experiments.save(db, experiment, staff)
-        except (ValueError, RecursionError) as exc:  # BadExperiment, or not JSON at all
-            message = str(exc) if isinstance(exc, experiments.BadExperiment) else "not JSON"
-            return answer({"error": {"code": "invalid_request", "message": message}}, 422)
-        return answer({"ok": True, "name": experiment.name}, 201)
+                raise invalid("send a JSON object")
+            made = make(raw, staff)
+        except (ValueError, RecursionError) as exc:  # the form's own error, or not JSON
+            text = str(exc) if isinstance(exc, invalid) else "not JSON"
+            return self.answer({"error": {"code": "invalid_request", "message": text}}, 422)
+        return self.answer({"ok": True, **made}, 201)
+
+
+def mount_experiments(app: FastAPI, db: Database, forms: StaffForms, *,
+                      today: Callable[[], datetime]) -> None:
+    """Staff define experiments and read their results (central/experiments.py)."""
+
+    @app.get("/staff/experiments", include_in_schema=False)
+    def experiments_page(request: Request) -> Response:
+        return forms.show(request, "experiments.html")
+
+    @app.get("/staff/api/experiments", include_in_schema=False)
+    def experiments_json(request: Request) -> Response:
+        day = library_day(today())
+        return forms.refused(request) or forms.answer({
+            "experiments": [experiments.result(db, e, today=day) for e in experiments.every(db)],
+            "factors": experiments.FACTORS, "outcomes": experiments.OUTCOMES})
+
+    def define(raw: dict[str, Any], staff: str) -> dict[str, Any]:
+        experiment = experiments.parse(raw)
+        experiments.save(db, experiment, staff)
+        return {"name": experiment.name}
+
+    @app.post("/staff/api/experiments", include_in_schema=False)
+    async def define_route(request: Request) -> Response:
+        return await forms.create(request, define, experiments.BadExperiment)
+
+
+def mount_messages(app: FastAPI, db: Database, forms: StaffForms) -> None:
+    """Staff publish messages to patrons and see how often each was shown."""
+
+    @app.get("/staff/messages", include_in_schema=False)
+    def messages_page(request: Request) -> Response:
+        return forms.show(request, "messages.html")
+
+    @app.get("/staff/api/messages", include_in_schema=False)
+    def messages_json(request: Request) -> Response:
+        return forms.refused(request) or forms.answer({"messages": [m.as_sent() | {
+            "start": m.start.isoformat(), "kiosks": list(m.kiosks),
+            "branches": list(m.branches), "shown": m.shown} for m in messages.every(db)]})
+
+    def publish(raw: dict[str, Any], staff: str) -> dict[str, Any]:
+        return {"message_id": messages.publish(db, messages.parse(raw), staff)}
+
+    @app.post("/staff/api/messages", include_in_schema=False)
+    async def publish_route(request: Request) -> Response:
+        return await forms.create(request, publish, messages.BadMessage)
 
 
 _EXPORTS: dict[str, tuple[Callable[[dict[str, Any]], str], str]] = {

@@ -44,6 +44,7 @@ class PatronRow:
     card_expired: bool = False  # on the library's day the row was read
     holds_ready: int = 0  # holds waiting on the shelf for this patron
     email: str = field(default="", repr=False)  # receipts go here; only `contact` returns it
+    category: str = ""  # the library's patron category (adult, child, school ...)
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,12 +41,13 @@ def seed(db: Database, *, today: date | None = None) -> None:
         for p in SEED_PATRONS:
             conn.execute(
                 "INSERT INTO patrons(patron_id, name, pin_hash, blocked, block_note, fines_cents,"
-                " card_expires, email) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " card_expires, email, category) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (p.patron_id, p.name, hash_pin(DEMO_PIN, n=pin_hash_cost), int(p.blocked),
                  p.block_note, p.fines_cents,
                  None if p.card_expires_days is None
                  else (today + timedelta(days=p.card_expires_days)).isoformat(),
-                 p.email if p.patron_id != "P0001" else None))  # Jan left no address
+                 p.email if p.patron_id != "P0001" else None,  # Jan left no address
+                 p.category))
             creds = [("barcode", p.barcode), ("card_uid", p.card_uid), ("eid", p.eid)]
             for kind, value in creds:
                 if value:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from central import experiments, heartbeats
+from central import experiments, heartbeats, messages
 from central import rules as r
 from central.db import Database, get_setting
 from central.hashing import hash_token, verify_pin
@@ -167,7 +167,7 @@ def load_patron(conn: sqlite3.Connection, patron_id: str | None,
         block_note=row["block_note"], loan_limit=row["loan_limit"],
         fines_cents=row["fines_cents"], loan_count=row["n"],
         card_expired=_expired(row["card_expires"], today), holds_ready=row["ready"],
-        email=row["email"] or "",
+        email=row["email"] or "", category=row["category"] or "",
     )
 
 
@@ -264,6 +264,7 @@ class CirculationService:
         and the conflicts staff resolved, which the kiosk may forget."""
         now = self.clock()
         checked = heartbeats.check(status, now)
+        messages.count_shown(self.db, status.get("message_shows"))
         with self.db.write() as conn:
             bound = float(get_setting(conn, "clock_skew_bound_s"))
             row = conn.execute("SELECT last_status, clock_skew_s FROM kiosks WHERE kiosk_id = ?",
@@ -288,6 +289,8 @@ class CirculationService:
                 "offline_ok": True, "screen_message": "", "clock_skew_s": checked.skew_s,
                 "resolved": resolved,
                 "experiments": [e.as_sent() for e in experiments.active_for(
+                    self.db, kiosk_id, library_day(now))],
+                "messages": [m.as_sent() for m in messages.active_for(
                     self.db, kiosk_id, library_day(now))]}
 
     # -- lookups
@@ -622,7 +625,7 @@ def patron_json(patron: r.PatronRow, rules: r.Rules) -> dict[str, Any]:
         "patron_id": patron.patron_id, "name": patron.name, "blocked": block is not None,
         "block_reason": block.value if block else None, "loan_count": patron.loan_count,
         "loan_limit": r.loan_limit(patron, rules), "holds_ready": patron.holds_ready,
-        "email_hint": masked_email(patron.email or ""),
+        "email_hint": masked_email(patron.email or ""), "category": patron.category,
     }
 
 

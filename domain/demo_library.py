@@ -76,6 +76,8 @@ class SeedPatron:
     block_note: str = ""
     fines_cents: int = 0
     card_expires_days: int | None = None  # relative to the seeding day; None: never expires
+    # the library's patron category (what messages to patrons may target): adult, child ...
+    category: str = "adult"
 
     @property
     def email(self) -> str:
@@ -107,6 +109,9 @@ _ROLES = {
 }
 
 
+_CATEGORIES = {19: "child", 20: "child", 21: "child", 22: "school"}
+
+
 def _patrons() -> tuple[SeedPatron, ...]:
     rng = random.Random(SEED)
     patrons = []
@@ -123,6 +128,7 @@ def _patrons() -> tuple[SeedPatron, ...]:
             blocked=role == "blocked", block_note="lost card reported" if role == "blocked" else "",
             fines_cents={"small_fine": 250, "high_fine": 1250}.get(role, 0),
             card_expires_days=-10 if role == "card_expired" else None,
+            category=_CATEGORIES.get(n, "adult"),
         ))
     return tuple(patrons)
 

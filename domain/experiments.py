@@ -1,4 +1,5 @@
-"""What an experiment may vary on a kiosk, in words both sides check the same way.
+"""What the service may change on a kiosk (an experiment's variants, a message to patrons), in
+words both sides check the same way.
 
 Why in domain: staff define experiments on the central service and kiosks run them; a kiosk
 must refuse what a broken or hostile service sends as firmly as the service refuses a bad
@@ -97,3 +98,42 @@ def running_of(raw: Any) -> Running:
     if len({v.name for v in parsed}) != len(parsed):
         raise InvalidExperiment("each variant has its own name")
     return Running(str(raw["name"]), factor, end, parsed)
+
+
+@dataclass(frozen=True)
+class PatronMessage:
+    """A message to patrons as a kiosk shows it until `end` (included): on the idle screen
+    (no audience) or after identification to one patron category."""
+
+    message_id: int
+    texts: dict[str, str]
+    end: date
+    audience: str = ""
+
+    def text(self, language: str, fallback: str) -> str:
+        return self.texts.get(language) or self.texts.get(fallback) or next(
+            iter(self.texts.values()))
+
+
+def message_of(raw: Any) -> PatronMessage:
+    """A message as a service sends it with the heartbeat, or InvalidExperiment."""
+    if not isinstance(raw, Mapping):
+        raise InvalidExperiment("a message is an object")
+    number = raw.get("message_id")
+    if isinstance(number, bool) or not isinstance(number, int) or not 0 < number < 2**53:
+        raise InvalidExperiment("a message has a number")
+    try:
+        end = date.fromisoformat(str(raw.get("end")))
+    except ValueError:
+        raise InvalidExperiment("a message has an end day") from None
+    audience = raw.get("audience", "")
+    if audience and not is_slug(audience):
+        raise InvalidExperiment("a message's audience is a patron category")
+    return PatronMessage(number, _messages(raw.get("texts")), end, str(audience or ""))
+
+
+def category_of(raw: object) -> str:
+    """A patron category as a library system reports it ("Child", "J ", "school"), as the
+    kiosk compares it: lower case, trimmed, or "" when it is not a short word."""
+    text = str(raw or "").strip().lower()
+    return text if is_slug(text) else ""

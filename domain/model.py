@@ -83,6 +83,7 @@ class Patron:
     loan_limit: int | None = None
     holds_ready: int = 0  # holds waiting for this patron to pick up (told at identification)
     email_hint: str = ""  # "m•••@example.org": the library has an address for receipts
+    category: str = ""  # the library's patron category (adult, child ...): messages aim at it
 
     def __repr__(self) -> str:
         return f"Patron(id=<masked>, blocked={self.blocked}, loans={self.loan_count})"

@@ -31,6 +31,7 @@ from kiosk.connectivity import Connectivity
 from kiosk.devices import Devices
 from kiosk.experiments import ExperimentBook
 from kiosk.journal import Journal
+from kiosk.messages import MessageBoard
 from kiosk.metrics import KioskMetrics, TimedBackend
 from kiosk.session import (
     ConnectivityChanged,
@@ -40,7 +41,7 @@ from kiosk.session import (
     SetLanguage,
     StillHere,
 )
-from kiosk.session_io import MoreTime
+from kiosk.session_io import MoreTime, ServiceChanged
 from kiosk.status import ChangeHeartbeat, RecentLog, status_snapshot
 from kiosk.sync import Backoff, SyncWorker
 from kiosk.technician.port import KioskPort
@@ -104,6 +105,8 @@ class Kiosk:
     recent_log: RecentLog
     mailer: ReceiptMailer | None = None  # receipts by e-mail ([email] enabled)
     visits: VisitWriter | None = None  # anonymous visit records ([insights] enabled, REST)
+    experiments: ExperimentBook | None = None  # what the service tries on this kiosk
+    messages: MessageBoard | None = None  # the library's messages to patrons
     listeners: list[Callable[[SessionView], None]] = field(default_factory=list)
     # each filter sees every event first; True means "mine, not the session's" (e.g. the
     # technician console takes cards and tags while it is open)
@@ -245,7 +248,8 @@ def build_kiosk(
     metrics = KioskMetrics(devices=active)
     client = backend if backend is not None else build_backend(settings)
     timed = TimedBackend(client, metrics)
-    listening = _listening(settings, journal, client, clock)
+    listening = _listening(settings, journal, client, clock,
+                           on_board=lambda: events.put(ServiceChanged()))
     connectivity = Connectivity(recheck_s=settings.sync.recheck_s,
                                 on_change=lambda online: events.put(ConnectivityChanged(online)))
     kiosk: Kiosk
@@ -255,7 +259,8 @@ def build_kiosk(
                       status=lambda: status_snapshot(kiosk),
                       poison_after=settings.sync.poison_after,
                       patron_cache_max_age=timedelta(days=settings.offline.cache_days),
-                      visits=listening.forwarder, experiments=listening.book)
+                      visits=listening.forwarder, experiments=listening.book,
+                      messages=listening.board)
     circulation = CirculationService(timed, journal, policy=settings.offline,
                                      connectivity=connectivity, kiosk_id=settings.kiosk.id,
                                      flush=sync.flush,
@@ -269,13 +274,15 @@ def build_kiosk(
         email_receipt=mailer.queue_receipt if mailer is not None else None,
         visits=listening.recorder,
         experiments=listening.book.draw if listening.book is not None else None,
+        messages=listening.board,
     )
     recent_log = RecentLog()
     logging.getLogger().addHandler(recent_log)
     kiosk = Kiosk(settings=settings, journal=journal, backend=timed, connectivity=connectivity,
                   circulation=circulation, sync=sync, session=session, events=events,
                   devices=devs, metrics=metrics, recent_log=recent_log, mailer=mailer,
-                  visits=listening.writer)
+                  visits=listening.writer, experiments=listening.book,
+                  messages=listening.board)
     kiosk.subscribe(metrics.observe_view)
     kiosk.subscribe(ChangeHeartbeat(sync.wake))
     kiosk.subscribe(devs.on_view)
@@ -290,17 +297,20 @@ class _Listening:
     recorder: VisitRecorder | None = None
     forwarder: VisitForwarder | None = None
     book: ExperimentBook | None = None
+    board: MessageBoard | None = None
 
 
 def _listening(settings: Settings, journal: Journal, client: CatalogBackend,
-               clock: Callable[[], float]) -> _Listening:
+               clock: Callable[[], float], *, on_board: Callable[[], None]) -> _Listening:
     """Visits are recorded only where they can go (a central service that takes them), and
-    experiments come with that service's heartbeat (their results are read from the visits)."""
+    experiments and messages to patrons come with that service's heartbeat (experiments'
+    results are read from the visits)."""
     if not settings.insights.enabled or not isinstance(client, VisitUplink):
         return _Listening()
     writer = VisitWriter(journal)
     return _Listening(writer, VisitRecorder(writer.put, clock=clock, wall_clock=_local_now),
-                      VisitForwarder(journal, client), ExperimentBook(journal))
+                      VisitForwarder(journal, client), ExperimentBook(journal),
+                      MessageBoard(journal, on_change=on_board))
 
 
 def _local_now() -> datetime:

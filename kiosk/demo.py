@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 
 from central.db import Database
-from central.demo_visits import seed_demo_month
+from central.demo_visits import seed_demo_messages, seed_demo_month
 from central.faultproxy import FaultProxy
 from central.seed import seed
 from central.server import start_in_thread
@@ -46,6 +46,7 @@ def embedded_library(output: Path, settings: config.Settings) -> Iterator[
         seed(db)
         add_staff(db, *DEMO_STAFF)
         seed_demo_month(db, date.today())  # generated visits, so the insights are not empty
+        seed_demo_messages(db, date.today())
     with start_in_thread(db_path) as server, FaultProxy("127.0.0.1", server.port) as proxy:
         print(f"Staff dashboard: {server.url}/staff/ (demo login: {DEMO_STAFF[0]} / "
               f"{DEMO_STAFF[1]}); insights at {server.url}/staff/insights", flush=True)

@@ -44,6 +44,7 @@ from domain.model import (
 )
 from domain.visits import FEEDBACK_REASONS
 from kiosk.circulation import CirculationService, StackItem
+from kiosk.messages import MessageBoard
 from kiosk.session_io import (  # re-exported: the UI and tests import them from here
     AccessUsed,
     Action,
@@ -58,6 +59,7 @@ from kiosk.session_io import (  # re-exported: the UI and tests import them from
     Feedback,
     FeedbackReason,
     ItemLine,
+    MessageShown,
     Mode,
     MoreTime,
     Receipt,
@@ -65,6 +67,7 @@ from kiosk.session_io import (  # re-exported: the UI and tests import them from
     RenewItems,
     Screen,
     Security,
+    ServiceChanged,
     SessionView,
     SetLanguage,
     StillHere,
@@ -146,6 +149,7 @@ class Session:
         wall_clock: Callable[[], datetime] | None = None,
         visits: VisitRecorder | None = None,
         experiments: DrawVariants | None = None,
+        messages: MessageBoard | None = None,
     ) -> None:
         self._circ = circulation
         self._clock = clock
@@ -158,6 +162,7 @@ class Session:
         self._state = _State(language=self._settings.default_language)
         self._visits = visits
         self._draw = experiments
+        self._messages = messages
         self._assigned = self._draw_variants()
         self._last_activity = clock()
         self._devices_down: set[str] = set()
@@ -194,6 +199,9 @@ class Session:
             feedback=s.feedback,
             idle_message=self._idle_message(s.language),
             receipt_first=str(self._variant("receipt_default") or ""),
+            idle_messages=self._board_texts(s.language, None) if s.screen == Screen.IDLE
+            else (),
+            patron_messages=self._board_texts(s.language, s.patron),
         )
 
     def handle(self, event: object) -> None:
@@ -256,8 +264,8 @@ class Session:
     def _on_system(self, event: object) -> bool:
         """Devices and the network: no patron did anything, so the timeout is not extended."""
         match event:
-            case ConnectivityChanged():
-                return True  # the view reads the live flag; this event only asks for a redraw
+            case ConnectivityChanged() | ServiceChanged():
+                return True  # the view reads the live state; these only ask for a redraw
             case DeviceState(device=device, ok=ok):
                 (self._devices_down.discard if ok else self._devices_down.add)(device)
                 return True
@@ -266,6 +274,10 @@ class Session:
             case AccessUsed(mode=mode):
                 if self._visits is not None:
                     self._visits.access(mode)
+                return True
+            case MessageShown(message_id=number):
+                if self._messages is not None:
+                    self._messages.shown(number)
                 return True
         return False
 
@@ -371,6 +383,9 @@ class Session:
         if self._visits is not None:
             self._visits.identified(s.credential.kind, pin=pin is not None,
                                     offline=result.offline)
+        for number, _ in self._board_texts(s.language, result.patron):
+            if self._messages is not None:
+                self._messages.shown(number)  # once per visit: shown on the home screen
         s.patron = result.patron
         s.patron_name = s.patron_name or result.patron.name.split(" ")[0]
         s.message = result.patron.block_reason if result.patron.blocked else None
@@ -737,6 +752,22 @@ class Session:
         chosen = self._assigned.get(factor)
         return None if chosen is None else chosen[1].value
 
+    def _board_texts(self, language: str,
+                     patron: Patron | None) -> tuple[tuple[int, str], ...]:
+        """The library's messages in `language`: for everyone (no patron), or for the
+        patron's category."""
+        board = self._messages
+        if board is None:
+            return ()
+        if patron is None:
+            chosen = board.for_idle()
+        elif patron.category:
+            chosen = board.for_patron(patron.category)
+        else:
+            return ()
+        fallback = self._settings.default_language
+        return tuple((m.message_id, m.text(language, fallback)) for m in chosen)
+
     def _idle_message(self, language: str) -> str:
         texts = self._variant("idle_message")
         if not isinstance(texts, dict) or not texts:
@@ -777,8 +808,8 @@ def _line_from(outcome: Outcome) -> ItemLine:
 
 __all__ = [
     "AccessUsed", "Action", "Back", "CancelPin", "ChooseMode", "ConnectivityChanged", "Done",
-    "EmailReceipt", "EnterBarcode", "EnterPin", "Feedback", "FeedbackReason", "ItemLine", "Mode",
-    "MoreTime", "Receipt", "ReceiptChoice",
-    "RenewItems", "Screen", "Security", "Session", "SessionSettings", "SessionView", "SetLanguage",
+    "EmailReceipt", "EnterBarcode", "EnterPin", "Feedback", "FeedbackReason", "ItemLine",
+    "MessageShown", "Mode", "MoreTime", "Receipt", "ReceiptChoice", "RenewItems", "Screen",
+    "Security", "ServiceChanged", "Session", "SessionSettings", "SessionView", "SetLanguage",
     "StillHere",
 ]

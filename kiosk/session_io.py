@@ -119,6 +119,18 @@ class FeedbackReason:
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceChanged:
+    """The library changed what this kiosk shows (its messages): draw the screen again."""
+
+
+@dataclass(frozen=True, slots=True)
+class MessageShown:
+    """The idle screen's rotation put one of the library's messages on screen (a count)."""
+
+    message_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class AccessUsed:
     """The patron turned on an accessibility aid the screen handles itself (large text, high
     contrast, speech, the keypad): the session only notes it for the visit's insights."""
@@ -129,7 +141,7 @@ class AccessUsed:
 Action = (
     ChooseMode | EnterPin | CancelPin | EnterBarcode | RenewItems | Done | Back | StillHere
     | MoreTime | SetLanguage | ReceiptChoice | EmailReceipt | ConnectivityChanged | AccessUsed
-    | Feedback | FeedbackReason
+    | Feedback | FeedbackReason | MessageShown | ServiceChanged
 )
 
 
@@ -187,6 +199,10 @@ class SessionView:
     # receipt choice comes first ("print", "email", "none"; "" as configured)
     idle_message: str = ""
     receipt_first: str = ""
+    # the library's messages (kiosk/messages.py), (message id, text in this language): for
+    # everyone on the idle screen, and for this patron's category once identified
+    idle_messages: tuple[tuple[int, str], ...] = ()
+    patron_messages: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

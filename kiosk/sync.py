@@ -54,6 +54,7 @@ from kiosk.backends.base import (
 from kiosk.connectivity import Connectivity
 from kiosk.experiments import ExperimentBook
 from kiosk.journal import Journal, JournalError
+from kiosk.messages import MessageBoard
 from kiosk.visits import VisitForwarder
 
 log = logging.getLogger(__name__)
@@ -106,10 +107,12 @@ class SyncWorker:
         patron_cache_max_age: timedelta = timedelta(days=14),
         visits: VisitForwarder | None = None,
         experiments: ExperimentBook | None = None,
+        messages: MessageBoard | None = None,
     ) -> None:
         self._journal = journal
         self._visits = visits
         self._experiments = experiments
+        self._messages = messages
         self._backend = backend
         self.connectivity = connectivity
         limit = backend.replay_batch_limit  # see the module doc
@@ -288,11 +291,19 @@ class SyncWorker:
 
     def heartbeat(self) -> bool:
         """Probe the central side and report the kiosk's essentials; returns online or not."""
+        status = dict(self._status())
+        shows = self._messages.take_counts() if self._messages is not None else {}
+        if shows:
+            status["message_shows"] = shows
         try:
-            answer = self._backend.heartbeat(self._status())
+            answer = self._backend.heartbeat(status)
         except (BackendUnavailable, Refused) as exc:
+            if self._messages is not None:
+                self._messages.give_back(shows)
             self.connectivity.report(False, str(exc))
             return False
+        if answer.messages is not None and self._messages is not None:
+            self._messages.update(answer.messages)
         self.connectivity.report(True)
         if answer.server_time is not None:  # shown to the technician and in /status
             with contextlib.suppress(OverflowError, TypeError, ValueError):

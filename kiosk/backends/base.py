@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from domain.experiments import Running
+from domain.experiments import PatronMessage, Running
 from domain.model import (
     Account,
     Credential,
@@ -126,6 +126,8 @@ class BackendStatus:
     resolved: tuple[str, ...] = ()
     # the experiments this kiosk runs (REST); None: the central side does not say (SIP2)
     experiments: tuple[Running, ...] | None = None
+    # messages to patrons this kiosk shows (REST); None: the central side does not say
+    messages: tuple[PatronMessage, ...] | None = None
 
 
 @runtime_checkable

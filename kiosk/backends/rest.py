@@ -34,7 +34,14 @@ from urllib.parse import quote
 import requests
 import urllib3
 
-from domain.experiments import InvalidExperiment, Running, running_of
+from domain.experiments import (
+    InvalidExperiment,
+    PatronMessage,
+    Running,
+    category_of,
+    message_of,
+    running_of,
+)
 from domain.model import (
     Account,
     Credential,
@@ -208,6 +215,7 @@ def parse_patron(reply: _Reply) -> Patron:
         loan_limit=reply.opt_count("loan_limit"),
         holds_ready=reply.opt_count("holds_ready") or 0,  # older servers do not say
         email_hint=masked_email(reply.opt_text("email_hint")),  # masked again: trust no server
+        category=category_of(reply.data.get("category")),
     )
 
 
@@ -295,24 +303,36 @@ def parse_status(reply: _Reply) -> BackendStatus:
         screen_message=reply.opt_text("screen_message"),
         resolved=_resolved(reply),
         experiments=_experiments(reply),
+        messages=_messages(reply),
     )
 
 
 def _experiments(reply: _Reply) -> tuple[Running, ...] | None:
-    """The experiments to run (optional; servers before them send none). One the kiosk
-    cannot run as sent is left out and logged, never half run."""
-    value = reply.data.get("experiments")
+    """The experiments to run (optional; servers before them send none)."""
+    return _optional(reply, "experiments", running_of, 20)
+
+
+def _messages(reply: _Reply) -> tuple[PatronMessage, ...] | None:
+    """Messages to patrons (optional, like the experiments)."""
+    return _optional(reply, "messages", message_of, 50)
+
+
+def _optional(reply: _Reply, key: str, parse: Callable[[Any], T],
+              most: int) -> tuple[T, ...] | None:
+    """A list field of things the service may change on the kiosk: None when the service does
+    not send it; one entry the kiosk cannot use is left out and logged, never half used."""
+    value = reply.data.get(key)
     if value is None:
         return None
     if not isinstance(value, list):
-        _malformed(f"{reply.where}: field 'experiments' should be a list")
-    running: list[Running] = []
-    for raw in value[:20]:
+        _malformed(f"{reply.where}: field {key!r} should be a list")
+    kept: list[T] = []
+    for raw in value[:most]:
         try:
-            running.append(running_of(raw))
+            kept.append(parse(raw))
         except InvalidExperiment as exc:
-            log.warning("heartbeat: an experiment the kiosk cannot run was left out: %s", exc)
-    return tuple(running)
+            log.warning("heartbeat: left out one of the %s: %s", key, exc)
+    return tuple(kept)
 
 
 def _resolved(reply: _Reply) -> tuple[str, ...]:

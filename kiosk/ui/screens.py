@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from kivy.clock import Clock
 from kivy.metrics import dp
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
@@ -28,6 +29,7 @@ from kiosk.session import (
     EnterPin,
     Feedback,
     FeedbackReason,
+    MessageShown,
     Mode,
     ReceiptChoice,
     RenewItems,
@@ -168,6 +170,9 @@ class KioskScreen(Screen):
         self.view = None
 
 
+NOTICE_S = 8.0  # how long each of the library's messages stays on the idle screen
+
+
 class IdleScreen(KioskScreen):
     """Attract screen: library, how to start, opening hours, accessibility switches."""
 
@@ -191,6 +196,28 @@ class IdleScreen(KioskScreen):
             self.buttons.add_widget(self.btn_speech)
         # four switches stay one row on a 480-wide portrait panel (their words wrap)
         self.buttons.min_button_width = dp(110)
+        # the library's messages, one at a time under the instruction (which never moves)
+        self.notice = self.label("title", tone="muted")
+        self._notices: tuple[tuple[int, str], ...] = ()
+        self._notice_at = -1
+        Clock.schedule_interval(lambda _dt: self._rotate(), NOTICE_S)
+
+    def on_pre_enter(self, *args: object) -> None:
+        super().on_pre_enter(*args)
+        self._notice_at = -1  # a new wait for a patron: the first message is shown anew
+
+    def _rotate(self, *, again: bool = True) -> None:
+        """The next message (or the same one, drawn again); each time one is put up it is
+        counted (a single message: once per wait for a patron)."""
+        if not self._notices or self.manager is None or self.manager.current != self.name:
+            return
+        before = self._notice_at
+        if again or not 0 <= self._notice_at < len(self._notices):
+            self._notice_at = (self._notice_at + 1) % len(self._notices)
+        number, text = self._notices[self._notice_at]
+        self.notice.text = text
+        if self._notice_at != before:
+            self.post(MessageShown(number))
 
     def _reflow(self) -> None:
         cols = 2 if _landscape(self) and self.width > dp(700) else 1
@@ -211,6 +238,12 @@ class IdleScreen(KioskScreen):
         self.col_a.add_widget(self.label(text=hint))
         if view.idle_message:  # the library's line for this visit (an experiment's variant)
             self.col_a.add_widget(self.label("title", text=view.idle_message))
+        if view.idle_messages != self._notices:
+            self._notices, self._notice_at = view.idle_messages, -1
+        self.notice.text = ""
+        if self._notices:
+            self.col_a.add_widget(self.notice)
+            self._rotate(again=False)
         btn = self.button("mode-return", lambda: self.post(ChooseMode(Mode.RETURN)))
         btn.text = return_items
         self.col_a.add_widget(btn)

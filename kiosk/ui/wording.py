@@ -143,6 +143,8 @@ def home_greeting(view: SessionView, w: Wording) -> str:
 def home_rows(view: SessionView, w: Wording) -> list[Row]:
     """Under the greeting: why something cannot be done, and holds waiting to be picked up."""
     rows = message_rows(view, w)
+    # the library's messages for this patron's category ("the reading hour is on Wednesday")
+    rows += [("", "info", text, []) for _, text in view.patron_messages]
     if view.holds_ready:
         rows.append(("", "ok", w.ntr("{n} hold is ready for you to pick up.",
                                      "{n} holds are ready for you to pick up.",
@@ -365,7 +367,9 @@ def screen_sentences(view: SessionView, w: Wording, *, auto_print: bool = False,
     said: list[str] = banners(view, w)
     match view.screen:
         case Screen.IDLE:
-            said += [*idle_texts(w)[:2], *(text for _, _, text in idle_places(w, *places)),
+            said += [*idle_texts(w)[:2], view.idle_message,
+                     *(text for _, text in view.idle_messages),
+                     *(text for _, _, text in idle_places(w, *places)),
                      *rows_said(message_rows(view, w))]
         case Screen.PIN:
             said += [*pin_texts(w), *rows_said(message_rows(view, w))]

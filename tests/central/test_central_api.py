@@ -75,7 +75,8 @@ def test_identify_by_barcode_card_uid_and_eid(api) -> None:
     assert by_barcode["ok"] and by_barcode["patron"]["patron_id"] == JAN.patron_id
     assert by_barcode["patron"] == {"patron_id": JAN.patron_id, "name": "Jan Peeters",
                                     "blocked": False, "block_reason": None, "loan_count": 1,
-                                    "loan_limit": 10, "holds_ready": 0, "email_hint": ""}
+                                    "loan_limit": 10, "holds_ready": 0, "email_hint": "",
+                                    "category": "adult"}
     # Readers print UIDs in any case and with separators; the library does not care.
     assert identify(api, "card_uid", "04:a1:b2:c3:d4:e5:f6")["patron"]["patron_id"] == "P0001"
     eid = AN.eid or ""

@@ -57,7 +57,7 @@ def test_it_is_a_catalog_backend(backend: RestBackend) -> None:
 def test_identify_returns_a_patron(backend: RestBackend) -> None:
     patron = backend.identify(Credential(CredentialKind.CARD_UID, "04A1B2C3D4E5F6"))
     assert patron == Patron(patron_id=JAN.patron_id, name="Jan Peeters", blocked=False,
-                            block_reason=None, loan_count=1, loan_limit=10)
+                            block_reason=None, loan_count=1, loan_limit=10, category="adult")
     assert backend.identify(Credential(CredentialKind.EID, AN.eid or ""), pin="1234"
                             ).patron_id == AN.patron_id
 

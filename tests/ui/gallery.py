@@ -52,9 +52,17 @@ RENEWALS = (
 
 VIEWS: dict[str, SessionView] = {
     "idle": SessionView(),
+    # an experiment's line under the instruction (the longest the service lets staff write)
+    "idle-message": SessionView(
+        idle_message="Fijn dat u er bent! Vandaag zijn we open tot 19 uur, en morgen is er "
+                     "voorleesuurtje om 14 uur in de jeugdafdeling op de eerste verdieping.",
+        idle_messages=((1, "Op 25 en 26 december is de bibliotheek gesloten; de "
+                           "inleverbus aan de zijingang blijft open voor uw boeken."),)),
     "pin": SessionView(screen=Screen.PIN, message=ReasonCode.WRONG_PIN),
     "home": SessionView(screen=Screen.HOME, patron_name="Sofie",
-                        message=ReasonCode.FINES_TOO_HIGH, holds_ready=2),
+                        message=ReasonCode.FINES_TOO_HIGH, holds_ready=2,
+                        patron_messages=((2, "Woensdag om 14 uur: voorleesuurtje in de "
+                                             "jeugdafdeling op de eerste verdieping!"),)),
     "borrow": SessionView(screen=Screen.BORROW, patron_name="Sofie", items=BORROWED,
                           offline=True),
     "return": SessionView(screen=Screen.RETURN, items=RETURNED, devices_down=("scanner",)),

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.usefixtures("pinned_day")
 SHOTS = screenshot_dir()
 HEADLINES = {  # one sentence each screen must show, as an English msgid
     "idle": "Place your library card on the reader or scan it.",
+    "idle-message": "Place your library card on the reader or scan it.",
     "pin": "Please type your PIN.",
     "home": "My account",
     "borrow": "Place your items on the pad or scan their barcodes.",

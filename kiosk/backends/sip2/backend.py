@@ -24,6 +24,7 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
+from domain.experiments import category_of
 from domain.model import (
     ACCOUNT_LIST_LIMIT,
     Account,
@@ -410,6 +411,8 @@ class Sip2Backend:
             loan_count=_count(reply.fixed.get("charged_items_count", "")),
             holds_ready=self._ready_count(reply),
             email_hint=masked_email(reply.get("BE") or ""),
+            # PC, patron class: Koha's category code, Evergreen's profile; most others: none
+            category=category_of(reply.get("PC")),
             loan_limit=int(limit) if limit and limit.strip().isdigit() and len(limit) < 7
             else None,
         )

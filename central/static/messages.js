@@ -1,0 +1,72 @@
+"use strict";
+// Messages to patrons: the list (with how often each was shown) and the form to publish one.
+// Text goes in with textContent only.
+
+function el(tag, text) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  return node;
+}
+
+async function getJson(url) {
+  const reply = await fetch(url, {credentials: "same-origin"});
+  if (reply.status === 401) { window.location.assign("/staff/login"); throw new Error("logged out"); }
+  return reply.json();
+}
+
+async function load() {
+  const data = await getJson("/staff/api/messages");
+  const body = document.querySelector("#messages tbody");
+  body.replaceChildren(...data.messages.map(m => {
+    const tr = el("tr");
+    tr.dataset.message = m.message_id;
+    const where = [...m.branches.map(b => `branch ${b}`), ...m.kiosks].join(", ") || "every kiosk";
+    tr.append(el("td", m.texts.nl || Object.values(m.texts)[0]), el("td", m.start), el("td", m.end),
+              el("td", where), el("td", m.audience || "everyone"), el("td", m.shown));
+    return tr;
+  }));
+  document.body.dataset.loaded = String(Date.now());
+}
+
+async function choices() {
+  const fleet = await getJson("/staff/api/fleet");
+  const select = document.getElementById("msg-where");
+  for (const branch of [...new Set(fleet.kiosks.map(k => k.branch))].sort()) {
+    select.append(new Option(`Branch ${branch}`, `branch:${branch}`));
+  }
+  for (const k of fleet.kiosks) select.append(new Option(`${k.branch}: ${k.name}`, `kiosk:${k.kiosk_id}`));
+}
+
+async function publish(event) {
+  event.preventDefault();
+  const texts = {};
+  for (const lang of ["nl", "fr", "de", "en"]) {
+    const text = document.getElementById(`msg-${lang}`).value.trim();
+    if (text) texts[lang] = text;
+  }
+  const where = document.getElementById("msg-where").value;
+  const body = {texts, start: document.getElementById("msg-start").value,
+                end: document.getElementById("msg-end").value,
+                audience: document.getElementById("msg-audience").value,
+                kiosks: where.startsWith("kiosk:") ? [where.slice(6)] : [],
+                branches: where.startsWith("branch:") ? [where.slice(7)] : []};
+  const reply = await fetch("/staff/api/messages", {
+    method: "POST", credentials: "same-origin",
+    headers: {"Content-Type": "application/json", "X-Staff-Request": "1"}, body: JSON.stringify(body)});
+  const error = document.getElementById("form-error");
+  if (!reply.ok) {
+    const data = await reply.json().catch(() => ({}));
+    error.textContent = data.error ? data.error.message : `HTTP ${reply.status}`;
+    error.hidden = false;
+    return;
+  }
+  error.hidden = true;
+  document.getElementById("new").reset();
+  await load();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.getElementById("new").addEventListener("submit", publish);
+  choices();
+  load();
+});
