@@ -41,7 +41,7 @@ from kiosk.session import (
     SetLanguage,
     StillHere,
 )
-from kiosk.session_io import MoreTime, ServiceChanged
+from kiosk.session_io import AccessUsed, MessageShown, MoreTime, ServiceChanged
 from kiosk.status import ChangeHeartbeat, RecentLog, status_snapshot
 from kiosk.sync import Backoff, SyncWorker
 from kiosk.technician.port import KioskPort
@@ -57,7 +57,7 @@ DeviceBuilder = Callable[[Settings, EventSink], Devices]
 
 # events answered without the backend: no busy indicator flicker for these
 _INSTANT = (ConnectivityChanged, DeviceState, CardRemoved, SensorChanged, StillHere, SetLanguage,
-            MoreTime)
+            MoreTime, AccessUsed, MessageShown, ServiceChanged)
 
 
 def build_backend(settings: Settings) -> CatalogBackend:

@@ -169,6 +169,9 @@ class Session:
         self._tags: dict[str, TagRead] = {}
         self._busy = False
         self._visits_served = 0  # visits that did something: every Nth is asked for feedback
+        # the items of the visit on the goodbye screen: still on the pad, they are not the
+        # next patron's returns
+        self._leftover: set[str] = set()
 
     # ---- public -------------------------------------------------------------------------------
 
@@ -418,7 +421,9 @@ class Session:
         return self._state.screen == Screen.IDLE
 
     def _on_pad(self, tags: tuple[TagRead, ...]) -> None:
-        if self._state.screen == Screen.GOODBYE and tags:
+        if self._state.screen == Screen.GOODBYE:
+            if not {t.item_id for t in tags} - self._leftover:
+                return  # the books just borrowed, still on the pad (or read again): not a return
             self._reset()  # the next patron's books: the last one's goodbye is over
         self._tags = {t.uid: t for t in tags}
         present_ids = {t.item_id for t in tags}
@@ -621,6 +626,7 @@ class Session:
         self._end_patron()
         language = self._state.language
         ask = self._feedback_due()
+        self._leftover = set(self._state.handled_items)
         self._wipe()  # nothing of the patron survives onto the goodbye screen
         self._state.screen = Screen.GOODBYE
         self._state.language = language

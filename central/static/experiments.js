@@ -114,6 +114,7 @@ async function define(event) {
     end: document.getElementById("exp-end").value,
     planned: Number(document.getElementById("exp-planned").value),
     variants: [variant("a", factor), variant("b", factor)],
+    kiosks: kiosksOf(document.getElementById("exp-where").value),
   };
   const error = document.getElementById("form-error");
   const reply = await fetch("/staff/api/experiments", {
@@ -131,7 +132,29 @@ async function define(event) {
   await load();
 }
 
+let fleet = [];
+
+function kiosksOf(where) {
+  if (where.startsWith("kiosk:")) return [where.slice(6)];
+  if (where.startsWith("branch:")) {
+    return fleet.filter(k => k.branch === where.slice(7)).map(k => k.kiosk_id);
+  }
+  return [];
+}
+
+async function choices() {
+  const reply = await fetch("/staff/api/fleet", {credentials: "same-origin"});
+  if (!reply.ok) return;
+  fleet = (await reply.json()).kiosks;
+  const select = document.getElementById("exp-where");
+  for (const branch of [...new Set(fleet.map(k => k.branch))].sort()) {
+    select.append(new Option(`Branch ${branch}`, `branch:${branch}`));
+  }
+  for (const k of fleet) select.append(new Option(`${k.branch}: ${k.name}`, `kiosk:${k.kiosk_id}`));
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  choices();
   document.getElementById("new").addEventListener("submit", define);
   load().catch(exc => {
     const error = document.getElementById("load-error");

@@ -469,6 +469,11 @@ class KioskApp(wording.LocaleWords, App):
         self._render_busy()
         self.context.events.put(action)
 
+    def note(self, action: object) -> None:
+        """Tell the session something for the library's counts (an aid turned on, a message
+        shown): nothing the patron waits for, so no busy mark."""
+        self.context.events.put(action)
+
     def _set_pending(self, pending: bool) -> None:
         self.pending = pending
         if self._pending_timeout is not None:
@@ -514,7 +519,7 @@ class KioskApp(wording.LocaleWords, App):
         (kiosk/visits.py: which aids are used, never by whom)."""
         if mode not in self._aids_used:
             self._aids_used.add(mode)
-            self.post(AccessUsed(mode))
+            self.note(AccessUsed(mode))
 
     def toggle_sound(self) -> None:
         self.sound_on = not self.sound_on

@@ -105,6 +105,8 @@ class ScreenHost(Protocol):
 
     def post(self, action: object) -> None: ...
 
+    def note(self, action: object) -> None: ...
+
     def toggle_large_text(self) -> None: ...
 
     def toggle_high_contrast(self) -> None: ...
@@ -217,7 +219,7 @@ class IdleScreen(KioskScreen):
         number, text = self._notices[self._notice_at]
         self.notice.text = text
         if self._notice_at != before:
-            self.post(MessageShown(number))
+            self.ui.note(MessageShown(number))
 
     def _reflow(self) -> None:
         cols = 2 if _landscape(self) and self.width > dp(700) else 1

@@ -360,3 +360,23 @@ def test_a_tag_that_left_the_pad_is_asked_back_and_set_when_it_returns(rig):
     assert line.ok and not line.security_failed and not line.put_back
     assert r.flips == [("E00B01", False), ("E00B01", False)]
     assert len(view.items) == 1  # borrowed once, not again
+
+
+def test_books_left_on_the_pad_after_borrowing_are_not_returned_on_the_goodbye_screen(rig):
+    """The goodbye screen may wait for "How did it go?": the pad reading the books just
+    borrowed again must not return them; a book that was not in the visit starts a return."""
+    r = rig(feedback=True)
+    r.card(PATRON)
+    r.do(ChooseMode(Mode.BORROW))
+    pile = (_tag(AVAILABLE_ITEMS[44], "E0A1"), _tag(AVAILABLE_ITEMS[45], "E0A2"))
+    r.do(ItemsOnPad(pile))
+    assert [line.ok for line in r.view.items] == [True, True]
+    r.do(Done())
+    r.do(ReceiptChoice(print_receipt=False))
+    assert r.view.screen == Screen.GOODBYE and r.view.feedback == "ask"
+    r.do(ItemsOnPad(pile))  # read again (a flipped AFI, a shaken pad)
+    assert r.view.screen == Screen.GOODBYE
+    r.do(ItemsOnPad((*pile, _tag(WAITED_FOR_ITEM, "E0A3"))))  # someone else's return
+    assert r.view.screen == Screen.RETURN
+    returned = {line.item_id for line in r.view.items if line.ok}
+    assert WAITED_FOR_ITEM in returned

@@ -268,3 +268,27 @@ def test_void_after_a_checkout_whose_answer_never_came(applied: bool) -> None:
         checkins = [f for f in acs.frames if f[:2] == b"09"]
         assert len(checkins) == (1 if applied else 0)
         assert all(c[2:3] == b"Y" for c in checkins)  # no-block: undo regardless of blocks
+
+
+@pytest.mark.parametrize(("sent", "category"), [(b"PCChild|", "child"), (b"PCJ K|", ""),
+                                                (b"", "")])
+def test_the_patron_class_koha_sends_is_the_patron_category(sent: bytes, category: str) -> None:
+    """PC, patron class (Koha's category code, Evergreen's profile): what messages to patrons
+    aim at. A value that is not one short word, or none at all, is no category."""
+    def script(code: str, frame: bytes, n: int) -> object:
+        if code == "63":
+            return _with_checksum(charged((), frame).replace(b"AAP1|", b"AAP1|" + sent, 1))
+        return CLOSE
+
+    with FaultAcs(script) as acs, backend_for(acs) as b:
+        patron = b.identify(Credential(CredentialKind.BARCODE, "P1"))
+    assert patron.category == category
+
+
+def _with_checksum(frame: bytes) -> bytes:
+    """`frame` with its AZ checksum made right again after a field was added to it."""
+    at = frame.rfind(b"AZ")
+    if at < 0:
+        return frame
+    body = frame[:at + 2]
+    return body + f"{(-sum(body)) & 0xFFFF:04X}".encode() + frame[at + 6:]

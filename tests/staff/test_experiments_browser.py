@@ -48,6 +48,8 @@ def test_staff_read_a_result_and_start_an_experiment(browser: Browser,  # noqa: 
         page.select_option("#exp-outcome", "receipt_choice")
         page.fill("#exp-start", today.isoformat())
         page.fill("#exp-end", (today + timedelta(days=28)).isoformat())
+        expect(page.locator("#exp-where option")).not_to_have_count(1)  # the fleet loaded
+        page.select_option("#exp-where", f"kiosk:{DEMO_KIOSK_ID}")
         page.fill("#exp-a-name", "print-first")
         page.fill("#exp-a-value", "print")
         page.fill("#exp-b-name", "none-first")
@@ -60,6 +62,7 @@ def test_staff_read_a_result_and_start_an_experiment(browser: Browser,  # noqa: 
         new = page.locator("section[data-experiment='receipt-first']")
         expect(new).to_contain_text("running")
         expect(new).to_contain_text("not reached")
+        expect(new).to_contain_text(f"kiosks {DEMO_KIOSK_ID}")
     finally:
         page.close()
     with Database(library.db_path) as db:

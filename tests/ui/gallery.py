@@ -60,9 +60,12 @@ VIEWS: dict[str, SessionView] = {
                            "inleverbus aan de zijingang blijft open voor uw boeken."),)),
     "pin": SessionView(screen=Screen.PIN, message=ReasonCode.WRONG_PIN),
     "home": SessionView(screen=Screen.HOME, patron_name="Sofie",
-                        message=ReasonCode.FINES_TOO_HIGH, holds_ready=2,
-                        patron_messages=((2, "Woensdag om 14 uur: voorleesuurtje in de "
-                                             "jeugdafdeling op de eerste verdieping!"),)),
+                        message=ReasonCode.FINES_TOO_HIGH, holds_ready=2),
+    # the library's message for this patron's category, beside a hold
+    "home-message": SessionView(screen=Screen.HOME, patron_name="Sofie", holds_ready=2,
+                                patron_messages=((2, "Woensdag om 14 uur: voorleesuurtje in "
+                                                     "de jeugdafdeling op de eerste "
+                                                     "verdieping!"),)),
     "borrow": SessionView(screen=Screen.BORROW, patron_name="Sofie", items=BORROWED,
                           offline=True),
     "return": SessionView(screen=Screen.RETURN, items=RETURNED, devices_down=("scanner",)),

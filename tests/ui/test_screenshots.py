@@ -24,6 +24,7 @@ HEADLINES = {  # one sentence each screen must show, as an English msgid
     "idle-message": "Place your library card on the reader or scan it.",
     "pin": "Please type your PIN.",
     "home": "My account",
+    "home-message": "My account",
     "borrow": "Place your items on the pad or scan their barcodes.",
     "return": "Place the items you are returning on the pad.",
     "account": "Renew all",
