@@ -249,7 +249,8 @@ def build_kiosk(
     client = backend if backend is not None else build_backend(settings)
     timed = TimedBackend(client, metrics)
     listening = _listening(settings, journal, client, clock,
-                           on_board=lambda: events.put(ServiceChanged()))
+                           on_board=lambda: events.put(ServiceChanged()),
+                           on_visits=lambda: sync.wake())
     connectivity = Connectivity(recheck_s=settings.sync.recheck_s,
                                 on_change=lambda online: events.put(ConnectivityChanged(online)))
     kiosk: Kiosk
@@ -301,13 +302,14 @@ class _Listening:
 
 
 def _listening(settings: Settings, journal: Journal, client: CatalogBackend,
-               clock: Callable[[], float], *, on_board: Callable[[], None]) -> _Listening:
+               clock: Callable[[], float], *, on_board: Callable[[], None],
+               on_visits: Callable[[], None]) -> _Listening:
     """Visits are recorded only where they can go (a central service that takes them), and
     experiments and messages to patrons come with that service's heartbeat (experiments'
     results are read from the visits)."""
     if not settings.insights.enabled or not isinstance(client, VisitUplink):
         return _Listening()
-    writer = VisitWriter(journal)
+    writer = VisitWriter(journal, on_written=on_visits)
     return _Listening(writer, VisitRecorder(writer.put, clock=clock, wall_clock=_local_now),
                       VisitForwarder(journal, client), ExperimentBook(journal),
                       MessageBoard(journal, on_change=on_board))

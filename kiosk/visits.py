@@ -208,9 +208,11 @@ class VisitWriter:
     quiet moment instead of one per visit, so a busy kiosk's loans do not queue behind insight
     writes for the disk (a kill in that window loses those visits' records, never a loan)."""
 
-    def __init__(self, journal: Journal, *, linger_s: float = 3.0) -> None:
+    def __init__(self, journal: Journal, *, linger_s: float = 3.0,
+                 on_written: Callable[[], None] | None = None) -> None:
         self._journal = journal
         self._linger_s = linger_s
+        self._on_written = on_written  # the sync worker forwards them without waiting a round
         self._queue: queue.SimpleQueue[Visit | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="visit-writer", daemon=True)
         self._thread.start()
@@ -239,8 +241,9 @@ class VisitWriter:
                 if more is not None:
                     batch.append(more)
             try:
-                if batch:
-                    self._journal.record_visits([(v.visit_id, v.to_json()) for v in batch])
+                if batch and self._journal.record_visits(
+                        [(v.visit_id, v.to_json()) for v in batch]) and self._on_written:
+                    self._on_written()
             except Exception:  # e.g. the journal closed under it at shutdown
                 log.exception("could not write %d visit record(s)", len(batch))
             if stop:
