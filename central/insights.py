@@ -206,6 +206,28 @@ def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
         yield items[start:start + size]
 
 
+def withheld_with_complement(cells: dict[str, int], k: int) -> dict[str, int | None]:
+    """Cells under k withheld, and so many more (the smallest first) that the withheld cells
+    together rest on at least k visits. Without that, one small cell could be worked out from
+    the total and the cells shown beside it (929 visits, 900 Dutch, 27 French: 2 German); an
+    empty cell (0) says nothing about anyone and stays shown. Differences between scopes (a
+    branch and the library, one period and a longer one) are not covered: docs/architecture.md
+    says so."""
+    out: dict[str, int | None] = {key: n if n >= k or n == 0 else None
+                                  for key, n in cells.items()}
+    hidden = [key for key, value in out.items() if value is None]
+    if not hidden:
+        return out
+    withheld = sum(cells[key] for key in hidden)
+    for key in sorted((key for key, value in out.items() if value), key=lambda c: cells[c]):
+        if withheld >= k and len(hidden) > 1:
+            break
+        out[key] = None
+        hidden.append(key)
+        withheld += cells[key]
+    return out
+
+
 def _shown(n: int, k: int) -> int | None:
     return n if n >= k else None
 
@@ -239,8 +261,14 @@ def summary(db: Database, scope: Scope, *, k: int | None = None) -> dict[str, An
     def table(metric: str) -> dict[str, int | None]:
         return {key: _shown(n, k) for key, n in sorted(counts.get(metric, {}).items())}
 
-    heat = [[_shown(counts.get("heat", {}).get(f"{d}-{h}", 0), k) for h in range(24)]
-            for d in range(7)]
+    def parts(metric: str) -> dict[str, int | None]:
+        """A table whose cells add up to a figure that is shown (each visit has one
+        language ...): withheld with its complement (see `withheld_with_complement`)."""
+        return withheld_with_complement(dict(sorted(counts.get(metric, {}).items())), k)
+
+    cells = withheld_with_complement({f"{d}-{h}": counts.get("heat", {}).get(f"{d}-{h}", 0)
+                                      for d in range(7) for h in range(24)}, k)
+    heat = [[cells[f"{d}-{h}"] for h in range(24)] for d in range(7)]
     journeys = counts.get("journey", {})
     done = counts.get("journey_done", {})
     funnel = {kind: {"started": _shown(n, k), "completed": _shown(done.get(kind, 0), k),
@@ -256,21 +284,21 @@ def summary(db: Database, scope: Scope, *, k: int | None = None) -> dict[str, An
         "min_visits": k,
         "visits": _shown(total, k),
         "heat": heat,
-        "ended": table("ended"),
+        "ended": parts("ended"),
         "gave_up_on": table("gave_up_on"),
         "funnel": funnel,
         "seconds": {"median": _percentile(seconds, 0.5), "p90": _percentile(seconds, 0.9)},
         "feedback": {"answers": _shown(answers, k),
                      "asked": _shown(counts.get("feedback_asked", {}).get("", 0), k),
-                     "scores": table("feedback"),
+                     "scores": parts("feedback"),
                      "mean": round(sum(int(s) * n for s, n in feedback.items()) / answers, 2)
                      if answers >= k else None,
                      "reasons": table("feedback_reason")},
         "refusals": table("refusal"),
-        "languages": table("language"),
+        "languages": parts("language"),
         "access": table("access"),
-        "identified": table("identified"),
-        "receipt": table("receipt"),
+        "identified": parts("identified"),
+        "receipt": parts("receipt"),
         "offline_share": _share(counts.get("offline", {}).get("true", 0), total, k),
     }
 

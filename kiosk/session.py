@@ -421,11 +421,11 @@ class Session:
         return self._state.screen == Screen.IDLE
 
     def _on_pad(self, tags: tuple[TagRead, ...]) -> None:
+        self._tags = {t.uid: t for t in tags}  # what is on the pad now, whatever follows
         if self._state.screen == Screen.GOODBYE:
             if not {t.item_id for t in tags} - self._leftover:
                 return  # the books just borrowed, still on the pad (or read again): not a return
             self._reset()  # the next patron's books: the last one's goodbye is over
-        self._tags = {t.uid: t for t in tags}
         present_ids = {t.item_id for t in tags}
         s = self._state
         self._secure_again(present_ids)

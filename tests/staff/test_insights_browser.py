@@ -25,7 +25,7 @@ from test_dashboard_browser import CHROMIUM_ARGS, _log_in_as_alice, browser  # n
 
 from central.db import Database
 from central.demo_visits import seed_demo_month
-from central.insights import Scope, export_csv, summary
+from central.insights import Scope, export_csv, summary, withheld_with_complement
 from central.staff import add_staff
 from domain.demo_library import AVAILABLE_ITEMS, SEED_PATRONS
 from domain.events import BarcodeScanned, CardPresented
@@ -150,7 +150,7 @@ def test_every_figure_under_k_visits_is_withheld(library: Any) -> None:
         full = summary(db, month, k=5)
         strict = summary(db, month, k=10**6)
     assert full["visits"] and full["seconds"]["median"] and full["feedback"]["mean"]
-    assert full["heat"][6] == [None] * 24  # closed on Sunday: nothing to show
+    assert full["heat"][6] == [0] * 24  # closed on Sunday: no one came (says nothing of anyone)
     shown = [v for table in ("access", "languages", "refusals", "identified")
              for v in full[table].values() if v is not None]
     assert shown and min(shown) >= 5
@@ -163,6 +163,17 @@ def test_every_figure_under_k_visits_is_withheld(library: Any) -> None:
         return [value]
     numbers = [v for key, v in strict.items() if key not in ("scope", "min_visits")
                for v in figures(v)]
-    assert numbers and all(v is None for v in numbers), "nothing rests on a million visits"
+    assert numbers and all(v in (None, 0) for v in numbers), "nothing rests on a million visits"
     exported = list(csv.reader(io.StringIO(export_csv(strict))))[3:]  # after the scope rows
-    assert exported and all(value == "" for _, _, value in exported)
+    assert exported and all(value in ("", "0") for _, _, value in exported)
+
+
+def test_a_small_cell_cannot_be_worked_out_from_the_total_and_its_neighbours() -> None:
+    # 929 visits: 900 Dutch, 27 French, 2 German. Withholding only the 2 would leave it as
+    # 929 - 900 - 27; so the smallest cell shown is withheld with it
+    assert withheld_with_complement({"nl": 900, "fr": 27, "de": 2}, 5) == {
+        "nl": 900, "fr": None, "de": None}
+    assert withheld_with_complement({"a": 50, "b": 3, "c": 4}, 5) == {
+        "a": 50, "b": None, "c": None}  # two withheld, 7 together: neither can be told
+    assert withheld_with_complement({"a": 50, "b": 0, "c": 9}, 5) == {"a": 50, "b": 0, "c": 9}
+    assert withheld_with_complement({"a": 3}, 5) == {"a": None}
