@@ -82,7 +82,8 @@ def _visit_and_look(browser: Browser, library: Any, demo_kiosk: RunningKiosk,  #
             return conn.execute("SELECT COUNT(*) FROM visits WHERE day = ?",
                                 (today.isoformat(),)).fetchone()[0]
     assert wait_for(lambda: stored_today() == 1, timeout=15)
-    assert demo_kiosk.kiosk.journal.visit_count() == 0  # acknowledged, so gone from the kiosk
+    # acknowledged, so gone from the kiosk (deleted once the answer is back, just after the row)
+    assert wait_for(lambda: demo_kiosk.kiosk.journal.visit_count() == 0, timeout=5)
     with sqlite3.connect(library.db_path) as conn:
         assert conn.execute("SELECT ended, feedback FROM visits WHERE day = ?",
                             (today.isoformat(),)).fetchone() == ("done", 4)
