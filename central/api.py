@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
-import sqlite3
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
@@ -38,7 +38,7 @@ from pydantic import (
 )
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from central.db import Database, StorageError
+from central.db import UNAVAILABLE_ERRORS, Database, StorageError
 from central.insights import store_visits
 from central.service import BATCH_LIMIT, CirculationService, InvalidTx, TxIn, iso, utcnow
 from domain.model import TransactionKind
@@ -363,6 +363,12 @@ MAX_BODY_BYTES = 1024 * 1024
 MAX_BATCH_BODY_BYTES = 8 * 1024 * 1024
 
 
+def app_from_environment() -> FastAPI:
+    """The app of one worker process of `kiosk-central serve --workers N`: each opens its own
+    connections to the database named by $KIOSK_CENTRAL_DB (a fork must not share them)."""
+    return create_app(os.environ["KIOSK_CENTRAL_DB"])
+
+
 def create_app(db_path: str | Path, *, service: CirculationService | None = None,
                max_body_bytes: int = MAX_BODY_BYTES,
                max_batch_body_bytes: int = MAX_BATCH_BODY_BYTES) -> FastAPI:
@@ -414,10 +420,12 @@ def _answer_errors(app: FastAPI) -> None:
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         return _error(422, "invalid_request", problems or "invalid request")
 
-    @app.exception_handler(sqlite3.OperationalError)
-    async def busy(_: Request, exc: sqlite3.OperationalError) -> JSONResponse:
+    async def busy(_: Request, exc: Exception) -> JSONResponse:
         log.error("database busy or failing: %s", exc)
         return _error(503, "unavailable", "database busy; retry shortly", {"Retry-After": "2"})
+
+    for error in UNAVAILABLE_ERRORS:  # SQLite busy or locked, PostgreSQL gone or pool empty
+        app.add_exception_handler(error, busy)
 
     @app.exception_handler(StorageError)
     async def storage(_: Request, exc: StorageError) -> JSONResponse:
@@ -442,7 +450,7 @@ def _patron_routes(app: FastAPI, circulation: CirculationService) -> None:
     @app.get("/v1/health", response_model=HealthReply, tags=["service"])
     def health() -> dict[str, Any]:
         """Liveness for load balancers and the kiosk's connectivity probe (no auth)."""
-        circulation.db.connection().execute("SELECT 1").fetchone()
+        circulation.db.one("SELECT 1")
         return {"status": "ok", "server_time": iso(utcnow())}
 
     @app.post("/v1/patrons/identify", response_model=IdentifyReply, responses=_ERRORS,

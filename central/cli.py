@@ -1,6 +1,7 @@
 """`kiosk-central`: run, seed and administer the reference Kiosk Catalog API service.
 
     kiosk-central serve --db central.db [--host 127.0.0.1] [--port 8080]
+        (--db is a SQLite file or a PostgreSQL URL, or $KIOSK_CENTRAL_DB)
     kiosk-central seed --db central.db
     kiosk-central add-kiosk KIOSK_ID --branch B --name N --db central.db   (prints the token once)
     kiosk-central openapi > central/openapi.json
@@ -14,9 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import socket
 import sys
 import tempfile
+import threading
+import time
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -45,33 +50,60 @@ def openapi_text() -> str:
     return json.dumps(openapi_document(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 
 
+def _db_argument(parser: argparse.ArgumentParser) -> None:
+    env = os.environ.get("KIOSK_CENTRAL_DB")
+    parser.add_argument(
+        "--db", required=not env, default=env,
+        help="a SQLite file, or a PostgreSQL URL (postgresql://user@host/name); default: "
+             "$KIOSK_CENTRAL_DB, which keeps a password out of the process list")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk-central", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the service")
-    serve.add_argument("--db", required=True, type=Path)
+    _db_argument(serve)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=int, default=1,
+                       help="worker processes (a network's service on PostgreSQL: about one "
+                            "per core); they share the database and nothing else")
     seed_cmd = sub.add_parser("seed", help="fill an empty database with the demo library")
-    seed_cmd.add_argument("--db", required=True, type=Path)
+    _db_argument(seed_cmd)
     add = sub.add_parser("add-kiosk", help="register a kiosk and print its new token once")
     add.add_argument("kiosk_id")
     add.add_argument("--branch", required=True)
     add.add_argument("--name", required=True)
-    add.add_argument("--db", required=True, type=Path)
+    _db_argument(add)
     sub.add_parser("openapi", help="print the OpenAPI JSON document")
     # --- staff accounts for the fleet dashboard (issue 6, central/staff.py) ---
     staff = sub.add_parser("add-staff", help="add a dashboard user (asks the password twice)")
     staff.add_argument("name")
-    staff.add_argument("--db", required=True, type=Path)
+    _db_argument(staff)
     staff.add_argument("--api-token", action="store_true", help="also print an API token once")
     return parser
 
 
-def _serve(db_path: Path, host: str, port: int) -> int:
-    import uvicorn
+def _ready_when_answering(address: tuple[str, int], timeout_s: float = 60.0) -> None:
+    """With several workers the supervisor tells systemd READY=1 once one of them answers a
+    health check (the socket listens before any worker accepts)."""
+    import sdnotify
 
-    from central.api import create_app
+    host, port = address
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://{host}:{port}/v1/health", timeout=2) as reply:
+                if reply.status == 200:
+                    sdnotify.SystemdNotifier().notify("READY=1")
+                    return
+        except OSError:
+            time.sleep(0.2)
+
+
+def _serve(db_path: str, host: str, port: int, workers: int = 1) -> int:
+    import uvicorn
+    from uvicorn.supervisors.multiprocess import Multiprocess
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     import sdnotify
@@ -84,10 +116,19 @@ def _serve(db_path: Path, host: str, port: int) -> int:
             if self.started:
                 sdnotify.SystemdNotifier().notify("READY=1")
 
-    app = create_app(db_path)
+    # migrate here, once, before any worker starts; a bad database is one line on stderr
+    Database(db_path).close()
+    os.environ["KIOSK_CENTRAL_DB"] = db_path  # the workers' app factory reads it
     # No access log: request paths carry patron ids, which never go to a log in clear.
-    server = NotifyingServer(uvicorn.Config(app, host=host, port=port, access_log=False,
-                                            log_level="info"))
+    config = uvicorn.Config("central.api:app_from_environment", factory=True, host=host,
+                            port=port, workers=workers, access_log=False, log_level="info")
+    server = NotifyingServer(config)
+    if workers > 1:
+        sock = config.bind_socket()
+        threading.Thread(target=_ready_when_answering, args=(sock.getsockname()[:2],),
+                         daemon=True).start()
+        Multiprocess(config, sockets=[sock]).run()
+        return 0
     server.run()
     return 0 if server.started else 1
 
@@ -96,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "serve":
-            return _serve(args.db, args.host, args.port)
+            return _serve(args.db, args.host, args.port, args.workers)
         if args.command == "seed":
             with Database(args.db) as db:
                 seed(db)

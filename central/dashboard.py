@@ -31,7 +31,6 @@ import json
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -40,6 +39,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from central.db import Database
 from central.insights_page import (
@@ -49,6 +49,7 @@ from central.insights_page import (
     mount_messages,
 )
 from central.service import library_day
+from central.shared_limits import SharedBucket
 from central.staff import StaffAuth
 
 log = logging.getLogger(__name__)
@@ -77,27 +78,6 @@ _SECURITY_HEADERS = {
 # and the rest gets a 429. Staff log in a few times a day; this is not their limit.
 HASHES_PER_S = 4.0
 HASH_BURST = 10
-
-
-class _Bucket:
-    """A token bucket: `rate` takes a second, up to `burst` saved up."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self._rate = rate
-        self._burst = burst
-        self._tokens = float(burst)
-        self._at = time.monotonic()
-        self._lock = threading.Lock()
-
-    def take(self) -> bool:
-        with self._lock:
-            now = time.monotonic()
-            self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
-            self._at = now
-            if self._tokens < 1:
-                return False
-            self._tokens -= 1
-            return True
 
 
 def _lowest_priority() -> None:
@@ -304,7 +284,8 @@ class _StaffRoutes:
         self.hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="staff-hash",
                                          initializer=_lowest_priority)
         self.waiting = 0
-        self.budget = _Bucket(HASHES_PER_S, HASH_BURST)
+        # one budget for the whole service, however many worker processes share it
+        self.budget = SharedBucket(db, "password-checks", rate=HASHES_PER_S, burst=HASH_BURST)
 
     def bearer(self, request: Request) -> str | None:
         header = request.headers.get("authorization", "")
@@ -365,10 +346,11 @@ class _StaffRoutes:
             return response
 
     async def _login(self, request: Request, name: str, password: str) -> Response:
-        locked = self.auth.locked_for(name)
+        # both read or write the database: off the event loop, as every query is
+        locked = await run_in_threadpool(self.auth.locked_for, name)
         if locked:
             token = None
-        elif self.waiting >= 8 or not self.budget.take():
+        elif self.waiting >= 8 or not await run_in_threadpool(self.budget.take):
             return _error(429, "busy", "too many logins at once; try again in a moment")
         else:
             self.waiting += 1

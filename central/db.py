@@ -22,6 +22,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -124,14 +125,14 @@ CREATE INDEX events_day ON events(day, kiosk_id, kind);
 """
 
 
-def _execute_script(conn: sqlite3.Connection, script: str) -> None:
+def _execute_script(conn: Connection, script: str) -> None:
     # Not executescript(): it commits first, and a migration must stay one transaction.
     for statement in script.split(";"):
         if statement.strip():
             conn.execute(statement)
 
 
-def _migrate_to_v1(conn: sqlite3.Connection) -> None:
+def _migrate_to_v1(conn: Connection) -> None:
     _execute_script(conn, _SCHEMA_V1)
 
 
@@ -153,16 +154,16 @@ CREATE INDEX conflicts_open ON conflicts(resolved_at, kiosk_id)
 """
 
 
-def _migrate_to_v2_staff(conn: sqlite3.Connection) -> None:
+def _migrate_to_v2_staff(conn: Connection) -> None:
     _execute_script(conn, _SCHEMA_V2_STAFF)
 
 
-def _migrate_to_v3_card_expiry(conn: sqlite3.Connection) -> None:
+def _migrate_to_v3_card_expiry(conn: Connection) -> None:
     """Library cards run out (usually yearly); NULL means the card does not expire."""
     conn.execute("ALTER TABLE patrons ADD COLUMN card_expires TEXT")
 
 
-def _migrate_to_v4_kiosk_scope(conn: sqlite3.Connection) -> None:
+def _migrate_to_v4_kiosk_scope(conn: Connection) -> None:
     """Idempotency keys are one kiosk's (UNIQUE (kiosk_id, tx_id), no longer tx_id alone): a
     kiosk that sends another's tx_id must neither read that kiosk's answer nor bar its
     transaction. And the kiosks' clocks: the skew the last heartbeat showed, and whether its
@@ -195,7 +196,7 @@ ALTER TABLE kiosks ADD COLUMN status_problem TEXT
 """)
 
 
-def _migrate_to_v5_email(conn: sqlite3.Connection) -> None:
+def _migrate_to_v5_email(conn: Connection) -> None:
     """The address a patron asked the library to send receipts to (NULL: none)."""
     conn.execute("ALTER TABLE patrons ADD COLUMN email TEXT")
 
@@ -235,14 +236,14 @@ CREATE INDEX visit_counts_metric ON visit_counts(metric, period);
 """
 
 
-def _migrate_to_v6_visits(conn: sqlite3.Connection) -> None:
+def _migrate_to_v6_visits(conn: Connection) -> None:
     """Anonymous patron visits (domain/visits.py), one row per (kiosk, visit id): the key
     makes a visit sent twice (an answer lost on the way back) count once. The columns staff
     filter and group by are copied out of the record; the record keeps the rest."""
     _execute_script(conn, _SCHEMA_V6_VISITS)
 
 
-def _migrate_to_v7_experiments(conn: sqlite3.Connection) -> None:
+def _migrate_to_v7_experiments(conn: Connection) -> None:
     """Experiments staff define (central/experiments.py); their results come from the visits."""
     conn.execute("""CREATE TABLE experiments (
         name       TEXT PRIMARY KEY,
@@ -250,7 +251,7 @@ def _migrate_to_v7_experiments(conn: sqlite3.Connection) -> None:
         variants   TEXT NOT NULL,
         kiosks     TEXT NOT NULL,
         start      TEXT NOT NULL,
-        end        TEXT NOT NULL,
+        "end"      TEXT NOT NULL,
         outcome    TEXT NOT NULL,
         planned    INTEGER NOT NULL,
         created_by TEXT NOT NULL,
@@ -258,7 +259,7 @@ def _migrate_to_v7_experiments(conn: sqlite3.Connection) -> None:
     )""")
 
 
-def _migrate_to_v8_messages(conn: sqlite3.Connection) -> None:
+def _migrate_to_v8_messages(conn: Connection) -> None:
     """Messages staff publish to patrons (central/messages.py), and the patron category they
     may be aimed at (the library system's own: adult, child, school ...)."""
     conn.execute("ALTER TABLE patrons ADD COLUMN category TEXT NOT NULL DEFAULT 'adult'")
@@ -266,7 +267,7 @@ def _migrate_to_v8_messages(conn: sqlite3.Connection) -> None:
         message_id INTEGER PRIMARY KEY AUTOINCREMENT,
         texts      TEXT NOT NULL,
         start      TEXT NOT NULL,
-        end        TEXT NOT NULL,
+        "end"      TEXT NOT NULL,
         kiosks     TEXT NOT NULL,
         branches   TEXT NOT NULL,
         audience   TEXT NOT NULL,
@@ -276,10 +277,28 @@ def _migrate_to_v8_messages(conn: sqlite3.Connection) -> None:
     )""")
 
 
-_MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+def _migrate_to_v9_shared_limits(conn: Connection) -> None:
+    """What several worker processes must agree on (central/shared_limits.py): wrong staff
+    passwords per name, and the service-wide budget of password checks."""
+    _execute_script(conn, """
+CREATE TABLE staff_login_failures (
+    name     TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    since    REAL NOT NULL
+);
+CREATE INDEX staff_login_failures_since ON staff_login_failures(since);
+CREATE TABLE rate_buckets (
+    bucket TEXT PRIMARY KEY,
+    tokens REAL NOT NULL,
+    at     REAL NOT NULL
+)
+""")
+
+
+_MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _migrate_to_v1, _migrate_to_v2_staff, _migrate_to_v3_card_expiry,
     _migrate_to_v4_kiosk_scope, _migrate_to_v5_email, _migrate_to_v6_visits,
-    _migrate_to_v7_experiments, _migrate_to_v8_messages)
+    _migrate_to_v7_experiments, _migrate_to_v8_messages, _migrate_to_v9_shared_limits)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 DEFAULT_SETTINGS: dict[str, str] = {
@@ -303,6 +322,20 @@ DEFAULT_SETTINGS: dict[str, str] = {
 }
 
 
+def is_url(location: str | Path) -> bool:
+    """A database URL (PostgreSQL) rather than a file path (SQLite)."""
+    return str(location).startswith(("postgresql://", "postgres://"))
+
+
+class Connection(Protocol):
+    """What the service's code may do with a connection: the part of sqlite3's interface that
+    central/postgres.py speaks too."""
+
+    def execute(self, sql: str, params: Any = (), /) -> Any: ...
+
+    def executemany(self, sql: str, seq: Any, /) -> Any: ...
+
+
 def _open(path: Path) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(
@@ -318,80 +351,161 @@ def _open(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def migrate(conn: sqlite3.Connection) -> None:
-    """Bring the schema to SCHEMA_VERSION; refuses a database from a newer release."""
+class _SqliteConnection:
+    """The transaction verbs of central/postgres.py's PgConnection, for a sqlite3 connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.raw = conn
+
+    def begin_write(self) -> None:
+        self.raw.execute("BEGIN IMMEDIATE")  # the write lock up front
+
+    def begin_read(self) -> None:
+        self.raw.execute("BEGIN")
+
+    def commit(self) -> None:
+        self.raw.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.raw.in_transaction:
+            self.raw.execute("ROLLBACK")
+
+    def schema_version(self) -> int:
+        return int(self.raw.execute("PRAGMA user_version").fetchone()[0])
+
+    def set_schema_version(self, version: int) -> None:
+        self.raw.execute(f"PRAGMA user_version={int(version)}")
+
+
+def _migrate(conn: Any, sql: Connection) -> None:
+    """Bring the schema to SCHEMA_VERSION in one write transaction (several worker processes
+    starting at once migrate one after the other); refuses a database from a newer release."""
+    conn.begin_write()
     try:
-        conn.execute("BEGIN IMMEDIATE")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        version = conn.schema_version()
         if version > SCHEMA_VERSION:
-            conn.execute("ROLLBACK")
             raise StorageError(
                 f"database schema version {version} is newer than this release ({SCHEMA_VERSION})"
             )
         for number in range(version, SCHEMA_VERSION):
-            _MIGRATIONS[number](conn)
-            conn.execute(f"PRAGMA user_version={number + 1}")
+            _MIGRATIONS[number](sql)
+            conn.set_schema_version(number + 1)
             log.info("database migrated to schema version %d", number + 1)
         for key, value in DEFAULT_SETTINGS.items():
-            conn.execute("INSERT OR IGNORE INTO settings(key, value) VALUES (?, ?)", (key, value))
-        conn.execute("COMMIT")
-    except sqlite3.Error as exc:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise StorageError(f"cannot prepare database: {exc}") from exc
+            sql.execute("INSERT OR IGNORE INTO settings(key, value) VALUES (?, ?)", (key, value))
+        conn.commit()
+    except BaseException as exc:
+        conn.rollback()
+        if isinstance(exc, (*ENGINE_ERRORS, *INTEGRITY_ERRORS)):
+            raise StorageError(f"cannot prepare database: {exc}") from exc
+        raise
 
 
 class Database:
-    """The service's database file: migrated on open, one connection per thread.
+    """The service's database: a SQLite file (a path) or a PostgreSQL database (a URL),
+    migrated on open.
 
-    Use as a context manager or call `close()`; connections opened by worker threads are
-    tracked so that `close()` closes them all.
+    SQLite: one connection per thread, tracked so that `close()` closes them all. PostgreSQL:
+    a pool of connections (central/postgres.py). Either way the service's code sees the same
+    `write()` and `read()` transactions and the same SQL.
     """
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+    def __init__(self, location: str | Path, *, pool_size: int | None = None) -> None:
+        self.location = str(location)
+        self.dialect = "postgresql" if is_url(location) else "sqlite"
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         self._closed = False
-        migrate(self.connection())
+        self._pool: Any = None
+        if self.dialect == "postgresql":
+            from central.postgres import POOL_SIZE, PgPool
 
-    def connection(self) -> sqlite3.Connection:
-        """This thread's connection, opened on first use."""
-        if self._closed:
-            raise StorageError("database is closed")
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = _open(self.path)
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
-
-    @contextlib.contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, holding SQLite's write lock from the first statement."""
-        conn = self.connection()
-        conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._pool = PgPool(self.location, size=pool_size or POOL_SIZE)
+            except OSError as exc:
+                raise StorageError(str(exc)) from exc
         try:
-            yield conn
-            conn.execute("COMMIT")
+            with self._connection() as conn:
+                _migrate(conn, self._sql(conn))
         except BaseException:
-            # Also after a failed COMMIT (busy, disk full): never leave this thread's
-            # connection inside a transaction that the next request would stumble over.
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            self.close()
             raise
 
+    @property
+    def path(self) -> Path:
+        """The SQLite file (tests and tools that open it directly)."""
+        if self.dialect != "sqlite":
+            raise StorageError("a PostgreSQL database has no file")
+        return Path(self.location)
+
+    @staticmethod
+    def _sql(conn: Any) -> Connection:
+        return conn.raw if isinstance(conn, _SqliteConnection) else conn  # type: ignore[no-any-return]
+
     @contextlib.contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
+    def _connection(self) -> Iterator[Any]:
+        if self._closed:
+            raise StorageError("database is closed")
+        if self._pool is not None:
+            with self._pool.connection() as pooled:
+                yield pooled
+            return
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _SqliteConnection(_open(Path(self.location)))
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn.raw)
+        yield conn
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction, holding the write lock from the first statement."""
+        with self._connection() as conn:
+            conn.begin_write()
+            try:
+                yield self._sql(conn)
+                conn.commit()
+            except BaseException:
+                # Also after a failed COMMIT (busy, disk full): never leave this connection
+                # inside a transaction that the next request would stumble over.
+                conn.rollback()
+                raise
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
         """A consistent snapshot for several SELECTs (a patron's account, for instance)."""
-        conn = self.connection()
-        conn.execute("BEGIN")
-        try:
-            yield conn
-        finally:
-            conn.execute("COMMIT")
+        with self._connection() as conn:
+            conn.begin_read()
+            try:
+                yield self._sql(conn)
+            finally:
+                conn.rollback()
+
+    def one(self, sql: str, params: Any = ()) -> Any:
+        """The first row of one statement on its own (no snapshot needed): a token's owner on
+        every request costs one round trip, not three."""
+        with self._connection() as conn:
+            return self._sql(conn).execute(sql, params).fetchone()
+
+    def json_text(self, column: str, outer: str, key: str) -> tuple[str, str]:
+        """SQL for the text at `column`'s JSON object `outer`.`key` (NULL when absent), with
+        its one parameter: the engines spell JSON paths differently. `outer` is ours, never
+        input; `key` goes as a parameter."""
+        if self.dialect == "postgresql":
+            return f"({column}::jsonb -> '{outer}' ->> ?)", key
+        return f"json_extract({column}, ?)", f"$.{outer}.{key}"
+
+    def schema_version(self) -> int:
+        with self._connection() as conn:
+            return int(conn.schema_version())
+
+    def pool_stats(self) -> dict[str, int]:
+        """Connection pool figures (PostgreSQL), for /metrics; SQLite: its open connections."""
+        if self._pool is not None:
+            return dict(self._pool.stats())
+        return {"pool_size": len(self._connections)}
 
     def close(self) -> None:
         with self._lock:
@@ -400,6 +514,8 @@ class Database:
         for conn in connections:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
+        if self._pool is not None:
+            self._pool.close()
 
     def __enter__(self) -> Database:
         return self
@@ -408,14 +524,40 @@ class Database:
         self.close()
 
 
-def get_setting(conn: sqlite3.Connection, key: str) -> str:
+def _errors(name: str) -> tuple[type[Exception], ...]:
+    """The engines' own exceptions of one kind, for `except` clauses that serve both."""
+    errors: tuple[type[Exception], ...] = {
+        "integrity": (sqlite3.IntegrityError,),
+        "unavailable": (sqlite3.OperationalError,),
+        "engine": (sqlite3.Error,),
+    }[name]
+    try:
+        import psycopg
+
+        from central import postgres
+    except ImportError:  # a SQLite-only install
+        return errors
+    theirs: dict[str, tuple[type[Exception], ...]] = {
+        "integrity": postgres.INTEGRITY_ERRORS, "unavailable": postgres.UNAVAILABLE_ERRORS,
+        "engine": (psycopg.Error,)}
+    return errors + theirs[name]
+
+
+# a UNIQUE or foreign key violation (a name taken, a row there already)
+INTEGRITY_ERRORS = _errors("integrity")
+# busy, locked, the server gone: the request may succeed later (HTTP 503)
+UNAVAILABLE_ERRORS = _errors("unavailable")
+ENGINE_ERRORS = _errors("engine")
+
+
+def get_setting(conn: Connection, key: str) -> str:
     row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
     if row is None:
         return DEFAULT_SETTINGS[key]
     return str(row["value"])
 
 
-def set_setting(conn: sqlite3.Connection, key: str, value: str) -> None:
+def set_setting(conn: Connection, key: str, value: str) -> None:
     if key not in DEFAULT_SETTINGS:
         raise KeyError(f"unknown setting {key!r}; known: {', '.join(sorted(DEFAULT_SETTINGS))}")
     conn.execute(

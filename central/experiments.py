@@ -18,14 +18,13 @@ Outcomes: completion (visits that ended done), satisfaction (the 1..4 score), re
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from central import stats
-from central.db import Database, get_setting
+from central.db import INTEGRITY_ERRORS, Database, get_setting
 from domain.experiments import FACTORS, InvalidExperiment, Variant, is_slug, variant_of
 
 OUTCOMES = ("completion", "satisfaction", "receipt_choice", "visit_time")
@@ -81,14 +80,14 @@ def save(db: Database, experiment: Experiment, staff: str) -> None:
     with db.write() as conn:
         try:
             conn.execute(
-                "INSERT INTO experiments (name, factor, variants, kiosks, start, end, outcome,"
+                "INSERT INTO experiments (name, factor, variants, kiosks, start, \"end\", outcome,"
                 " planned, created_by, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (experiment.name, experiment.factor,
                  json.dumps([{"name": v.name, "value": v.value} for v in experiment.variants]),
                  json.dumps(list(experiment.kiosks)), experiment.start.isoformat(),
                  experiment.end.isoformat(), experiment.outcome, experiment.planned,
                  f"staff:{staff}", datetime.now().astimezone().isoformat(timespec="seconds")))
-        except sqlite3.IntegrityError:
+        except INTEGRITY_ERRORS:
             raise BadExperiment(f"there is an experiment called {experiment.name!r} "
                                 "already") from None
 
@@ -158,9 +157,9 @@ def _min_visits(db: Database) -> int:
 
 def _outcomes(db: Database, experiment: Experiment) -> dict[str, list[float]]:
     """Each variant's visits as one number each: 1/0 for a share, the score or the seconds."""
-    where = ["day BETWEEN ? AND ?", "json_extract(record, ?) IS NOT NULL"]
-    args: list[Any] = [experiment.start.isoformat(), experiment.end.isoformat(),
-                       f"$.variants.{experiment.name}"]
+    variant, key = db.json_text("record", "variants", experiment.name)
+    where = ["day BETWEEN ? AND ?", f"{variant} IS NOT NULL"]
+    args: list[Any] = [experiment.start.isoformat(), experiment.end.isoformat(), key]
     if experiment.kiosks:
         where.append(f"kiosk_id IN ({','.join('?' * len(experiment.kiosks))})")
         args += experiment.kiosks
@@ -173,8 +172,8 @@ def _outcomes(db: Database, experiment: Experiment) -> dict[str, list[float]]:
               "visit_time": "seconds"}[experiment.outcome]
     with db.read() as conn:
         rows = conn.execute(
-            f"SELECT json_extract(record, ?), {column} FROM visits WHERE {' AND '.join(where)}",
-            [f"$.variants.{experiment.name}", *args]).fetchall()
+            f"SELECT {variant}, {column} FROM visits WHERE {' AND '.join(where)}",
+            [key, *args]).fetchall()
     out: dict[str, list[float]] = {}
     for variant, value in rows:
         out.setdefault(str(variant), []).append(float(value))

@@ -19,13 +19,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from central.db import Database, get_setting
+from central.db import Connection, Database, get_setting
 from domain.visits import InvalidVisit, Visit, check
 
 DEFAULT_MIN_VISITS = 5
@@ -107,7 +106,7 @@ INSERT_VISIT = (
     " feedback_reason, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 ADD_COUNTS = (
     "INSERT INTO visit_counts (period, kiosk_id, metric, key, n) VALUES (?,?,?,?,?)"
-    " ON CONFLICT (period, kiosk_id, metric, key) DO UPDATE SET n = n + excluded.n")
+    " ON CONFLICT (period, kiosk_id, metric, key) DO UPDATE SET n = visit_counts.n + excluded.n")
 
 
 def visit_row(kiosk_id: str, branch: str, visit: Visit) -> tuple[object, ...]:
@@ -126,7 +125,7 @@ def counted(kiosk_id: str, visit: Visit) -> list[tuple[str, str, str, str]]:
             for period in (day, day[:7])]
 
 
-def _insert(conn: sqlite3.Connection, kiosk_id: str, branch: str, visit: Visit) -> bool:
+def _insert(conn: Connection, kiosk_id: str, branch: str, visit: Visit) -> bool:
     if conn.execute(INSERT_VISIT, visit_row(kiosk_id, branch, visit)).rowcount == 0:
         return False  # sent before (its answer was lost): counted already
     conn.executemany(ADD_COUNTS, [(*key, 1) for key in counted(kiosk_id, visit)])
@@ -174,7 +173,7 @@ def min_visits(db: Database) -> int:
             return DEFAULT_MIN_VISITS
 
 
-def _counts(conn: sqlite3.Connection, scope: Scope) -> dict[str, dict[str, int]]:
+def _counts(conn: Connection, scope: Scope) -> dict[str, dict[str, int]]:
     kiosks = _kiosks(conn, scope)
     keys = periods(scope.start, scope.end)
     out: dict[str, dict[str, int]] = {}
@@ -192,7 +191,7 @@ def _counts(conn: sqlite3.Connection, scope: Scope) -> dict[str, dict[str, int]]
     return out
 
 
-def _kiosks(conn: sqlite3.Connection, scope: Scope) -> list[str] | None:
+def _kiosks(conn: Connection, scope: Scope) -> list[str] | None:
     if scope.kiosk_id:
         return [scope.kiosk_id]
     if scope.branch:

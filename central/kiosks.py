@@ -6,9 +6,7 @@ attributed to the kiosk that sent it (the dashboard counts per kiosk).
 
 from __future__ import annotations
 
-import sqlite3
-
-from central.db import Database
+from central.db import INTEGRITY_ERRORS, Database
 from central.hashing import hash_token, new_token
 
 
@@ -26,7 +24,7 @@ def register_kiosk(db: Database, kiosk_id: str, *, name: str, branch: str,
         with db.write() as conn:
             conn.execute("INSERT INTO kiosks(kiosk_id, name, branch, token_hash) "
                          "VALUES (?, ?, ?, ?)", (kiosk_id, name, branch, hash_token(token)))
-    except sqlite3.IntegrityError as exc:
+    except INTEGRITY_ERRORS as exc:
         raise KioskExists(f"kiosk {kiosk_id!r} is already registered") from exc
     return token
 

@@ -12,7 +12,6 @@ as having seen it.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -65,13 +64,13 @@ def parse(raw: Mapping[str, Any]) -> Message:
 def publish(db: Database, message: Message, staff: str) -> int:
     with db.write() as conn:
         cur = conn.execute(
-            "INSERT INTO messages (texts, start, end, kiosks, branches, audience, created_by,"
-            " created_at) VALUES (?,?,?,?,?,?,?,?)",
+            "INSERT INTO messages (texts, start, \"end\", kiosks, branches, audience, created_by,"
+            " created_at) VALUES (?,?,?,?,?,?,?,?) RETURNING message_id",
             (json.dumps(message.texts, ensure_ascii=False), message.start.isoformat(),
              message.end.isoformat(), json.dumps(list(message.kiosks)),
              json.dumps(list(message.branches)), message.audience, f"staff:{staff}",
              datetime.now().astimezone().isoformat(timespec="seconds")))
-        return int(cur.lastrowid or 0)
+        return int(cur.fetchone()[0])
 
 
 def every(db: Database) -> list[Message]:
@@ -80,7 +79,7 @@ def every(db: Database) -> list[Message]:
         return [_message(r) for r in rows]
 
 
-def _message(r: sqlite3.Row) -> Message:
+def _message(r: Any) -> Message:
     return Message(r["message_id"], json.loads(r["texts"]), date.fromisoformat(r["start"]),
                    date.fromisoformat(r["end"]), tuple(json.loads(r["kiosks"])),
                    tuple(json.loads(r["branches"])), r["audience"], r["shown"])
@@ -90,7 +89,7 @@ def active_for(db: Database, kiosk_id: str, today: date) -> list[Message]:
     """The messages a kiosk shows today: on it, or on its branch, or on every kiosk."""
     with db.read() as conn:
         row = conn.execute("SELECT branch FROM kiosks WHERE kiosk_id = ?", (kiosk_id,)).fetchone()
-        rows = conn.execute("SELECT * FROM messages WHERE start <= ? AND end >= ?"
+        rows = conn.execute("SELECT * FROM messages WHERE start <= ? AND \"end\" >= ?"
                             " ORDER BY message_id LIMIT 50",
                             (today.isoformat(), today.isoformat())).fetchall()
     branch = row["branch"] if row else ""

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -23,7 +22,7 @@ from typing import Any
 
 from central import experiments, heartbeats, messages
 from central import rules as r
-from central.db import Database, get_setting
+from central.db import Connection, Database, get_setting
 from central.hashing import hash_token, verify_pin
 from domain.model import ReasonCode, TransactionKind
 from domain.privacy import log_tag, masked_email
@@ -134,7 +133,7 @@ def _dt(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def load_rules(conn: sqlite3.Connection) -> r.Rules:
+def load_rules(conn: Connection) -> r.Rules:
     return r.Rules(
         loan_period_days=int(get_setting(conn, "loan_period_days")),
         max_renewals=int(get_setting(conn, "max_renewals")),
@@ -145,7 +144,7 @@ def load_rules(conn: sqlite3.Connection) -> r.Rules:
     )
 
 
-def load_patron(conn: sqlite3.Connection, patron_id: str | None,
+def load_patron(conn: Connection, patron_id: str | None,
                 today: date) -> r.PatronRow | None:
     """By patron id, or by card: an offline kiosk under the "format" policy never saw the
     patron online and sends the card itself as "<kind>:<value>" (e.g. "barcode:2100...")."""
@@ -183,7 +182,7 @@ def _expired(card_expires: str | None, today: date) -> bool:
         return False
 
 
-def load_item(conn: sqlite3.Connection, item_id: str | None) -> r.ItemRow | None:
+def load_item(conn: Connection, item_id: str | None) -> r.ItemRow | None:
     if not item_id:
         return None
     row = conn.execute("SELECT * FROM items WHERE item_id = ?", (item_id,)).fetchone()
@@ -194,31 +193,31 @@ def load_item(conn: sqlite3.Connection, item_id: str | None) -> r.ItemRow | None
                      collection=row["collection"])
 
 
-def _loan_from(row: sqlite3.Row | Mapping[str, Any]) -> r.LoanRow:
+def _loan_from(row: Mapping[str, Any]) -> r.LoanRow:
     return r.LoanRow(item_id=row["item_id"], patron_id=row["patron_id"],
                      loaned_at=_dt(row["loaned_at"]), due=date.fromisoformat(row["due"]),
                      renewals=row["renewals"], tx_id=row["tx_id"])
 
 
-def load_loan(conn: sqlite3.Connection, item_id: str) -> r.LoanRow | None:
+def load_loan(conn: Connection, item_id: str) -> r.LoanRow | None:
     row = conn.execute("SELECT * FROM loans WHERE item_id = ?", (item_id,)).fetchone()
     return None if row is None else _loan_from(row)
 
 
-def _hold_from(row: sqlite3.Row | Mapping[str, Any]) -> r.HoldRow:
+def _hold_from(row: Mapping[str, Any]) -> r.HoldRow:
     return r.HoldRow(hold_id=row["hold_id"], item_id=row["item_id"], patron_id=row["patron_id"],
                      placed_at=_dt(row["placed_at"]), ready=bool(row["ready"]),
                      pickup_until=date.fromisoformat(row["pickup_until"])
                      if row["pickup_until"] else None)
 
 
-def load_holds(conn: sqlite3.Connection, item_id: str) -> list[r.HoldRow]:
+def load_holds(conn: Connection, item_id: str) -> list[r.HoldRow]:
     rows = conn.execute("SELECT * FROM holds WHERE item_id = ? ORDER BY hold_id",
                         (item_id,)).fetchall()
     return [_hold_from(row) for row in rows]
 
 
-def _snapshot(conn: sqlite3.Connection, item_id: str) -> dict[str, Any]:
+def _snapshot(conn: Connection, item_id: str) -> dict[str, Any]:
     """The item's circulation state as plain JSON: what void compares and restores."""
     loan = conn.execute("SELECT * FROM loans WHERE item_id = ?", (item_id,)).fetchone()
     holds = conn.execute("SELECT * FROM holds WHERE item_id = ? ORDER BY hold_id",
@@ -226,7 +225,7 @@ def _snapshot(conn: sqlite3.Connection, item_id: str) -> dict[str, Any]:
     return {"loan": dict(loan) if loan else None, "holds": [dict(h) for h in holds]}
 
 
-def _restore(conn: sqlite3.Connection, item_id: str, snapshot: Mapping[str, Any]) -> None:
+def _restore(conn: Connection, item_id: str, snapshot: Mapping[str, Any]) -> None:
     conn.execute("DELETE FROM loans WHERE item_id = ?", (item_id,))
     conn.execute("DELETE FROM holds WHERE item_id = ?", (item_id,))
     loan = snapshot["loan"]
@@ -254,8 +253,7 @@ class CirculationService:
 
     def authenticate(self, token: str) -> str | None:
         """The kiosk id for a bearer token, or None."""
-        row = self.db.connection().execute(
-            "SELECT kiosk_id FROM kiosks WHERE token_hash = ?", (hash_token(token),)).fetchone()
+        row = self.db.one("SELECT kiosk_id FROM kiosks WHERE token_hash = ?", (hash_token(token),))
         return None if row is None else str(row["kiosk_id"])
 
     def heartbeat(self, kiosk_id: str, status: Mapping[str, Any]) -> dict[str, Any]:
@@ -407,7 +405,7 @@ class CirculationService:
                 answers.append(_batch_answer(tx.tx_id, stored))
         return answers
 
-    def _stored(self, conn: sqlite3.Connection, kiosk_id: str, tx_id: str) -> Result | None:
+    def _stored(self, conn: Connection, kiosk_id: str, tx_id: str) -> Result | None:
         """What this kiosk's tx_id got before: idempotency is scoped by kiosk, so another
         kiosk's id (a bug, or an attacker) neither reads this answer nor bars this one."""
         row = conn.execute("SELECT status, outcome, detail, voided_by FROM transactions "
@@ -419,7 +417,7 @@ class CirculationService:
             return Result("voided", None, f"cancelled by void {row['voided_by']}")
         return Result(row["status"], outcome, row["detail"])
 
-    def _store(self, conn: sqlite3.Connection, tx: TxIn, result: Result) -> None:
+    def _store(self, conn: Connection, tx: TxIn, result: Result) -> None:
         now = iso(self.clock())
         conn.execute(
             "INSERT INTO transactions(tx_id, kind, kiosk_id, created_at, received_at, "
@@ -442,7 +440,7 @@ class CirculationService:
             log.warning("conflict for %s %s from %s: %s", tx.kind.value, tx.tx_id[:8],
                         tx.kiosk_id, result.detail)
 
-    def _apply(self, conn: sqlite3.Connection, tx: TxIn) -> Result:
+    def _apply(self, conn: Connection, tx: TxIn) -> Result:
         if tx.kind is TransactionKind.VOID:
             return self._void(conn, tx)
         item_id = tx.item_id or ""
@@ -496,7 +494,7 @@ class CirculationService:
             outcome["renewed"] = True  # the patron already had it: tell them the truth
         return Result("done", outcome, detail, undo, events)
 
-    def _when(self, conn: sqlite3.Connection, tx: TxIn) -> tuple[datetime, str]:
+    def _when(self, conn: Connection, tx: TxIn) -> tuple[datetime, str]:
         """When the patron did it: the kiosk's stamp for an offline act, unless that stamp is
         impossible (in the future, or older than any offline spell), which only a wrong kiosk
         clock makes; then the receive time, so a loan of today is not due in 2019."""
@@ -527,7 +525,7 @@ class CirculationService:
             return r.decide_offline_checkin(item, loan, tx.created_at)
         return r.decide_checkin(item, loan)
 
-    def _route_return(self, conn: sqlite3.Connection, item: r.ItemRow,
+    def _route_return(self, conn: Connection, item: r.ItemRow,
                       holds: list[r.HoldRow], rules: r.Rules) -> tuple[bool, str]:
         hold_shelf, bin_ = r.sort_bin(item, holds)
         hold = r.first_hold(holds)
@@ -537,7 +535,7 @@ class CirculationService:
                          (until.isoformat(), hold.hold_id))
         return hold_shelf, bin_
 
-    def _void(self, conn: sqlite3.Connection, tx: TxIn) -> Result:
+    def _void(self, conn: Connection, tx: TxIn) -> Result:
         ref_id = tx.ref_tx_id
         if not ref_id:
             return Result("rejected", None, "void without ref_tx_id")
@@ -574,7 +572,7 @@ class CirculationService:
         self._mark_voided(conn, tx.kiosk_id, ref_id, tx.tx_id)
         return Result("done", None, f"{ref['kind']} {ref_id} undone")
 
-    def _mark_voided(self, conn: sqlite3.Connection, kiosk_id: str, ref_id: str,
+    def _mark_voided(self, conn: Connection, kiosk_id: str, ref_id: str,
                      void_id: str) -> None:
         # The status and answer stay: a repeated tx_id still gets its first answer verbatim.
         conn.execute("UPDATE transactions SET voided_by = ? WHERE kiosk_id = ? AND tx_id = ?",
@@ -584,7 +582,7 @@ class CirculationService:
                      (iso(self.clock()), f"void {void_id}", kiosk_id, ref_id))
 
 
-def _lend(conn: sqlite3.Connection, tx: TxIn, patron: r.PatronRow | None, moment: datetime,
+def _lend(conn: Connection, tx: TxIn, patron: r.PatronRow | None, moment: datetime,
           due: date) -> date:
     """Record the loan (and end the patron's own hold on the item); returns the due date."""
     if patron is None:

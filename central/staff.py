@@ -18,16 +18,14 @@ from __future__ import annotations
 import getpass
 import logging
 import re
-import sqlite3
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from central.db import Database, StorageError
+from central.db import INTEGRITY_ERRORS, Database, StorageError
 from central.hashing import hash_pin, hash_token, new_token, verify_pin
+from central.shared_limits import LoginFailures
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +73,7 @@ def add_staff(db: Database, name: str, password: str) -> None:
         with db.write() as conn:
             conn.execute("INSERT INTO staff(name, password_hash, created) VALUES (?, ?, ?)",
                          (name, hash_pin(password), _iso(_now())))
-    except sqlite3.IntegrityError as exc:
+    except INTEGRITY_ERRORS as exc:
         raise StaffExists(f"staff member {name!r} exists already") from exc
     log.info("staff member %s added", name)
 
@@ -104,39 +102,20 @@ def issue_api_token(db: Database, name: str) -> str:
 class StaffAuth:
     """Checks passwords, sessions and API tokens against the database; thread-safe."""
 
-    def __init__(self, db: Database, *, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, db: Database, *, clock: Callable[[], float] = time.time,
                  session_hours: float = SESSION_HOURS) -> None:
         self.db = db
-        self._clock = clock
         self._session = timedelta(hours=session_hours)
-        self._failures: OrderedDict[str, tuple[int, float]] = OrderedDict()
-        self._lock = threading.Lock()
+        # in the database, not in memory: every worker process sees the same lock-out
+        self._failures = LoginFailures(db, limit=MAX_FAILURES, lock_s=LOCK_S,
+                                       cap=MAX_REMEMBERED_FAILURES, clock=clock)
 
     def locked_for(self, name: str) -> float:
-        with self._lock:
-            count, since = self._failures.get(name, (0, 0.0))
-            if count < MAX_FAILURES:
-                return 0.0
-            left = LOCK_S - (self._clock() - since)
-            if left <= 0:
-                self._failures.pop(name, None)
-                return 0.0
-            return left
-
-    def _count_failure(self, name: str) -> None:
-        now = self._clock()
-        with self._lock:
-            count, _ = self._failures.pop(name, (0, 0.0))
-            self._failures[name] = (count + 1, now)
-            while self._failures:  # expired first, then the oldest beyond the cap
-                oldest, (_, since) = next(iter(self._failures.items()))
-                if now - since <= LOCK_S and len(self._failures) <= MAX_REMEMBERED_FAILURES:
-                    break
-                self._failures.pop(oldest)
+        return self._failures.locked_for(name)
 
     @property
     def remembered_failures(self) -> int:
-        return len(self._failures)
+        return self._failures.remembered()
 
     def login(self, name: str, password: str) -> str | None:
         """A new session token, or None (wrong name or password, or locked)."""
@@ -146,17 +125,15 @@ class StaffAuth:
         if self.locked_for(name) > 0:
             log.warning("staff login refused: %s is locked after wrong passwords", _safe(name))
             return None
-        row = self.db.connection().execute(
-            "SELECT password_hash FROM staff WHERE name = ?", (name,)).fetchone()
+        row = self.db.one("SELECT password_hash FROM staff WHERE name = ?", (name,))
         # a missing name costs as much as a wrong password, so names cannot be probed by timing
         stored = row["password_hash"] if row else _DUMMY_HASH
         ok = verify_pin(password, stored) and row is not None
         if not ok:
-            self._count_failure(name)
+            self._failures.count(name)
             log.warning("staff login failed for %s", _safe(name))
             return None
-        with self._lock:
-            self._failures.pop(name, None)
+        self._failures.forget(name)
         token = new_token()
         now = _now()
         with self.db.write() as conn:
@@ -171,9 +148,8 @@ class StaffAuth:
         """The staff name for a session cookie, or None when unknown or expired."""
         if not token:
             return None
-        row = self.db.connection().execute(
-            "SELECT name, expires FROM staff_sessions WHERE token_hash = ?",
-            (hash_token(token),)).fetchone()
+        row = self.db.one("SELECT name, expires FROM staff_sessions WHERE token_hash = ?",
+                          (hash_token(token),))
         if row is None or row["expires"] < _iso(_now()):
             return None
         return str(row["name"])
@@ -181,8 +157,7 @@ class StaffAuth:
     def api_token(self, token: str | None) -> str | None:
         if not token:
             return None
-        row = self.db.connection().execute(
-            "SELECT name FROM staff WHERE api_token_hash = ?", (hash_token(token),)).fetchone()
+        row = self.db.one("SELECT name FROM staff WHERE api_token_hash = ?", (hash_token(token),))
         return None if row is None else str(row["name"])
 
     def logout(self, token: str | None) -> None:
@@ -200,7 +175,7 @@ def _safe(name: str) -> str:
     return name if _NAME_RE.match(name) else "<invalid name>"
 
 
-def add_staff_command(db_path: Path, name: str, *, api_token: bool = False,
+def add_staff_command(db_path: str | Path, name: str, *, api_token: bool = False,
                       read_secret: Callable[[str], str] = getpass.getpass,
                       out: Callable[[str], None] = print) -> int:
     """`kiosk-central add-staff NAME --db F [--api-token]`: asks the password twice, no echo."""

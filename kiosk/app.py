@@ -284,9 +284,8 @@ def build_kiosk(
                   devices=devs, metrics=metrics, recent_log=recent_log, mailer=mailer,
                   visits=listening.writer, experiments=listening.book,
                   messages=listening.board)
-    kiosk.subscribe(metrics.observe_view)
-    kiosk.subscribe(ChangeHeartbeat(sync.wake))
-    kiosk.subscribe(devs.on_view)
+    for observer in (metrics.observe_view, ChangeHeartbeat(sync.wake), devs.on_view):
+        kiosk.subscribe(observer)
     return kiosk
 
 

@@ -3,14 +3,17 @@ and kiosk cores (journal + REST client + circulation + sync) wired to it."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import ssl
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from engines import ENGINES
 from hypothesis import HealthCheck, settings
 
 from central.db import Database, copy_database
@@ -26,6 +29,7 @@ from kiosk.connectivity import Connectivity
 from kiosk.journal import Journal
 from kiosk.sync import SyncWorker
 from kiosk.testing.in_process import InProcessLibrary
+from kiosk.testing.postgres_server import PostgresServer
 
 # A shared CI box can pause a test for a second; Hypothesis' 200 ms per-example deadline would
 # then report a flaky failure that says nothing about the code. Tests that care set their own.
@@ -64,12 +68,38 @@ def site_certificate(tmp_path_factory: pytest.TempPathFactory) -> SiteCertificat
 
 @dataclass
 class Library:
-    """The central side as a kiosk sees it: `url` goes through `proxy`, `direct_url` does not."""
+    """The central side as a kiosk sees it: `url` goes through `proxy`, `direct_url` does not.
+    `db_path` is where its database is: a SQLite file, or a PostgreSQL URL."""
 
     url: str
     direct_url: str
     proxy: FaultProxy
-    db_path: Path
+    db_path: Any
+
+
+# The central service's tests run on both engines (issue 15): a test in these folders that
+# uses the service's database (`engine`, through `library`, `twin` or `db_path`) runs twice,
+# unless it is about SQLite itself (marked sqlite_only: files, PRAGMAs, copies).
+BOTH_ENGINES = ("central", "staff")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    folder = Path(str(metafunc.definition.path)).parent.name
+    if "engine" in metafunc.fixturenames and folder in BOTH_ENGINES \
+            and not metafunc.definition.get_closest_marker("sqlite_only"):
+        metafunc.parametrize("engine", ENGINES, indirect=True)
+
+
+@pytest.fixture
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the run, started the first time a test needs it."""
+    with PostgresServer() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -81,11 +111,37 @@ def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def seeded_postgres(postgres: PostgresServer) -> str:
+    """The same on PostgreSQL: a database that tests' databases are created from."""
+    with Database(postgres.create("seeded")) as db:
+        seed(db)
+    return "seeded"
+
+
+_databases = itertools.count()
+
+
 @pytest.fixture
-def library(seeded_template: Path, tmp_path: Path) -> Iterator[Library]:
-    db_path = copy_database(seeded_template, tmp_path / "central.db")
-    with start_in_thread(db_path) as server, FaultProxy("127.0.0.1", server.port) as proxy:
-        yield Library(url=proxy.url, direct_url=server.url, proxy=proxy, db_path=db_path)
+def central_location(engine: str, request: pytest.FixtureRequest, seeded_template: Path,
+                     tmp_path: Path) -> Iterator[Any]:
+    """A fresh copy of the seeded library for one test: a SQLite file or a PostgreSQL URL."""
+    if engine == "sqlite":
+        yield copy_database(seeded_template, tmp_path / "central.db")
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    template = request.getfixturevalue("seeded_postgres")
+    name = f"test_{next(_databases)}"
+    yield server.create(name, template=template)
+    server.drop(name)
+
+
+@pytest.fixture
+def library(central_location: Any) -> Iterator[Library]:
+    with start_in_thread(central_location) as server, \
+            FaultProxy("127.0.0.1", server.port) as proxy:
+        yield Library(url=proxy.url, direct_url=server.url, proxy=proxy,
+                      db_path=central_location)
 
 
 @dataclass
@@ -102,11 +158,11 @@ class KioskCore:
 
 
 @pytest.fixture
-def twin(seeded_template: Path, tmp_path: Path) -> Iterator[InProcessLibrary]:
+def twin(central_location: Any) -> Iterator[InProcessLibrary]:
     """The demo library in this process: the reference service behind a transport adapter,
     no server thread and no socket (kiosk/testing/in_process.py). For the core's tests; what
     needs a real wire (stalls, cut replies) uses `library` and its fault proxy."""
-    with InProcessLibrary(copy_database(seeded_template, tmp_path / "twin.db")) as lib:
+    with InProcessLibrary(central_location) as lib:
         yield lib
 
 

@@ -4,23 +4,23 @@ free loopback port, and an authenticated HTTP session."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 
-from central.db import copy_database
 from central.server import RunningServer, start_in_thread
 from domain.demo_library import DEMO_TOKEN
 
 
 @pytest.fixture
-def db_path(seeded_template: Path, tmp_path: Path) -> Path:
-    return copy_database(seeded_template, tmp_path / "central.db")
+def db_path(central_location: Any) -> Any:
+    """The service's database for one test: a SQLite file or a PostgreSQL URL (`engine`)."""
+    return central_location
 
 
 @pytest.fixture
-def server(db_path: Path) -> Iterator[RunningServer]:
+def server(db_path: Any) -> Iterator[RunningServer]:
     with start_in_thread(db_path) as running:
         yield running
 

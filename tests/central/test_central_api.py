@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import requests
+from engines import direct
 
 from central.db import Database, set_setting
 from central.server import RunningServer
@@ -112,12 +112,12 @@ def test_blocked_and_fined_patrons_identify_as_blocked(api) -> None:
 
 def test_a_card_is_valid_through_its_expiry_day(api, db_path: Path) -> None:
     patron = PATRONS_BY_ROLE["card_expired"]
-    with sqlite3.connect(db_path) as conn:
+    with direct(db_path) as conn:
         conn.execute("UPDATE patrons SET card_expires = ? WHERE patron_id = ?",
                      (today().isoformat(), patron.patron_id))
     assert identify(api, "barcode", patron.barcode)["patron"]["blocked"] is False
     assert api.ok("POST", "/v1/checkout", tx(patron.patron_id, AVAILABLE_ITEMS[7]))["ok"]
-    with sqlite3.connect(db_path) as conn:  # a typo in the library's data is not the patron's
+    with direct(db_path) as conn:  # a typo in the library's data is not the patron's
         conn.execute("UPDATE patrons SET card_expires = 'soon' WHERE patron_id = ?",
                      (patron.patron_id,))
     assert identify(api, "barcode", patron.barcode)["patron"]["blocked"] is False
@@ -259,7 +259,7 @@ def test_same_tx_id_twice_gives_one_loan_and_the_same_answer(api, db_path: Path)
     # Even after the item came back, the old tx_id changes nothing.
     api.ok("POST", "/v1/checkin", tx(None, AVAILABLE_ITEMS[4]))
     assert api.ok("POST", "/v1/checkout", body) == first
-    with sqlite3.connect(db_path) as conn:
+    with direct(db_path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM loans WHERE item_id = ?",
                             (AVAILABLE_ITEMS[4],)).fetchone()[0] == 0
         assert conn.execute("SELECT COUNT(*) FROM events WHERE kind = 'checkout'"
@@ -277,7 +277,7 @@ def test_heartbeat_records_last_seen_and_status(api, db_path: Path) -> None:
     reply = api.ok("POST", "/v1/heartbeat", {"kiosk_id": DEMO_KIOSK_ID, "queue_length": 4,
                                             "printer": "paper low"})
     assert reply["ok"] is True
-    with sqlite3.connect(db_path) as conn:
+    with direct(db_path) as conn:
         seen, status = conn.execute("SELECT last_seen, last_status FROM kiosks "
                                     "WHERE kiosk_id = ?", (DEMO_KIOSK_ID,)).fetchone()
     assert datetime.fromisoformat(seen) == datetime.fromisoformat(reply["server_time"])
@@ -288,9 +288,9 @@ def test_events_count_loans_and_returns_per_kiosk_and_day(api, db_path: Path) ->
     api.ok("POST", "/v1/checkout", tx(AN.patron_id, AVAILABLE_ITEMS[6]))
     api.ok("POST", "/v1/checkin", tx(None, AVAILABLE_ITEMS[6]))
     api.ok("POST", "/v1/checkin", tx(None, AVAILABLE_ITEMS[7]))  # not on loan: no event
-    with sqlite3.connect(db_path) as conn:
-        rows = conn.execute("SELECT kind, kiosk_id, day, COUNT(*) FROM events GROUP BY kind"
-                            ).fetchall()
+    with direct(db_path) as conn:
+        rows = conn.execute("SELECT kind, kiosk_id, day, COUNT(*) FROM events "
+                            "GROUP BY kind, kiosk_id, day").fetchall()
     assert sorted(rows) == [("checkin", DEMO_KIOSK_ID, today().isoformat(), 1),
                             ("checkout", DEMO_KIOSK_ID, today().isoformat(), 1)]
 
@@ -317,7 +317,7 @@ def test_seeded_library_matches_its_documentation() -> None:
 
 
 def test_a_storage_fault_is_a_503_with_an_error_body_not_a_traceback(api, db_path) -> None:
-    with sqlite3.connect(db_path) as conn:
+    with direct(db_path) as conn:
         conn.execute("DROP TABLE events")  # the next loan cannot be recorded
     response = api.post("/v1/checkout", tx(AN.patron_id, AVAILABLE_ITEMS[9]))
     assert response.status_code == 503
@@ -325,7 +325,7 @@ def test_a_storage_fault_is_a_503_with_an_error_body_not_a_traceback(api, db_pat
     assert response.json()["error"]["code"] == "unavailable"
     assert "Traceback" not in response.text and "events" not in response.text
     # The failed transaction left nothing behind: no loan, no remembered answer.
-    with sqlite3.connect(db_path) as conn:
+    with direct(db_path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM loans WHERE item_id = ?",
                             (AVAILABLE_ITEMS[9],)).fetchone()[0] == 0
     assert api.ok("GET", f"/v1/items/{AVAILABLE_ITEMS[9]}")["item"]["on_loan"] is False
@@ -373,13 +373,12 @@ def test_two_kiosks_racing_for_one_item_lend_it_once(server: RunningServer, db_p
     assert sorted(reasons).count("ok") == 1
     assert set(reasons) == {"ok", "already_on_loan"}
     assert all(answer == answers[0] for answer in answers) and answers[0]["ok"]
-    with sqlite3.connect(db_path) as conn:
+    with direct(db_path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM events WHERE tx_id = ?",
                             (same["tx_id"],)).fetchone()[0] == 1
 
 
 def test_a_late_older_heartbeat_does_not_overwrite_a_newer_status(api, db_path):
-    import sqlite3
     from datetime import UTC, datetime, timedelta
 
     now = datetime.now(UTC)  # kiosk clocks order heartbeats only while they agree with ours
@@ -388,7 +387,7 @@ def test_a_late_older_heartbeat_does_not_overwrite_a_newer_status(api, db_path):
              "faults": ["printer"]}
     assert api.ok("POST", "/v1/heartbeat", newer)["ok"]
     assert api.ok("POST", "/v1/heartbeat", older)["ok"]
-    with sqlite3.connect(db_path) as db:
+    with direct(db_path) as db:
         (status,) = db.execute("SELECT last_status FROM kiosks WHERE kiosk_id = 'demo-kiosk-1'"
                                ).fetchone()
     assert json.loads(status)["faults"] == []

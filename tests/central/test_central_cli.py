@@ -109,7 +109,7 @@ def test_migration_is_idempotent(tmp_path) -> None:
     db = tmp_path / "again.db"
     Database(db).close()
     with Database(db) as again:
-        version = again.connection().execute("PRAGMA user_version").fetchone()[0]
+        version = again.schema_version()
     assert version == SCHEMA_VERSION
 
 

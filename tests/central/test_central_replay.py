@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from engines import direct
 
 from central.service import library_day
 from domain.demo_library import (
@@ -35,13 +36,13 @@ def replay(api, *entries: dict) -> list[dict]:
 
 
 def loan_of(db_path: Path, item_id: str) -> tuple | None:
-    with sqlite3.connect(db_path) as conn:
+    with direct(db_path) as conn:
         return conn.execute("SELECT patron_id, due, renewals, loaned_at FROM loans "
                             "WHERE item_id = ?", (item_id,)).fetchone()
 
 
 def conflicts(db_path: Path) -> list[tuple]:
-    with sqlite3.connect(db_path) as conn:
+    with direct(db_path) as conn:
         return conn.execute("SELECT tx_id, reason, kiosk_id, resolved_at FROM conflicts"
                             ).fetchall()
 
@@ -154,7 +155,7 @@ def test_same_batch_twice_applies_once_and_answers_the_same(api, db_path) -> Non
                entry("checkout", AN.patron_id, AVAILABLE_ITEMS[7])]
     first = replay(api, *entries)
     assert replay(api, *entries) == first
-    with sqlite3.connect(db_path) as conn:
+    with direct(db_path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 3
     assert loan_of(db_path, AVAILABLE_ITEMS[7])[0] == AN.patron_id
 
@@ -199,7 +200,7 @@ def test_void_undoes_a_checkout_exactly(api, db_path) -> None:
     results = replay(api, lend, void)
     assert [r["status"] for r in results] == ["done", "done"]
     assert loan_of(db_path, AVAILABLE_ITEMS[12]) is None
-    with sqlite3.connect(db_path) as conn:
+    with direct(db_path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
     account = api.account(AN.patron_id)
     assert account["loans"] == []
@@ -283,6 +284,6 @@ def test_return_then_lend_does_not_call_the_waiting_reader(api, db_path) -> None
 def test_offline_loans_count_on_the_day_they_happened(api, db_path) -> None:
     yesterday = NOW - timedelta(days=1)
     replay(api, entry("checkout", AN.patron_id, AVAILABLE_ITEMS[17], created_at=yesterday))
-    with sqlite3.connect(db_path) as conn:
+    with direct(db_path) as conn:
         days = conn.execute("SELECT day FROM events WHERE kind = 'checkout'").fetchall()
     assert days == [(library_day(yesterday).isoformat(),)]

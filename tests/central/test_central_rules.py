@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from engines import direct
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -113,7 +113,7 @@ def _journal(entries: list[dict]) -> list[TxIn]:
 
 
 def _state(db_path: Path) -> list:
-    with sqlite3.connect(db_path) as conn:
+    with direct(db_path) as conn:
         return [conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
                 for table in ("loans", "holds", "events", "conflicts")]
 
@@ -131,7 +131,7 @@ def test_replaying_a_journal_twice_changes_nothing_the_second_time(
         state = _state(db_path)
         assert service.batch(txs, "demo-kiosk-1") == first
         assert _state(db_path) == state
-        with sqlite3.connect(db_path) as conn:
+        with direct(db_path) as conn:
             holders = dict(conn.execute("SELECT patron_id, COUNT(*) FROM loans "
                                         "GROUP BY patron_id").fetchall())
     assert all(result["status"] in ("done", "conflict", "rejected") for result in first)

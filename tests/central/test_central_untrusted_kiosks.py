@@ -4,11 +4,11 @@ Over the real service on a loopback port."""
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import requests
+from engines import direct
 
 from central.db import Database
 from central.kiosks import register_kiosk
@@ -110,7 +110,7 @@ def test_an_offline_loan_stamped_by_a_wrong_clock_is_dated_by_its_receipt(api) -
 
 
 def test_the_kiosk_forgets_conflicts_staff_resolved(api, db_path) -> None:
-    with sqlite3.connect(db_path) as db:
+    with direct(db_path) as db:
         db.execute("INSERT INTO conflicts(tx_id, tx, reason, kiosk_id, created, resolved_at,"
                    " resolved_by) VALUES ('t-resolved', '{}', 'x', 'demo-kiosk-1', ?, ?, 's')",
                    (datetime.now(UTC).isoformat(), datetime.now(UTC).isoformat()))

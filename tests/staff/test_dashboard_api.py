@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import pty
 import select
-import sqlite3
 import sys
 import time
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from typing import Any
 
 import pytest
 import requests
+from engines import direct
 from staff_support import ROOT
 
 from central.db import Database
@@ -85,7 +85,7 @@ def test_login_sets_a_strict_httponly_cookie_and_logout_ends_it(service: Any) ->
     assert s.get(f"{service.url}/staff/api/fleet", timeout=5).json()["staff"] == "alice"
     s.post(f"{service.url}/staff/api/logout", headers=POST, timeout=5)
     assert s.get(f"{service.url}/staff/api/fleet", timeout=5).status_code == 401
-    with sqlite3.connect(service.db_path) as db:
+    with direct(service.db_path) as db:
         stored = db.execute("SELECT password_hash FROM staff").fetchone()[0]
     assert stored.startswith("scrypt$") and PASSWORD not in stored
 
@@ -128,7 +128,7 @@ def test_fleet_conflicts_and_resolve(service: Any) -> None:
     assert s.post(url, headers=POST, timeout=5).json()["resolved_by"] == "alice"
     assert s.post(url, headers=POST, timeout=5).status_code == 409
     assert s.get(f"{service.url}/staff/api/conflicts", timeout=5).json()["conflicts"] == []
-    with sqlite3.connect(service.db_path) as db:
+    with direct(service.db_path) as db:
         by = db.execute("SELECT resolved_by FROM conflicts").fetchone()[0]
     assert by == "staff:alice"
 
@@ -196,5 +196,5 @@ def test_kiosk_central_add_staff_on_a_terminal(tmp_path: Path) -> None:
     os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 0, seen
     assert b"a long secret phrase" not in seen
-    with sqlite3.connect(db_path) as db:
+    with direct(db_path) as db:
         assert db.execute("SELECT name FROM staff").fetchone()[0] == "dora"

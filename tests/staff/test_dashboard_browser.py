@@ -9,12 +9,12 @@ second and then stops, so the page (which refreshes by itself) turns it "silent"
 from __future__ import annotations
 
 import re
-import sqlite3
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from engines import direct
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from shots import screenshot_dir
 from staff_support import RunningKiosk, wait_for
@@ -78,7 +78,7 @@ def test_log_in_see_a_kiosk_go_silent_and_resolve_a_conflict(
     make_conflict(url)
 
     def last_status() -> str:
-        with sqlite3.connect(library.db_path) as db:
+        with direct(library.db_path) as db:
             row = db.execute("SELECT last_status FROM kiosks WHERE kiosk_id = 'demo-kiosk-1'"
                              ).fetchone()
         return str(row[0] or "") if row else ""
@@ -118,7 +118,7 @@ def test_log_in_see_a_kiosk_go_silent_and_resolve_a_conflict(
     finally:
         beater.stop()
         page.close()
-    with sqlite3.connect(library.db_path) as db:
+    with direct(library.db_path) as db:
         assert db.execute("SELECT resolved_by FROM conflicts").fetchone()[0] == "staff:alice"
 
 

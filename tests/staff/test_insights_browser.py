@@ -11,12 +11,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import requests
+from engines import direct
 from playwright.sync_api import Browser, expect
 from shots import screenshot_dir
 from staff_support import RunningKiosk, demo_settings, wait_for
@@ -50,7 +50,7 @@ def _one_real_visit(kiosk: RunningKiosk) -> None:
 
 
 def _secrets(db_path: Any) -> list[str]:
-    with sqlite3.connect(db_path) as conn:
+    with direct(db_path) as conn:
         items = [r for row in conn.execute("SELECT item_id, title FROM items") for r in row]
     people = [v for p in SEED_PATRONS for v in (p.patron_id, p.barcode, p.name, p.card_uid)
               if v]
@@ -78,13 +78,13 @@ def _visit_and_look(browser: Browser, library: Any, demo_kiosk: RunningKiosk,  #
     demo_kiosk.kiosk.sync.wake(now=True)
 
     def stored_today() -> int:
-        with sqlite3.connect(library.db_path) as conn:
+        with direct(library.db_path) as conn:
             return conn.execute("SELECT COUNT(*) FROM visits WHERE day = ?",
                                 (today.isoformat(),)).fetchone()[0]
     assert wait_for(lambda: stored_today() == 1, timeout=15)
     # acknowledged, so gone from the kiosk (deleted once the answer is back, just after the row)
     assert wait_for(lambda: demo_kiosk.kiosk.journal.visit_count() == 0, timeout=5)
-    with sqlite3.connect(library.db_path) as conn:
+    with direct(library.db_path) as conn:
         assert conn.execute("SELECT ended, feedback FROM visits WHERE day = ?",
                             (today.isoformat(),)).fetchone() == ("done", 4)
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from typing import Any
 
 import pytest
 import requests
+from engines import direct
 from prometheus_client.parser import text_string_to_metric_families
 from staff_support import RunningKiosk, demo_settings, wait_for
 
@@ -107,7 +107,7 @@ def test_paper_out_reaches_the_central_side_at_once(demo_kiosk: RunningKiosk,
         assert wait_for(lambda: "printer" in demo_kiosk.kiosk.session.view.devices_down)
 
         def central_sees_it() -> bool:
-            with sqlite3.connect(library.db_path) as db:
+            with direct(library.db_path) as db:
                 row = db.execute("SELECT last_status FROM kiosks WHERE kiosk_id = ?",
                                  ("demo-kiosk-1",)).fetchone()
             return bool(row and row[0] and "printer" in json.loads(row[0])["faults"])
