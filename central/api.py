@@ -393,6 +393,9 @@ def create_app(db_path: str | Path, *, service: CirculationService | None = None
     from central.dashboard import mount_dashboard
 
     mount_dashboard(app, circulation.db)
+    from central.metrics import mount_metrics
+
+    mount_metrics(app, circulation.db)
     _answer_errors(app)
     _patron_routes(app, circulation)
     _circulation_routes(app, circulation, max_batch_body_bytes)

@@ -124,6 +124,9 @@ def _serve(db_path: str, host: str, port: int, workers: int = 1) -> int:
                             port=port, workers=workers, access_log=False, log_level="info")
     server = NotifyingServer(config)
     if workers > 1:
+        # request counts from every worker, for whichever answers the scrape (central/metrics.py)
+        counts = Path(tempfile.mkdtemp(prefix="kiosk-central-metrics-"))
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(counts))
         sock = config.bind_socket()
         threading.Thread(target=_ready_when_answering, args=(sock.getsockname()[:2],),
                          daemon=True).start()

@@ -117,3 +117,19 @@ def test_a_name_locked_after_wrong_passwords_is_locked_in_every_worker(two_worke
     refused = [requests.post(url + "/staff/api/login", headers=post, timeout=30,
                              json={"name": "alice", "password": PASSWORD}) for _ in range(6)]
     assert all(r.status_code == 401 and "too many wrong passwords" in r.text for r in refused)
+
+
+def _health_count(url: str) -> float:
+    text = requests.get(url + "/metrics", headers={"Connection": "close"}, timeout=10).text
+    [line] = [line for line in text.splitlines() if line.startswith(
+        'central_http_requests_total{method="GET",route="/v1/health",status="200"}')]
+    return float(line.split()[-1])
+
+
+def test_metrics_count_the_requests_of_every_worker(two_workers) -> None:
+    url = two_workers[0]
+    before = _health_count(url)
+    for _ in range(40):  # fresh connections: the kernel hands them to either worker
+        assert requests.get(url + "/v1/health", headers={"Connection": "close"}, timeout=10).ok
+    # every scrape, whichever worker answers it, counts the requests of both
+    assert [_health_count(url) - before for _ in range(6)] == [40.0] * 6
