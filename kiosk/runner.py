@@ -27,32 +27,41 @@ def _status_server(kiosk: Kiosk) -> StatusServer | None:
         return None
 
 
-def _stop_on_sigterm(stop: threading.Event, *, headless: bool) -> None:
-    """systemd stops us with SIGTERM: end the UI loop too, or we would be SIGKILLed."""
+def _stop_on_sigterm(stop: threading.Event) -> None:
+    """systemd stops us with SIGTERM. The handler only raises a flag: it runs between any two
+    bytecodes of the main thread, and stopping Kivy from there (mid-frame, mid-layout) left a
+    half-closed window for the rest of that frame to trip over. The loop that owns the screen
+    looks at the flag on its own clock (see `_run_screen`)."""
 
     def on_sigterm(*_: object) -> None:
         stop.set()
-        if not headless:
-            from kivy.app import App
-
-            app = App.get_running_app()
-            if app is not None:
-                app.stop()
 
     signal.signal(signal.SIGTERM, on_sigterm)
 
 
-def _run_screen(kiosk: Kiosk, watchdog: Watchdog) -> None:
+def _run_screen(kiosk: Kiosk, watchdog: Watchdog, stop: threading.Event) -> None:
     from kiosk.speech import speaker_from
     from kiosk.technician.panel import unlock_hook
     from kiosk.ui import UiContext, run_ui, ui_config_from_settings
+
+    def heartbeat() -> None:
+        """Called by the UI's clock every second: feed systemd's watchdog, or end the loop
+        once we were asked to stop (a signal that came before the window opened included)."""
+        if not stop.is_set():
+            watchdog.tick()
+            return
+        from kivy.app import App
+
+        app = App.get_running_app()
+        if app is not None:
+            app.stop()
 
     kiosk.devices.beep_on_views = False  # the UI cues the buzzer, obeying the sound switch
     run_ui(UiContext(
         events=kiosk, subscribe=kiosk.subscribe,
         config=ui_config_from_settings(kiosk.settings), cue=kiosk.devices.cue,
         on_technician_pin=unlock_hook(kiosk.technician),
-        heartbeat=watchdog.tick, speaker=speaker_from(kiosk.settings),
+        heartbeat=heartbeat, speaker=speaker_from(kiosk.settings),
         keys=kiosk.subscribe_keys,
     ))
 
@@ -70,7 +79,7 @@ def run_kiosk(settings: Settings, *, headless: bool = False) -> int:
     status_server = _status_server(kiosk)
     watchdog = Watchdog(kiosk)
     stop = threading.Event()
-    _stop_on_sigterm(stop, headless=headless)
+    _stop_on_sigterm(stop)
     try:
         kiosk.start()
         watchdog.ready()
@@ -78,7 +87,7 @@ def run_kiosk(settings: Settings, *, headless: bool = False) -> int:
             while not stop.wait(1.0):
                 watchdog.tick()
         else:
-            _run_screen(kiosk, watchdog)
+            _run_screen(kiosk, watchdog, stop)
     finally:
         watchdog.stopping()
         if status_server is not None:

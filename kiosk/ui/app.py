@@ -35,6 +35,7 @@ from kiosk.session import Screen, SessionView, SetLanguage, StillHere
 from kiosk.session_io import AccessUsed, MoreTime
 from kiosk.speech.narration import what_to_say
 from kiosk.ui import wording
+from kiosk.ui.collector import collect_between_frames
 from kiosk.ui.context import UiContext
 from kiosk.ui.focus import FocusRing, focus_words
 from kiosk.ui.keys import SPEECH_KEYS, Key, from_name, key_for
@@ -94,6 +95,7 @@ class KioskApp(wording.LocaleWords, App):
                            large_text=self.settings.large_text)
         super().__init__(**kwargs)
         self.title = self.settings.library_name
+        self._undo_collector: Callable[[], None] = lambda: None
         self.lang = self.settings.default_language
         self.sound_on = self.settings.audio_cues
         self.speech_on = self.settings.speech_always_on and context.speaker is not None
@@ -205,6 +207,7 @@ class KioskApp(wording.LocaleWords, App):
         # garbage collector's full passes, which otherwise cost whole frames on a Pi
         gc.collect()
         gc.freeze()
+        self._undo_collector = collect_between_frames()
         self.context.subscribe(self._on_view)
         if self.context.keys is not None:  # GPIO buttons: the same keys, from the event thread
             self.context.keys(self.on_device_key)
@@ -213,6 +216,7 @@ class KioskApp(wording.LocaleWords, App):
             Clock.schedule_interval(lambda _dt: heartbeat(), 1.0)
 
     def on_stop(self) -> None:
+        self._undo_collector()
         Window.unbind(on_flip=self._on_flip)
         Window.unbind(on_key_down=self._on_key_down)
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -234,12 +238,12 @@ class KioskApp(wording.LocaleWords, App):
         self.view = view
         self.applied_views += 1
         self._set_pending(False)
-        self.lang = self._language_for(view)
-        self._play_cues(prev, view)
-        if view.screen == Screen.IDLE and prev.screen != Screen.IDLE:
-            self._restore_defaults()
-        self._speak(prev, view)
         try:
+            self.lang = self._language_for(view)
+            self._play_cues(prev, view)
+            if view.screen == Screen.IDLE and prev.screen != Screen.IDLE:
+                self._restore_defaults()
+            self._speak(prev, view)
             self._render()
         except Exception:  # a bug in drawing one view must not take the kiosk's screen down
             log.exception("could not draw the %s screen; keeping the window up", view.screen)

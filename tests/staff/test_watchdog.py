@@ -198,7 +198,7 @@ def test_kiosk_run_with_its_screen_stops_cleanly_on_sigterm(library: Any, tmp_pa
             got = notify_socket.collect("WATCHDOG=1", timeout=30)
             assert any("WATCHDOG=1" in m for m in got), got
             proc.send_signal(signal.SIGTERM)
-            assert proc.wait(timeout=20) == 0
+            returncode = proc.wait(timeout=20)
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -208,4 +208,5 @@ def test_kiosk_run_with_its_screen_stops_cleanly_on_sigterm(library: Any, tmp_pa
                 proc.stdout.close()
     os.environ.clear()
     os.environ.update(saved)
+    assert returncode == 0, output[-3000:]
     assert "Traceback" not in output, output[-3000:]
