@@ -15,7 +15,7 @@ $(VENV)/.demo-installed: pyproject.toml
 $(VENV)/.test-installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[ui,cards,postgres,dev]'
+	$(PIP) install -q -e '.[ui,cards,postgres,journal,dev]'
 	touch $@ $(VENV)/.demo-installed
 
 system-deps:

@@ -41,6 +41,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from central.db import UNAVAILABLE_ERRORS, Database, StorageError
 from central.insights import store_visits
 from central.service import BATCH_LIMIT, CirculationService, InvalidTx, TxIn, iso, utcnow
+from domain import logs
 from domain.model import TransactionKind
 
 log = logging.getLogger(__name__)
@@ -365,7 +366,10 @@ MAX_BATCH_BODY_BYTES = 8 * 1024 * 1024
 
 def app_from_environment() -> FastAPI:
     """The app of one worker process of `kiosk-central serve --workers N`: each opens its own
-    connections to the database named by $KIOSK_CENTRAL_DB (a fork must not share them)."""
+    connections to the database named by $KIOSK_CENTRAL_DB (a fork must not share them), and
+    logs as $KIOSK_CENTRAL_LOG_FORMAT says (a spawned worker starts with no handler)."""
+    style = os.environ.get("KIOSK_CENTRAL_LOG_FORMAT", "auto")
+    logs.configure(style if style in logs.STYLES else "auto", identifier="kiosk-central")
     return create_app(os.environ["KIOSK_CENTRAL_DB"])
 
 

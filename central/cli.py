@@ -29,9 +29,11 @@ from typing import Any
 from central.db import Database, StorageError
 from central.kiosks import KioskExists, register_kiosk
 from central.seed import SeedError, seed
+from domain import logs
 from domain.demo_library import DEMO_KIOSK_ID, DEMO_TOKEN
 
 log = logging.getLogger(__name__)
+LOG_FORMAT_ENV = "KIOSK_CENTRAL_LOG_FORMAT"
 
 
 def openapi_document() -> dict[str, Any]:
@@ -68,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1,
                        help="worker processes (a network's service on PostgreSQL: about one "
                             "per core); they share the database and nothing else")
+    serve.add_argument("--log-format", choices=logs.STYLES,
+                       default=os.environ.get(LOG_FORMAT_ENV, "auto"),
+                       help="journal (systemd), json (containers), text, or auto (the journal "
+                            "under systemd, else text); also $" + LOG_FORMAT_ENV)
     seed_cmd = sub.add_parser("seed", help="fill an empty database with the demo library")
     _db_argument(seed_cmd)
     add = sub.add_parser("add-kiosk", help="register a kiosk and print its new token once")
@@ -101,11 +107,12 @@ def _ready_when_answering(address: tuple[str, int], timeout_s: float = 60.0) -> 
             time.sleep(0.2)
 
 
-def _serve(db_path: str, host: str, port: int, workers: int = 1) -> int:
+def _serve(db_path: str, host: str, port: int, workers: int = 1, log_format: str = "auto") -> int:
     import uvicorn
     from uvicorn.supervisors.multiprocess import Multiprocess
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    os.environ[LOG_FORMAT_ENV] = log_format  # the workers configure theirs from it
+    logs.configure(log_format, identifier="kiosk-central")
     import sdnotify
 
     class NotifyingServer(uvicorn.Server):
@@ -121,7 +128,8 @@ def _serve(db_path: str, host: str, port: int, workers: int = 1) -> int:
     os.environ["KIOSK_CENTRAL_DB"] = db_path  # the workers' app factory reads it
     # No access log: request paths carry patron ids, which never go to a log in clear.
     config = uvicorn.Config("central.api:app_from_environment", factory=True, host=host,
-                            port=port, workers=workers, access_log=False, log_level="info")
+                            port=port, workers=workers, access_log=False, log_level="info",
+                            log_config=None)  # uvicorn's records go through our handler
     server = NotifyingServer(config)
     if workers > 1:
         # request counts from every worker, for whichever answers the scrape (central/metrics.py)
@@ -140,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "serve":
-            return _serve(args.db, args.host, args.port, args.workers)
+            return _serve(args.db, args.host, args.port, args.workers, args.log_format)
         if args.command == "seed":
             with Database(args.db) as db:
                 seed(db)

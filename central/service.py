@@ -379,7 +379,9 @@ class CirculationService:
                     self._store(conn, tx, stored)
                     log.info("%s %s item %s patron %s -> %s", tx.kind.value, tx.tx_id[:8],
                              tx.item_id, log_tag(tx.patron_id),
-                             stored.outcome["reason"] if stored.outcome else "-")
+                             stored.outcome["reason"] if stored.outcome else "-",
+                             extra={"event": "transaction_applied", "txn_id": tx.tx_id,
+                                    "kiosk_id": tx.kiosk_id})
                 answers.append(stored.outcome or _voided_outcome(tx.tx_id, tx.item_id))
         return answers
 
@@ -438,7 +440,8 @@ class CirculationService:
                 "VALUES (?, ?, ?, ?, ?)",
                 (tx.tx_id, json.dumps(tx.as_json()), result.detail, tx.kiosk_id, now))
             log.warning("conflict for %s %s from %s: %s", tx.kind.value, tx.tx_id[:8],
-                        tx.kiosk_id, result.detail)
+                        tx.kiosk_id, result.detail,
+                        extra={"event": "conflict", "txn_id": tx.tx_id, "kiosk_id": tx.kiosk_id})
 
     def _apply(self, conn: Connection, tx: TxIn) -> Result:
         if tx.kind is TransactionKind.VOID:
@@ -506,7 +509,8 @@ class CirculationService:
         stamp = tx.created_at if tx.created_at.tzinfo else tx.created_at.replace(tzinfo=UTC)
         if stamp > now + bound or stamp < now - oldest:
             log.warning("offline %s from %s stamped %s: the kiosk's clock is wrong; dated by "
-                        "receipt", tx.kind.value, tx.kiosk_id, iso(stamp))
+                        "receipt", tx.kind.value, tx.kiosk_id, iso(stamp),
+                        extra={"event": "clock_skew", "txn_id": tx.tx_id, "kiosk_id": tx.kiosk_id})
             return now, f"kiosk clock skew: stamped {iso(stamp)}, dated by receipt {iso(now)}"
         return stamp, ""
 

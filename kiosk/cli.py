@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from domain import logs
 from kiosk import config
 
 DEFAULT_CONFIG = "/etc/kiosk/kiosk.toml"
@@ -196,8 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    style = os.environ.get("KIOSK_LOG_FORMAT", "auto")
+    logs.configure(style if style in logs.STYLES else "auto", identifier="kiosk",
+                   level="debug" if args.verbose else "info")
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

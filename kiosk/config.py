@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from domain.logs import LEVELS, STYLES
 from domain.opening import BadOpeningDays, OpenDays
 from kiosk.circulation import OfflinePolicy
 
@@ -177,6 +178,14 @@ class InsightsSection:
 
 
 @dataclass(frozen=True)
+class LoggingSection:
+    """Where the kiosk's log goes (domain/logs.py): the journal, JSON lines or text."""
+
+    format: str = "auto"  # journal under systemd, text at a terminal
+    level: str = "info"
+
+
+@dataclass(frozen=True)
 class TechnicianSection:
     pin_hash: str = ""
 
@@ -196,6 +205,7 @@ class Settings:
     speech: SpeechSection = field(default_factory=SpeechSection)
     email: EmailSection = field(default_factory=EmailSection)
     insights: InsightsSection = field(default_factory=InsightsSection)
+    logging: LoggingSection = field(default_factory=LoggingSection)
     # free-form tables handed to the driver and protocol modules, which validate their own keys
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
     sip2: dict[str, Any] = field(default_factory=dict)
@@ -215,6 +225,8 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("kiosk", "language"): ("nl", "fr", "de", "en"),
     ("ui", "card_reader_at"): ("left", "right", "below", "above"),
     ("ui", "pad_at"): ("left", "right", "below", "above"),
+    ("logging", "format"): STYLES,
+    ("logging", "level"): LEVELS,
 }
 _FREE_FORM = {"devices", "sip2"}
 

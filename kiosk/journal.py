@@ -399,7 +399,8 @@ class Journal:
             src = Path(f"{self.path}{suffix}")
             if src.exists():
                 shutil.move(src, Path(f"{target}{suffix}"))
-        log.error("journal was damaged (%s); moved aside to %s, starting a fresh one", exc, target)
+        log.error("journal was damaged (%s); moved aside to %s, starting a fresh one", exc, target,
+                  extra={"event": "journal_salvage"})
         return target
 
     def _meta(self, key: str) -> str | None:
@@ -813,7 +814,8 @@ class Journal:
                       f"held behind quarantined transaction {tx_id[:8]}")[:500], now, t)
                      for t in ids])
         log.error("transaction %s quarantined for staff (%d row(s) for the same item held with "
-                  "it): %s", tx_id[:8], len(ids), evidence[:300])
+                  "it): %s", tx_id[:8], len(ids), evidence[:300],
+                  extra={"event": "quarantined", "txn_id": tx_id})
         return ids
 
     def held(self, item_id: str) -> bool:

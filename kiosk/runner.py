@@ -10,6 +10,7 @@ import logging
 import signal
 import threading
 
+from domain import logs
 from kiosk.app import Kiosk, build_kiosk
 from kiosk.config import Settings
 from kiosk.devices import DeviceConfigError
@@ -67,6 +68,8 @@ def _run_screen(kiosk: Kiosk, watchdog: Watchdog, stop: threading.Event) -> None
 
 
 def run_kiosk(settings: Settings, *, headless: bool = False) -> int:
+    logs.configure(settings.logging.format, level=settings.logging.level, identifier="kiosk",
+                   fields={"kiosk_id": settings.kiosk.id})
     try:
         kiosk = build_kiosk(settings)
     except DeviceConfigError as exc:

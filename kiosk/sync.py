@@ -204,10 +204,12 @@ class SyncWorker:
                 report.done += 1
             elif r.status.value == "conflict":
                 report.conflicts += 1
-                log.warning("transaction %s needs staff: %s", r.tx_id[:8], r.detail)
+                log.warning("transaction %s needs staff: %s", r.tx_id[:8], r.detail,
+                            extra={"event": "conflict", "txn_id": r.tx_id})
             else:
                 report.rejected += 1
-                log.warning("transaction %s rejected: %s", r.tx_id[:8], r.detail)
+                log.warning("transaction %s rejected: %s", r.tx_id[:8], r.detail,
+                            extra={"event": "rejected", "txn_id": r.tx_id})
         if results and results[0].tx_id == self._suspect[0]:
             self._suspect = ("", 0)
         self._succeeded()
