@@ -368,8 +368,8 @@ def app_from_environment() -> FastAPI:
     """The app of one worker process of `kiosk-central serve --workers N`: each opens its own
     connections to the database named by $KIOSK_CENTRAL_DB (a fork must not share them), and
     logs as $KIOSK_CENTRAL_LOG_FORMAT says (a spawned worker starts with no handler)."""
-    style = os.environ.get("KIOSK_CENTRAL_LOG_FORMAT", "auto")
-    logs.configure(style if style in logs.STYLES else "auto", identifier="kiosk-central")
+    logs.configure(logs.style_from_environment("KIOSK_CENTRAL_LOG_FORMAT"),
+                   identifier="kiosk-central")
     return create_app(os.environ["KIOSK_CENTRAL_DB"])
 
 

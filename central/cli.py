@@ -71,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="worker processes (a network's service on PostgreSQL: about one "
                             "per core); they share the database and nothing else")
     serve.add_argument("--log-format", choices=logs.STYLES,
-                       default=os.environ.get(LOG_FORMAT_ENV, "auto"),
+                       default=logs.style_from_environment(LOG_FORMAT_ENV),
                        help="journal (systemd), json (containers), text, or auto (the journal "
                             "under systemd, else text); also $" + LOG_FORMAT_ENV)
     seed_cmd = sub.add_parser("seed", help="fill an empty database with the demo library")

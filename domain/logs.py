@@ -14,7 +14,8 @@ with the same word. The styles:
 
 Fields are passed as ``extra={"event": ..., "txn_id": ...}`` (`FIELDS`); the service's own
 (its kiosk id) are added to every record. A patron identifier is never a field: the privacy
-rules for messages hold for fields too (tests/test_logs.py checks a borrow's records).
+rules for messages hold for fields too. tests/ops/test_logs.py reads records back from a real
+systemd-journald.
 """
 
 from __future__ import annotations
@@ -60,6 +61,13 @@ def under_journald(environ: Mapping[str, str] | None = None) -> bool:
     except (OSError, ValueError, AttributeError):
         return False
     return (str(st.st_dev), str(st.st_ino)) == (device, inode)
+
+
+def style_from_environment(name: str, environ: Mapping[str, str] | None = None) -> str:
+    """A style named by an environment variable; a word we do not know means ``auto`` (a typo
+    in a unit file must not keep the service from starting)."""
+    style = (os.environ if environ is None else environ).get(name, "auto")
+    return style if style in STYLES else "auto"
 
 
 def _fields(record: logging.LogRecord) -> dict[str, str]:

@@ -197,8 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    style = os.environ.get("KIOSK_LOG_FORMAT", "auto")
-    logs.configure(style if style in logs.STYLES else "auto", identifier="kiosk",
+    logs.configure(logs.style_from_environment("KIOSK_LOG_FORMAT"), identifier="kiosk",
                    level="debug" if args.verbose else "info")
     try:
         return int(args.func(args))

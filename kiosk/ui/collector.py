@@ -6,7 +6,7 @@ collection in whichever thread happens to allocate at the time, and runs those c
 that thread. When a kiosk worker thread collects a screen's old widgets, the proxies are
 already dead while the callbacks that unbind them have not finished, and the UI thread, in the
 middle of a theme change, calls a dead widget's rule: ReferenceError out of Kivy's loop, the
-screen gone (seen in CI; Kivy issue 3305; `tests/ui/test_theme_collector.py` reproduces it).
+screen gone (seen in CI; `tests/ui/test_theme_collector.py` reproduces it).
 Reference counting still frees almost everything at once; only cycles wait for the next tick.
 """
 
