@@ -143,6 +143,7 @@ _MIGRATIONS: dict[int, str] = {
 }
 TITLES_KEPT = 50_000  # a branch's busiest items; about 3 MB
 VISITS_KEPT = 20_000  # about two months of a busy kiosk that cannot send them; ~8 MB
+_RESERVE_SLICE = 64 * 1024  # lent to the database a slice at a time (see Journal._make_room)
 
 
 class JournalError(Exception):
@@ -326,6 +327,7 @@ class Journal:
         self._db.create_function("kiosk_pseudonym", 1, self._stored_pseudonym, deterministic=True)
         if self.moved_aside is not None:
             self._requeue(rows, unreadable or damaged_wal, damaged_wal)
+        self._bound_log()
         self.keep_reserve()
 
     @property
@@ -429,51 +431,96 @@ class Journal:
                 if attempt.done:
                     return
 
+    def _bound_log(self) -> None:
+        """Keep the write-ahead log smaller than the reserve, and fold in what a killed process
+        left in it. A process that dies never checkpoints, so on a disk with little room the log
+        could otherwise grow until it fills the disk with pages the database file must grow to
+        take, and nothing could be written again (seen under repeated SIGKILL on a nearly full
+        disk)."""
+        if self.reserve_bytes > 0:
+            page = int(self._db.execute("PRAGMA page_size").fetchone()[0])
+            limit = max(_RESERVE_SLICE, self.reserve_bytes // 2)
+            self._db.execute(f"PRAGMA wal_autocheckpoint = {max(16, limit // page)}")
+            self._db.execute(f"PRAGMA journal_size_limit = {limit}")
+        if not self._fold_log("PASSIVE"):
+            log.warning("journal: the write-ahead log could not be folded in at start; it will "
+                        "be when there is room")
+
     def _make_room(self) -> None:
-        """The disk is full: release the reserve file, or, without one, fold the write-ahead
-        log into the database and truncate it (the WAL keeps its largest size until then, often
-        megabytes), so transactions in progress can still be settled and the queue drained."""
-        if self._reserve.exists():
-            with contextlib.suppress(OSError):
-                self._reserve.unlink()
-            log.warning("journal disk is full: released the reserve so transactions in "
-                        "progress can be settled; new offline transactions are refused until "
-                        "there is room again")
-            return
+        """The disk is full: fold the write-ahead log into the database and truncate it, so
+        transactions in progress can still be settled and the queue drained.
+
+        The log is what fills a nearly full disk (it grows until a checkpoint), and folding it
+        frees its room, unless the database file must grow to take pages that so far live only
+        in the log: then the reserve is lent to the database a slice at a time until the fold
+        succeeds, and the room the log leaves tops the reserve up again. Lending a slice (not
+        the whole file) means a kill in between costs at most that slice of the reserve."""
         if self._db.in_transaction:
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
+        while True:
+            if self._fold_log():
+                self.keep_reserve()
+                return
+            if not self._lend_reserve(_RESERVE_SLICE):
+                break
+        log.error("journal disk is full and no room could be made: the write-ahead log cannot "
+                  "be folded into the database and the reserve is spent")
+
+    def _fold_log(self, mode: str = "TRUNCATE") -> bool:
+        """Checkpoint; PASSIVE never waits for another connection's readers (a doctor's)."""
         try:
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            log.warning("journal disk is full: truncated the write-ahead log to make room")
-        except sqlite3.Error as exc:
-            log.error("journal disk is full and no room could be made: %s", exc)
+            busy, _, _ = self._db.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+        except sqlite3.Error:
+            return False
+        return not busy
+
+    def _lend_reserve(self, size: int) -> bool:
+        """Shrink the reserve file by `size` bytes (gone when less is left); False when none."""
+        try:
+            held = self._reserve.stat().st_size
+            if held > size:
+                os.truncate(self._reserve, held - size)
+            else:
+                self._reserve.unlink()
+        except OSError:
+            return False
+        log.warning("journal disk is full: lent %d KB of the reserve so transactions in "
+                    "progress can be settled; new offline transactions are refused until there "
+                    "is room again", min(held, size) // 1024)
+        return True
 
     def keep_reserve(self) -> bool:
-        """(Re)create the reserve file when there is room for it and for `min_free_bytes` more;
-        True when it is in place."""
-        if self.reserve_bytes <= 0 or self._reserve.exists():
+        """(Re)create or top up the reserve file when there is room for it and for
+        `min_free_bytes` more; True when a reserve is in place."""
+        if self.reserve_bytes <= 0:
             return True
+        held = 0
         try:
+            held = self._reserve.stat().st_size if self._reserve.exists() else 0
             # the whole reserve when there is room for it and the offline margin; on a disk
             # that is nearly full already, half of what is left (some reserve beats none)
-            free = shutil.disk_usage(self.path.parent).free
-            size = self.reserve_bytes if free >= self.reserve_bytes + self.min_free_bytes \
-                else min(self.reserve_bytes, (free - 64 * 1024) // 2)
-            if size < 64 * 1024:
-                return False
-            with open(self._reserve, "wb") as f:
+            room = shutil.disk_usage(self.path.parent).free + held
+            size = self.reserve_bytes if room >= self.reserve_bytes + self.min_free_bytes \
+                else min(self.reserve_bytes, (room - _RESERVE_SLICE) // 2)
+            if held >= size or size < _RESERVE_SLICE:
+                return held > 0
+            with open(self._reserve, "ab") as f:
                 try:
                     os.posix_fallocate(f.fileno(), 0, size)
                 except (AttributeError, OSError):
-                    f.write(b"\0" * size)
+                    f.write(b"\0" * (size - held))
                 f.flush()
                 os.fsync(f.fileno())
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                self._reserve.unlink()
+            if held == 0:
+                with contextlib.suppress(OSError):
+                    self._reserve.unlink()
+            else:
+                with contextlib.suppress(OSError):
+                    os.truncate(self._reserve, held)
             log.warning("could not set aside the journal reserve: %s", exc)
-            return False
+            return held > 0
         return True
 
     @property

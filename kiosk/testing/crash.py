@@ -58,6 +58,7 @@ class CrashReport:
     offline_told: int = 0
     in_flight_at_kill: int = 0
     phantoms: int = 0
+    refused: dict[str, int] = field(default_factory=dict)  # reason -> count, to read a failure
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -113,6 +114,8 @@ class Told:
                     self.ok[tx_id] = (kind, item)
                     report.told_ok += 1
                     report.offline_told += offline == "1"
+                else:
+                    report.refused[reason] = report.refused.get(reason, 0) + 1
         for item, kind in begun.items():
             self.in_flight.append((self.lines, kind, item))
             self.steps.append(Step(kind, item, "cut"))

@@ -125,6 +125,8 @@ def _fill_disk(folder: Path) -> Path:
 
 def test_on_a_full_disk_online_rows_are_journaled_and_settled_from_the_reserve(
         small_disk) -> None:
+    from domain.model import ReplayResult, ReplayStatus
+
     with Journal(small_disk / "j.db", min_free_bytes=512 * 1024,
                  reserve_bytes=512 * 1024) as journal:
         assert journal.reserve_in_place
@@ -132,17 +134,57 @@ def test_on_a_full_disk_online_rows_are_journaled_and_settled_from_the_reserve(
         filler = _fill_disk(small_disk)
         with pytest.raises(JournalFull):  # offline: refused, the queue is capped
             journal.record(_tx("offline"), State.PENDING)
-        online = Transaction(TransactionKind.CHECKOUT, "P-1", "online-item")
-        journal.record(online, State.INFLIGHT)  # online: journaled all the same
-        journal.settle(online.tx_id, Outcome(ok=True, item_id="online-item"))
-        assert not journal.reserve_in_place  # released to make that room
+        for n in range(100):  # online: journaled all the same, long after the disk is full
+            online = Transaction(TransactionKind.CHECKOUT, "P-1", f"online-{n}-" + "z" * 400)
+            journal.record(online, State.INFLIGHT)
+            journal.settle(online.tx_id, Outcome(ok=True, item_id=online.item_id))
         # draining works on the full disk: settling frees space
         journal.mark_sent(pending)
-        from domain.model import ReplayResult, ReplayStatus
         journal.record_results([ReplayResult(t, ReplayStatus.DONE) for t in pending])
         assert journal.pending_count() == 0
         filler.unlink()
         assert journal.keep_reserve() and journal.reserve_in_place
+        assert (small_disk / "j.db.reserve").stat().st_size == 512 * 1024  # topped up again
+
+
+_KILLED_ON_A_FULL_DISK = """
+import os, sys
+from domain.model import Outcome, Transaction, TransactionKind
+from kiosk.journal import Journal, JournalFull, State
+journal = Journal(sys.argv[1], min_free_bytes=1 << 20, reserve_bytes=256 * 1024)
+with open(sys.argv[2], "ab", buffering=0) as filler:  # whatever room is left, gone
+    try:
+        while True:
+            filler.write(b"0" * 4096)
+    except OSError:
+        pass
+for n in range(int(sys.argv[3])):
+    tx = Transaction(TransactionKind.CHECKOUT, "P-1", f"item-{n}-" + "q" * 600)
+    try:
+        journal.record(tx, State.INFLIGHT)
+        journal.settle(tx.tx_id, Outcome(ok=True, item_id=tx.item_id))
+    except JournalFull:
+        os._exit(3)
+os._exit(0)  # as a SIGKILL would: no checkpoint, no close
+"""
+
+
+def test_a_journal_killed_again_and_again_on_a_full_disk_can_always_settle(
+        small_disk) -> None:
+    """Processes that die never fold the write-ahead log into the database; on a nearly full
+    disk the log once grew until the disk was full of pages the database had to grow to take,
+    and no loan could be journaled again, by that process or any later one."""
+    import sys
+
+    path, filler = small_disk / "j.db", small_disk / "filler"
+    with open(filler, "wb") as f:  # all but 600 KB: less than the reserve and the margin
+        f.write(b"\0" * (3 * 1024 * 1024 - 600 * 1024))
+    for life in range(12):
+        result = subprocess.run([sys.executable, "-c", _KILLED_ON_A_FULL_DISK, str(path),
+                                 str(filler), str(60 + 20 * life)], capture_output=True,
+                                timeout=60)
+        assert result.returncode == 0, (life, result.stderr.decode()[-2000:])
+        os.truncate(filler, max(0, filler.stat().st_size - 96 * 1024))  # a little room again
 
 
 def test_when_even_the_reserve_is_gone_an_online_loan_is_refused_before_sending(
