@@ -6,6 +6,10 @@
     kiosk-central add-kiosk KIOSK_ID --branch B --name N --db central.db   (prints the token once)
     kiosk-central openapi > central/openapi.json
     kiosk-central add-staff NAME --db central.db [--api-token]   (dashboard login, /staff/)
+    kiosk-central health [--url URL]   (exit 0 when the service answers; a container's check)
+
+`serve` reads its defaults from the environment too ($KIOSK_CENTRAL_HOST, _PORT, _WORKERS,
+_LOG_FORMAT), so a container image sets them once and its health check finds the same port.
 
 Errors are one line on stderr and a non-zero exit code, never a traceback.
 """
@@ -60,14 +64,36 @@ def _db_argument(parser: argparse.ArgumentParser) -> None:
              "$KIOSK_CENTRAL_DB, which keeps a password out of the process list")
 
 
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        raise SystemExit(f"kiosk-central: ${name} is not a whole number: {raw!r}") from None
+
+
+def check_health(url: str, timeout_s: float = 5.0) -> int:
+    """One health request: 0 when the service and its database answer, else 1 and why."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as reply:
+            status = json.loads(reply.read()).get("status")
+    except (OSError, ValueError, AttributeError) as exc:
+        print(f"kiosk-central: not healthy: {exc}", file=sys.stderr)
+        return 1
+    if status != "ok":
+        print(f"kiosk-central: not healthy: status {status!r}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk-central", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the service")
     _db_argument(serve)
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--workers", type=int, default=1,
+    serve.add_argument("--host", default=os.environ.get("KIOSK_CENTRAL_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=_env_int("KIOSK_CENTRAL_PORT", 8080))
+    serve.add_argument("--workers", type=int, default=_env_int("KIOSK_CENTRAL_WORKERS", 1),
                        help="worker processes (a network's service on PostgreSQL: about one "
                             "per core); they share the database and nothing else")
     serve.add_argument("--log-format", choices=logs.STYLES,
@@ -82,6 +108,9 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--name", required=True)
     _db_argument(add)
     sub.add_parser("openapi", help="print the OpenAPI JSON document")
+    health = sub.add_parser("health", help="exit 0 when the service answers its health check")
+    port = _env_int("KIOSK_CENTRAL_PORT", 8080)
+    health.add_argument("--url", default=f"http://127.0.0.1:{port}/v1/health")
     # --- staff accounts for the fleet dashboard (issue 6, central/staff.py) ---
     staff = sub.add_parser("add-staff", help="add a dashboard user (asks the password twice)")
     staff.add_argument("name")
@@ -169,6 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "openapi":
             sys.stdout.write(openapi_text())
             return 0
+        if args.command == "health":
+            return check_health(args.url)
     except (StorageError, SeedError, KioskExists, ValueError) as exc:
         print(f"kiosk-central: {exc}", file=sys.stderr)
         return 1
