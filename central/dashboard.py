@@ -10,6 +10,8 @@ refreshes itself every few seconds):
     GET  /staff/                         fleet table + conflicts (login required)
     GET  /staff/login                    login form
     GET  /staff/api/fleet                kiosks as JSON
+    GET  /staff/api/strings              the pages' words in the chosen language (no login)
+    GET  /staff/api/series?span=24h|7d   kiosks online, queue, loans and returns over time
     GET  /staff/api/conflicts            open conflicts (?all=1: resolved ones too)
     POST /staff/api/conflicts/{id}/resolve
     POST /staff/api/login, /staff/api/logout
@@ -41,6 +43,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from central import fleet_series, staff_i18n
 from central.db import Database
 from central.insights_page import (
     StaffForms,
@@ -263,6 +266,8 @@ def mount_dashboard(app: FastAPI, db: Database, *,
     routes.pages(app)
     routes.session(app)
     routes.fleet(app)
+    routes.history(app)
+    routes.words(app)
     mount_insights(app, db, who=routes.who, page=_page, answer=_json, today=clock)
     forms = StaffForms(who=routes.who, page=_page, posted_by_us=routes.posted_by_us,
                        answer=_json)
@@ -368,6 +373,27 @@ class _StaffRoutes:
                             secure=request.url.scheme == "https",
                             max_age=int(self.auth._session.total_seconds()))
         return response
+
+    def words(self, app: FastAPI) -> None:
+        """The staff pages' words in the staff member's language (central/staff_i18n.py)."""
+
+        @app.get("/staff/api/strings", include_in_schema=False)
+        def strings_json(request: Request) -> Response:
+            language = staff_i18n.choose(request.cookies.get(staff_i18n.COOKIE),
+                                         request.headers.get("accept-language"))
+            return _json({"language": language, "languages": staff_i18n.NAMES,
+                          "strings": staff_i18n.strings(language)})
+
+    def history(self, app: FastAPI) -> None:
+        """The fleet over time, for the charts (central/fleet_series.py)."""
+
+        @app.get("/staff/api/series", include_in_schema=False)
+        def series_json(request: Request, span: str = "24h") -> Response:
+            if self.who(request) is None:
+                return _error(401, "unauthorized", "log in at /staff/login")
+            if span not in fleet_series.SPANS:
+                return _error(400, "bad_span", f"span is one of {', '.join(fleet_series.SPANS)}")
+            return _json(fleet_series.series(self.db, span, self.clock()))
 
     def fleet(self, app: FastAPI) -> None:
         """The fleet and its conflicts, and staff resolving one."""

@@ -295,10 +295,34 @@ CREATE TABLE rate_buckets (
 """)
 
 
+def _migrate_to_v10_fleet_series(conn: Connection) -> None:
+    """The fleet over time for the dashboard's charts (central/fleet_series.py): one row per
+    kiosk and quarter hour from its heartbeats, and loans and returns counted per hour."""
+    _execute_script(conn, """
+CREATE TABLE fleet_quarters (
+    kiosk_id  TEXT NOT NULL,
+    quarter   TEXT NOT NULL,
+    queue_max INTEGER NOT NULL,
+    online    INTEGER NOT NULL,
+    PRIMARY KEY (kiosk_id, quarter)
+);
+CREATE INDEX fleet_quarters_quarter ON fleet_quarters(quarter);
+CREATE TABLE circulation_hours (
+    kiosk_id TEXT NOT NULL,
+    hour     TEXT NOT NULL,
+    kind     TEXT NOT NULL,
+    n        INTEGER NOT NULL,
+    PRIMARY KEY (kiosk_id, hour, kind)
+);
+CREATE INDEX circulation_hours_hour ON circulation_hours(hour)
+""")
+
+
 _MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _migrate_to_v1, _migrate_to_v2_staff, _migrate_to_v3_card_expiry,
     _migrate_to_v4_kiosk_scope, _migrate_to_v5_email, _migrate_to_v6_visits,
-    _migrate_to_v7_experiments, _migrate_to_v8_messages, _migrate_to_v9_shared_limits)
+    _migrate_to_v7_experiments, _migrate_to_v8_messages, _migrate_to_v9_shared_limits,
+    _migrate_to_v10_fleet_series)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 DEFAULT_SETTINGS: dict[str, str] = {

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from central import experiments, heartbeats, messages
+from central import experiments, fleet_series, heartbeats, messages
 from central import rules as r
 from central.db import Connection, Database, get_setting
 from central.hashing import hash_token, verify_pin
@@ -277,6 +277,7 @@ class CirculationService:
             else:  # a slow, older heartbeat arrived after a newer one: keep the newer status
                 conn.execute("UPDATE kiosks SET last_seen = ? WHERE kiosk_id = ?",
                              (iso(now), kiosk_id))
+            fleet_series.record_beat(conn, kiosk_id, checked.status, now)
             resolved = [r[0] for r in conn.execute(
                 "SELECT tx_id FROM conflicts WHERE kiosk_id = ? AND resolved_at >= ? "
                 "ORDER BY resolved_at DESC LIMIT 500",
@@ -430,10 +431,12 @@ class CirculationService:
              json.dumps(result.outcome) if result.outcome is not None else None, result.detail,
              json.dumps(result.undo) if result.undo is not None else None))
         # Counted on the day the patron did it: an offline loan replayed tomorrow is today's.
-        day = library_day(tx.created_at if tx.offline else self.clock()).isoformat()
+        done_at = tx.created_at if tx.offline else self.clock()
+        day = library_day(done_at).isoformat()
         for kind in result.events:
             conn.execute("INSERT INTO events(kind, kiosk_id, day, tx_id) VALUES (?, ?, ?, ?)",
                          (kind, tx.kiosk_id, day, tx.tx_id))
+            fleet_series.count_circulation(conn, tx.kiosk_id, kind, done_at, self.clock())
         if result.status == "conflict":
             conn.execute(
                 "INSERT INTO conflicts(tx_id, tx, reason, kiosk_id, created) "

@@ -1,13 +1,22 @@
 "use strict";
-// The fleet page: fetches JSON every few seconds and redraws. Data is only ever inserted with
-// textContent, never as HTML.
+// The fleet page: fetches JSON every few seconds and redraws; the charts of the fleet over
+// time every minute (Chart.js). Data is only ever inserted with textContent, never as HTML.
+// Words go through t() (staff-i18n.js), which loads before this script.
 const REFRESH_MS = 3000;
-const KIND = {checkout: "Borrowed", checkin: "Returned", renew: "Renewed", void: "Cancelled"};
-const STATE = {
-  online: {icon: "●", word: "online"},
-  offline: {icon: "▲", word: "offline"},
-  silent: {icon: "■", word: "silent"},
-};
+const HISTORY_MS = 60000;
+// functions, not tables: the words are known only once staff-i18n.js has loaded them
+function kindWord(kind) {
+  return {checkout: t("Borrowed"), checkin: t("Returned"), renew: t("Renewed"),
+          void: t("Cancelled")}[kind] || kind;
+}
+
+function stateOf(state) {
+  return {online: {icon: "●", word: t("online")}, offline: {icon: "▲", word: t("offline")},
+          silent: {icon: "■", word: t("silent")}}[state] || {icon: "?", word: state};
+}
+const BLUE = "#0b4f6c", GREEN = "#1b7a3a", ORANGE = "#9a5b00";
+const charts = {};
+let span = "24h";
 
 function el(tag, text, className) {
   const node = document.createElement(tag);
@@ -17,9 +26,9 @@ function el(tag, text, className) {
 }
 
 function when(iso) {
-  if (!iso) return "never";
+  if (!iso) return t("never");
   const d = new Date(iso);
-  return isNaN(d) ? iso : d.toLocaleString();
+  return isNaN(d) ? iso : d.toLocaleString(I18N.language);
 }
 
 function duration(seconds) {
@@ -28,7 +37,7 @@ function duration(seconds) {
   if (s < 90) return `${s} s`;
   if (s < 5400) return `${Math.round(s / 60)} min`;
   if (s < 172800) return `${Math.round(s / 3600)} h`;
-  return `${Math.round(s / 86400)} days`;
+  return t("{n} days", {n: Math.round(s / 86400)});
 }
 
 async function getJson(url) {
@@ -43,13 +52,14 @@ async function getJson(url) {
 
 function stateCell(kiosk) {
   const td = el("td", null, `state state-${kiosk.state}`);
-  const s = STATE[kiosk.state] || {icon: "?", word: kiosk.state};
+  const s = stateOf(kiosk.state);
   td.append(el("span", s.icon, "icon"), " ", el("span", s.word, "word"));
   if (kiosk.state === "silent") {
-    td.append(el("div", kiosk.last_seen ? `since ${when(kiosk.last_seen)}` : "never seen",
-                  "muted"));
+    td.append(el("div", kiosk.last_seen ? t("since {moment}", {moment: when(kiosk.last_seen)})
+                                        : t("never seen"), "muted"));
   } else if (kiosk.silent_for_s !== null) {
-    td.append(el("div", `heard ${duration(kiosk.silent_for_s)} ago`, "muted"));
+    td.append(el("div", t("heard {duration} ago", {duration: duration(kiosk.silent_for_s)}),
+                  "muted"));
   }
   return td;
 }
@@ -66,18 +76,21 @@ function drawFleet(data) {
     name.append(el("div", k.name), el("div", k.kiosk_id, "muted"));
     const queue = el("td", k.queue_depth, k.queue_depth ? "num warn" : "num");
     if (k.queue_depth && k.oldest_pending_age_s) {
-      queue.append(el("div", `oldest ${duration(k.oldest_pending_age_s)}`, "muted"));
+      queue.append(el("div", t("oldest {duration}", {duration: duration(k.oldest_pending_age_s)}),
+                      "muted"));
     }
     if (k.quarantined) {
-      queue.append(el("div", `${k.quarantined} quarantined`, "bad"));
+      queue.append(el("div", t("{n} quarantined", {n: k.quarantined}), "bad"));
     }
-    const faults = el("td", k.faults.length ? k.faults.join(", ") : "none",
+    const faults = el("td", k.faults.length ? k.faults.join(", ") : t("none"),
                       k.faults.length ? "faults bad" : "faults muted");
     if (k.clock_skew_s !== null && k.clock_skew_s !== undefined && k.faults.includes("clock")) {
-      faults.append(el("div", `clock off by ${duration(Math.abs(k.clock_skew_s))}`, "muted"));
+      faults.append(el("div", t("clock off by {duration}",
+                                {duration: duration(Math.abs(k.clock_skew_s))}), "muted"));
     }
     if (k.status_problem) {
-      faults.append(el("div", `status not understood: ${k.status_problem}`, "muted"));
+      faults.append(el("div", t("status not understood: {fields}", {fields: k.status_problem}),
+                       "muted"));
     }
     const conflicts = el("td", k.conflicts, k.conflicts ? "num bad" : "num");
     tr.append(el("td", k.branch), name, stateCell(k), queue, faults, conflicts,
@@ -89,8 +102,10 @@ function drawFleet(data) {
     body.append(tr);
   }
   document.getElementById("summary").textContent =
-    `${data.kiosks.length} kiosk(s); ${attention} need(s) attention.`;
-  document.getElementById("updated").textContent = `updated ${when(data.generated_at)}`;
+    t("{kiosks} kiosk(s); {attention} need(s) attention.",
+      {kiosks: data.kiosks.length, attention: attention});
+  document.getElementById("updated").textContent =
+    t("updated {moment}", {moment: when(data.generated_at)});
   document.getElementById("staff-name").textContent = data.staff;
 }
 
@@ -101,7 +116,8 @@ async function resolve(conflictId, button) {
   });
   if (!reply.ok && reply.status !== 409) {
     button.disabled = false;
-    showError(`Could not resolve conflict ${conflictId} (HTTP ${reply.status}).`);
+    showError(t("Could not resolve conflict {id} (HTTP {status}).",
+                {id: conflictId, status: reply.status}));
     return;
   }
   await refresh();
@@ -114,12 +130,12 @@ function drawConflicts(data) {
     const tr = el("tr");
     tr.dataset.conflict = c.conflict_id;
     const item = el("td");
-    item.append(el("div", c.title || "(unknown title)"), el("div", c.item_id, "muted"));
+    item.append(el("div", c.title || t("(unknown title)")), el("div", c.item_id, "muted"));
     const kiosk = el("td");
     kiosk.append(el("div", c.kiosk_name), el("div", c.branch, "muted"));
-    const what = el("td", KIND[c.kind] || c.kind);
-    if (c.offline) what.append(el("div", "while offline", "muted"));
-    const button = el("button", "Mark resolved", "resolve");
+    const what = el("td", kindWord(c.kind));
+    if (c.offline) what.append(el("div", t("while offline"), "muted"));
+    const button = el("button", t("Mark resolved"), "resolve");
     button.addEventListener("click", () => resolve(c.conflict_id, button));
     const action = el("td");
     action.append(button);
@@ -145,8 +161,84 @@ async function refresh() {
     drawConflicts(conflicts);
     showError("");
   } catch (e) {
-    if (e.message !== "logged out") showError(`The server cannot be reached (${e.message}).`);
+    if (e.message !== "logged out") {
+      showError(t("The server cannot be reached ({why}).", {why: e.message}));
+    }
   }
+}
+
+function moment(iso, width) {
+  const d = new Date(iso);
+  const options = width >= 3600 && span === "7d"
+    ? {weekday: "short", hour: "2-digit", minute: "2-digit"}
+    : {hour: "2-digit", minute: "2-digit"};
+  return d.toLocaleString(I18N.language, options);
+}
+
+function draw(id, config) {
+  if (charts[id]) charts[id].destroy();
+  config.options = Object.assign({responsive: true, maintainAspectRatio: false, animation: false},
+                                 config.options || {});
+  charts[id] = new Chart(document.getElementById(id), config);
+}
+
+function drawHistory(data) {
+  const labels = data.fleet.map(p => moment(p.at, data.width_s));
+  draw("fleet-chart", {
+    type: "line",
+    data: {labels, datasets: [
+      {label: t("Kiosks online"), data: data.fleet.map(p => p.online), borderColor: GREEN,
+       backgroundColor: GREEN, stepped: true, pointRadius: 0, yAxisID: "kiosks"},
+      {label: t("Queued transactions"), data: data.fleet.map(p => p.queue), borderColor: ORANGE,
+       backgroundColor: ORANGE, pointRadius: 0, yAxisID: "queue"},
+    ]},
+    options: {scales: {
+      kiosks: {position: "left", beginAtZero: true, ticks: {precision: 0},
+               title: {display: true, text: t("kiosks")}},
+      queue: {position: "right", beginAtZero: true, ticks: {precision: 0},
+              grid: {drawOnChartArea: false}, title: {display: true, text: t("queued")}},
+      x: {ticks: {maxTicksLimit: 12}},
+    }},
+  });
+  const hours = data.circulation.map(p => moment(p.at, 3600));
+  draw("circulation-chart", {
+    type: "bar",
+    data: {labels: hours, datasets: [
+      {label: t("Loans"), data: data.circulation.map(p => p.loans), backgroundColor: BLUE},
+      {label: t("Returns"), data: data.circulation.map(p => p.returns), backgroundColor: GREEN},
+    ]},
+    options: {scales: {y: {beginAtZero: true, ticks: {precision: 0}},
+                       x: {ticks: {maxTicksLimit: 12}}}},
+  });
+  const last = data.fleet[data.fleet.length - 1] || {online: 0, queue: 0};
+  const most = Math.max(0, ...data.fleet.map(p => p.queue));
+  document.getElementById("fleet-chart-summary").textContent =
+    t("Now {online} kiosk(s) online and {queue} transaction(s) queued; at most {most} queued in this period.",
+      {online: last.online, queue: last.queue, most: most});
+  const sum = key => data.circulation.reduce((total, p) => total + p[key], 0);
+  document.getElementById("circulation-chart-summary").textContent =
+    t("{loans} loan(s) and {returns} return(s) in this period.",
+      {loans: sum("loans"), returns: sum("returns")});
+}
+
+async function refreshHistory() {
+  try {
+    drawHistory(await getJson(`/staff/api/series?span=${span}`));
+  } catch (e) {
+    if (e.message !== "logged out") {
+      showError(t("The server cannot be reached ({why}).", {why: e.message}));
+    }
+  }
+}
+
+for (const button of document.querySelectorAll("button.span")) {
+  button.addEventListener("click", () => {
+    span = button.dataset.span;
+    for (const other of document.querySelectorAll("button.span")) {
+      other.setAttribute("aria-pressed", String(other === button));
+    }
+    refreshHistory();
+  });
 }
 
 document.getElementById("logout").addEventListener("click", async () => {
@@ -155,5 +247,9 @@ document.getElementById("logout").addEventListener("click", async () => {
   window.location.assign("/staff/login");
 });
 
-refresh();
-setInterval(refresh, REFRESH_MS);
+wordsReady.then(() => {
+  refresh();
+  refreshHistory();
+  setInterval(refresh, REFRESH_MS);
+  setInterval(refreshHistory, HISTORY_MS);
+});

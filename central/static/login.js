@@ -20,9 +20,12 @@ document.getElementById("login-form").addEventListener("submit", async (event) =
       return;
     }
     const data = await reply.json().catch(() => ({}));
-    error.textContent = (data.error && data.error.message) || "Login failed.";
+    const said = (data.error && data.error.message) || "";
+    // the server's words are English; the common one is translated here
+    error.textContent = said === "wrong name or password" ? t("wrong name or password")
+      : said || t("Login failed.");
   } catch (e) {
-    error.textContent = "The server cannot be reached.";
+    error.textContent = t("The server cannot be reached.");
   }
   error.hidden = false;
   document.getElementById("password").value = "";

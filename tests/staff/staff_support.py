@@ -14,6 +14,16 @@ from kiosk import config
 from kiosk.app import Kiosk, build_kiosk
 from kiosk.devices import Devices
 
+PASSWORD = "correct horse battery"  # the staff member "alice" of the `service` fixture
+
+
+@dataclasses.dataclass
+class Service:
+    """The seeded reference service with one staff member (the `service` fixture)."""
+
+    url: str
+    db_path: Path
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

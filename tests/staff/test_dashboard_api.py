@@ -7,7 +7,6 @@ import pty
 import select
 import sys
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 from engines import direct
-from staff_support import ROOT
+from staff_support import PASSWORD, ROOT
 
 from central.db import Database
 from central.staff import StaffError, add_staff, add_staff_command, issue_api_token
@@ -25,22 +24,9 @@ from kiosk.backends.rest import RestBackend
 
 JAN = SEED_PATRONS[0]
 AN = SEED_PATRONS[1]
-PASSWORD = "correct horse battery"
 POST = {"X-Staff-Request": "1"}
 
 
-@dataclass
-class Service:
-    url: str
-    db_path: Path
-
-
-@pytest.fixture
-def service(library: Any) -> Service:
-    """The seeded reference service (from tests/conftest.py) with one staff member."""
-    with Database(library.db_path) as db:
-        add_staff(db, "alice", PASSWORD)
-    return Service(library.direct_url, library.db_path)
 
 
 def login(url: str, password: str = PASSWORD) -> requests.Session:

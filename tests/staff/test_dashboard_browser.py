@@ -156,3 +156,63 @@ def _printer_down() -> Any:
     from domain.events import DeviceState
 
     return DeviceState(device="printer", ok=False, detail="paper out")
+
+
+def test_the_fleet_over_time_in_the_staff_members_language(browser: Browser,
+                                                            library: Any) -> None:
+    """A week of a small fleet's heartbeats and loans, charted; staff switch to Dutch, the
+    choice sticks across a reload, then French."""
+    from datetime import UTC, datetime, timedelta
+
+    from central import fleet_series
+
+    now = datetime.now(UTC)
+    with Database(library.db_path) as db:
+        add_staff(db, "alice", PASSWORD)
+        with db.write() as conn:
+            for quarters_ago in range(4 * 24 * 7):
+                at = now - timedelta(minutes=15 * quarters_ago)
+                busy = 9 <= at.hour < 20
+                for n in range(3):  # kiosk-0 stays on at night; the others sleep
+                    fleet_series.record_beat(
+                        conn, f"kiosk-{n}",
+                        {"online": (busy or n == 0) and (quarters_ago // 8 + n) % 23 != 0,
+                         "queue": {"pending": (quarters_ago // 4 * 7 + n) % 5}}, at)
+                    if quarters_ago % 4 or not busy:
+                        continue
+                    for _ in range((at.hour * 3 + n) % 7):
+                        fleet_series.count_circulation(conn, f"kiosk-{n}", "checkout", at, now)
+                        fleet_series.count_circulation(conn, f"kiosk-{n}", "checkin", at, now)
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    try:
+        page.goto(f"{library.direct_url}/staff/login")
+        page.fill("#name", "alice")
+        page.fill("#password", PASSWORD)
+        page.click("#login-button")
+        expect(page).to_have_url(re.compile(r"/staff/$"))
+        expect(page.locator("#circulation-chart-summary")).to_contain_text("loan(s)")
+        page.select_option("#language", "nl")
+        expect(page.locator("html")).to_have_attribute("lang", "nl")
+        expect(page.locator("#history-heading")).to_have_text("Verloop")
+        expect(page.locator("#fleet thead")).to_contain_text("Vestiging")
+        page.reload()  # the choice sticks
+        expect(page.locator("#history-heading")).to_have_text("Verloop")
+        summary = page.locator("#circulation-chart-summary")
+        expect(summary).to_contain_text("uitlening(en)")
+        day_loans = int(summary.inner_text().split()[0])
+        page.click("button[data-span='7d']")
+        expect(page.locator("button[data-span='7d']")).to_have_attribute("aria-pressed", "true")
+        page.wait_for_function(
+            f"() => parseInt(document.getElementById('circulation-chart-summary')"
+            f".textContent) > {day_loans}")
+        assert page.evaluate("() => Chart.getChart('fleet-chart').data.labels.length") == 168
+        assert page.evaluate(
+            "() => Math.max(...Chart.getChart('fleet-chart').data.datasets[0].data)") == 3
+        shot(page, "history-nl")
+        page.select_option("#language", "fr")
+        expect(page.locator("#history-heading")).to_have_text("Évolution")
+        expect(page.locator("#fleet-chart")).to_have_attribute(
+            "aria-label", "Évolution des bornes en ligne et des transactions en attente")
+        shot(page, "history-fr")
+    finally:
+        page.close()

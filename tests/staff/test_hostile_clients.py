@@ -6,24 +6,13 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
 import requests
-from test_dashboard_api import PASSWORD, POST, Service, login
+from test_dashboard_api import POST, login
 
 from central.db import Database
-from central.staff import add_staff
 from domain.demo_library import DEMO_TOKEN
-
-
-@pytest.fixture
-def service(library: Any) -> Service:
-    with Database(library.db_path) as db:
-        add_staff(db, "alice", PASSWORD)
-    return Service(library.direct_url, library.db_path)
-
 
 AUTH = {"Authorization": f"Bearer {DEMO_TOKEN}", "Content-Type": "application/json"}
 
@@ -103,7 +92,6 @@ def test_every_cookie_state_change_needs_the_header_whatever_else_comes(service)
 
 def test_failed_logins_are_remembered_with_a_cap_and_expire() -> None:
     from central import staff
-    from central.db import Database
 
     now = [0.0]
     with Database(":memory:") as db:
