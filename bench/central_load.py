@@ -13,7 +13,11 @@ those with more than one effect), and every queued one applied once.
         [--engines postgresql,sqlite] [--knee 1000,2000,3000,5000] [--knee-seconds 60]
 
 The knee, per engine, is the largest fleet of the `--knee` ladder that keeps p99 < 100 ms
-with no errors. The load generator and the service share this machine's two cores.
+with no errors. A replayed batch of 100 rows is no patron's wait, and takes longer than 100 ms
+on its own; so a second knee ("..._patron") holds the requests a patron or a kiosk's screen
+waits for (heartbeat, checkout, checkin, dashboard) to p99 < 100 ms, with no errors anywhere,
+and "p99_patron_ms" is the worst of their p99s. The load generator and the service share this
+machine's two cores.
 
 Last line: {"kiosks", "requests", "p50_ms", "p99_ms", "errors", "lost", "duplicated",
 "knee_kiosks_sqlite", "knee_kiosks_postgres", ...}
@@ -99,14 +103,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(location: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def serve(location: str, workers: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     import requests
 
     port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "central", "serve", "--workers", str(workers), "--port",
-         str(port)], env={**os.environ, "KIOSK_CENTRAL_DB": location},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "central", "serve", "--workers", str(workers), "--port",
+             str(port)], env={**os.environ, "KIOSK_CENTRAL_DB": location},
+            stdout=subprocess.DEVNULL, stderr=sink)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -128,7 +133,8 @@ def one_run(engine: str, kiosks: int, seconds: float, pace: float, workers: int)
         try:
             location = pg.create("load") if pg else str(Path(tmp) / "central.db")
             staff_token = prepare(location, kiosks)
-            process, url = serve(location, workers)
+            log = Path(tmp) / "service.log"
+            process, url = serve(location, workers, log)
             try:
                 out = Path(tmp) / "locust.json"
                 subprocess.run(
@@ -142,15 +148,33 @@ def one_run(engine: str, kiosks: int, seconds: float, pace: float, workers: int)
                 process.terminate()
                 process.wait(30)
             result.update(check(location, result.pop("told_ok"), result.pop("queued")))
+            if result["errors"]:  # what the service said about them, for whoever tunes it
+                said = [line for line in log.read_text(errors="replace").splitlines()
+                        if "ERROR" in line or "Error" in line]
+                print("\n".join(said[-20:]), file=sys.stderr)
         finally:
             if pg:
                 pg.stop()
     result.update(engine=engine, kiosks=kiosks)
-    print(json.dumps({k: v for k, v in result.items() if k != "by_name"}), file=sys.stderr)
+    print(json.dumps({k: v for k, v in result.items() if k not in ("by_name", "failures")}),
+          result.get("failures") or "", file=sys.stderr)
     return result
 
 
 # ---------------------------------------------------------------- main
+
+
+def patron_p99(run: dict[str, Any]) -> float:
+    """The worst p99 of the requests someone waits for at a kiosk or a dashboard."""
+    return max((float(e["p99_ms"]) for name, e in run["by_name"].items()
+                if name != "batch" and e["requests"]), default=0.0)
+
+
+def _below(ladder: str, size: int) -> int | None:
+    """The rung before `size` on the knee ladder (None for the first): a knee only climbs."""
+    rungs = [int(s) for s in ladder.split(",") if s]
+    at = rungs.index(size)
+    return rungs[at - 1] if at else None
 
 
 def main() -> None:
@@ -169,21 +193,26 @@ def main() -> None:
     main_run = one_run(engines[0], args.kiosks, args.seconds, args.pace, args.workers)
     knees: dict[str, int | None] = {}
     for engine in engines:
-        knees[engine] = None
+        knees[engine] = knees[f"{engine}_patron"] = None
         for size in [int(s) for s in args.knee.split(",") if s]:
             run = main_run if (engine, size) == (engines[0], args.kiosks) else \
                 one_run(engine, size, args.knee_seconds, args.pace, args.workers)
-            if run["p99_ms"] >= P99_TARGET_MS or run["errors"]:
+            if run["errors"] or patron_p99(run) >= P99_TARGET_MS:
                 break
-            knees[engine] = size
+            knees[f"{engine}_patron"] = size
+            if run["p99_ms"] < P99_TARGET_MS and knees[engine] == _below(args.knee, size):
+                knees[engine] = size
     print(json.dumps({
         "kiosks": args.kiosks, "engine": engines[0], "requests": main_run["requests"],
         "p50_ms": main_run["p50_ms"], "p99_ms": main_run["p99_ms"],
         "errors": main_run["errors"], "lost": main_run["lost"],
         "duplicated": main_run["duplicated"], "rps": main_run["rps"],
-        "by_request": main_run["by_name"],
+        "p99_patron_ms": patron_p99(main_run),
+        "by_request": main_run["by_name"], "failures": main_run["failures"],
         "knee_kiosks_sqlite": knees.get("sqlite"),
-        "knee_kiosks_postgres": knees.get("postgresql")}))
+        "knee_kiosks_postgres": knees.get("postgresql"),
+        "knee_kiosks_sqlite_patron": knees.get("sqlite_patron"),
+        "knee_kiosks_postgres_patron": knees.get("postgresql_patron")}))
 
 
 if __name__ == "__main__":

@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 LOG_FORMAT_ENV = "KIOSK_CENTRAL_LOG_FORMAT"
 
 
+KEEP_ALIVE_S = 75
+
+
 def openapi_document() -> dict[str, Any]:
     """The API schema, built from the app itself (over a throwaway database)."""
     from central.api import create_app
@@ -158,7 +161,11 @@ def _serve(db_path: str, host: str, port: int, workers: int = 1, log_format: str
     # No access log: request paths carry patron ids, which never go to a log in clear.
     config = uvicorn.Config("central.api:app_from_environment", factory=True, host=host,
                             port=port, workers=workers, access_log=False, log_level="info",
-                            log_config=None)  # uvicorn's records go through our handler
+                            log_config=None,  # uvicorn's records go through our handler
+                            # longer than a kiosk's 30 s between heartbeats: its connection
+                            # lives from beat to beat, instead of the server closing it idle
+                            # just as the kiosk sends (a reset the kiosk sees as "offline")
+                            timeout_keep_alive=KEEP_ALIVE_S)
     server = NotifyingServer(config)
     if workers > 1:
         # request counts from every worker, for whichever answers the scrape (central/metrics.py)

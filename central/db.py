@@ -20,7 +20,7 @@ import contextlib
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -381,8 +381,8 @@ class _SqliteConnection:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.raw = conn
 
-    def begin_write(self) -> None:
-        self.raw.execute("BEGIN IMMEDIATE")  # the write lock up front
+    def begin_write(self, keys: Iterable[str] | None = None) -> None:
+        self.raw.execute("BEGIN IMMEDIATE")  # the write lock up front; one writer, any keys
 
     def begin_read(self) -> None:
         self.raw.execute("BEGIN")
@@ -484,10 +484,14 @@ class Database:
         yield conn
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Connection]:
-        """One write transaction, holding the write lock from the first statement."""
+    def write(self, keys: Iterable[str] | None = None) -> Iterator[Connection]:
+        """One write transaction, holding its locks from the first statement: without `keys`
+        the whole database's; with `keys`, only those, for a transaction that reads to decide
+        nothing but rows those keys stand for ("item:<id>", "patron:<id>", "kiosk:<id>", by
+        convention) and otherwise only adds rows or counts up. SQLite has one writer at a time
+        either way; PostgreSQL runs writes with disjoint keys side by side."""
         with self._connection() as conn:
-            conn.begin_write()
+            conn.begin_write(keys)
             try:
                 yield self._sql(conn)
                 conn.commit()
@@ -579,6 +583,15 @@ def get_setting(conn: Connection, key: str) -> str:
     if row is None:
         return DEFAULT_SETTINGS[key]
     return str(row["value"])
+
+
+def all_settings(conn: Connection) -> dict[str, str]:
+    """Every setting in one statement: a replay of 200 rows reads them once, not 1,600 times
+    (settings change only in a write that locks the whole database, so they hold for the
+    transaction)."""
+    stored = {str(row["key"]): str(row["value"])
+              for row in conn.execute("SELECT key, value FROM settings")}
+    return {**DEFAULT_SETTINGS, **stored}
 
 
 def set_setting(conn: Connection, key: str, value: str) -> None:

@@ -7,10 +7,16 @@ types get PostgreSQL's names. Parameters are bound on the client (`ClientCursor`
 binds them: a text parameter is an untyped literal the server fits to the column, not a typed
 value that `weekday = '3'` or `? IS NULL` would trip over.
 
-Writes take one transaction-level advisory lock first: SQLite's `BEGIN IMMEDIATE`, which the
-service's read-then-decide-then-write transactions rely on (an item's loan, a patron's limit,
-an idempotency key), holds for every worker process at once. Reads run in REPEATABLE READ, a
-snapshot as SQLite's reads are.
+Writes take transaction-level advisory locks first, as SQLite's `BEGIN IMMEDIATE` does for
+the service's read-then-decide-then-write transactions (an item's loan, a patron's limit, an
+idempotency key), so that they hold for every worker process at once. A write that names no
+keys takes the whole database exclusively, as SQLite does. A write that names its keys (the
+kiosk, the item and the patron of a loan) takes the database shared and each key exclusively,
+in one order: loans at different kiosks of different books and patrons then commit side by
+side, and a fleet's heartbeats no longer queue behind one kiosk's replay of 200 offline loans
+(measured: bench/central_load.py, docs/development.md). Reads run in REPEATABLE READ, a
+snapshot as SQLite's reads are; writes in READ COMMITTED, so that each statement after the
+locks sees what the previous holder of a key committed.
 
 Connections come from a pool (psycopg_pool) per process, so that forty request threads in
 each of several workers share a bounded number of server connections.
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
@@ -29,7 +36,8 @@ import psycopg
 import psycopg_pool
 from psycopg import errors as pg_errors
 
-WRITE_LOCK = 0x6B696F736B  # "kiosk": the one advisory lock every write transaction holds
+WRITE_LOCK = 0x6B696F736B  # "kiosk": every write holds it, shared or exclusive
+KEY_SPACE = 0x6B696F73  # "kios": the first half of a keyed lock (the two-int lock space)
 POOL_SIZE = 8
 
 
@@ -120,9 +128,16 @@ class PgConnection:
     def in_transaction(self) -> bool:
         return self._conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
 
-    def begin_write(self) -> None:
-        self._conn.execute("BEGIN")
-        self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+    def begin_write(self, keys: Iterable[str] | None = None) -> None:
+        """BEGIN and the write locks in one round trip: the whole database, or shared with
+        `keys` exclusively, in ascending order so that two writers never wait for each other
+        in a circle."""
+        if keys is None:
+            self._conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+            return
+        locks = "".join(f"; SELECT pg_advisory_xact_lock({KEY_SPACE}, {h})"
+                        for h in sorted({lock_key(k) for k in keys}))
+        self._conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock_shared({WRITE_LOCK}){locks}")
 
     def begin_read(self) -> None:
         self._conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
@@ -144,6 +159,13 @@ class PgConnection:
 
     def set_schema_version(self, version: int) -> None:
         self._conn.execute("UPDATE schema_version SET version = %s", (version,))
+
+
+def lock_key(key: str) -> int:
+    """A key's half of its advisory lock: 32 bits of a hash. Two keys that share one only
+    wait for each other now and then; they never skip a lock."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=4).digest(), "big",
+                          signed=True)
 
 
 INTEGRITY_ERRORS: tuple[type[Exception], ...] = (pg_errors.IntegrityError,)

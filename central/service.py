@@ -16,13 +16,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from central import experiments, fleet_series, heartbeats, messages
 from central import rules as r
-from central.db import Connection, Database, get_setting
+from central.db import Connection, Database, all_settings, get_setting
 from central.hashing import hash_token, verify_pin
 from domain.model import ReasonCode, TransactionKind
 from domain.privacy import log_tag, masked_email
@@ -134,13 +134,17 @@ def _dt(text: str) -> datetime:
 
 
 def load_rules(conn: Connection) -> r.Rules:
+    return rules_from(all_settings(conn))
+
+
+def rules_from(settings: Mapping[str, str]) -> r.Rules:
     return r.Rules(
-        loan_period_days=int(get_setting(conn, "loan_period_days")),
-        max_renewals=int(get_setting(conn, "max_renewals")),
-        loan_limit=int(get_setting(conn, "loan_limit")),
-        fine_block_cents=int(get_setting(conn, "fine_block_cents")),
-        hold_pickup_days=int(get_setting(conn, "hold_pickup_days")),
-        require_pin=get_setting(conn, "require_pin").lower() in ("1", "true", "yes"),
+        loan_period_days=int(settings["loan_period_days"]),
+        max_renewals=int(settings["max_renewals"]),
+        loan_limit=int(settings["loan_limit"]),
+        fine_block_cents=int(settings["fine_block_cents"]),
+        hold_pickup_days=int(settings["hold_pickup_days"]),
+        require_pin=settings["require_pin"].lower() in ("1", "true", "yes"),
     )
 
 
@@ -219,10 +223,17 @@ def load_holds(conn: Connection, item_id: str) -> list[r.HoldRow]:
 
 def _snapshot(conn: Connection, item_id: str) -> dict[str, Any]:
     """The item's circulation state as plain JSON: what void compares and restores."""
+    return _item_state(conn, item_id)[0]
+
+
+def _item_state(conn: Connection, item_id: str
+                ) -> tuple[dict[str, Any], r.LoanRow | None, list[r.HoldRow]]:
+    """The item's loan and holds, read once: as the snapshot and as the rules' rows."""
     loan = conn.execute("SELECT * FROM loans WHERE item_id = ?", (item_id,)).fetchone()
     holds = conn.execute("SELECT * FROM holds WHERE item_id = ? ORDER BY hold_id",
                          (item_id,)).fetchall()
-    return {"loan": dict(loan) if loan else None, "holds": [dict(h) for h in holds]}
+    snapshot = {"loan": dict(loan) if loan else None, "holds": [dict(h) for h in holds]}
+    return snapshot, _loan_from(loan) if loan else None, [_hold_from(h) for h in holds]
 
 
 def _restore(conn: Connection, item_id: str, snapshot: Mapping[str, Any]) -> None:
@@ -263,7 +274,7 @@ class CirculationService:
         now = self.clock()
         checked = heartbeats.check(status, now)
         messages.count_shown(self.db, status.get("message_shows"))
-        with self.db.write() as conn:
+        with self.db.write(keys=[f"kiosk:{kiosk_id}"]) as conn:
             bound = float(get_setting(conn, "clock_skew_bound_s"))
             row = conn.execute("SELECT last_status, clock_skew_s FROM kiosks WHERE kiosk_id = ?",
                                (kiosk_id,)).fetchone()
@@ -372,11 +383,12 @@ class CirculationService:
         """Online transactions a patron made together (a pile on the pad), in order, in one
         database transaction: one answer per item, each idempotent by (kiosk, tx_id)."""
         answers: list[dict[str, Any]] = []
-        with self.db.write() as conn:
+        with self.db.write(keys=write_keys(txs)) as conn:
+            settings = all_settings(conn)
             for tx in txs:
                 stored = self._stored(conn, tx.kiosk_id, tx.tx_id)
                 if stored is None:
-                    stored = self._apply(conn, tx)
+                    stored = self._apply(conn, tx, settings)
                     self._store(conn, tx, stored)
                     log.info("%s %s item %s patron %s -> %s", tx.kind.value, tx.tx_id[:8],
                              tx.item_id, log_tag(tx.patron_id),
@@ -389,7 +401,9 @@ class CirculationService:
     def batch(self, entries: Sequence[TxIn | InvalidTx], kiosk_id: str) -> list[dict[str, Any]]:
         """Replay of a kiosk's journal, in order, in one SQLite transaction."""
         answers: list[dict[str, Any]] = []
-        with self.db.write() as conn:
+        valid = [_with_kiosk(e, kiosk_id) for e in entries if isinstance(e, TxIn)]
+        with self.db.write(keys=write_keys(valid)) as conn:
+            settings = all_settings(conn)
             for entry in entries:
                 if isinstance(entry, InvalidTx):
                     answers.append({"tx_id": entry.tx_id, "status": "rejected", "outcome": None,
@@ -400,10 +414,10 @@ class CirculationService:
                                     "detail": f"kiosk_id {entry.kiosk_id!r} does not match "
                                               f"the token's kiosk {kiosk_id!r}"})
                     continue
-                tx = entry if entry.kiosk_id else _with_kiosk(entry, kiosk_id)
+                tx = _with_kiosk(entry, kiosk_id)
                 stored = self._stored(conn, tx.kiosk_id, tx.tx_id)
                 if stored is None:
-                    stored = self._apply(conn, tx)
+                    stored = self._apply(conn, tx, settings)
                     self._store(conn, tx, stored)
                 answers.append(_batch_answer(tx.tx_id, stored))
         return answers
@@ -446,18 +460,16 @@ class CirculationService:
                         tx.kiosk_id, result.detail,
                         extra={"event": "conflict", "txn_id": tx.tx_id, "kiosk_id": tx.kiosk_id})
 
-    def _apply(self, conn: Connection, tx: TxIn) -> Result:
+    def _apply(self, conn: Connection, tx: TxIn, settings: Mapping[str, str]) -> Result:
         if tx.kind is TransactionKind.VOID:
             return self._void(conn, tx)
         item_id = tx.item_id or ""
-        before = _snapshot(conn, item_id)
-        rules = load_rules(conn)
-        moment, skew_note = self._when(conn, tx)
+        before, loan, holds = _item_state(conn, item_id)
+        rules = rules_from(settings)
+        moment, skew_note = self._when(tx, settings)
         start = library_day(moment)  # an offline loan is judged by the day the patron made it
         patron = load_patron(conn, tx.patron_id, start)
         item = load_item(conn, item_id)
-        loan = load_loan(conn, item_id)
-        holds = load_holds(conn, item_id)
         decision = self._decide(tx, patron, item, loan, holds, rules)
         detail = "; ".join((*decision.notes, skew_note) if skew_note else decision.notes)
         title = item.title if item else ""
@@ -500,15 +512,15 @@ class CirculationService:
             outcome["renewed"] = True  # the patron already had it: tell them the truth
         return Result("done", outcome, detail, undo, events)
 
-    def _when(self, conn: Connection, tx: TxIn) -> tuple[datetime, str]:
+    def _when(self, tx: TxIn, settings: Mapping[str, str]) -> tuple[datetime, str]:
         """When the patron did it: the kiosk's stamp for an offline act, unless that stamp is
         impossible (in the future, or older than any offline spell), which only a wrong kiosk
         clock makes; then the receive time, so a loan of today is not due in 2019."""
         now = self.clock()
         if not tx.offline:
             return now, ""
-        bound = timedelta(seconds=float(get_setting(conn, "clock_skew_bound_s")))
-        oldest = timedelta(days=float(get_setting(conn, "max_offline_age_days")))
+        bound = timedelta(seconds=float(settings["clock_skew_bound_s"]))
+        oldest = timedelta(days=float(settings["max_offline_age_days"]))
         stamp = tx.created_at if tx.created_at.tzinfo else tx.created_at.replace(tzinfo=UTC)
         if stamp > now + bound or stamp < now - oldest:
             log.warning("offline %s from %s stamped %s: the kiosk's clock is wrong; dated by "
@@ -589,6 +601,25 @@ class CirculationService:
                      (iso(self.clock()), f"void {void_id}", kiosk_id, ref_id))
 
 
+def write_keys(txs: Sequence[TxIn]) -> set[str] | None:
+    """The locks a run of transactions needs (see `Database.write`): a loan, return or renewal
+    reads to decide only its kiosk's idempotency keys, its item (loan, holds) and its patron
+    (count, fines, blocks). A return may also lower another patron's count, which can only
+    make that patron's concurrent loan more cautious, never exceed a limit. A void searches
+    the item's later transactions from any kiosk, and a card-form patron ("barcode:...")
+    names a patron only once looked up: both take the whole database."""
+    keys: set[str] = set()
+    for tx in txs:
+        if tx.kind is TransactionKind.VOID or ":" in (tx.patron_id or ""):
+            return None
+        keys.add(f"kiosk:{tx.kiosk_id}")
+        if tx.item_id:
+            keys.add(f"item:{tx.item_id}")
+        if tx.patron_id:
+            keys.add(f"patron:{tx.patron_id}")
+    return keys
+
+
 def _lend(conn: Connection, tx: TxIn, patron: r.PatronRow | None, moment: datetime,
           due: date) -> date:
     """Record the loan (and end the patron's own hold on the item); returns the due date."""
@@ -612,9 +643,9 @@ def _json_object(raw: str | None) -> dict[str, Any]:
 
 
 def _with_kiosk(tx: TxIn, kiosk_id: str) -> TxIn:
-    return TxIn(tx_id=tx.tx_id, kind=tx.kind, item_id=tx.item_id, created_at=tx.created_at,
-                kiosk_id=kiosk_id, patron_id=tx.patron_id, offline=tx.offline,
-                ref_tx_id=tx.ref_tx_id)
+    """The entry as the token's kiosk sent it, every other field (the promised due date too)
+    kept as it came."""
+    return tx if tx.kiosk_id else replace(tx, kiosk_id=kiosk_id)
 
 
 def _batch_answer(tx_id: str, result: Result) -> dict[str, Any]:

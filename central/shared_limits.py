@@ -76,7 +76,7 @@ class SharedBucket:
 
     def take(self) -> bool:
         now = self.clock()
-        with self.db.write() as conn:
+        with self.db.write(keys=[f"bucket:{self.name}"]) as conn:
             row = conn.execute("SELECT tokens, at FROM rate_buckets WHERE bucket = ?",
                                (self.name,)).fetchone()
             tokens = float(self.burst) if row is None else min(

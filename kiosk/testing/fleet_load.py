@@ -4,8 +4,9 @@ for gevent on import and the bench's database checks want ordinary threads and s
 
 A kiosk heartbeats every 30 s and lends and takes back its own books, one transaction every
 `pace` seconds on average; a tenth come back from an outage with 200 queued transactions,
-sent in batches of 100, the first batch twice (its answer lost); staff dashboards poll the
-fleet every 10 s. Writes a JSON of locust's figures and the transaction ids told "ok".
+sent in batches of 100, the first batch twice (its answer lost), at a moment in the first
+half of the measured window (not during the ramp, which is not measured); staff dashboards
+poll the fleet every 10 s. Writes a JSON of locust's figures and the transaction ids told "ok".
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class Fleet:
     pace = 60.0
     staff_token = ""
     numbers = itertools.count()
+    window = (0.0, 0.0)  # the measured window, as time.monotonic() reads it
     told_ok: ClassVar[list[str]] = []
     queued: ClassVar[list[str]] = []
 
@@ -73,6 +75,8 @@ class Kiosk(FastHttpUser):
         self.next_beat = time.monotonic() + self.rng.uniform(0, HEARTBEAT_S)
         self.lent: str | None = None
         self.outage = self.rng.random() < OUTAGE_SHARE
+        start, end = Fleet.window
+        self.back_at = start + self.rng.uniform(0, (end - start) / 2)
 
     def _post(self, path: str, body: dict[str, Any], name: str) -> dict[str, Any] | None:
         with self.client.post(path, json=body, name=name, headers=self.auth,
@@ -105,8 +109,9 @@ class Kiosk(FastHttpUser):
     @task
     def live(self) -> None:
         if self.outage:
-            self.outage = False
-            self._back_from_outage()
+            if time.monotonic() >= self.back_at:  # until then: silent, as an offline kiosk is
+                self.outage = False
+                self._back_from_outage()
         elif time.monotonic() >= self.next_beat:
             self.next_beat = time.monotonic() + HEARTBEAT_S
             self._post("/v1/heartbeat", {"kiosk_id": kiosk_id(self.n), "time": _now(),
@@ -135,6 +140,7 @@ def run(url: str, kiosks: int, seconds: float, pace: float) -> dict[str, Any]:
     runner = env.create_local_runner()
     users = kiosks + DASHBOARDS
     ramp = max(10.0, seconds / 4)
+    Fleet.window = (time.monotonic() + ramp + 2, time.monotonic() + ramp + 2 + seconds)
     runner.start(users, spawn_rate=users / ramp)
     gevent.sleep(ramp + 2)
     env.stats.reset_all()  # the fleet at full size, not the ramp
@@ -149,6 +155,7 @@ def run(url: str, kiosks: int, seconds: float, pace: float) -> dict[str, Any]:
             "p50_ms": total.get_response_time_percentile(0.5),
             "p99_ms": total.get_response_time_percentile(0.99),
             "rps": round(total.total_rps, 1), "by_name": by_name,
+            "failures": {f"{e.name}: {e.error}": e.occurrences for e in env.stats.errors.values()},
             "told_ok": Fleet.told_ok, "queued": Fleet.queued}
 
 

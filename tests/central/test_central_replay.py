@@ -57,6 +57,19 @@ def test_offline_loan_is_dated_from_when_the_patron_borrowed(api, db_path: Path)
     assert loan_of(db_path, AVAILABLE_ITEMS[0])[:2] == (AN.patron_id, expected_due)
 
 
+def test_a_client_that_leaves_out_the_kiosk_id_keeps_the_due_date_it_promised(
+        api, db_path: Path) -> None:
+    """The token says which kiosk it is; the rest of the entry (the date on the patron's
+    slip) stays as sent."""
+    promised = library_day(NOW) + timedelta(days=14)  # a holiday week: shorter than 21 days
+    loan = entry("checkout", AN.patron_id, AVAILABLE_ITEMS[1]) | {"due": promised.isoformat()}
+    del loan["kiosk_id"]
+    [result] = replay(api, loan)
+    assert result["status"] == "done"
+    assert result["outcome"]["due"] == promised.isoformat()
+    assert loan_of(db_path, AVAILABLE_ITEMS[1])[:2] == (AN.patron_id, promised.isoformat())
+
+
 def test_offline_loan_of_an_item_the_patron_already_has_is_a_renewal(api, db_path) -> None:
     [result] = replay(api, entry("checkout", JAN.patron_id, JANS_ITEM))
     assert result["status"] == "done"

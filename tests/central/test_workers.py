@@ -23,6 +23,7 @@ import requests
 from engines import direct
 
 from central.db import Database
+from central.kiosks import register_kiosk
 from central.staff import add_staff
 from domain.demo_library import AVAILABLE_ITEMS, DEMO_KIOSK_ID, DEMO_TOKEN
 
@@ -74,8 +75,8 @@ def two_workers(db_path: Any) -> Iterator[tuple[str, Any, list[int]]]:
         process.wait(20)
 
 
-def _checkout(url: str, body: dict[str, Any]) -> dict[str, Any]:
-    reply = requests.post(url + "/v1/checkout", json=body, headers=AUTH, timeout=30)
+def _checkout(url: str, body: dict[str, Any], auth: dict[str, str] = AUTH) -> dict[str, Any]:
+    reply = requests.post(url + "/v1/checkout", json=body, headers=auth, timeout=30)
     assert reply.status_code == 200, reply.text
     return dict(reply.json())
 
@@ -104,6 +105,43 @@ def test_the_same_transaction_at_two_workers_at_once_has_one_effect(two_workers)
                             (AVAILABLE_ITEMS[4],)).fetchone()[0] == 1
     # the race was between processes: both workers did work during it
     assert len(workers) == 2 and all(_cpu_ticks(pid) > before[pid] for pid in workers)
+
+
+def test_kiosks_racing_for_one_item_or_one_patrons_last_loans_keep_the_rules(
+        two_workers) -> None:
+    """Loans at different kiosks run side by side on PostgreSQL (each locks only its kiosk,
+    item and patron): the book still goes to one patron, and a patron borrowing at six kiosks
+    at once still gets no more than the limit."""
+    url, db_path, _ = two_workers
+    with Database(db_path) as db:
+        tokens = {f"race-{n}": register_kiosk(db, f"race-{n}", name=f"Race {n}", branch="Hoofd")
+                  for n in range(6)}
+    with direct(db_path) as conn:
+        has = conn.execute("SELECT COUNT(*) FROM loans WHERE patron_id = 'P0010'").fetchone()[0]
+        conn.execute("UPDATE patrons SET loan_limit = ? WHERE patron_id = 'P0010'", (has + 3,))
+        conn.commit()
+    now = datetime.now(UTC).isoformat()
+    kiosks = list(tokens.items()) * 4
+
+    def at(kiosk: tuple[str, str], patron: str, item: str) -> str:
+        body = {"tx_id": str(uuid.uuid4()), "patron_id": patron, "item_id": item,
+                "created_at": now, "kiosk_id": kiosk[0]}
+        auth = {"Authorization": f"Bearer {kiosk[1]}", "Connection": "close"}
+        return str(_checkout(url, body, auth)["reason"])
+
+    patrons = ["P0001", "P0002", "P0004", "P0007", "P0009", "P0011", "P0013", "P0014"] * 3
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        one_item = list(pool.map(lambda k, p: at(k, p, AVAILABLE_ITEMS[5]), kiosks, patrons))
+        one_patron = list(pool.map(lambda k, i: at(k, "P0010", i), kiosks,
+                                   AVAILABLE_ITEMS[20:44]))
+    assert len({p for p, r in zip(patrons, one_item, strict=True) if r == "ok"}) == 1
+    assert set(one_item) == {"ok", "already_on_loan"}
+    assert one_patron.count("ok") == 3 and set(one_patron) == {"ok", "too_many_items"}
+    with direct(db_path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM loans WHERE patron_id = 'P0010'"
+                            ).fetchone()[0] == has + 3
+        assert conn.execute("SELECT COUNT(*) FROM loans WHERE item_id = ?",
+                            (AVAILABLE_ITEMS[5],)).fetchone()[0] == 1
 
 
 def test_a_name_locked_after_wrong_passwords_is_locked_in_every_worker(two_workers) -> None:
