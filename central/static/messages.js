@@ -14,15 +14,24 @@ async function getJson(url) {
   return reply.json();
 }
 
+// a category the form offers, as the list names it (another comes from the library system)
+function audienceName(audience) {
+  return {adult: t("adults"), child: t("children"), school: t("schools")}[audience]
+    || audience || t("everyone");
+}
+
 async function load() {
   const data = await getJson("/staff/api/messages");
   const body = document.querySelector("#messages tbody");
   body.replaceChildren(...data.messages.map(m => {
     const tr = el("tr");
     tr.dataset.message = m.message_id;
-    const where = [...m.branches.map(b => `branch ${b}`), ...m.kiosks].join(", ") || "every kiosk";
-    tr.append(el("td", m.texts.nl || Object.values(m.texts)[0]), el("td", m.start), el("td", m.end),
-              el("td", where), el("td", m.audience || "everyone"), el("td", m.shown));
+    const where = [...m.branches.map(b => t("branch {branch}", {branch: b})), ...m.kiosks].join(", ")
+      || t("every kiosk");
+    const text = m.texts[I18N.language] || m.texts.nl || Object.values(m.texts)[0];
+    tr.append(el("td", text), el("td", m.start), el("td", m.end), el("td", where),
+              el("td", audienceName(m.audience)),
+              el("td", m.shown));
     return tr;
   }));
   document.body.dataset.loaded = String(Date.now());
@@ -32,7 +41,7 @@ async function choices() {
   const fleet = await getJson("/staff/api/fleet");
   const select = document.getElementById("msg-where");
   for (const branch of [...new Set(fleet.kiosks.map(k => k.branch))].sort()) {
-    select.append(new Option(`Branch ${branch}`, `branch:${branch}`));
+    select.append(new Option(t("Branch {branch}", {branch}), `branch:${branch}`));
   }
   for (const k of fleet.kiosks) select.append(new Option(`${k.branch}: ${k.name}`, `kiosk:${k.kiosk_id}`));
 }
@@ -65,7 +74,7 @@ async function publish(event) {
   await load();
 }
 
-document.addEventListener("DOMContentLoaded", () => {
+wordsReady.then(() => {
   document.getElementById("new").addEventListener("submit", publish);
   choices();
   load();

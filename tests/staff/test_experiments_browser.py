@@ -89,9 +89,22 @@ def test_staff_publish_a_message_for_children_on_one_branch(browser: Browser,  #
         page.click("#msg-save")
         row = page.locator("#messages tbody tr").first
         expect(row).to_contain_text("voorleesuurtje")
-        expect(row).to_contain_text("child")
+        expect(row).to_contain_text("children")
         expect(row).to_contain_text("branch")
         page.screenshot(path=str(SHOTS / "messages-published.png"), full_page=True)
+        # a French-speaking librarian reads the page, and the message, in French
+        page.context.add_cookies([{"name": "kiosk_staff_lang", "value": "fr",
+                                   "url": f"{library.direct_url}/staff"}])
+        page.reload()
+        expect(page.locator("h1")).to_have_text("Messages aux usagers")
+        expect(page.locator("#msg-save")).to_have_text("Publier")
+        expect(page.locator("#msg-audience option[value=child]")).to_have_text("Enfants")
+        row = page.locator("#messages tbody tr").first
+        expect(row).to_contain_text("heure du conte")
+        expect(row).to_contain_text("enfants")
+        expect(row).to_contain_text("agence")
+        expect(page.locator("html")).to_have_attribute("lang", "fr")
+        page.screenshot(path=str(SHOTS / "messages-published-fr.png"), full_page=True)
     finally:
         page.close()
     with Database(library.db_path) as db:
