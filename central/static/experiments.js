@@ -3,12 +3,16 @@
 // 95 % interval, drawn with Chart.js as a floating bar; the test of the difference) and a form
 // to start a new one. Text goes in with textContent only.
 
-const FACTOR = {idle_message: "the idle screen's message",
-                receipt_default: "the receipt question's first choice",
-                feedback: "whether \u201cHow did it go?\u201d is asked"};
-const OUTCOME = {completion: "visits completed", satisfaction: "satisfaction (1 to 4)",
-                 receipt_choice: "visits choosing a receipt", visit_time: "median visit time"};
-const STATE = {planned: "not started", running: "running", ended: "ended"};
+// as functions: the words are the staff member's language's, known once the page's words load
+const FACTOR = {idle_message: () => t("the idle screen’s message"),
+                receipt_default: () => t("the receipt question’s first choice"),
+                feedback: () => t("whether “How did it go?” is asked")};
+const OUTCOME = {completion: () => t("visits completed"),
+                 satisfaction: () => t("satisfaction (1 to 4)"),
+                 receipt_choice: () => t("visits choosing a receipt"),
+                 visit_time: () => t("median visit time")};
+const STATE = {planned: () => t("not started"), running: () => t("running"),
+               ended: () => t("ended")};
 const charts = [];
 
 function el(tag, text, className) {
@@ -19,14 +23,14 @@ function el(tag, text, className) {
 }
 
 function shown(outcome, value) {
-  if (value === null || value === undefined) return "withheld";
+  if (value === null || value === undefined) return t("withheld");
   if (outcome === "completion" || outcome === "receipt_choice") return `${(value * 100).toFixed(1)} %`;
   if (outcome === "visit_time") return `${Math.round(value)} s`;
   return value.toFixed(2);
 }
 
 function valueText(factor, value) {
-  if (factor === "idle_message") return value.nl || Object.values(value)[0];
+  if (factor === "idle_message") return value[I18N.language] || value.nl || Object.values(value)[0];
   return value;
 }
 
@@ -34,14 +38,15 @@ function card(result) {
   const e = result.experiment;
   const box = el("section", null, "experiment");
   box.dataset.experiment = e.name;
-  box.append(el("h2", `${e.name} \u2014 ${STATE[result.state]}`));
-  box.append(el("p", `Varies ${FACTOR[e.factor]}; measures ${OUTCOME[e.outcome]}; ` +
-    `${e.start} to ${e.end}; ${e.kiosks.length ? "kiosks " + e.kiosks.join(", ") : "every kiosk"}; ` +
-    `planned ${e.planned} visits per variant.`, "muted"));
+  box.append(el("h2", `${e.name} \u2014 ${STATE[result.state]()}`));
+  const where = e.kiosks.length ? t("kiosks {kiosks}", {kiosks: e.kiosks.join(", ")}) : t("every kiosk");
+  box.append(el("p", t("Varies {factor}; measures {outcome}; {start} to {end}; {where}; planned {planned} visits per variant.",
+    {factor: FACTOR[e.factor](), outcome: OUTCOME[e.outcome](), start: e.start, end: e.end, where,
+     planned: e.planned}), "muted"));
   if (result.warning) box.append(el("p", `\u26a0 ${result.warning}`, "warn"));
   const table = el("table");
   const head = el("tr");
-  for (const h of ["Variant", "Shows", "Visits", OUTCOME[e.outcome], "95 % interval"]) {
+  for (const h of [t("Variant"), t("Shows"), t("Visits"), OUTCOME[e.outcome](), t("95 % interval")]) {
     const th = el("th", h); th.scope = "col"; head.append(th);
   }
   table.append(el("thead")); table.tHead.append(head);
@@ -51,33 +56,36 @@ function card(result) {
     const tr = el("tr");
     const est = row.estimate;
     tr.append(el("td", row.variant), el("td", valueText(e.factor, values[row.variant])),
-              el("td", row.sessions === null ? "fewer than 5" : row.sessions, "num"),
-              el("td", est ? shown(e.outcome, est.value) : "withheld", "num"),
+              el("td", row.sessions === null ? t("fewer than 5") : row.sessions, "num"),
+              el("td", est ? shown(e.outcome, est.value) : t("withheld"), "num"),
               el("td", est ? `${shown(e.outcome, est.low)} \u2013 ${shown(e.outcome, est.high)}` : "", "num"));
     body.append(tr);
   }
   table.append(body);
   box.append(table);
-  for (const t of result.tests) {
-    const p = t.p_value < 0.001 ? "p < 0.001" : `p = ${t.p_value.toFixed(3)}`;
-    box.append(el("p", `${t.variants[1]} against ${t.variants[0]}: ${t.test}, ${p} \u2014 ` +
-      (t.significant ? "a difference unlikely to be chance (two-sided, 5 %)."
-                     : "no difference shown (two-sided, 5 %)."), t.significant ? "ok" : ""));
+  for (const test of result.tests) {
+    const p = test.p_value < 0.001 ? "p < 0.001" : `p = ${test.p_value.toFixed(3)}`;
+    const verdict = test.significant ? t("a difference unlikely to be chance (two-sided, 5 %).")
+                                     : t("no difference shown (two-sided, 5 %).");
+    box.append(el("p", t("{b} against {a}: {test}, {p} — {verdict}",
+      {b: test.variants[1], a: test.variants[0], test: test.test, p, verdict}),
+      test.significant ? "ok" : ""));
   }
   const rows = result.variants.filter(r => r.estimate);
   if (rows.length) {
     const holder = el("div", null, "chart");
     const canvas = el("canvas");
     canvas.setAttribute("role", "img");
-    canvas.setAttribute("aria-label", `${e.name}: ${OUTCOME[e.outcome]} per variant with 95 % intervals`);
+    canvas.setAttribute("aria-label", t("{name}: {outcome} per variant with 95 % intervals",
+      {name: e.name, outcome: OUTCOME[e.outcome]()}));
     holder.append(canvas);
     box.append(holder);
     charts.push(new Chart(canvas, {
       type: "bar",
       data: {labels: rows.map(r => r.variant), datasets: [
-        {type: "bar", label: "95 % interval", data: rows.map(r => [r.estimate.low, r.estimate.high]),
+        {type: "bar", label: t("95 % interval"), data: rows.map(r => [r.estimate.low, r.estimate.high]),
          backgroundColor: "rgba(11, 79, 108, 0.35)", borderColor: "#0b4f6c", borderWidth: 1},
-        {type: "line", label: "estimate", data: rows.map(r => r.estimate.value), showLine: false,
+        {type: "line", label: t("estimate"), data: rows.map(r => r.estimate.value), showLine: false,
          pointRadius: 7, pointStyle: "rectRot", backgroundColor: "#1b7a3a", borderColor: "#1b7a3a"},
       ]},
       options: {responsive: true, maintainAspectRatio: false, animation: false,
@@ -148,17 +156,17 @@ async function choices() {
   fleet = (await reply.json()).kiosks;
   const select = document.getElementById("exp-where");
   for (const branch of [...new Set(fleet.map(k => k.branch))].sort()) {
-    select.append(new Option(`Branch ${branch}`, `branch:${branch}`));
+    select.append(new Option(t("Branch {branch}", {branch}), `branch:${branch}`));
   }
   for (const k of fleet) select.append(new Option(`${k.branch}: ${k.name}`, `kiosk:${k.kiosk_id}`));
 }
 
-document.addEventListener("DOMContentLoaded", () => {
+wordsReady.then(() => {
   choices();
   document.getElementById("new").addEventListener("submit", define);
   load().catch(exc => {
     const error = document.getElementById("load-error");
-    error.textContent = `Could not load the experiments: ${exc.message}`;
+    error.textContent = t("Could not load the experiments: {error}", {error: exc.message});
     error.hidden = false;
   });
 });

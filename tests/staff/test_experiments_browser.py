@@ -63,6 +63,17 @@ def test_staff_read_a_result_and_start_an_experiment(browser: Browser,  # noqa: 
         expect(new).to_contain_text("running")
         expect(new).to_contain_text("not reached")
         expect(new).to_contain_text(f"kiosks {DEMO_KIOSK_ID}")
+        # a German-speaking librarian reads the same result in German
+        page.context.add_cookies([{"name": "kiosk_staff_lang", "value": "de",
+                                   "url": f"{library.direct_url}/staff"}])
+        page.reload()
+        expect(page.locator("h1")).to_have_text("Änderungen am Angebot ausprobieren")
+        expect(card).to_contain_text("läuft")
+        expect(card).to_contain_text("Variiert die Nachricht auf dem Wartebildschirm")
+        expect(card.locator("th").first).to_have_text("Variante")
+        expect(page.locator("#exp-save")).to_have_text("Experiment starten")
+        assert errors == []
+        page.screenshot(path=str(SHOTS / "experiments-result-de.png"), full_page=True)
     finally:
         page.close()
     with Database(library.db_path) as db:
