@@ -38,7 +38,7 @@ def test_staff_read_a_result_and_start_an_experiment(browser: Browser,  # noqa: 
         expect(card).to_contain_text("running")
         expect(card).to_contain_text("two-proportion z-test")
         expect(card.locator("tbody tr")).to_have_count(2)
-        expect(card).to_contain_text("Fijn dat u er bent!")
+        expect(card).to_contain_text("Good to see you!")  # the variant as English patrons see it
         assert errors == []
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "experiments-result.png"), full_page=True)
@@ -69,6 +69,7 @@ def test_staff_read_a_result_and_start_an_experiment(browser: Browser,  # noqa: 
         page.reload()
         expect(page.locator("h1")).to_have_text("Änderungen am Angebot ausprobieren")
         expect(card).to_contain_text("läuft")
+        expect(card).to_contain_text("Schön, dass Sie da sind!")
         expect(card).to_contain_text("Variiert die Nachricht auf dem Wartebildschirm")
         expect(card.locator("th").first).to_have_text("Variante")
         expect(page.locator("#exp-save")).to_have_text("Experiment starten")
