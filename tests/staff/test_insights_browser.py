@@ -111,6 +111,21 @@ def _visit_and_look(browser: Browser, library: Any, demo_kiosk: RunningKiosk,  #
         page.click("#scope button[type=submit]")
         expect(figures.locator("dd").first).to_have_text("withheld")
         page.screenshot(path=str(SHOTS / "insights-one-day-withheld.png"), full_page=True)
+
+        # a Dutch-speaking librarian reads the month in Dutch, as anonymous as in English
+        page.context.add_cookies([{"name": "kiosk_staff_lang", "value": "nl",
+                                   "url": f"{library.direct_url}/staff"}])
+        page.reload()
+        expect(page.locator("body")).to_have_attribute("data-loaded", "1")
+        expect(page.locator("h1")).to_have_text("Hoe leners de kiosken gebruiken")
+        expect(figures).to_contain_text("Bezoeken terwijl offline")
+        expect(page.locator("#privacy")).to_contain_text("minder dan 5 bezoeken")
+        expect(page.locator("#demo")).to_contain_text("Demogegevens")
+        expect(page.locator("#heat")).to_have_attribute("aria-label",
+                                                        "Bezoeken per uur van de week")
+        assert errors == []
+        page.screenshot(path=str(SHOTS / "insights-library-nl.png"), full_page=True)
+        assert not [s for s in _secrets(library.db_path) if s in page.inner_text("body")]
     finally:
         page.close()
 
