@@ -4,18 +4,18 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 
-.PHONY: demo test lint bench clean system-deps screenshots
+.PHONY: demo test lint bench clean system-deps screenshots lock
 
 $(VENV)/.demo-installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[ui]'
+	$(PIP) install -q -e '.[demo]'
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[ui,cards,postgres,journal,dev]'
+	$(PIP) install -q -e '.[demo,pi,postgres,dev]'
 	touch $@ $(VENV)/.demo-installed
 
 system-deps:
@@ -38,6 +38,14 @@ screenshots: system-deps $(VENV)/.test-installed
 		tests/staff/test_dashboard_browser.py tests/staff/test_insights_browser.py \
 		tests/staff/test_experiments_browser.py tests/ui/test_patron_messages.py \
 		tests/staff/test_technician_ui.py
+
+# the versions a kiosk installs (scripts/install-pi.sh): Raspberry Pi OS Bookworm's Python on
+# a 64-bit Pi, every file's hash; the same pins install on x86-64 for the tests
+LOCK_COMMAND := uv pip compile pyproject.toml --extra pi --python-version 3.11 \
+	--python-platform aarch64-unknown-linux-gnu --generate-hashes --quiet \
+	-o requirements/kiosk-pi.txt
+lock: $(VENV)/.test-installed
+	UV_CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/$(LOCK_COMMAND)
 
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check .

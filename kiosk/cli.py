@@ -15,6 +15,7 @@ from pathlib import Path
 
 from domain import logs
 from kiosk import config
+from kiosk.shipped_files import config_file
 
 DEFAULT_CONFIG = "/etc/kiosk/kiosk.toml"
 log = logging.getLogger("kiosk")
@@ -159,8 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="embedded catalog + simulated devices")
-    p.add_argument("--config", default=str(Path(__file__).resolve().parent.parent
-                                           / "config" / "demo.toml"))
+    p.add_argument("--config", default=str(config_file("demo.toml")))
     p.add_argument("--tour", action="store_true",
                    help="play the scripted tour and exit (the default without a display)")
     p.add_argument("--output", default="demo-output", help="where the transcript goes")

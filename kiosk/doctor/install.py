@@ -12,12 +12,9 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from kiosk.doctor.python_env import package_owners_row, pi_modules_row
 from kiosk.doctor.table import GUIDE, Level, Row
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +48,9 @@ def check_install(config_path: str, layout: InstallLayout | None = None,
     data directory, packages, boot settings."""
     lay = layout or InstallLayout()
     user = _user(lay.user)
-    rows = [_board_row(lay), *_user_rows(lay, user), *_file_rows(lay)]
+    board = _board_row(lay)
+    rows = [board, package_owners_row(), pi_modules_row(board.level is Level.OK),
+            *_user_rows(lay, user), *_file_rows(lay)]
     rows.append(_config_readable_row(lay.path(config_path) if lay.root != Path("/")
                                      else Path(config_path), user))
     rows.append(_data_dir_row(lay, user))

@@ -8,7 +8,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from central.db import SCHEMA_VERSION, Database, StorageError
 from central.hashing import hash_token
 from central.server import start_in_thread
 from domain.demo_library import DEMO_PATRONS, DEMO_TOKEN
+from kiosk.testing.http_wait import first_answer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -133,15 +133,7 @@ def test_serve_command_runs_the_real_service(seeded_template: Path, tmp_path: Pa
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     try:
         assert notify.recv(256) == b"READY=1"  # systemd hears "ready" once it listens
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                health = requests.get(f"http://127.0.0.1:{port}/v1/health", timeout=5)
-                break
-            except requests.RequestException:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.1)
+        health = first_answer(f"http://127.0.0.1:{port}/v1/health", process)
         assert health.json()["status"] == "ok"
         identify = requests.post(
             f"http://127.0.0.1:{port}/v1/patrons/identify",

@@ -269,3 +269,30 @@ def test_status_endpoint_exposed_without_a_token_fails(library: Any, tmp_path: P
     assert row.level is Level.FAIL and "without a token" in row.result
     ok = write_config(tmp_path, library.url)
     assert by_check(collect(str(ok)))["status endpoint"].result == "127.0.0.1:8787"
+
+
+def test_a_package_of_another_distribution_under_one_of_our_names_is_named() -> None:
+    from kiosk.doctor.python_env import package_owners_row
+
+    ours = {"kiosk": ["library-kiosk"], "drivers": ["library_kiosk"],
+            "central": ["library-kiosk"], "domain": ["library-kiosk"]}
+    assert package_owners_row(ours).level is Level.OK
+    row = package_owners_row({**ours, "drivers": ["library-kiosk", "printer-drivers"]})
+    assert row.level is Level.FAIL
+    assert row.result == "'drivers' also from printer-drivers"
+    # and in this very venv, only ours
+    assert package_owners_row().level is Level.OK
+
+
+def test_a_pi_without_the_pi_extras_modules_fails_and_names_them() -> None:
+    from kiosk.doctor.python_env import pi_modules_row
+
+    def without_lgpio(name: str) -> object | None:
+        return None if name == "lgpio" else object()
+
+    on_pi = pi_modules_row(True, without_lgpio)
+    assert on_pi.level is Level.FAIL
+    assert "lgpio (GPIO on a Pi 5" in on_pi.result
+    assert "requirements/kiosk-pi.txt" in on_pi.advice
+    assert pi_modules_row(False, without_lgpio).level is Level.WARN
+    assert pi_modules_row(True).level is Level.OK  # `make test` installs the [pi] extra
