@@ -138,9 +138,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from kiosk.appliance.layout import InstallLayout
     from kiosk.doctor import run_doctor
 
-    return run_doctor(_config_path(args.config), install=args.install)
+    layout = InstallLayout(root=Path(args.root)) if args.root else None
+    return run_doctor(_config_path(args.config), install=args.install or bool(args.root),
+                      layout=layout)
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    from kiosk.appliance.install import Choices, InstallError, install
+    from kiosk.appliance.layout import CONFIG, InstallLayout
+    from kiosk.doctor import run_doctor
+
+    layout = InstallLayout(root=Path(args.root))
+    choices = Choices(kiosk_id=args.kiosk_id, backend_url=args.backend_url,
+                      token_from=Path(args.token_from) if args.token_from else None)
+    try:
+        install(layout, choices)
+    except InstallError as exc:
+        print(f"kiosk install: {exc}", file=sys.stderr)
+        return 1
+    print("\nInstalled. What the doctor finds (FAIL rows are the next steps):\n")
+    status = run_doctor(CONFIG, install=True, layout=layout)
+    if status and not args.strict:
+        print("\nThe install itself is done; fix the rows above, then: "
+              "sudo systemctl restart kiosk")
+        return 0
+    return status
 
 
 def cmd_set_pin(args: argparse.Namespace) -> int:
@@ -191,7 +216,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config")
     p.add_argument("--install", action="store_true",
                    help="also check this machine against docs/raspberry-pi.md")
+    p.add_argument("--root", help="check the install under this folder (an SD card's root) "
+                   "instead of this machine; implies --install")
     p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("install", help="put the kiosk's user, units, rules and config in place "
+                       "(run by scripts/install-pi.sh; safe to run again)")
+    p.add_argument("--root", default="/", help="install under this folder instead of /")
+    p.add_argument("--kiosk-id", default="", help="this kiosk's id (default: the host name)")
+    p.add_argument("--backend-url", default="", help="the central side's address")
+    p.add_argument("--token-from", help="a file holding this kiosk's API token")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 1 when the doctor still finds a FAIL row after installing")
+    p.set_defaults(func=cmd_install)
     return parser
 
 

@@ -21,6 +21,7 @@ import shutil
 from collections.abc import Callable
 from typing import TextIO
 
+from kiosk.appliance.layout import InstallLayout
 from kiosk.doctor.checks import (
     check_backend,
     check_config,
@@ -29,7 +30,7 @@ from kiosk.doctor.checks import (
     check_journal,
     clock_row,
 )
-from kiosk.doctor.install import InstallLayout, check_install
+from kiosk.doctor.install import check_install
 from kiosk.doctor.table import Level, Row, render, short, summary
 
 __all__ = ["InstallLayout", "Level", "Row", "check_device", "check_devices", "check_install",
@@ -43,6 +44,12 @@ log = logging.getLogger(__name__)
 
 def collect(config_path: str, *, install: bool = False,
             layout: InstallLayout | None = None) -> list[Row]:
+    if layout is not None and not layout.is_live:
+        # another root (an SD card, a test's folder): its config names paths of the kiosk it
+        # will be, and no device or server of this machine says anything about it
+        rows = [Row("root", Level.OK, f"{layout.root}: what is on its disk; config, backend "
+                    "and devices are checked on the kiosk itself (kiosk doctor)")]
+        return rows + _guarded("install", lambda: check_install(config_path, layout))
     settings, rows = check_config(config_path)
     if settings is not None:
         rows += _guarded("journal", lambda: check_journal(settings))

@@ -4,42 +4,26 @@ not set up that way (a laptop, CI) it says what is missing."""
 
 from __future__ import annotations
 
-import contextlib
-import grp
 import logging
-import pwd
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
+from kiosk.appliance.layout import (
+    POLKIT_RULE,
+    UDEV_RULES,
+    UNIT,
+    Account,
+    InstallLayout,
+)
 from kiosk.doctor.python_env import package_owners_row, pi_modules_row
 from kiosk.doctor.table import GUIDE, Level, Row
 
 log = logging.getLogger(__name__)
 
-# ---- the Raspberry Pi install (docs/raspberry-pi.md) -------------------------------------------
+# ---- the Raspberry Pi install (docs/raspberry-pi.md, scripts/install-pi.sh) -----------------
 
-
-@dataclass(frozen=True)
-class InstallLayout:
-    """Where the guide puts things; tests point it at a temporary root."""
-
-    root: Path = Path("/")
-    user: str = "kiosk"
-    groups: tuple[str, ...] = ("video", "render", "input", "dialout", "plugdev", "gpio")
-    packages: tuple[str, ...] = ("python3-venv", "pcscd", "libccid", "libmtdev1",
-                                 "libgl1-mesa-dri")
-
-    def path(self, absolute: str) -> Path:
-        return self.root / absolute.lstrip("/")
-
-
-def _user(name: str) -> pwd.struct_passwd | None:
-    try:
-        return pwd.getpwnam(name)
-    except KeyError:
-        return None
+REINSTALL = "sudo /opt/kiosk/venv/bin/kiosk install (or scripts/install-pi.sh)"
 
 
 def check_install(config_path: str, layout: InstallLayout | None = None,
@@ -47,14 +31,14 @@ def check_install(config_path: str, layout: InstallLayout | None = None,
     """The guide's install, step by step: board, user and groups, unit and rules, config,
     data directory, packages, boot settings."""
     lay = layout or InstallLayout()
-    user = _user(lay.user)
+    user = lay.account()
     board = _board_row(lay)
     rows = [board, package_owners_row(), pi_modules_row(board.level is Level.OK),
             *_user_rows(lay, user), *_file_rows(lay)]
     rows.append(_config_readable_row(lay.path(config_path) if lay.root != Path("/")
                                      else Path(config_path), user))
     rows.append(_data_dir_row(lay, user))
-    have = dpkg or _dpkg_installed
+    have = dpkg or (_dpkg_installed if lay.is_live else _dpkg_status_reader(lay))
     missing_pkgs = [p for p in lay.packages if not have(p)]
     rows.append(Row("Debian packages", Level.FAIL if missing_pkgs else Level.OK,
                     f"missing: {', '.join(missing_pkgs)}" if missing_pkgs else "all present",
@@ -72,17 +56,13 @@ def _board_row(lay: InstallLayout) -> Row:
                "is missing here", "run kiosk doctor --install on the Pi")
 
 
-def _user_rows(lay: InstallLayout, user: pwd.struct_passwd | None) -> list[Row]:
+def _user_rows(lay: InstallLayout, user: Account | None) -> list[Row]:
     if user is None:
-        return [Row("user", Level.FAIL, f"no user {lay.user!r}",
-                    f"sudo adduser --system --group --home /var/lib/kiosk {lay.user} "
-                    f"(see {GUIDE}, step 2)")]
-    rows = [Row("user", Level.OK, f"{lay.user} (uid {user.pw_uid})")]
-    member_of = {g.gr_name for g in grp.getgrall() if lay.user in g.gr_mem}
-    with contextlib.suppress(KeyError):
-        member_of.add(grp.getgrgid(user.pw_gid).gr_name)
+        return [Row("user", Level.FAIL, f"no user {lay.user!r}", REINSTALL)]
+    rows = [Row("user", Level.OK, f"{lay.user} (uid {user.uid})")]
+    member_of = lay.groups_of(user)
     missing = [g for g in lay.groups if g not in member_of]
-    absent = [g for g in missing if not _group_exists(g)]
+    absent = [g for g in missing if lay.group_id(g) is None]
     if missing:
         rows.append(Row("groups", Level.FAIL, f"{lay.user} is not in: {', '.join(missing)}"
                         + (f" (no such group: {', '.join(absent)})" if absent else ""),
@@ -95,49 +75,47 @@ def _user_rows(lay: InstallLayout, user: pwd.struct_passwd | None) -> list[Row]:
 def _file_rows(lay: InstallLayout) -> list[Row]:
     """The unit, enabled, and the udev and polkit rules in place."""
     rows = []
-    unit = "kiosk.service"
-    installed = lay.path(f"/etc/systemd/system/{unit}")
+    unit = Path(UNIT).name
+    installed = lay.path(UNIT)
     enabled = lay.path(f"/etc/systemd/system/multi-user.target.wants/{unit}")
     if not installed.exists():
-        rows.append(Row(unit, Level.FAIL, f"not installed in {installed.parent}",
-                        f"sudo cp systemd/{unit} /etc/systemd/system/ && sudo systemctl "
-                        "daemon-reload"))
-    elif not enabled.exists():
+        rows.append(Row(unit, Level.FAIL, f"not installed in {Path(UNIT).parent}", REINSTALL))
+    elif not enabled.is_symlink() and not enabled.exists():  # a link into the root's /etc
         rows.append(Row(unit, Level.FAIL, "installed but not enabled",
                         f"sudo systemctl enable {unit}"))
     else:
         rows.append(Row(unit, Level.OK, "installed and enabled"))
-    for name, where, advice in (
-        ("udev rules", "/etc/udev/rules.d/70-kiosk-devices.rules",
-         "sudo cp systemd/70-kiosk-devices.rules /etc/udev/rules.d/ && sudo udevadm control "
-         "--reload && sudo udevadm trigger"),
-        ("polkit rule (pcscd)", "/etc/polkit-1/rules.d/50-kiosk-pcscd.rules",
-         "sudo cp systemd/50-kiosk-pcscd.rules /etc/polkit-1/rules.d/"),
-    ):
+    for name, where in (("udev rules", UDEV_RULES), ("polkit rule (pcscd)", POLKIT_RULE)):
         present = lay.path(where).exists()
         rows.append(Row(name, Level.OK if present else Level.FAIL,
                         f"{where} {'present' if present else 'missing'}",
-                        "" if present else advice))
+                        "" if present else REINSTALL))
     return rows
 
 
-def _data_dir_row(lay: InstallLayout, user: pwd.struct_passwd | None) -> Row:
+def _data_dir_row(lay: InstallLayout, user: Account | None) -> Row:
     data_dir = lay.path("/var/lib/kiosk")
     if not data_dir.is_dir():
         return Row("data dir", Level.FAIL, f"{data_dir} missing",
                    "it is created by the unit (StateDirectory=kiosk) on first start")
-    if user is not None and data_dir.stat().st_uid != user.pw_uid:
+    if user is not None and data_dir.stat().st_uid != user.uid:
         return Row("data dir", Level.FAIL, f"{data_dir} is not owned by {lay.user}",
                    f"sudo chown -R {lay.user}:{lay.user} {data_dir}")
     return Row("data dir", Level.OK, f"{data_dir} present")
 
 
-def _group_exists(name: str) -> bool:
+def _dpkg_status_reader(lay: InstallLayout) -> Callable[[str], bool]:
+    """Installed packages from the root's own dpkg database (a root is not this machine)."""
     try:
-        grp.getgrnam(name)
-    except KeyError:
-        return False
-    return True
+        text = lay.path("/var/lib/dpkg/status").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        text = ""
+    installed = set()
+    for stanza in text.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in stanza.splitlines() if ": " in line)
+        if fields.get("Status") == "install ok installed":
+            installed.add(fields.get("Package", ""))
+    return installed.__contains__
 
 
 def _dpkg_installed(package: str) -> bool:
@@ -149,21 +127,19 @@ def _dpkg_installed(package: str) -> bool:
     return done.returncode == 0 and "install ok installed" in done.stdout
 
 
-def _config_readable_row(path: Path, user: pwd.struct_passwd | None) -> Row:
+def _config_readable_row(path: Path, user: Account | None) -> Row:
     if not path.exists():
-        return Row("config file", Level.FAIL, f"{path} missing",
-                   "sudo install -m 0640 -o root -g kiosk config/kiosk.example.toml "
-                   "/etc/kiosk/kiosk.toml, then edit it")
+        return Row("config file", Level.FAIL, f"{path} missing", REINSTALL)
     info = path.stat()
     if info.st_mode & 0o002:
         return Row("config file", Level.FAIL, f"{path} is writable by everyone",
                    f"sudo chmod 0640 {path}")
     if user is not None:
-        readable = (info.st_uid == user.pw_uid and info.st_mode & 0o400) or \
-            (info.st_gid == user.pw_gid and info.st_mode & 0o040) or info.st_mode & 0o004
+        readable = (info.st_uid == user.uid and info.st_mode & 0o400) or \
+            (info.st_gid == user.gid and info.st_mode & 0o040) or info.st_mode & 0o004
         if not readable:
-            return Row("config file", Level.FAIL, f"{user.pw_name} cannot read {path}",
-                       f"sudo chgrp {user.pw_name} {path} && sudo chmod 0640 {path}")
+            return Row("config file", Level.FAIL, f"{user.name} cannot read {path}",
+                       f"sudo chgrp {user.name} {path} && sudo chmod 0640 {path}")
     return Row("config file", Level.OK, f"{path} readable by the kiosk")
 
 

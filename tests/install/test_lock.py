@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import tomllib
 
-from conftest import ROOT
+from install_support import ROOT
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 

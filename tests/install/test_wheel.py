@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import ROOT, fresh_venv, pip_install
+from install_support import ROOT, fresh_venv, pip_install
 
 from kiosk.testing.http_wait import first_answer
 

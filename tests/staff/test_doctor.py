@@ -171,21 +171,27 @@ def _pi_root(tmp_path: Path, *, user: str) -> Path:
     (root / "boot/firmware/config.txt").write_text("[all]\ndtoverlay=vc4-kms-v3d\n")
     (root / "boot/firmware/cmdline.txt").write_text("console=tty1 root=PARTUUID=x "
                                                    "consoleblank=0\n")
+    (root / "etc/passwd").write_text(f"root:x:0:0:root:/root:/bin/bash\n"
+                                     f"{user}:x:990:990:Library kiosk:/var/lib/kiosk:"
+                                     "/usr/sbin/nologin\n")
+    groups = [f"{user}:x:990:", *(f"{g}:x:{900 + i}:{user}" for i, g in
+                                  enumerate(InstallLayout().groups))]
+    (root / "etc/group").write_text("\n".join(groups) + "\n")
+    os.chown(root / "var/lib/kiosk", 990, 990)
     config = root / "etc/kiosk/kiosk.toml"
     config.write_text("[kiosk]\n")
     config.chmod(0o640)
+    os.chown(config, 0, 990)
     return root
 
 
 def test_install_check_on_a_set_up_pi(tmp_path: Path) -> None:
-    """A directory laid out as the guide says: every install row is green."""
-    import pwd
-
-    me = pwd.getpwuid(os.geteuid()).pw_name
-    root = _pi_root(tmp_path, user=me)
+    """A directory laid out as the guide says: every install row is green (the user and its
+    groups read from that root's own /etc/passwd and /etc/group)."""
+    root = _pi_root(tmp_path, user="kiosk")
     from kiosk.doctor import check_install
 
-    layout = InstallLayout(root=root, user=me, groups=())
+    layout = InstallLayout(root=root)
     rows = check_install("/etc/kiosk/kiosk.toml", layout, dpkg=lambda _p: True)
     failed = [r for r in rows if r.level is not Level.OK]
     assert not failed, render(failed)
@@ -196,6 +202,10 @@ def test_install_check_on_a_set_up_pi(tmp_path: Path) -> None:
     assert rows["kiosk.service"].result == "installed but not enabled"
     assert rows["kiosk.service"].advice == "sudo systemctl enable kiosk.service"
     assert rows["Debian packages"].advice == "sudo apt install pcscd"
+    (root / "etc/group").write_text("kiosk:x:990:\nvideo:x:44:\n")
+    rows = by_check(check_install("/etc/kiosk/kiosk.toml", layout, dpkg=lambda _p: True))
+    assert rows["groups"].result.startswith("kiosk is not in: video, render, input")
+    assert "(no such group: render," in rows["groups"].result
 
 
 def test_doctor_install_on_this_box_says_what_is_missing(library: Any, tmp_path: Path) -> None:
