@@ -168,10 +168,54 @@ def cmd_install(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_update(args: argparse.Namespace) -> int:
+    from kiosk.appliance.layout import InstallLayout
+    from kiosk.appliance.releases import ReleaseError, Releases
+    from kiosk.appliance.update import Bounds, Systemd, idle_by_status, update
+    from kiosk.status import parse_listen, read_token
+
+    settings = _load(args.config)
+    host, port = parse_listen(settings.status.listen)
+    idle = idle_by_status(f"http://{host}:{port}/status", read_token(settings.status))
+    try:
+        outcome = update(Releases(InstallLayout(root=Path(args.root))), Path(args.wheel),
+                         Systemd(), idle, report=Path(settings.kiosk.data_dir) / "update.json",
+                         bounds=Bounds(ready_within_s=args.ready_within,
+                                       settle_s=args.settle))
+    except ReleaseError as exc:
+        print(f"kiosk update: {exc}", file=sys.stderr)
+        return 1
+    return 0 if outcome.ok else 1
+
+
 def cmd_set_pin(args: argparse.Namespace) -> int:
     from kiosk.technician.pin import set_pin_command
 
     return set_pin_command(_config_path(args.file))
+
+
+def _appliance_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`kiosk install` and `kiosk update` (kiosk/appliance)."""
+    p = sub.add_parser("install", help="put the kiosk's user, units, rules and config in place "
+                       "(run by scripts/install-pi.sh; safe to run again)")
+    p.add_argument("--root", default="/", help="install under this folder instead of /")
+    p.add_argument("--kiosk-id", default="", help="this kiosk's id (default: the host name)")
+    p.add_argument("--backend-url", default="", help="the central side's address")
+    p.add_argument("--token-from", help="a file holding this kiosk's API token")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 1 when the doctor still finds a FAIL row after installing")
+    p.set_defaults(func=cmd_install)
+
+    p = sub.add_parser("update", help="install a new version beside this one, switch to it "
+                       "when no patron is at the kiosk, go back if it does not come up")
+    p.add_argument("wheel", help="the new version's wheel (library_kiosk-<version>-....whl)")
+    p.add_argument("--config")
+    p.add_argument("--root", default="/")
+    p.add_argument("--ready-within", type=float, default=120.0,
+                   help="seconds the new version has to report ready (default 120)")
+    p.add_argument("--settle", type=float, default=60.0,
+                   help="seconds it must then keep running without a restart (default 60)")
+    p.set_defaults(func=cmd_update)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -220,15 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "instead of this machine; implies --install")
     p.set_defaults(func=cmd_doctor)
 
-    p = sub.add_parser("install", help="put the kiosk's user, units, rules and config in place "
-                       "(run by scripts/install-pi.sh; safe to run again)")
-    p.add_argument("--root", default="/", help="install under this folder instead of /")
-    p.add_argument("--kiosk-id", default="", help="this kiosk's id (default: the host name)")
-    p.add_argument("--backend-url", default="", help="the central side's address")
-    p.add_argument("--token-from", help="a file holding this kiosk's API token")
-    p.add_argument("--strict", action="store_true",
-                   help="exit 1 when the doctor still finds a FAIL row after installing")
-    p.set_defaults(func=cmd_install)
+    _appliance_commands(sub)
     return parser
 
 

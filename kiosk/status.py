@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from domain.privacy import scrub
+from kiosk.appliance.update import last_update
 from kiosk.metrics import CONTENT_TYPE, Observed, pending_age_s
 from kiosk.technician.pin import lockout
 
@@ -220,6 +221,7 @@ def status_snapshot(kiosk: StatusSource) -> dict[str, Any]:
         "session": {"screen": str(getattr(view.screen, "value", view.screen)),
                     "busy": bool(view.busy)},
         "event_loop_age_s": loop_age,
+        "last_update": last_update(s.kiosk.data_dir),
         "problems": problems,
     }
 

@@ -67,28 +67,8 @@ if [ -z "$WHEEL" ]; then
     "$WORK/build/bin/pip" wheel -q --disable-pip-version-check --no-deps -w "$WORK" "$SRC"
     WHEEL=$(ls "$WORK"/library_kiosk-*.whl)
 fi
-[ -f "$WHEEL" ] || die "no wheel at $WHEEL"
-VERSION=$(basename "$WHEEL" | cut -d- -f2)
-RELEASE="$APP/releases/$VERSION"
-DIGEST=$(sha256sum "$WHEEL" | cut -d' ' -f1)
-if [ -f "$RELEASE/.installed" ] && [ "$(cat "$RELEASE/.installed")" = "$DIGEST" ]; then
-    say "release $VERSION already installed in $RELEASE"
-else
-    say "release $VERSION into $RELEASE (from the lock file; pyscard, evdev and systemd-python build here)"
-    install -d -m 0755 "$APP/releases"
-    [ -x "$RELEASE/bin/python" ] || python3 -m venv "$RELEASE"
-    python3 -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(
-        "kiosk/shipped/requirements/kiosk-pi.txt"))' "$WHEEL" > "$WORK/kiosk-pi.txt" 2>/dev/null \
-        || die "$WHEEL holds no lock file (kiosk/shipped/requirements/kiosk-pi.txt)"
-    "$RELEASE/bin/pip" install -q --disable-pip-version-check --require-hashes \
-        -r "$WORK/kiosk-pi.txt"
-    "$RELEASE/bin/pip" install -q --disable-pip-version-check --no-deps --force-reinstall \
-        "$WHEEL"
-    echo "$DIGEST" > "$RELEASE/.installed"
-fi
-ln -sfn "releases/$VERSION" "$APP/venv.next"
-mv -T "$APP/venv.next" "$APP/venv"   # one rename: the unit sees the old venv or the new
-say "/opt/kiosk/venv -> releases/$VERSION"
+# the same code `kiosk update` installs a release with, run here by the system's python3
+PYTHONPATH="$SRC" python3 -m kiosk.appliance.releases install --root "$ROOT" "$WHEEL"
 
 # 3. the rest, by the kiosk itself
 "$APP/venv/bin/kiosk" install --root "$ROOT" ${KIOSK_ID:+--kiosk-id "$KIOSK_ID"} \

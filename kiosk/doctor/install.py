@@ -151,14 +151,14 @@ def _boot_rows(lay: InstallLayout) -> list[Row]:
                                 lay.path("/boot/cmdline.txt")) if p.exists()), None)
     if config_txt is None:
         rows.append(Row("KMS display", Level.FAIL, "no /boot/firmware/config.txt (not Raspberry "
-                        "Pi OS?)", f"{GUIDE}, step 5"))
+                        "Pi OS?)", f"{GUIDE}, step 2"))
     elif "vc4-kms-v3d" in config_txt.read_text(errors="replace"):
         rows.append(Row("KMS display", Level.OK, "dtoverlay=vc4-kms-v3d"))
     else:
         rows.append(Row("KMS display", Level.FAIL, "the KMS driver is not enabled",
                         f"add dtoverlay=vc4-kms-v3d to {config_txt}"))
     if cmdline is None:
-        rows.append(Row("screen blanking", Level.FAIL, "no cmdline.txt found", f"{GUIDE}, step 6"))
+        rows.append(Row("screen blanking", Level.FAIL, "no cmdline.txt found", f"{GUIDE}, step 2"))
     elif "consoleblank=0" in cmdline.read_text(errors="replace"):
         rows.append(Row("screen blanking", Level.OK, "consoleblank=0"))
     else:
