@@ -2,14 +2,15 @@
 # Debian packages the test suite needs (virtual display, PC/SC daemon with a
 # virtual reader, pyscard's build deps, systemd-analyze, openssl for the TLS
 # tests, a headless browser, espeak-ng for speech, a PostgreSQL server for the
-# central tests, promtool for the alert rules, libsystemd-dev to build systemd-python), or with "demo" only what
+# central tests, promtool for the alert rules, libsystemd-dev to build systemd-python, debootstrap
+# for the installer's test in a Debian chroot), or with "demo" only what
 # `make demo` wants (a virtual display for the screen tour when there is no screen).
 # Runs only as root; elsewhere it lists what is missing and carries on.
 set -e
 if [ "$1" = "demo" ]; then
     PKGS="xvfb libmtdev1 espeak-ng"
 else
-    PKGS="xvfb libmtdev1 pcscd vsmartcard-vpcd libpcsclite-dev swig systemd openssl chromium sqlite3 espeak-ng postgresql prometheus libsystemd-dev pkg-config"
+    PKGS="xvfb libmtdev1 pcscd vsmartcard-vpcd libpcsclite-dev swig systemd openssl chromium sqlite3 espeak-ng postgresql prometheus libsystemd-dev pkg-config debootstrap"
 fi
 missing=""
 for p in $PKGS; do

@@ -27,7 +27,7 @@ from pathlib import Path
 from kiosk.appliance.layout import APP_DIR, InstallLayout
 
 LOCK_IN_WHEEL = "kiosk/shipped/requirements/kiosk-pi.txt"
-MARK = ".installed"  # holds the wheel's sha256 once a release is complete
+MARK = ".installed"  # holds the wheel's content digest once a release is complete
 
 Say = Callable[[str], None]
 
@@ -43,12 +43,17 @@ def wheel_version(wheel: Path) -> str:
     return parts[1]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def content_digest(wheel: Path) -> str:
+    """What the wheel installs, not how it was zipped: the sorted lines of its RECORD (each
+    file with its own sha256). The same tree built twice gives the same digest, so running
+    the installer again from one checkout is a repair, not a new release."""
+    try:
+        with zipfile.ZipFile(wheel) as z:
+            (record,) = [n for n in z.namelist() if n.endswith(".dist-info/RECORD")]
+            lines = sorted(z.read(record).decode("utf-8").splitlines())
+    except (ValueError, KeyError, zipfile.BadZipFile, OSError, UnicodeDecodeError) as exc:
+        raise ReleaseError(f"{wheel} is not a readable wheel: {exc}") from None
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
 def _pip(python: Path, *args: str | Path) -> None:
@@ -88,13 +93,13 @@ class Releases:
         if not wheel.is_file():
             raise ReleaseError(f"no wheel at {wheel}")
         version = wheel_version(wheel)
-        target, digest = self.path(version), _sha256(wheel)
+        target, digest = self.path(version), content_digest(wheel)
         mark = target / MARK
         if mark.exists() and mark.read_text().strip() == digest:
             say(f"release {version} already installed in {target}")
             return version
         if version == self.current() and mark.exists():
-            raise ReleaseError(f"release {version} is the one running, from another wheel: "
+            raise ReleaseError(f"release {version} is the one running, with other contents: "
                                "give the new build a new version")
         say(f"release {version} into {target} (from its lock file; pyscard, evdev and "
             "systemd-python build here)")

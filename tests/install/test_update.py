@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ import requests
 from install_support import ROOT
 
 from kiosk.appliance.layout import InstallLayout
-from kiosk.appliance.releases import MARK, Releases, _sha256
+from kiosk.appliance.releases import MARK, Releases, content_digest
 from kiosk.appliance.update import Bounds, ServiceState, idle_by_status, update
 from kiosk.testing.notify_supervisor import supervise_kiosk
 
@@ -149,11 +150,12 @@ class Service:
 
 
 def fake_release(releases: Releases, where: Path, version: str) -> Path:
-    """A release already installed from this very wheel file (install() then has no work)."""
+    """A release already installed from this very wheel (install() then has no work)."""
     wheel = where / f"library_kiosk-{version}-py3-none-any.whl"
-    wheel.write_bytes(version.encode())
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr(f"library_kiosk-{version}.dist-info/RECORD", f"kiosk/__init__.py,{version}\n")
     releases.path(version).mkdir(parents=True)
-    (releases.path(version) / MARK).write_text(_sha256(wheel) + "\n")
+    (releases.path(version) / MARK).write_text(content_digest(wheel) + "\n")
     return wheel
 
 
