@@ -161,7 +161,7 @@ def fleet(db: Database, *, now: datetime | None = None) -> dict[str, Any]:
                          "faults": ["status unreadable"], "clock_skew_s": None,
                          "status_problem": "status unreadable", "conflicts": 0,
                          "loans_today": 0, "returns_today": 0, "renewals_today": 0,
-                         "version": ""})
+                         "version": "", "update_failed": None})
     return {"generated_at": now.isoformat(timespec="seconds"), "day": today, "kiosks": rows}
 
 
@@ -191,7 +191,17 @@ def _fleet_row(k: Any, conflicts: dict[str, int], events: dict[tuple[str, str], 
         "returns_today": events.get((k["kiosk_id"], "checkin"), 0),
         "renewals_today": events.get((k["kiosk_id"], "renew"), 0),
         "version": str(status.get("version", ""))[:40],
+        "update_failed": _update_failed(status.get("last_update")),
     }
+
+
+def _update_failed(last: Any) -> dict[str, str] | None:
+    """The version a kiosk tried and went back from, and why; None when its last update
+    went well (or it never had one). A kiosk's words, so cut short and kept as text."""
+    if not isinstance(last, dict) or last.get("ok") is not False:
+        return None
+    return {"tried": str(last.get("tried", ""))[:40], "reason": str(last.get("reason", ""))[:200],
+            "at": str(last.get("at", ""))[:40]}
 
 
 def _int(value: Any) -> int:

@@ -64,6 +64,18 @@ function stateCell(kiosk) {
   return td;
 }
 
+// "0.2.0 on 38, 0.1.0 on 2": the fleet's versions, the most common first
+function versionsLine(kiosks) {
+  const counts = new Map();
+  for (const k of kiosks) {
+    const v = k.version || t("unknown");
+    counts.set(v, (counts.get(v) || 0) + 1);
+  }
+  const parts = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([v, n]) => t("{version} on {n}", {version: v, n: n}));
+  return parts.length ? t("Versions: {list}", {list: parts.join(", ")}) : "";
+}
+
 function drawFleet(data) {
   const body = document.querySelector("#fleet tbody");
   body.replaceChildren();
@@ -93,9 +105,17 @@ function drawFleet(data) {
                        "muted"));
     }
     const conflicts = el("td", k.conflicts, k.conflicts ? "num bad" : "num");
+    const version = el("td", k.version || t("unknown"), k.version ? "version" : "version muted");
+    if (k.update_failed) {
+      const back = el("div", t("{version} failed, went back", {version: k.update_failed.tried}),
+                      "bad");
+      back.title = k.update_failed.reason;
+      version.append(back);
+    }
     tr.append(el("td", k.branch), name, stateCell(k), queue, faults, conflicts,
-              el("td", k.loans_today, "num"), el("td", k.returns_today, "num"));
-    if (k.state !== "online" || k.faults.length || k.conflicts || k.quarantined) {
+              el("td", k.loans_today, "num"), el("td", k.returns_today, "num"), version);
+    if (k.state !== "online" || k.faults.length || k.conflicts || k.quarantined ||
+        k.update_failed) {
       attention += 1;
       tr.classList.add("attention");
     }
@@ -104,6 +124,7 @@ function drawFleet(data) {
   document.getElementById("summary").textContent =
     t("{kiosks} kiosk(s); {attention} need(s) attention.",
       {kiosks: data.kiosks.length, attention: attention});
+  document.getElementById("versions").textContent = versionsLine(data.kiosks);
   document.getElementById("updated").textContent =
     t("updated {moment}", {moment: when(data.generated_at)});
   document.getElementById("staff-name").textContent = data.staff;

@@ -119,6 +119,29 @@ def test_fleet_conflicts_and_resolve(service: Any) -> None:
     assert by == "staff:alice"
 
 
+@pytest.mark.parametrize(("last_update", "shown"), [
+    ({"ok": False, "tried": "0.2.0", "version": "0.1.0", "reason": "did not report ready "
+      "within 120 s", "at": "2026-12-06T08:00:00+00:00"},
+     {"tried": "0.2.0", "reason": "did not report ready within 120 s",
+      "at": "2026-12-06T08:00:00+00:00"}),
+    ({"ok": True, "tried": "0.2.0", "version": "0.2.0"}, None),
+    (None, None),
+    ("went back", None),  # a kiosk's status is not trusted to have the shape we wrote
+    ({"ok": False, "tried": ["x"] * 100, "reason": "r" * 5000}, {"tried": str(["x"] * 100)[:40],
+                                                                 "reason": "r" * 200, "at": ""}),
+])
+def test_the_fleet_shows_each_kiosks_version_and_an_update_that_went_back(
+        service: Any, last_update: Any, shown: Any) -> None:
+    with RestBackend(service.url, DEMO_TOKEN, kiosk_id=DEMO_KIOSK_ID) as backend:
+        backend.heartbeat({"online": True, "heartbeat_s": 30, "faults": [],
+                           "queue": {"pending": 0}, "version": "0.1.0",
+                           "last_update": last_update})
+    fleet = login(service.url).get(f"{service.url}/staff/api/fleet", timeout=5).json()
+    [kiosk] = [k for k in fleet["kiosks"] if k["kiosk_id"] == DEMO_KIOSK_ID]
+    assert kiosk["version"] == "0.1.0"
+    assert kiosk["update_failed"] == shown
+
+
 def test_api_token_for_scripts(service: Any) -> None:
     with Database(service.db_path) as db:
         token = issue_api_token(db, "alice")

@@ -39,6 +39,12 @@ def browser() -> Iterator[Browser]:
         b.close()
 
 
+# what `kiosk update` leaves in the status when a new version did not come up
+TRIED_AND_WENT_BACK = {"version": "0.1.0", "tried": "0.2.0", "previous": "0.1.0", "ok": False,
+                       "reason": "did not report ready within 120 s",
+                       "at": "2026-12-06T08:00:00+00:00"}
+
+
 class Beater:
     """A second kiosk that heartbeats every `every` seconds until stopped."""
 
@@ -52,7 +58,8 @@ class Beater:
     def _run(self) -> None:
         while not self._stop.is_set():
             self.backend.heartbeat({"online": True, "heartbeat_s": self.every, "faults": [],
-                                    "queue": {"pending": 0}})
+                                    "queue": {"pending": 0}, "version": "0.1.0",
+                                    "last_update": TRIED_AND_WENT_BACK})
             self._stop.wait(self.every)
 
     def stop(self) -> None:
@@ -105,6 +112,11 @@ def test_log_in_see_a_kiosk_go_silent_and_resolve_a_conflict(
         expect(demo_row.locator("td").nth(5)).to_have_text("1")  # one open conflict
         expect(demo_row.locator("td").nth(6)).to_have_text("1")  # one loan today
         expect(page.locator("#staff-name")).to_have_text("alice")
+        # versions across the fleet, and the kiosk whose update went back
+        expect(gent_row.locator("td").nth(8)).to_contain_text("0.2.0 failed, went back")
+        expect(gent_row).to_have_class(re.compile("attention"))
+        expect(page.locator("#versions")).to_have_text(
+            "Versions: 0.1.0 on 2")  # the demo kiosk runs this tree's version
         shot(page, "fleet")
         # the second kiosk stops beating: the page turns it silent without a reload
         beater.stop()
