@@ -282,6 +282,9 @@ class HeartbeatReply(BaseModel):
     # messages to patrons this kiosk shows today (central/messages.py): message_id, texts,
     # end, audience ("" everyone on the idle screen, else a patron category)
     messages: list[dict[str, Any]] = []
+    # this kiosk's central profile (central/profiles.py): {version, settings}, the merge of
+    # the library's, its branch's and its own layer; settings {} when none is set
+    profile: dict[str, Any] | None = None
 
 
 class VisitsRequest(BaseModel):

@@ -51,6 +51,9 @@ from central.insights_page import (
     mount_insights,
     mount_messages,
 )
+from central.profiles_page import (
+    mount_profiles,
+)
 from central.service import library_day
 from central.shared_limits import SharedBucket
 from central.staff import StaffAuth
@@ -161,7 +164,7 @@ def fleet(db: Database, *, now: datetime | None = None) -> dict[str, Any]:
                          "faults": ["status unreadable"], "clock_skew_s": None,
                          "status_problem": "status unreadable", "conflicts": 0,
                          "loans_today": 0, "returns_today": 0, "renewals_today": 0,
-                         "version": "", "update_failed": None})
+                         "version": "", "update_failed": None, "profile": None})
     return {"generated_at": now.isoformat(timespec="seconds"), "day": today, "kiosks": rows}
 
 
@@ -192,7 +195,23 @@ def _fleet_row(k: Any, conflicts: dict[str, int], events: dict[tuple[str, str], 
         "renewals_today": events.get((k["kiosk_id"], "renew"), 0),
         "version": str(status.get("version", ""))[:40],
         "update_failed": _update_failed(status.get("last_update")),
+        "profile": _profile(status.get("profile")),
     }
+
+
+def _profile(state: Any) -> dict[str, Any] | None:
+    """The central profile a kiosk runs with, the one waiting, and a refusal or rollback."""
+    if not isinstance(state, dict):
+        return None
+    last = state.get("last")
+    problem = None
+    if isinstance(last, dict) and last.get("outcome") in ("refused", "rolled back") \
+            and last.get("version") != state.get("running"):
+        problem = {"version": str(last.get("version", ""))[:16],
+                   "outcome": str(last["outcome"]), "why": str(last.get("why", ""))[:300]}
+    pending = state.get("pending")
+    return {"running": str(state.get("running", ""))[:16],
+            "pending": str(pending)[:16] if pending else None, "problem": problem}
 
 
 def _update_failed(last: Any) -> dict[str, str] | None:
@@ -283,6 +302,7 @@ def mount_dashboard(app: FastAPI, db: Database, *,
                        answer=_json)
     mount_experiments(app, db, forms, today=clock)
     mount_messages(app, db, forms)
+    mount_profiles(app, db, forms)
     return auth
 
 

@@ -318,11 +318,35 @@ CREATE INDEX circulation_hours_hour ON circulation_hours(hour)
 """)
 
 
+def _migrate_to_v11_profiles(conn: Connection) -> None:
+    """Central profiles (central/profiles.py): one layer of kiosk settings per scope and
+    target, and every change to them with who made it."""
+    _execute_script(conn, """
+CREATE TABLE profiles (
+    scope      TEXT NOT NULL,
+    target     TEXT NOT NULL,
+    settings   TEXT NOT NULL,
+    changed_at TEXT NOT NULL,
+    changed_by TEXT NOT NULL,
+    PRIMARY KEY (scope, target)
+);
+CREATE TABLE profile_changes (
+    change_id  INTEGER PRIMARY KEY AUTOINCREMENT,
+    scope      TEXT NOT NULL,
+    target     TEXT NOT NULL,
+    before     TEXT,
+    after      TEXT,
+    changed_at TEXT NOT NULL,
+    changed_by TEXT NOT NULL
+)
+""")
+
+
 _MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _migrate_to_v1, _migrate_to_v2_staff, _migrate_to_v3_card_expiry,
     _migrate_to_v4_kiosk_scope, _migrate_to_v5_email, _migrate_to_v6_visits,
     _migrate_to_v7_experiments, _migrate_to_v8_messages, _migrate_to_v9_shared_limits,
-    _migrate_to_v10_fleet_series)
+    _migrate_to_v10_fleet_series, _migrate_to_v11_profiles)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 DEFAULT_SETTINGS: dict[str, str] = {

@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from central import experiments, fleet_series, heartbeats, messages
+from central import profiles as central_profiles
 from central import rules as r
 from central.db import Connection, Database, all_settings, get_setting
 from central.hashing import hash_token, verify_pin
@@ -293,11 +294,12 @@ class CirculationService:
                 "SELECT tx_id FROM conflicts WHERE kiosk_id = ? AND resolved_at >= ? "
                 "ORDER BY resolved_at DESC LIMIT 500",
                 (kiosk_id, iso(now - timedelta(days=30))))]
+            profile = central_profiles.effective(conn, kiosk_id)
         if problem:
             log.warning("heartbeat from %s: dropped invalid field(s) %s", kiosk_id, problem)
         return {"ok": True, "server_time": iso(now), "checkout_ok": True, "checkin_ok": True,
                 "offline_ok": True, "screen_message": "", "clock_skew_s": checked.skew_s,
-                "resolved": resolved,
+                "resolved": resolved, "profile": profile,
                 "experiments": [e.as_sent() for e in experiments.active_for(
                     self.db, kiosk_id, library_day(now))],
                 "messages": [m.as_sent() for m in messages.active_for(

@@ -33,6 +33,7 @@ from kiosk.experiments import ExperimentBook
 from kiosk.journal import Journal
 from kiosk.messages import MessageBoard
 from kiosk.metrics import KioskMetrics, TimedBackend
+from kiosk.profile import ProfileKeeper
 from kiosk.session import (
     ConnectivityChanged,
     Session,
@@ -107,6 +108,7 @@ class Kiosk:
     visits: VisitWriter | None = None  # anonymous visit records ([insights] enabled, REST)
     experiments: ExperimentBook | None = None  # what the service tries on this kiosk
     messages: MessageBoard | None = None  # the library's messages to patrons
+    profiles: ProfileKeeper | None = None  # the central profile this kiosk runs with
     listeners: list[Callable[[SessionView], None]] = field(default_factory=list)
     # each filter sees every event first; True means "mine, not the session's" (e.g. the
     # technician console takes cards and tags while it is open)
@@ -233,6 +235,7 @@ def build_kiosk(
     backend: CatalogBackend | None = None,
     devices: DeviceBuilder = device_bundle.build,
     clock: Callable[[], float] = time.monotonic,
+    profiles: ProfileKeeper | None = None,
 ) -> Kiosk:
     """Everything a kiosk is, from its settings. Raises `DeviceConfigError` for a device table
     that cannot be opened (nothing is left open then)."""
@@ -243,9 +246,8 @@ def build_kiosk(
     except Exception:
         journal.close()
         raise
-    active = [name for name, table in settings.devices.items()
-              if str(table.get("type", "none")) != "none"]
-    metrics = KioskMetrics(devices=active)
+    metrics = KioskMetrics(devices=[name for name, table in settings.devices.items()
+                                    if str(table.get("type", "none")) != "none"])
     client = backend if backend is not None else build_backend(settings)
     timed = TimedBackend(client, metrics)
     listening = _listening(settings, journal, client, clock,
@@ -261,7 +263,7 @@ def build_kiosk(
                       poison_after=settings.sync.poison_after,
                       patron_cache_max_age=timedelta(days=settings.offline.cache_days),
                       visits=listening.forwarder, experiments=listening.book,
-                      messages=listening.board)
+                      messages=listening.board, profiles=profiles)
     circulation = CirculationService(timed, journal, policy=settings.offline,
                                      connectivity=connectivity, kiosk_id=settings.kiosk.id,
                                      flush=sync.flush,
@@ -283,7 +285,7 @@ def build_kiosk(
                   circulation=circulation, sync=sync, session=session, events=events,
                   devices=devs, metrics=metrics, recent_log=recent_log, mailer=mailer,
                   visits=listening.writer, experiments=listening.book,
-                  messages=listening.board)
+                  messages=listening.board, profiles=profiles)
     for observer in (metrics.observe_view, ChangeHeartbeat(sync.wake), devs.on_view):
         kiosk.subscribe(observer)
     return kiosk

@@ -41,11 +41,11 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
     path = _config_path(args.file)
     try:
-        settings = config.load(path)
-    except config.ConfigError as exc:  # every section in one pass: [devices.*] too
-        problems = exc.problems + (devices.check(exc.settings) if exc.settings else [])
+        devices.load_checked(path)
+    except config.ConfigError as exc:
+        problems = exc.problems
     else:
-        problems = devices.check(settings)
+        problems = []
     if not problems:
         print(f"{path}: OK")
         return 0
@@ -126,9 +126,16 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from kiosk.profile import ProfileKeeper
     from kiosk.runner import run_kiosk
 
-    return run_kiosk(_load(args.config), headless=args.headless)
+    local = _load(args.config)
+    profiles = ProfileKeeper(Path(local.source), Path(local.kiosk.data_dir))
+    try:
+        settings = profiles.startup()
+    except config.ConfigError:
+        settings = local
+    return run_kiosk(settings, headless=args.headless, profiles=profiles)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from domain import profiles
 from domain.logs import LEVELS, STYLES
 from domain.opening import BadOpeningDays, OpenDays
 from kiosk.circulation import OfflinePolicy
@@ -191,6 +192,17 @@ class TechnicianSection:
 
 
 @dataclass(frozen=True)
+class ProfileSection:
+    """The central profile (kiosk/profile.py) is laid over this file, except what is pinned
+    here: "offline.allow_checkout" keeps one key local, "devices.printer" or "library" a
+    whole device or section."""
+
+    pinned: list[str] = field(default_factory=list)
+    # a profile counts as good once the kiosk has run this long with it (two watchdog periods)
+    confirm_after_s: float = 60.0
+
+
+@dataclass(frozen=True)
 class Settings:
     kiosk: KioskSection = field(default_factory=KioskSection)
     library: LibrarySection = field(default_factory=LibrarySection)
@@ -206,6 +218,7 @@ class Settings:
     email: EmailSection = field(default_factory=EmailSection)
     insights: InsightsSection = field(default_factory=InsightsSection)
     logging: LoggingSection = field(default_factory=LoggingSection)
+    profile: ProfileSection = field(default_factory=ProfileSection)
     # free-form tables handed to the driver and protocol modules, which validate their own keys
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
     sip2: dict[str, Any] = field(default_factory=dict)
@@ -232,8 +245,10 @@ _FREE_FORM = {"devices", "sip2"}
 
 
 def load(path: str | os.PathLike[str] | None = None, *,
-         environ: Mapping[str, str] | None = None) -> Settings:
-    """Read, override from the environment, validate; raise ConfigError listing every problem."""
+         environ: Mapping[str, str] | None = None,
+         overlay: Mapping[str, Any] | None = None) -> Settings:
+    """Read, lay the central profile `overlay` over it (but for the keys the file pins),
+    override from the environment, validate; raise ConfigError listing every problem."""
     environ = os.environ if environ is None else environ
     problems: list[Problem] = []
     source = str(path) if path is not None else ""
@@ -241,6 +256,8 @@ def load(path: str | os.PathLike[str] | None = None, *,
     if path is not None:
         raw = _read_toml(Path(path), problems)
     unreadable = bool(problems)
+    if overlay and not unreadable:
+        raw = profiles.merge(raw, profiles.without(overlay, _pinned(raw)))
     _apply_env(raw, environ, problems)
     settings = None if unreadable else _build(raw, source, problems)
     if settings is not None:
@@ -252,6 +269,12 @@ def load(path: str | os.PathLike[str] | None = None, *,
     if settings is None:
         raise ConfigError([Problem(source, "", "configuration could not be read")])
     return settings
+
+
+def _pinned(raw: dict[str, Any]) -> list[str]:
+    table = raw.get("profile")
+    pinned = table.get("pinned") if isinstance(table, dict) else None
+    return [p for p in pinned if isinstance(p, str)] if isinstance(pinned, list) else []
 
 
 def check(path: str | os.PathLike[str] | None, *,

@@ -12,8 +12,9 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from domain.events import EventSink
@@ -26,6 +27,7 @@ from drivers.rfid import RfidPad, SecurityPolicy
 from drivers.rfid_feig import FeigReader
 from drivers.rfid_sim import SimRfidReader
 from drivers.scanner import EvdevScanner, SerialScanner, SimScanner
+from kiosk import config
 from kiosk.config import Problem, Settings
 from kiosk.session_io import Receipt as SessionReceipt
 from kiosk.session_io import Security
@@ -54,6 +56,21 @@ _PAD_OPTIONS = {"afi_secured", "afi_unsecured", "use_eas", "attempts", "poll_int
                 "memory_bytes"}
 # what the kiosk hands a driver itself: never an option of the config file
 _INJECTED = {"sink", "self", "source", "pin_factory", "serial_factory", "opener"}
+
+
+def load_checked(path: str | Path, *, environ: Mapping[str, str] | None = None,
+                 overlay: Mapping[str, Any] | None = None) -> Settings:
+    """`kiosk config check` as a function: the file (with a central profile laid over it),
+    then its device tables; ConfigError lists every problem of both in one go."""
+    try:
+        settings = config.load(path, environ=environ, overlay=overlay)
+    except config.ConfigError as exc:  # every section in one pass: [devices.*] too
+        raise config.ConfigError(exc.problems + (check(exc.settings) if exc.settings else []),
+                                 settings=exc.settings) from None
+    problems = check(settings)
+    if problems:
+        raise config.ConfigError(problems, settings=settings)
+    return settings
 
 
 def check(settings: Settings) -> list[Problem]:

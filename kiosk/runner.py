@@ -9,11 +9,14 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 
 from domain import logs
 from kiosk.app import Kiosk, build_kiosk
 from kiosk.config import Settings
 from kiosk.devices import DeviceConfigError
+from kiosk.profile import ProfileKeeper
+from kiosk.session import Screen
 from kiosk.status import StatusServer, start_status_server
 from kiosk.watchdog import Watchdog
 
@@ -38,6 +41,28 @@ def _stop_on_sigterm(stop: threading.Event) -> None:
         stop.set()
 
     signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def _follow_the_profile(kiosk: Kiosk, profiles: ProfileKeeper, stop: threading.Event) -> None:
+    """Confirm the profile this start tried once the kiosk has stayed up `[profile]
+    confirm_after_s`; stop (systemd starts us again with the new one) when a new profile
+    waits and no patron is at the kiosk."""
+    confirm_after_s = kiosk.settings.profile.confirm_after_s
+
+    def follow() -> None:
+        confirmed = False
+        started = time.monotonic()
+        while not stop.wait(1.0):
+            if not confirmed and time.monotonic() - started >= confirm_after_s:
+                profiles.confirm()
+                confirmed = True
+            view = kiosk.session.view
+            if confirmed and profiles.restart_wanted and view.screen == Screen.IDLE \
+                    and not view.busy:
+                log.info("a new central profile waits and the kiosk is idle: restarting")
+                stop.set()
+
+    threading.Thread(target=follow, name="profile", daemon=True).start()
 
 
 def _run_screen(kiosk: Kiosk, watchdog: Watchdog, stop: threading.Event) -> None:
@@ -67,17 +92,22 @@ def _run_screen(kiosk: Kiosk, watchdog: Watchdog, stop: threading.Event) -> None
     ))
 
 
-def run_kiosk(settings: Settings, *, headless: bool = False) -> int:
+def run_kiosk(settings: Settings, *, headless: bool = False,
+              profiles: ProfileKeeper | None = None) -> int:
     logs.configure(settings.logging.format, level=settings.logging.level, identifier="kiosk",
                    fields={"kiosk_id": settings.kiosk.id})
     try:
-        kiosk = build_kiosk(settings)
+        kiosk = build_kiosk(settings, profiles=profiles)
     except DeviceConfigError as exc:
         print(f"kiosk: the devices could not be set up: {exc}")
+        if profiles is not None:
+            profiles.start_failed(str(exc))
         return 1
     except Exception as exc:  # a driver that cannot open its port, a journal we cannot create
         log.exception("the kiosk could not be built")
         print(f"kiosk: could not start: {exc}")
+        if profiles is not None:
+            profiles.start_failed(str(exc))
         return 1
     status_server = _status_server(kiosk)
     watchdog = Watchdog(kiosk)
@@ -86,6 +116,8 @@ def run_kiosk(settings: Settings, *, headless: bool = False) -> int:
     try:
         kiosk.start()
         watchdog.ready()
+        if profiles is not None:
+            _follow_the_profile(kiosk, profiles, stop)
         if headless:
             while not stop.wait(1.0):
                 watchdog.tick()

@@ -222,6 +222,7 @@ def status_snapshot(kiosk: StatusSource) -> dict[str, Any]:
                     "busy": bool(view.busy)},
         "event_loop_age_s": loop_age,
         "last_update": last_update(s.kiosk.data_dir),
+        "profile": profiles.state() if (profiles := getattr(kiosk, "profiles", None)) else None,
         "problems": problems,
     }
 

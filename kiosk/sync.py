@@ -55,6 +55,7 @@ from kiosk.connectivity import Connectivity
 from kiosk.experiments import ExperimentBook
 from kiosk.journal import Journal, JournalError
 from kiosk.messages import MessageBoard
+from kiosk.profile import ProfileKeeper
 from kiosk.visits import VisitForwarder
 
 log = logging.getLogger(__name__)
@@ -108,11 +109,13 @@ class SyncWorker:
         visits: VisitForwarder | None = None,
         experiments: ExperimentBook | None = None,
         messages: MessageBoard | None = None,
+        profiles: ProfileKeeper | None = None,
     ) -> None:
         self._journal = journal
         self._visits = visits
         self._experiments = experiments
         self._messages = messages
+        self._profiles = profiles
         self._backend = backend
         self.connectivity = connectivity
         limit = backend.replay_batch_limit  # see the module doc
@@ -312,6 +315,11 @@ class SyncWorker:
                 self.clock_skew_s = round((utcnow() - answer.server_time).total_seconds(), 1)
         if answer.experiments is not None and self._experiments is not None:
             self._experiments.update(answer.experiments)
+        if answer.profile is not None and self._profiles is not None:
+            try:
+                self._profiles.offer(*answer.profile)
+            except Exception as exc:  # a profile must never stop the heartbeat
+                unexpected("central profile", exc)
         if answer.resolved:
             try:
                 self._journal.forget_resolved(answer.resolved)

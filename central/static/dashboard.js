@@ -106,6 +106,21 @@ function drawFleet(data) {
     }
     const conflicts = el("td", k.conflicts, k.conflicts ? "num bad" : "num");
     const version = el("td", k.version || t("unknown"), k.version ? "version" : "version muted");
+    if (k.profile) {
+      version.append(el("div", t("profile {version}", {version: k.profile.running}), "muted"));
+      if (k.profile.pending) {
+        version.append(el("div", t("profile {version} waits for a quiet moment",
+                                   {version: k.profile.pending}), "muted"));
+      }
+      if (k.profile.problem) {
+        const words = k.profile.problem.outcome === "refused" ?
+          t("profile {version} refused", {version: k.profile.problem.version}) :
+          t("profile {version} rolled back", {version: k.profile.problem.version});
+        const problem = el("div", words, "bad");
+        problem.title = k.profile.problem.why;
+        version.append(problem);
+      }
+    }
     if (k.update_failed) {
       const back = el("div", t("{version} failed, went back", {version: k.update_failed.tried}),
                       "bad");
@@ -115,7 +130,7 @@ function drawFleet(data) {
     tr.append(el("td", k.branch), name, stateCell(k), queue, faults, conflicts,
               el("td", k.loans_today, "num"), el("td", k.returns_today, "num"), version);
     if (k.state !== "online" || k.faults.length || k.conflicts || k.quarantined ||
-        k.update_failed) {
+        k.update_failed || (k.profile && k.profile.problem)) {
       attention += 1;
       tr.classList.add("attention");
     }

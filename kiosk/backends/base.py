@@ -128,6 +128,8 @@ class BackendStatus:
     experiments: tuple[Running, ...] | None = None
     # messages to patrons this kiosk shows (REST); None: the central side does not say
     messages: tuple[PatronMessage, ...] | None = None
+    # this kiosk's central profile (REST): (version, settings); None: not sent
+    profile: tuple[str, dict[str, Any]] | None = None
 
 
 @runtime_checkable

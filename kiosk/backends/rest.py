@@ -304,7 +304,20 @@ def parse_status(reply: _Reply) -> BackendStatus:
         resolved=_resolved(reply),
         experiments=_experiments(reply),
         messages=_messages(reply),
+        profile=_profile(reply),
     )
+
+
+def _profile(reply: _Reply) -> tuple[str, dict[str, Any]] | None:
+    """The central profile (optional): its version and settings, checked by the kiosk
+    (kiosk/profile.py) before anything is applied."""
+    value = reply.data.get("profile")
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("version"), str) \
+            or not isinstance(value.get("settings"), dict):
+        _malformed(f"{reply.where}: field 'profile' should be {{version, settings}}")
+    return value["version"][:64], value["settings"]
 
 
 def _experiments(reply: _Reply) -> tuple[Running, ...] | None:
