@@ -10,9 +10,12 @@ An empty layer is removed, so "back to the library's settings" is a change like 
 from __future__ import annotations
 
 import json
+import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import tomli_w
 
 from central.db import Connection, Database
 from domain import profiles
@@ -42,11 +45,28 @@ def parse(raw: dict[str, Any]) -> Layer:
         raise BadProfile("target: empty for the library, a branch's name or a kiosk's id "
                          "otherwise")
     settings = raw.get("settings")
+    if "toml" in raw:  # the page's form: the same TOML as a kiosk's own file
+        settings = _from_toml(raw["toml"])
     found = profiles.problems(settings)
     if found:
         raise BadProfile("; ".join(found[:10]))
     assert isinstance(settings, dict)
     return Layer(scope, target, settings)
+
+
+def _from_toml(text: Any) -> dict[str, Any]:
+    if not isinstance(text, str) or len(text) > profiles.MAX_BYTES:
+        raise BadProfile(f"toml: expected text of at most {profiles.MAX_BYTES} characters")
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise BadProfile(f"not valid TOML: {exc}") from None
+    except RecursionError:
+        raise BadProfile("not valid TOML: nested hundreds deep") from None
+
+
+def as_toml(settings: dict[str, Any] | None) -> str:
+    return tomli_w.dumps(settings) if settings else ""
 
 
 def save(db: Database, layer: Layer, staff: str) -> dict[str, Any]:
@@ -90,19 +110,25 @@ def effective(conn: Connection, kiosk_id: str) -> dict[str, Any]:
 
 def layers(db: Database) -> list[dict[str, Any]]:
     with db.read() as conn:
-        return [{"scope": r["scope"], "target": r["target"],
-                 "settings": json.loads(r["settings"]),
-                 "version": profiles.version_of(json.loads(r["settings"])),
-                 "changed_at": r["changed_at"], "changed_by": r["changed_by"]}
-                for r in conn.execute("SELECT * FROM profiles ORDER BY scope, target")]
+        found = [(r, json.loads(r["settings"])) for r in conn.execute(
+            "SELECT * FROM profiles ORDER BY scope, target")]
+    return [{"scope": r["scope"], "target": r["target"], "settings": settings,
+             "toml": as_toml(settings), "version": profiles.version_of(settings),
+             "changed_at": r["changed_at"], "changed_by": r["changed_by"]}
+            for r, settings in found]
 
 
 def changes(db: Database, limit: int = 200) -> list[dict[str, Any]]:
     """The audit log, newest first."""
     with db.read() as conn:
-        return [{"scope": r["scope"], "target": r["target"],
-                 "before": json.loads(r["before"]) if r["before"] else None,
-                 "after": json.loads(r["after"]) if r["after"] else None,
-                 "changed_at": r["changed_at"], "changed_by": r["changed_by"]}
-                for r in conn.execute("SELECT * FROM profile_changes ORDER BY change_id DESC "
-                                      "LIMIT ?", (limit,))]
+        rows = list(conn.execute("SELECT * FROM profile_changes ORDER BY change_id DESC "
+                                 "LIMIT ?", (limit,)))
+    listed = []
+    for r in rows:
+        before = json.loads(r["before"]) if r["before"] else None
+        after = json.loads(r["after"]) if r["after"] else None
+        listed.append({"scope": r["scope"], "target": r["target"], "before": before,
+                       "after": after, "before_toml": as_toml(before),
+                       "after_toml": as_toml(after), "changed_at": r["changed_at"],
+                       "changed_by": r["changed_by"]})
+    return listed

@@ -13,6 +13,10 @@ from central.insights_page import StaffForms
 
 
 def mount_profiles(app: FastAPI, db: Database, forms: StaffForms) -> None:
+    @app.get("/staff/profiles", include_in_schema=False)
+    def profiles_page(request: Request) -> Response:
+        return forms.show(request, "profiles.html")
+
     @app.get("/staff/api/profiles", include_in_schema=False)
     def profiles_json(request: Request) -> Response:
         return forms.refused(request) or forms.answer({

@@ -18,13 +18,6 @@ const BLUE = "#0b4f6c", GREEN = "#1b7a3a", ORANGE = "#9a5b00";
 const charts = {};
 let span = "24h";
 
-function el(tag, text, className) {
-  const node = document.createElement(tag);
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  if (className) node.className = className;
-  return node;
-}
-
 function when(iso) {
   if (!iso) return t("never");
   const d = new Date(iso);
@@ -38,16 +31,6 @@ function duration(seconds) {
   if (s < 5400) return `${Math.round(s / 60)} min`;
   if (s < 172800) return `${Math.round(s / 3600)} h`;
   return t("{n} days", {n: Math.round(s / 86400)});
-}
-
-async function getJson(url) {
-  const reply = await fetch(url, {credentials: "same-origin"});
-  if (reply.status === 401) {
-    window.location.assign("/staff/login");
-    throw new Error("logged out");
-  }
-  if (!reply.ok) throw new Error(`${url}: HTTP ${reply.status}`);
-  return reply.json();
 }
 
 function stateCell(kiosk) {

@@ -15,13 +15,6 @@ const STATE = {planned: () => t("not started"), running: () => t("running"),
                ended: () => t("ended")};
 const charts = [];
 
-function el(tag, text, className) {
-  const node = document.createElement(tag);
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  if (className) node.className = className;
-  return node;
-}
-
 function shown(outcome, value) {
   if (value === null || value === undefined) return t("withheld");
   if (outcome === "completion" || outcome === "receipt_choice") return `${(value * 100).toFixed(1)} %`;
@@ -124,18 +117,7 @@ async function define(event) {
     variants: [variant("a", factor), variant("b", factor)],
     kiosks: kiosksOf(document.getElementById("exp-where").value),
   };
-  const error = document.getElementById("form-error");
-  const reply = await fetch("/staff/api/experiments", {
-    method: "POST", credentials: "same-origin",
-    headers: {"Content-Type": "application/json", "X-Staff-Request": "1"},
-    body: JSON.stringify(body)});
-  if (!reply.ok) {
-    const data = await reply.json().catch(() => ({}));
-    error.textContent = data.error ? data.error.message : `HTTP ${reply.status}`;
-    error.hidden = false;
-    return;
-  }
-  error.hidden = true;
+  if (!await sendForm("/staff/api/experiments", body)) return;
   document.getElementById("new").reset();
   await load();
 }

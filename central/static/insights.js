@@ -43,13 +43,6 @@ function word(key) {
   return WORDS[key] || key.replaceAll("_", " ");
 }
 
-function el(tag, text, className) {
-  const node = document.createElement(tag);
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  if (className) node.className = className;
-  return node;
-}
-
 function shown(value, unit = "") {
   return value === null || value === undefined ? t("withheld") : `${value}${unit}`;
 }

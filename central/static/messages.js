@@ -2,18 +2,6 @@
 // Messages to patrons: the list (with how often each was shown) and the form to publish one.
 // Text goes in with textContent only.
 
-function el(tag, text) {
-  const node = document.createElement(tag);
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  return node;
-}
-
-async function getJson(url) {
-  const reply = await fetch(url, {credentials: "same-origin"});
-  if (reply.status === 401) { window.location.assign("/staff/login"); throw new Error("logged out"); }
-  return reply.json();
-}
-
 // a category the form offers, as the list names it (another comes from the library system)
 function audienceName(audience) {
   return {adult: t("adults"), child: t("children"), school: t("schools")}[audience]
@@ -59,17 +47,7 @@ async function publish(event) {
                 audience: document.getElementById("msg-audience").value,
                 kiosks: where.startsWith("kiosk:") ? [where.slice(6)] : [],
                 branches: where.startsWith("branch:") ? [where.slice(7)] : []};
-  const reply = await fetch("/staff/api/messages", {
-    method: "POST", credentials: "same-origin",
-    headers: {"Content-Type": "application/json", "X-Staff-Request": "1"}, body: JSON.stringify(body)});
-  const error = document.getElementById("form-error");
-  if (!reply.ok) {
-    const data = await reply.json().catch(() => ({}));
-    error.textContent = data.error ? data.error.message : `HTTP ${reply.status}`;
-    error.hidden = false;
-    return;
-  }
-  error.hidden = true;
+  if (!await sendForm("/staff/api/messages", body)) return;
   document.getElementById("new").reset();
   await load();
 }

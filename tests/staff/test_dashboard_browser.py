@@ -45,6 +45,12 @@ TRIED_AND_WENT_BACK = {"version": "0.1.0", "tried": "0.2.0", "previous": "0.1.0"
                        "at": "2026-12-06T08:00:00+00:00"}
 
 
+# what kiosk/profile.py reports after a profile that kept the kiosk from coming up
+PROFILE_ROLLED_BACK = {"running": "1486127f084b", "pending": None, "last": {
+    "version": "cd542f3d75ef", "outcome": "rolled back", "at": "2026-12-06T08:00:00+00:00",
+    "why": "the kiosk did not come up with it: red status LED on pin 17"}}
+
+
 class Beater:
     """A second kiosk that heartbeats every `every` seconds until stopped."""
 
@@ -59,7 +65,8 @@ class Beater:
         while not self._stop.is_set():
             self.backend.heartbeat({"online": True, "heartbeat_s": self.every, "faults": [],
                                     "queue": {"pending": 0}, "version": "0.1.0",
-                                    "last_update": TRIED_AND_WENT_BACK})
+                                    "last_update": TRIED_AND_WENT_BACK,
+                                    "profile": PROFILE_ROLLED_BACK})
             self._stop.wait(self.every)
 
     def stop(self) -> None:
@@ -114,6 +121,9 @@ def test_log_in_see_a_kiosk_go_silent_and_resolve_a_conflict(
         expect(page.locator("#staff-name")).to_have_text("alice")
         # versions across the fleet, and the kiosk whose update went back
         expect(gent_row.locator("td").nth(8)).to_contain_text("0.2.0 failed, went back")
+        expect(gent_row.locator("td").nth(8)).to_contain_text("profile 1486127f084b")
+        expect(gent_row.locator("td").nth(8)).to_contain_text(
+            "profile cd542f3d75ef rolled back")
         expect(gent_row).to_have_class(re.compile("attention"))
         expect(page.locator("#versions")).to_have_text(
             "Versions: 0.1.0 on 2")  # the demo kiosk runs this tree's version
