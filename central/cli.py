@@ -35,6 +35,7 @@ from central.kiosks import KioskExists, register_kiosk
 from central.seed import SeedError, seed
 from domain import logs
 from domain.demo_library import DEMO_KIOSK_ID, DEMO_TOKEN
+from domain.extras import explain_missing
 
 log = logging.getLogger(__name__)
 LOG_FORMAT_ENV = "KIOSK_CENTRAL_LOG_FORMAT"
@@ -210,6 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (StorageError, SeedError, KioskExists, ValueError) as exc:
         print(f"kiosk-central: {exc}", file=sys.stderr)
         return 1
+    except ModuleNotFoundError as exc:
+        return explain_missing(exc, "kiosk-central", "central")
     return 2
 
 

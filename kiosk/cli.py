@@ -139,7 +139,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from kiosk.demo import run_demo
+    from domain.extras import explain_missing
+
+    try:
+        from kiosk.demo import run_demo
+    except ModuleNotFoundError as exc:  # a kiosk's install: no embedded service to run
+        return explain_missing(exc, "kiosk demo", "demo")
 
     return run_demo(Path(args.config), tour=args.tour, output=Path(args.output))
 

@@ -108,3 +108,25 @@ def test_the_installed_wheel_plays_the_demo_tour_and_serves_the_central_side(
     finally:
         served.terminate()
         served.communicate(timeout=20)
+
+
+@pytest.mark.slow  # a fresh venv: about 15 s with pip's cache
+def test_a_kiosks_install_has_no_web_framework_and_says_which_extra_a_command_needs(
+        built_wheel: Path, tmp_path: Path) -> None:
+    env = fresh_venv(tmp_path / "venv")
+    pip_install(env, built_wheel, cwd=tmp_path)
+    assert env.run(env.bin("python"), "-c", "import fastapi", cwd=tmp_path).returncode != 0
+    assert env.run(env.bin("python"), "-c", "import uvicorn", cwd=tmp_path).returncode != 0
+    shipped = env.run(env.bin("python"), "-c", "from kiosk.shipped_files import config_file; "
+                      "print(config_file('demo.toml'))", cwd=tmp_path).stdout.strip()
+    checked = env.run(env.bin("kiosk"), "config", "check", shipped, cwd=tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    demo = env.run(env.bin("kiosk"), "demo", "--tour", cwd=tmp_path)
+    assert demo.returncode == 2
+    assert "is not installed; kiosk demo needs the [demo] extra: pip install " \
+        "'library-kiosk[demo]'" in demo.stderr
+    served = env.run(env.bin("kiosk-central"), "serve", "--db", tmp_path / "c.db", cwd=tmp_path)
+    assert served.returncode == 2
+    assert "kiosk-central needs the [central] extra" in served.stderr
+    assert "Traceback" not in demo.stderr + served.stderr
