@@ -144,6 +144,8 @@ def result(db: Database, experiment: Experiment, *, today: date) -> dict[str, An
                      "running" if today <= experiment.end else "ended",
             "variants": rows, "tests": tests,
             "plan_reached": smallest >= experiment.planned,
+            # the warning's facts, for a page that says it in its reader's language
+            "smallest": smallest if smallest >= k else None, "min_visits": k,
             "warning": "" if smallest >= experiment.planned else (
                 f"the planned {experiment.planned} sessions per variant are not reached yet "
                 f"(smallest: {'fewer than ' + str(k) if smallest < k else smallest}): a "

@@ -11,6 +11,9 @@ const OUTCOME = {completion: () => t("visits completed"),
                  satisfaction: () => t("satisfaction (1 to 4)"),
                  receipt_choice: () => t("visits choosing a receipt"),
                  visit_time: () => t("median visit time")};
+// the service names its tests in English; the page says them in its reader's language
+const TEST = {"two-proportion z-test": () => t("two-proportion z-test"),
+              "Mann-Whitney U": () => t("Mann-Whitney U")};
 const STATE = {planned: () => t("not started"), running: () => t("running"),
                ended: () => t("ended")};
 const charts = [];
@@ -36,7 +39,11 @@ function card(result) {
   box.append(el("p", t("Varies {factor}; measures {outcome}; {start} to {end}; {where}; planned {planned} visits per variant.",
     {factor: FACTOR[e.factor](), outcome: OUTCOME[e.outcome](), start: e.start, end: e.end, where,
      planned: e.planned}), "muted"));
-  if (result.warning) box.append(el("p", `\u26a0 ${result.warning}`, "warn"));
+  if (!result.plan_reached) {
+    const smallest = result.smallest === null ? t("fewer than {n}", {n: result.min_visits})
+                                              : result.smallest;
+    box.append(el("p", `\u26a0 ${t("the planned {planned} sessions per variant are not reached yet (smallest: {smallest}): a difference now may be chance", {planned: e.planned, smallest})}`, "warn"));
+  }
   const table = el("table");
   const head = el("tr");
   for (const h of [t("Variant"), t("Shows"), t("Visits"), OUTCOME[e.outcome](), t("95 % interval")]) {
@@ -49,7 +56,7 @@ function card(result) {
     const tr = el("tr");
     const est = row.estimate;
     tr.append(el("td", row.variant), el("td", valueText(e.factor, values[row.variant])),
-              el("td", row.sessions === null ? t("fewer than 5") : row.sessions, "num"),
+              el("td", row.sessions === null ? t("fewer than {n}", {n: result.min_visits}) : row.sessions, "num"),
               el("td", est ? shown(e.outcome, est.value) : t("withheld"), "num"),
               el("td", est ? `${shown(e.outcome, est.low)} \u2013 ${shown(e.outcome, est.high)}` : "", "num"));
     body.append(tr);
@@ -61,7 +68,8 @@ function card(result) {
     const verdict = test.significant ? t("a difference unlikely to be chance (two-sided, 5 %).")
                                      : t("no difference shown (two-sided, 5 %).");
     box.append(el("p", t("{b} against {a}: {test}, {p} — {verdict}",
-      {b: test.variants[1], a: test.variants[0], test: test.test, p, verdict}),
+      {b: test.variants[1], a: test.variants[0], test: (TEST[test.test] || (() => test.test))(),
+       p, verdict}),
       test.significant ? "ok" : ""));
   }
   const rows = result.variants.filter(r => r.estimate);

@@ -43,6 +43,13 @@ function word(key) {
   return WORDS[key] || key.replaceAll("_", " ");
 }
 
+// which visits, in the reader's language (the service's own label is English)
+function scopeLabel(scope) {
+  const who = scope.kiosk_id ? t("kiosk {kiosk}", {kiosk: scope.kiosk_id})
+    : scope.branch ? t("branch {branch}", {branch: scope.branch}) : t("the whole library");
+  return t("{who}, {start} to {end}", {who, start: scope.start, end: scope.end});
+}
+
 function shown(value, unit = "") {
   return value === null || value === undefined ? t("withheld") : `${value}${unit}`;
 }
@@ -122,7 +129,7 @@ function figures(data) {
 }
 
 function render(data) {
-  document.getElementById("scope-label").textContent = data.scope.label;
+  document.getElementById("scope-label").textContent = scopeLabel(data.scope);
   document.getElementById("demo").hidden = !data.demo;
   document.getElementById("privacy").textContent = t("Anonymous: no patron, card, item or title is ever recorded; start times are rounded to the quarter hour. Any figure resting on fewer than {k} visits is withheld.",
     {k: data.min_visits});

@@ -72,6 +72,9 @@ def test_staff_read_a_result_and_start_an_experiment(browser: Browser,  # noqa: 
         expect(card).to_contain_text("Schön, dass Sie da sind!")
         expect(card).to_contain_text("Variiert die Nachricht auf dem Wartebildschirm")
         expect(card.locator("th").first).to_have_text("Variante")
+        expect(card).to_contain_text("z-Test für zwei Anteile")  # the service's test, in German
+        expect(new).to_contain_text("die geplanten")  # and its warning
+        expect(new).not_to_contain_text("not reached")
         expect(page.locator("#exp-save")).to_have_text("Experiment starten")
         assert errors == []
         page.screenshot(path=str(SHOTS / "experiments-result-de.png"), full_page=True)

@@ -121,6 +121,7 @@ def _visit_and_look(browser: Browser, library: Any, demo_kiosk: RunningKiosk,  #
         expect(figures).to_contain_text("Bezoeken terwijl offline")
         expect(page.locator("#privacy")).to_contain_text("minder dan 5 bezoeken")
         expect(page.locator("#demo")).to_contain_text("Demogegevens")
+        expect(page.locator("#scope-label")).to_contain_text("de hele bibliotheek")
         expect(page.locator("#heat")).to_have_attribute("aria-label",
                                                         "Bezoeken per uur van de week")
         assert errors == []
