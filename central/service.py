@@ -406,6 +406,7 @@ class CirculationService:
         valid = [_with_kiosk(e, kiosk_id) for e in entries if isinstance(e, TxIn)]
         with self.db.write(keys=write_keys(valid)) as conn:
             settings = all_settings(conn)
+            known = self._stored_all(conn, kiosk_id, valid)
             for entry in entries:
                 if isinstance(entry, InvalidTx):
                     answers.append({"tx_id": entry.tx_id, "status": "rejected", "outcome": None,
@@ -417,24 +418,34 @@ class CirculationService:
                                               f"the token's kiosk {kiosk_id!r}"})
                     continue
                 tx = _with_kiosk(entry, kiosk_id)
-                stored = self._stored(conn, tx.kiosk_id, tx.tx_id)
+                stored = known.get(tx.tx_id) if known is not None else \
+                    self._stored(conn, tx.kiosk_id, tx.tx_id)
                 if stored is None:
                     stored = self._apply(conn, tx, settings)
                     self._store(conn, tx, stored)
+                    if known is not None:
+                        known[tx.tx_id] = stored  # the same id again in this batch
                 answers.append(_batch_answer(tx.tx_id, stored))
         return answers
+
+    def _stored_all(self, conn: Connection, kiosk_id: str, txs: Sequence[TxIn]
+                    ) -> dict[str, Result] | None:
+        """What a batch's rows got before, in one query instead of one per row; None (ask row
+        by row) when the batch voids something, since a void changes an earlier answer."""
+        if any(tx.kind is TransactionKind.VOID for tx in txs) or not txs:
+            return None
+        ids = sorted({tx.tx_id for tx in txs})
+        marks = ", ".join("?" for _ in ids)
+        rows = conn.execute(f"SELECT tx_id, status, outcome, detail, voided_by FROM transactions "
+                            f"WHERE kiosk_id = ? AND tx_id IN ({marks})", (kiosk_id, *ids))
+        return {row["tx_id"]: _result_of(row) for row in rows}
 
     def _stored(self, conn: Connection, kiosk_id: str, tx_id: str) -> Result | None:
         """What this kiosk's tx_id got before: idempotency is scoped by kiosk, so another
         kiosk's id (a bug, or an attacker) neither reads this answer nor bars this one."""
         row = conn.execute("SELECT status, outcome, detail, voided_by FROM transactions "
                            "WHERE kiosk_id = ? AND tx_id = ?", (kiosk_id, tx_id)).fetchone()
-        if row is None:
-            return None
-        outcome = json.loads(row["outcome"]) if row["outcome"] else None
-        if row["status"] == "voided":
-            return Result("voided", None, f"cancelled by void {row['voided_by']}")
-        return Result(row["status"], outcome, row["detail"])
+        return None if row is None else _result_of(row)
 
     def _store(self, conn: Connection, tx: TxIn, result: Result) -> None:
         now = iso(self.clock())
@@ -493,7 +504,7 @@ class CirculationService:
                 hold_shelf, bin_ = self._route_return(conn, item, holds, rules)
         if decision.action in (r.Action.LEND, r.Action.RETURN_THEN_LEND):
             promised = tx.due if tx.offline else None
-            due = _lend(conn, tx, patron, moment, r.due_date(start, rules, promised))
+            due = _lend(conn, tx, patron, moment, r.due_date(start, rules, promised), holds)
             events.append("checkout")
             hold_shelf, bin_ = False, ""
         if decision.action is r.Action.RENEW:
@@ -623,17 +634,27 @@ def write_keys(txs: Sequence[TxIn]) -> set[str] | None:
 
 
 def _lend(conn: Connection, tx: TxIn, patron: r.PatronRow | None, moment: datetime,
-          due: date) -> date:
-    """Record the loan (and end the patron's own hold on the item); returns the due date."""
+          due: date, holds: Sequence[r.HoldRow]) -> date:
+    """Record the loan (and end the patron's own hold on the item, if `holds`, read in this
+    transaction, has one); returns the due date."""
     if patron is None:
         raise RuntimeError("rules chose to lend without a patron")
     conn.execute(
         "INSERT INTO loans(item_id, patron_id, loaned_at, due, renewals, tx_id) "
         "VALUES (?, ?, ?, ?, 0, ?)",
         (tx.item_id or "", patron.patron_id, iso(moment), due.isoformat(), tx.tx_id))
-    conn.execute("DELETE FROM holds WHERE item_id = ? AND patron_id = ?",
-                 (tx.item_id or "", patron.patron_id))
+    if any(h.patron_id == patron.patron_id for h in holds):
+        conn.execute("DELETE FROM holds WHERE item_id = ? AND patron_id = ?",
+                     (tx.item_id or "", patron.patron_id))
     return due
+
+
+def _result_of(row: Mapping[str, Any]) -> Result:
+    """A stored answer as the kiosk gets it again."""
+    if row["status"] == "voided":
+        return Result("voided", None, f"cancelled by void {row['voided_by']}")
+    return Result(row["status"], json.loads(row["outcome"]) if row["outcome"] else None,
+                  row["detail"])
 
 
 def _json_object(raw: str | None) -> dict[str, Any]:
