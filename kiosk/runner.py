@@ -7,6 +7,7 @@ before any device can produce an event, and systemd hears READY only once the ki
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -49,18 +50,27 @@ def _follow_the_profile(kiosk: Kiosk, profiles: ProfileKeeper, stop: threading.E
     waits and no patron is at the kiosk."""
     confirm_after_s = kiosk.settings.profile.confirm_after_s
 
+    # only a service manager starts us again (systemd's Type=notify sets NOTIFY_SOCKET); a
+    # kiosk started by hand in a terminal keeps running and says what to do
+    restarted = bool(os.environ.get("NOTIFY_SOCKET"))
+
     def follow() -> None:
-        confirmed = False
+        confirmed, told = False, False
         started = time.monotonic()
         while not stop.wait(1.0):
             if not confirmed and time.monotonic() - started >= confirm_after_s:
                 profiles.confirm()
                 confirmed = True
             view = kiosk.session.view
-            if confirmed and profiles.restart_wanted and view.screen == Screen.IDLE \
-                    and not view.busy:
+            if not (confirmed and profiles.restart_wanted and view.screen == Screen.IDLE
+                    and not view.busy):
+                continue
+            if restarted:
                 log.info("a new central profile waits and the kiosk is idle: restarting")
                 stop.set()
+            elif not told:
+                log.warning("a new central profile waits: restart the kiosk to apply it")
+                told = True
 
     threading.Thread(target=follow, name="profile", daemon=True).start()
 
