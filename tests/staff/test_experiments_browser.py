@@ -22,6 +22,23 @@ from domain.demo_library import DEMO_KIOSK_ID
 SHOTS = screenshot_dir()
 
 
+def _read_it_in_german(page: Any, card: Any, new: Any, url: str) -> None:
+    """A German-speaking librarian reads the same results in German, the service's own
+    words (its test's name, its warning) included."""
+    page.context.add_cookies([{"name": "kiosk_staff_lang", "value": "de",
+                               "url": f"{url}/staff"}])
+    page.reload()
+    expect(page.locator("h1")).to_have_text("Änderungen am Angebot ausprobieren")
+    expect(card).to_contain_text("läuft")
+    expect(card).to_contain_text("Schön, dass Sie da sind!")
+    expect(card).to_contain_text("Variiert die Nachricht auf dem Wartebildschirm")
+    expect(card.locator("th").first).to_have_text("Variante")
+    expect(card).to_contain_text("z-Test für zwei Anteile")
+    expect(new).to_contain_text("die geplanten")
+    expect(new).not_to_contain_text("not reached")
+    expect(page.locator("#exp-save")).to_have_text("Experiment starten")
+
+
 def test_staff_read_a_result_and_start_an_experiment(browser: Browser,  # noqa: F811
                                                      library: Any) -> None:
     today = date.today()
@@ -63,19 +80,7 @@ def test_staff_read_a_result_and_start_an_experiment(browser: Browser,  # noqa: 
         expect(new).to_contain_text("running")
         expect(new).to_contain_text("not reached")
         expect(new).to_contain_text(f"kiosks {DEMO_KIOSK_ID}")
-        # a German-speaking librarian reads the same result in German
-        page.context.add_cookies([{"name": "kiosk_staff_lang", "value": "de",
-                                   "url": f"{library.direct_url}/staff"}])
-        page.reload()
-        expect(page.locator("h1")).to_have_text("Änderungen am Angebot ausprobieren")
-        expect(card).to_contain_text("läuft")
-        expect(card).to_contain_text("Schön, dass Sie da sind!")
-        expect(card).to_contain_text("Variiert die Nachricht auf dem Wartebildschirm")
-        expect(card.locator("th").first).to_have_text("Variante")
-        expect(card).to_contain_text("z-Test für zwei Anteile")  # the service's test, in German
-        expect(new).to_contain_text("die geplanten")  # and its warning
-        expect(new).not_to_contain_text("not reached")
-        expect(page.locator("#exp-save")).to_have_text("Experiment starten")
+        _read_it_in_german(page, card, new, library.direct_url)
         assert errors == []
         page.screenshot(path=str(SHOTS / "experiments-result-de.png"), full_page=True)
     finally:
