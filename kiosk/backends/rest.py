@@ -310,13 +310,15 @@ def parse_status(reply: _Reply) -> BackendStatus:
 
 def _profile(reply: _Reply) -> tuple[str, dict[str, Any]] | None:
     """The central profile (optional): its version and settings, checked by the kiosk
-    (kiosk/profile.py) before anything is applied."""
+    (kiosk/profile.py) before anything is applied. A profile the kiosk cannot read is left
+    out and logged: it must not make the heartbeat, and so the kiosk, go offline."""
     value = reply.data.get("profile")
     if value is None:
         return None
     if not isinstance(value, dict) or not isinstance(value.get("version"), str) \
             or not isinstance(value.get("settings"), dict):
-        _malformed(f"{reply.where}: field 'profile' should be {{version, settings}}")
+        log.warning("%s: left out a profile that is not {version, settings}", reply.where)
+        return None
     return value["version"][:64], value["settings"]
 
 

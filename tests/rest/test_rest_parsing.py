@@ -46,7 +46,8 @@ VALID: dict[str, tuple[Callable[[_Reply], object], dict[str, Any]]] = {
                                 "hold_shelf": False, "sort_bin": "A"}),
     "replay": (parse_replay_result, {"tx_id": "t", "status": "conflict", "outcome": None,
                                      "detail": "staff"}),
-    "status": (parse_status, {"ok": True, "server_time": "2026-11-29T05:00:00+00:00"}),
+    "status": (parse_status, {"ok": True, "server_time": "2026-11-29T05:00:00+00:00",
+                              "profile": {"version": "abc", "settings": {"offline": {}}}}),
 }
 
 
@@ -54,6 +55,18 @@ VALID: dict[str, tuple[Callable[[_Reply], object], dict[str, Any]]] = {
 def test_valid_replies_parse(kind: str) -> None:
     parse, data = VALID[kind]
     assert parse(_Reply(data, kind)) is not None
+
+
+@pytest.mark.parametrize("profile", ["everything", {"version": 3, "settings": {}},
+                                     {"version": "v", "settings": ["offline"]}, []])
+def test_a_profile_the_kiosk_cannot_read_is_left_out_and_the_heartbeat_stands(
+        profile: object) -> None:
+    base = VALID["status"][1]
+    status = parse_status(_Reply({**base, "profile": profile}, "status"))
+    assert status.online and status.profile is None
+    good = parse_status(_Reply({**base, "profile": {"version": "v", "settings": {}}},
+                               "status"))
+    assert good.profile == ("v", {})
 
 
 @settings(max_examples=300, deadline=None)
