@@ -94,15 +94,13 @@ def save(db: Database, layer: Layer, staff: str) -> dict[str, Any]:
     return {"scope": layer.scope, "target": layer.target, "changed": True}
 
 
-def effective(conn: Connection, kiosk_id: str) -> dict[str, Any]:
+def effective(conn: Connection, kiosk_id: str, branch: str) -> dict[str, Any]:
     """The kiosk's profile: library, then its branch, then itself; its version names it."""
-    found = conn.execute("SELECT branch FROM kiosks WHERE kiosk_id = ?", (kiosk_id,)).fetchone()
-    branch = found["branch"] if found else None
     rows = {(r["scope"], r["target"]): r["settings"] for r in conn.execute(
         "SELECT scope, target, settings FROM profiles WHERE (scope = 'library' AND target = '')"
         " OR (scope = 'branch' AND target = ?) OR (scope = 'kiosk' AND target = ?)",
-        (branch or "", kiosk_id))}
-    layers = [json.loads(rows[key]) for key in (("library", ""), ("branch", branch or ""),
+        (branch, kiosk_id))}
+    layers = [json.loads(rows[key]) for key in (("library", ""), ("branch", branch),
                                                 ("kiosk", kiosk_id)) if key in rows]
     settings = profiles.merge(*layers)
     return {"version": profiles.version_of(settings), "settings": settings}

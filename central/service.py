@@ -277,8 +277,8 @@ class CirculationService:
         messages.count_shown(self.db, status.get("message_shows"))
         with self.db.write(keys=[f"kiosk:{kiosk_id}"]) as conn:
             bound = float(get_setting(conn, "clock_skew_bound_s"))
-            row = conn.execute("SELECT last_status, clock_skew_s FROM kiosks WHERE kiosk_id = ?",
-                               (kiosk_id,)).fetchone()
+            row = conn.execute("SELECT last_status, clock_skew_s, branch FROM kiosks "
+                               "WHERE kiosk_id = ?", (kiosk_id,)).fetchone()
             stored = _json_object(row["last_status"] if row else None)
             problem = ", ".join(checked.problems) or None
             if heartbeats.newer(checked, stored, row["clock_skew_s"] if row else None, bound):
@@ -294,7 +294,8 @@ class CirculationService:
                 "SELECT tx_id FROM conflicts WHERE kiosk_id = ? AND resolved_at >= ? "
                 "ORDER BY resolved_at DESC LIMIT 500",
                 (kiosk_id, iso(now - timedelta(days=30))))]
-            profile = central_profiles.effective(conn, kiosk_id)
+            branch = (row["branch"] if row else "") or ""
+            profile = central_profiles.effective(conn, kiosk_id, branch)
         if problem:
             log.warning("heartbeat from %s: dropped invalid field(s) %s", kiosk_id, problem)
         return {"ok": True, "server_time": iso(now), "checkout_ok": True, "checkin_ok": True,

@@ -131,11 +131,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     local = _load(args.config)
     profiles = ProfileKeeper(Path(local.source), Path(local.kiosk.data_dir))
-    try:
-        settings = profiles.startup()
-    except config.ConfigError:
-        settings = local
-    return run_kiosk(settings, headless=args.headless, profiles=profiles)
+    return run_kiosk(profiles.startup(local), headless=args.headless, profiles=profiles)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

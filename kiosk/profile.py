@@ -14,15 +14,14 @@ The files in the data folder, each written in one rename:
                           start before never confirmed it (crash, watchdog): roll back
     profile-report.json   what became of the last profile: applied, refused, rolled back
 
-A profile is checked with `kiosk.config.load`, the code of `kiosk config check`, on the
-kiosk's own file with the profile laid over it: a profile that would make the config invalid
+A profile is checked with `kiosk.devices.load_checked`, the code of `kiosk config check`, on
+the kiosk's own file with the profile laid over it: a profile that would make the config invalid
 (a device type that does not exist, a default language not among the languages) is refused
 before anything changes, and reported.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -36,6 +35,7 @@ from domain import profiles
 from kiosk import config
 from kiosk.config import Settings
 from kiosk.devices import load_checked
+from kiosk.files import read_json_object, write_json
 
 log = logging.getLogger(__name__)
 
@@ -44,24 +44,11 @@ GOOD, PENDING, TRYING, REPORT = ("profile.json", "profile-pending.json", "profil
 NONE = profiles.version_of({})
 
 
-def _read(path: Path, *, profile: bool = True) -> dict[str, Any] | None:
-    """A JSON object from the data folder; a profile needs its settings. A damaged file is
-    no file (the kiosk then runs with the layer below)."""
-    try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(loaded, dict):
-        return None
-    if profile and not isinstance(loaded.get("settings"), dict):
-        return None
-    return loaded
-
-
-def _write(path: Path, value: Mapping[str, Any]) -> None:
-    part = path.with_name(path.name + ".part")
-    part.write_text(json.dumps(value, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(part, path)
+def _read(path: Path) -> dict[str, Any] | None:
+    """A profile from the data folder; a damaged one is none (the kiosk then runs with the
+    layer below)."""
+    loaded = read_json_object(path)
+    return loaded if loaded is not None and isinstance(loaded.get("settings"), dict) else None
 
 
 def _now() -> str:
@@ -77,45 +64,51 @@ class ProfileKeeper:
     _trying: str | None = None  # the pending version this start runs with, not confirmed yet
     _pending: str | None = None  # checked and waiting for a restart
     _refused: set[str] = field(default_factory=set)
+    _last: dict[str, Any] | None = None  # the report, as written last
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # ---- at start (`kiosk run`) ------------------------------------------------------------
 
-    def startup(self) -> Settings:
+    def startup(self, local: Settings | None = None) -> Settings:
         """The settings to run with: the pending profile on its first try, else the last
-        good one, else the file alone (its own problems raise ConfigError, as always)."""
-        local = config.load(self.config_path, environ=self.environ)
-        last = _read_report(self.data_dir / REPORT)
-        if last and last.get("outcome") in ("refused", "rolled back"):
-            self._refused.add(str(last.get("version")))  # not tried again until it changes
+        good one, else the file alone (`local`, loaded here when not given; its own problems
+        raise ConfigError, as always)."""
+        if local is None:
+            local = config.load(self.config_path, environ=self.environ)
+        self._last = _read_report(self.data_dir / REPORT)
+        if self._last and self._last.get("outcome") in ("refused", "rolled back"):
+            self._refused.add(str(self._last.get("version")))  # not again until it changes
         pending = _read(self.data_dir / PENDING)
-        trying = self.data_dir / TRYING
         if pending is not None:
-            version = str(pending.get("version"))
-            tried = trying.read_text().split("\n", 1) if trying.exists() else [""]
-            if tried[0].strip() == version:
-                self._refused.add(version)
-                why = tried[1].strip() if len(tried) > 1 and tried[1].strip() else \
-                    "the kiosk stopped before it had run with it long enough"
-                self._report(version, "rolled back", f"the kiosk did not come up with it: {why}")
-                (self.data_dir / PENDING).unlink(missing_ok=True)
-                trying.unlink(missing_ok=True)
-            else:
-                trying.write_text(version + "\n")
-                settings = self._with(pending, local)
-                if settings is not None:
-                    self._trying = version
-                    return settings
-                (self.data_dir / PENDING).unlink(missing_ok=True)
-                trying.unlink(missing_ok=True)
-        good = _read(self.data_dir / GOOD)
-        if good is not None:
-            settings = self._with(good, local)
+            settings = self._try(str(pending.get("version")), pending)
             if settings is not None:
                 return settings
-        return local
+        good = _read(self.data_dir / GOOD)
+        settings = self._with(good) if good is not None else None
+        return settings if settings is not None else local
 
-    def _with(self, profile: Mapping[str, Any], local: Settings) -> Settings | None:
+    def _try(self, version: str, pending: Mapping[str, Any]) -> Settings | None:
+        """The pending profile's first start; None (and the pending profile dropped) when the
+        start before already tried it and never confirmed it, or it no longer checks out."""
+        trying = self.data_dir / TRYING
+        tried = trying.read_text().split("\n", 1) if trying.exists() else [""]
+        settings = None
+        if tried[0].strip() == version:
+            self._refused.add(version)
+            why = tried[1].strip() if len(tried) > 1 and tried[1].strip() else \
+                "the kiosk stopped before it had run with it long enough"
+            self._report(version, "rolled back", f"the kiosk did not come up with it: {why}")
+        else:
+            trying.write_text(version + "\n")
+            settings = self._with(pending)
+            if settings is not None:
+                self._trying = version
+                return settings
+        (self.data_dir / PENDING).unlink(missing_ok=True)
+        trying.unlink(missing_ok=True)
+        return settings
+
+    def _with(self, profile: Mapping[str, Any]) -> Settings | None:
         version = str(profile.get("version"))
         try:
             settings = load_checked(self.config_path, environ=self.environ,
@@ -168,7 +161,7 @@ class ProfileKeeper:
             self._report(version, "refused", "; ".join(found[:5]))
             log.warning("central profile %s refused: %s", version, "; ".join(found[:5]))
             return
-        _write(self.data_dir / PENDING, {"version": version, "settings": dict(settings)})
+        write_json(self.data_dir / PENDING, {"version": version, "settings": dict(settings)})
         with self._lock:
             self._pending = version
         log.info("central profile %s received: applied at the next quiet moment", version)
@@ -184,21 +177,22 @@ class ProfileKeeper:
     def state(self) -> dict[str, Any]:
         with self._lock:
             state: dict[str, Any] = {"running": self.running, "pending": self._pending}
-        report = _read_report(self.data_dir / REPORT)
-        if report:
-            state["last"] = report
+            if self._last:
+                state["last"] = dict(self._last)
         return state
 
     def _report(self, version: str, outcome: str, why: str) -> None:
+        report = {"version": version, "outcome": outcome, "why": why[:500], "at": _now()}
+        with self._lock:
+            self._last = report
         try:
-            _write(self.data_dir / REPORT, {"version": version, "outcome": outcome,
-                                            "why": why[:500], "at": _now()})
+            write_json(self.data_dir / REPORT, report)
         except OSError as exc:
             log.warning("could not keep the profile report: %s", exc)
 
 
 def _read_report(path: Path) -> dict[str, Any] | None:
-    found = _read(path, profile=False)
+    found = read_json_object(path)
     if found is None:
         return None
     return {k: found[k] for k in ("version", "outcome", "why", "at") if k in found}

@@ -140,19 +140,8 @@ function kiosksOf(where) {
   return [];
 }
 
-async function choices() {
-  const reply = await fetch("/staff/api/fleet", {credentials: "same-origin"});
-  if (!reply.ok) return;
-  fleet = (await reply.json()).kiosks;
-  const select = document.getElementById("exp-where");
-  for (const branch of [...new Set(fleet.map(k => k.branch))].sort()) {
-    select.append(new Option(t("Branch {branch}", {branch}), `branch:${branch}`));
-  }
-  for (const k of fleet) select.append(new Option(`${k.branch}: ${k.name}`, `kiosk:${k.kiosk_id}`));
-}
-
 wordsReady.then(() => {
-  choices();
+  addFleetChoices(document.getElementById("exp-where")).then(kiosks => { fleet = kiosks; });
   document.getElementById("new").addEventListener("submit", define);
   load().catch(exc => {
     const error = document.getElementById("load-error");

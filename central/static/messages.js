@@ -25,15 +25,6 @@ async function load() {
   document.body.dataset.loaded = String(Date.now());
 }
 
-async function choices() {
-  const fleet = await getJson("/staff/api/fleet");
-  const select = document.getElementById("msg-where");
-  for (const branch of [...new Set(fleet.kiosks.map(k => k.branch))].sort()) {
-    select.append(new Option(t("Branch {branch}", {branch}), `branch:${branch}`));
-  }
-  for (const k of fleet.kiosks) select.append(new Option(`${k.branch}: ${k.name}`, `kiosk:${k.kiosk_id}`));
-}
-
 async function publish(event) {
   event.preventDefault();
   const texts = {};
@@ -54,6 +45,6 @@ async function publish(event) {
 
 wordsReady.then(() => {
   document.getElementById("new").addEventListener("submit", publish);
-  choices();
+  addFleetChoices(document.getElementById("msg-where"));
   load();
 });

@@ -43,17 +43,6 @@ async function load() {
   document.body.dataset.loaded = String(Date.now());
 }
 
-async function choices() {
-  const fleet = await getJson("/staff/api/fleet");
-  const select = document.getElementById("layer-for");
-  for (const branch of [...new Set(fleet.kiosks.map(k => k.branch))].sort()) {
-    select.append(new Option(t("Branch {branch}", {branch}), `branch:${branch}`));
-  }
-  for (const k of fleet.kiosks) {
-    select.append(new Option(t("Kiosk {kiosk}", {kiosk: `${k.branch}: ${k.name}`}), `kiosk:${k.kiosk_id}`));
-  }
-}
-
 // choosing a layer puts its settings in the box, to be changed rather than retyped
 function fill() {
   const key = document.getElementById("layer-for").value;
@@ -74,7 +63,7 @@ async function save(event) {
 wordsReady.then(async () => {
   document.getElementById("set").addEventListener("submit", save);
   document.getElementById("layer-for").addEventListener("change", fill);
-  await choices();
+  await addFleetChoices(document.getElementById("layer-for"));
   await load();
   fill();
 });

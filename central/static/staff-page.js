@@ -36,3 +36,13 @@ async function sendForm(url, body) {
   error.hidden = true;
   return true;
 }
+
+// the "where" of a staff form: each branch, then each kiosk; the fleet's kiosks come back
+async function addFleetChoices(select) {
+  const kiosks = (await getJson("/staff/api/fleet")).kiosks;
+  for (const branch of [...new Set(kiosks.map(k => k.branch))].sort()) {
+    select.append(new Option(t("Branch {branch}", {branch}), `branch:${branch}`));
+  }
+  for (const k of kiosks) select.append(new Option(`${k.branch}: ${k.name}`, `kiosk:${k.kiosk_id}`));
+  return kiosks;
+}

@@ -33,6 +33,7 @@ from kiosk.appliance.layout import (
     Account,
     InstallLayout,
 )
+from kiosk.files import atomic_write
 from kiosk.shipped_files import config_file, systemd_file
 
 Say = Callable[[str], None]
@@ -86,11 +87,7 @@ def _write_if_changed(path: Path, content: bytes, mode: int) -> bool:
     if path.exists() and path.read_bytes() == content:
         path.chmod(mode)
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(f".{path.name}.part")
-    part.write_bytes(content)
-    part.chmod(mode)
-    os.replace(part, path)
+    atomic_write(path, content, mode=mode)
     return True
 
 

@@ -13,7 +13,6 @@ versions, so no loan is lost either way. The outcome is kept in the kiosk's data
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 from kiosk.appliance.releases import ReleaseError, Releases
+from kiosk.files import read_json_object, write_json
 
 Say = Callable[[str], None]
 UNIT = "kiosk.service"
@@ -156,23 +156,14 @@ def update(releases: Releases, wheel: Path, service: ServiceManager, idle: Calla
                           problem + (f"; and {previous} {again}" if again else ""), now)
     say(outcome.line())
     if report is not None:
-        _keep(report, outcome)
+        write_json(report, asdict(outcome))
     return outcome
 
 
-def _keep(report: Path, outcome: Outcome) -> None:
-    part = report.with_name(report.name + ".part")
-    part.write_text(json.dumps(asdict(outcome), indent=2) + "\n", encoding="utf-8")
-    part.replace(report)
-
-
 def last_update(data_dir: str) -> dict[str, object] | None:
-    """The last update's outcome for the status snapshot, or None."""
-    try:
-        loaded = json.loads((Path(data_dir) / "update.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return loaded if isinstance(loaded, dict) else None
+    """The last update's outcome for the status snapshot, or None. Read each time: it is
+    written by `kiosk update`, another process."""
+    return read_json_object(Path(data_dir) / "update.json")
 
 
 def idle_by_status(url: str, token: str = "") -> Callable[[], bool]:

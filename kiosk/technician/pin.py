@@ -15,7 +15,6 @@ printed, logged or stored in clear.
 from __future__ import annotations
 
 import base64
-import contextlib
 import getpass
 import hashlib
 import hmac
@@ -25,13 +24,14 @@ import os
 import re
 import secrets
 import sys
-import tempfile
 import threading
 import time
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from kiosk.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ class PinGate:
         if self._state_path is None:
             return
         try:
-            _atomic_write(self._state_path, json.dumps(
+            atomic_write(self._state_path, json.dumps(
                 {"failures": self._failures, "locked_until": self._locked_until,
                  "rounds": self._rounds}))
         except OSError as exc:
@@ -250,24 +250,6 @@ def set_pin_hash_in_toml(text: str, pin_hash: str) -> str:
     return result
 
 
-def _atomic_write(path: Path, text: str, *, mode: int | None = None) -> None:
-    """Write next to the file, fsync, rename: a power cut leaves the old or the new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def write_pin_hash(config_path: Path, pin_hash: str) -> None:
     try:
         text = config_path.read_text(encoding="utf-8") if config_path.exists() else ""
@@ -276,7 +258,7 @@ def write_pin_hash(config_path: Path, pin_hash: str) -> None:
         raise ConfigEditError(f"cannot read {config_path}: {exc}") from exc
     updated = set_pin_hash_in_toml(text, pin_hash)
     try:
-        _atomic_write(config_path, updated, mode=mode)
+        atomic_write(config_path, updated, mode=mode)
     except OSError as exc:
         raise ConfigEditError(f"cannot write {config_path}: {exc.strerror or exc}") from exc
 
